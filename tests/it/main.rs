@@ -1,0 +1,3 @@
+//! End-to-end and CLI tests: one integration binary, one module per area.
+
+mod support;
