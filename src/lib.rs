@@ -1,0 +1,6 @@
+//! forkcast: runs a command at increasing worker counts, measures the whole process tree, and
+//! walks the multiprocessing decision tree with the measured answers.
+//!
+//! Data flows one way: cli -> plan -> run -> measure -> analyze -> diagnose -> report.
+
+pub mod measure;

@@ -1,0 +1,90 @@
+//! What the procfs sampler saw during one run: a timeline of the tree and a record per task.
+
+use serde::{Deserialize, Serialize};
+
+/// The procfs sampler's output for one run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SamplerData {
+    /// Rate asked for with `--sample-hz`; None means adaptive.
+    pub requested_hz: Option<f64>,
+    /// Ticks taken divided by the sampled duration.
+    pub achieved_hz: f64,
+    /// Ticks taken.
+    pub ticks: u64,
+    /// Ticks that started later than one period after they were due.
+    pub late_ticks: u64,
+    /// Reads that failed for a reason other than the task having exited.
+    pub errors: u64,
+    /// CPU time the sampler thread itself used, in seconds.
+    pub sampler_cpu_s: f64,
+    /// One entry per tick, in time order.
+    pub timeline: Vec<Tick>,
+    /// Every process of the tree that the sampler saw (exited ones included).
+    pub processes: Vec<ProcessRecord>,
+}
+
+/// The whole tree at one tick; rates are over the interval since the previous tick.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Tick {
+    /// Seconds since the target was released.
+    pub t_s: f64,
+    /// Cores in use by the tree: delta of on-CPU time (schedstat) over the interval.
+    pub on_cpu_cores: f64,
+    /// Threads of the tree waiting in a run queue, on average over the interval (run_delay delta).
+    pub runqueue_threads: f64,
+    /// Threads in state R at the tick.
+    pub running_threads: u32,
+    /// Threads alive at the tick.
+    pub threads: u32,
+    /// Processes alive at the tick.
+    pub processes: u32,
+}
+
+/// One process of the tree.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    pub pid: i32,
+    pub ppid: i32,
+    /// Short name (comm) at the last sample; a process that exec'd shows its last image.
+    pub comm: String,
+    /// Executable path (/proc/PID/exe), when readable.
+    pub exe: Option<String>,
+    /// Command line at the last sample.
+    pub cmdline: Vec<String>,
+    /// Seconds since release when first and last seen.
+    pub first_seen_s: f64,
+    pub last_seen_s: f64,
+    /// Largest proportional set size seen, in bytes.
+    pub max_pss_bytes: Option<u64>,
+    /// /proc/PID/io at the last sample.
+    pub io: Option<IoCounters>,
+    pub threads: Vec<ThreadRecord>,
+}
+
+/// /proc/PID/io counters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IoCounters {
+    pub rchar: u64,
+    pub wchar: u64,
+    pub syscr: u64,
+    pub syscw: u64,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+}
+
+/// One thread (task) of a process.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ThreadRecord {
+    pub tid: i32,
+    pub comm: String,
+    pub first_seen_s: f64,
+    pub last_seen_s: f64,
+    /// On-CPU time (schedstat sum_exec_runtime) at the last sample, in seconds.
+    pub on_cpu_s: f64,
+    /// Time runnable but waiting for a CPU (schedstat run_delay) at the last sample, in seconds.
+    pub runqueue_s: f64,
+    /// Index into the run's timeline of the first tick this thread was seen at.
+    pub first_tick: u32,
+    /// Cores this thread used over each tick interval from `first_tick` on (0..=1).
+    pub busy: Vec<f32>,
+}
