@@ -3,4 +3,12 @@
 //!
 //! Data flows one way: cli -> plan -> run -> measure -> analyze -> diagnose -> report.
 
+pub mod analyze;
+pub mod cli;
+pub mod diagnose;
+pub mod error;
 pub mod measure;
+pub mod output;
+pub mod plan;
+pub mod report;
+pub mod run;

@@ -53,6 +53,9 @@ pub struct Run {
     /// The run was interrupted (Ctrl-C) and its tree was killed.
     #[serde(default)]
     pub interrupted: bool,
+    /// Descendants still alive when the root exited; forkcast killed and reaped them.
+    #[serde(default)]
+    pub leftover_processes: u32,
     /// rusage of the reaped tree (RUSAGE_CHILDREN delta), always measured.
     pub rusage: Rusage,
     /// perf_event counters of the whole tree; None when perf_event could not be opened at all.
@@ -104,4 +107,17 @@ pub struct PointMeasurements {
     /// The argv actually executed (placeholders substituted).
     pub argv: Vec<String>,
     pub runs: Vec<Run>,
+}
+
+/// Everything one sweep measured: the input to analysis, and what `forkcast report` re-reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurements {
+    pub host: Host,
+    /// The argv template as written, placeholders intact.
+    pub command: Vec<String>,
+    /// Swept parameters and their values.
+    pub params: BTreeMap<String, Vec<String>>,
+    /// "throughput" or "latency".
+    pub goal: String,
+    pub points: Vec<PointMeasurements>,
 }

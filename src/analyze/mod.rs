@@ -1,0 +1,194 @@
+//! Pure functions of the measurements: per-point summaries, scaling curves and fits per
+//! series. No I/O, no clock; what cannot be computed is `None`.
+//!
+//! Speedup assumes the same total work at every worker count (strong scaling), so throughput
+//! is 1 / wall time; the report says so.
+
+pub mod point;
+pub mod scaling;
+pub mod stats;
+pub mod workers;
+
+use crate::measure::Measurements;
+use point::{summarize_point, PointSummary};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+pub use workers::Layout;
+
+/// Everything analysis derives from one sweep.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Analysis {
+    /// One summary per measured point, in the order of `Measurements::points`.
+    pub points: Vec<PointSummary>,
+    /// One scaling curve per parameter combination.
+    pub series: Vec<Series>,
+    /// The series that reached the highest throughput (the configuration the diagnosis
+    /// describes); None when no point produced a usable run.
+    pub primary: Option<usize>,
+}
+
+/// The points of one parameter combination, workers ascending.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Series {
+    pub params: BTreeMap<String, String>,
+    /// Indices into `Analysis::points`.
+    pub points: Vec<usize>,
+    pub scaling: Scaling,
+    /// Highest throughput reached, as 1 / median wall (per second).
+    pub best_throughput_per_s: Option<f64>,
+    /// Worker layout seen at the largest worker count that has sampler data.
+    pub layout: Option<Layout>,
+}
+
+/// Fits of one series' scaling curve (the contract's `scaling`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Scaling {
+    pub amdahl: Option<AmdahlSummary>,
+    pub usl: Option<UslSummary>,
+    /// Karp-Flatt serial fraction per worker count (n > 1, 1-worker baseline needed).
+    pub karp_flatt: Vec<KarpFlatt>,
+    /// Worker counts the fits used.
+    pub fitted_workers: Vec<u32>,
+    /// The fits include points with more workers than usable CPUs, where the curve bends
+    /// because of time-sharing rather than contention.
+    pub includes_oversubscribed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AmdahlSummary {
+    pub serial_fraction: f64,
+    /// Root mean square of the relative residuals.
+    pub rmse_rel: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UslSummary {
+    /// Contention (queueing on a shared resource).
+    pub sigma: f64,
+    /// Coherency (crosstalk that grows with n^2).
+    pub kappa: f64,
+    /// Worker count where the fitted curve peaks; None when it never turns down.
+    pub peak_workers: Option<f64>,
+    pub rmse_rel: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KarpFlatt {
+    pub workers: u32,
+    pub serial_fraction: f64,
+}
+
+/// Analyses a whole sweep.
+pub fn analyze(m: &Measurements) -> Analysis {
+    let mut points: Vec<PointSummary> = m
+        .points
+        .iter()
+        .map(|p| summarize_point(p, &m.host))
+        .collect();
+    let mut groups: Vec<(BTreeMap<String, String>, Vec<usize>)> = Vec::new();
+    for (i, p) in m.points.iter().enumerate() {
+        match groups.iter_mut().find(|(params, _)| *params == p.params) {
+            Some((_, idx)) => idx.push(i),
+            None => groups.push((p.params.clone(), vec![i])),
+        }
+    }
+    let series: Vec<Series> = groups
+        .into_iter()
+        .map(|(params, mut idx)| {
+            idx.sort_by_key(|&i| m.points[i].workers);
+            let workers: Vec<u32> = idx.iter().map(|&i| m.points[i].workers).collect();
+            fill_relative(&mut points, &idx, &workers);
+            let scaling = fit_series(&points, &idx, &workers, m.host.usable_cpus);
+            let best = idx
+                .iter()
+                .filter_map(|&i| points[i].wall_s)
+                .map(|w| 1.0 / w)
+                .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
+            let layout = idx.iter().rev().find_map(|&i| points[i].worker_layout);
+            Series {
+                params,
+                points: idx,
+                scaling,
+                best_throughput_per_s: best,
+                layout,
+            }
+        })
+        .collect();
+    let primary = series
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.best_throughput_per_s.map(|t| (i, t)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i);
+    Analysis {
+        points,
+        series,
+        primary,
+    }
+}
+
+/// Speedup, efficiency, Karp-Flatt and marginal efficiency against the series' baseline.
+fn fill_relative(points: &mut [PointSummary], idx: &[usize], workers: &[u32]) {
+    let Some(base) = idx
+        .iter()
+        .zip(workers)
+        .find_map(|(&i, &n)| points[i].wall_s.map(|w| (n, w)))
+    else {
+        return;
+    };
+    let mut prev: Option<(f64, f64)> = None;
+    for (&i, &n) in idx.iter().zip(workers) {
+        let Some(wall) = points[i].wall_s else {
+            continue;
+        };
+        let (n0, w0) = (f64::from(base.0), base.1);
+        let nf = f64::from(n);
+        let here = (nf, 1.0 / wall);
+        let s = &mut points[i];
+        s.speedup = Some(scaling::speedup((n0, 1.0 / w0), here));
+        s.efficiency = Some(scaling::efficiency((n0, 1.0 / w0), here));
+        if base.0 == 1 {
+            s.karp_flatt = scaling::karp_flatt(w0 / wall, nf);
+        }
+        s.marginal_efficiency = prev.and_then(|p| scaling::marginal_efficiency(p, here));
+        prev = Some(here);
+    }
+}
+
+fn fit_series(
+    points: &[PointSummary],
+    idx: &[usize],
+    workers: &[u32],
+    usable_cpus: u32,
+) -> Scaling {
+    let curve: Vec<(f64, f64)> = idx
+        .iter()
+        .zip(workers)
+        .filter_map(|(&i, &n)| points[i].wall_s.map(|w| (f64::from(n), 1.0 / w)))
+        .collect();
+    let fitted_workers: Vec<u32> = curve.iter().map(|(n, _)| *n as u32).collect();
+    Scaling {
+        amdahl: scaling::fit_amdahl(&curve).map(|f| AmdahlSummary {
+            serial_fraction: f.serial_fraction,
+            rmse_rel: f.rmse_rel,
+        }),
+        usl: scaling::fit_usl(&curve).map(|f| UslSummary {
+            sigma: f.sigma,
+            kappa: f.kappa,
+            peak_workers: f.peak_workers,
+            rmse_rel: f.rmse_rel,
+        }),
+        karp_flatt: idx
+            .iter()
+            .zip(workers)
+            .filter_map(|(&i, &n)| {
+                points[i].karp_flatt.map(|e| KarpFlatt {
+                    workers: n,
+                    serial_fraction: e,
+                })
+            })
+            .collect(),
+        includes_oversubscribed: fitted_workers.iter().any(|&n| n > usable_cpus),
+        fitted_workers,
+    }
+}

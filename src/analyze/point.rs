@@ -1,0 +1,213 @@
+//! The summary of one point: medians over its measured runs, CPU picture, workers seen.
+
+use super::stats;
+use super::workers::{self, Layout, Workers};
+use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Other processes using at least this many cores during a run make the host noisy: on a
+/// 2-core machine a quarter core of someone else's work moves timings by several percent.
+pub const NOISY_HOST_CORES: f64 = 0.25;
+
+/// The analysed summary of one point (the contract's `points[].summary`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PointSummary {
+    /// Median wall time of the successful measured runs, seconds.
+    pub wall_s: Option<f64>,
+    pub wall_min_s: Option<f64>,
+    pub wall_max_s: Option<f64>,
+    pub wall_stddev_s: Option<f64>,
+    /// Throughput relative to the series' smallest worker count (same total work assumed).
+    pub speedup: Option<f64>,
+    /// speedup / (workers / baseline workers).
+    pub efficiency: Option<f64>,
+    /// Karp-Flatt experimentally determined serial fraction (needs a 1-worker baseline).
+    pub karp_flatt: Option<f64>,
+    /// Throughput gained over the ideal gain for the workers added since the previous point.
+    pub marginal_efficiency: Option<f64>,
+    /// Median CPU seconds of the whole tree per run.
+    pub cpu_s: Option<f64>,
+    /// Average cores busy over the run: tree CPU time / wall time.
+    pub busy_cores: Option<f64>,
+    /// busy_cores / usable CPUs.
+    pub cpu_utilization: Option<f64>,
+    /// Share of the workers' lifetime spent running on a CPU.
+    pub on_cpu_share: Option<f64>,
+    /// Share of the workers' lifetime spent runnable but waiting for a CPU.
+    pub runqueue_share: Option<f64>,
+    /// Largest PSS of a worker process, averaged over workers and runs, in bytes.
+    pub pss_bytes_per_worker: Option<f64>,
+    /// How the workers were laid out at this point (from the sampler).
+    pub worker_layout: Option<Layout>,
+    /// Busy tasks seen (median over runs); compare with `workers`.
+    pub workers_observed: Option<u32>,
+    /// Processes in the tree that were not workers (launchers, parents), median over runs.
+    pub other_processes: Option<u32>,
+    /// More workers than usable CPUs: the point measures time-sharing, not parallelism.
+    pub oversubscribed: bool,
+    /// Median cores used by other processes on the host during the runs.
+    pub host_other_cpu_cores: Option<f64>,
+    /// host_other_cpu_cores >= NOISY_HOST_CORES.
+    pub noisy_host: bool,
+    pub runs_ok: u32,
+    pub runs_failed: u32,
+    /// Indices (into `runs`) of measured runs whose wall time is an outlier (MAD test).
+    pub outlier_runs: Vec<usize>,
+    /// Where each figure came from.
+    pub sources: BTreeMap<String, Source>,
+}
+
+/// Did this run produce a usable measurement?
+pub fn run_ok(run: &Run) -> bool {
+    run.exit_code == Some(0) && !run.timed_out && !run.interrupted
+}
+
+/// Summarises one point; series-relative fields (speedup, ...) are filled in by the caller.
+pub fn summarize_point(point: &PointMeasurements, host: &Host) -> PointSummary {
+    let measured: Vec<(usize, &Run)> = point
+        .runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.warmup)
+        .collect();
+    let ok: Vec<&Run> = measured
+        .iter()
+        .map(|(_, r)| *r)
+        .filter(|r| run_ok(r))
+        .collect();
+    let mut s = PointSummary {
+        runs_ok: ok.len() as u32,
+        runs_failed: (measured.len() - ok.len()) as u32,
+        oversubscribed: point.workers > host.usable_cpus,
+        ..Default::default()
+    };
+    let walls: Vec<f64> = ok.iter().map(|r| r.wall_s).collect();
+    if let Some(w) = stats::summarize(&walls) {
+        s.wall_s = Some(w.median);
+        s.wall_min_s = Some(w.min);
+        s.wall_max_s = Some(w.max);
+        s.wall_stddev_s = w.stddev;
+        let ok_indices: Vec<usize> = measured
+            .iter()
+            .filter(|(_, r)| run_ok(r))
+            .map(|(i, _)| *i)
+            .collect();
+        s.outlier_runs = stats::outliers_mad(&walls)
+            .into_iter()
+            .map(|i| ok_indices[i])
+            .collect();
+    }
+
+    let cpu: Vec<(f64, Source)> = ok.iter().filter_map(|r| tree_cpu_s(r)).collect();
+    if let Some(c) = stats::summarize(&cpu.iter().map(|(c, _)| *c).collect::<Vec<_>>()) {
+        s.cpu_s = Some(c.median);
+        s.sources.insert("cpu_s".into(), cpu[0].1);
+    }
+    let busy: Vec<f64> = ok
+        .iter()
+        .filter_map(|r| tree_cpu_s(r).map(|(c, _)| c / r.wall_s))
+        .filter(|b| b.is_finite())
+        .collect();
+    if let Some(b) = median(&busy) {
+        s.busy_cores = Some(b);
+        s.cpu_utilization = Some(b / f64::from(host.usable_cpus.max(1)));
+        s.sources.insert("busy_cores".into(), cpu[0].1);
+    }
+    let other: Vec<f64> = ok.iter().filter_map(|r| r.host_other_cpu_cores).collect();
+    s.host_other_cpu_cores = median(&other);
+    s.noisy_host = s
+        .host_other_cpu_cores
+        .is_some_and(|c| c >= NOISY_HOST_CORES);
+
+    let sampled: Vec<(&SamplerData, Workers)> = ok
+        .iter()
+        .filter_map(|r| r.sampled.as_ref())
+        .filter_map(|d| workers::identify(d).map(|w| (d, w)))
+        .collect();
+    if !sampled.is_empty() {
+        let layout = most_common(sampled.iter().map(|(_, w)| w.layout));
+        s.worker_layout = Some(layout);
+        s.workers_observed = median_u32(sampled.iter().map(|(_, w)| w.count));
+        s.other_processes = median_u32(sampled.iter().map(|(_, w)| w.other_processes));
+        let shares: Vec<(f64, f64)> = sampled
+            .iter()
+            .filter_map(|(d, w)| worker_time_shares(d, w))
+            .collect();
+        s.on_cpu_share = median(&shares.iter().map(|x| x.0).collect::<Vec<_>>());
+        s.runqueue_share = median(&shares.iter().map(|x| x.1).collect::<Vec<_>>());
+        let pss: Vec<f64> = sampled
+            .iter()
+            .filter_map(|(d, w)| worker_pss_bytes(d, w))
+            .collect();
+        s.pss_bytes_per_worker = median(&pss);
+        for key in [
+            "worker_layout",
+            "on_cpu_share",
+            "runqueue_share",
+            "pss_bytes_per_worker",
+        ] {
+            s.sources.insert(key.into(), Source::Procfs);
+        }
+    }
+    s
+}
+
+/// CPU seconds of the whole tree: perf task-clock when counted, else rusage.
+pub fn tree_cpu_s(run: &Run) -> Option<(f64, Source)> {
+    if let Some(tc) = run.counters.as_ref().and_then(|c| c.task_clock_s) {
+        return Some((tc, Source::PerfEvent));
+    }
+    Some((run.rusage.user_s + run.rusage.sys_s, Source::Rusage))
+}
+
+/// (on-CPU share, run-queue share) of the workers' lifetimes.
+fn worker_time_shares(data: &SamplerData, w: &Workers) -> Option<(f64, f64)> {
+    let threads = data
+        .processes
+        .iter()
+        .flat_map(|p| p.threads.iter())
+        .filter(|t| w.tids.contains(&t.tid));
+    let (mut life, mut on, mut rq) = (0.0, 0.0, 0.0);
+    for t in threads {
+        life += (t.last_seen_s - t.first_seen_s).max(0.0);
+        on += t.on_cpu_s;
+        rq += t.runqueue_s;
+    }
+    (life > 0.0).then(|| ((on / life).min(1.0), (rq / life).min(1.0)))
+}
+
+fn worker_pss_bytes(data: &SamplerData, w: &Workers) -> Option<f64> {
+    let mut pids = w.pids.clone();
+    pids.dedup();
+    let pss: Vec<f64> = data
+        .processes
+        .iter()
+        .filter(|p| pids.contains(&p.pid))
+        .filter_map(|p| p.max_pss_bytes.map(|b| b as f64))
+        .collect();
+    if pss.is_empty() {
+        return None;
+    }
+    // Threads share one address space: its PSS is spread over the worker threads.
+    let per_worker = pss.iter().sum::<f64>() / f64::from(w.count.max(1));
+    Some(per_worker)
+}
+
+pub(super) fn median(values: &[f64]) -> Option<f64> {
+    stats::summarize(values).map(|s| s.median)
+}
+
+fn median_u32(values: impl Iterator<Item = u32>) -> Option<u32> {
+    let v: Vec<f64> = values.map(f64::from).collect();
+    median(&v).map(|m| m.round() as u32)
+}
+
+fn most_common(layouts: impl Iterator<Item = Layout>) -> Layout {
+    let all: Vec<Layout> = layouts.collect();
+    let count = |l: Layout| all.iter().filter(|&&x| x == l).count();
+    [Layout::Processes, Layout::Threads, Layout::Single]
+        .into_iter()
+        .max_by_key(|&l| count(l))
+        .unwrap_or(Layout::Single)
+}

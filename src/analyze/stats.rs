@@ -1,0 +1,206 @@
+//! Descriptive statistics over one point's repeated samples: summary, percentiles, outliers.
+//!
+//! Every function is pure and unit-agnostic: results carry the unit of the samples (seconds for
+//! `wall_s`, bytes for `pss_bytes`). Empty or non-finite input gives `None` (or no outliers) rather
+//! than a number that would look measured.
+
+use serde::Serialize;
+
+/// Scales |x − median| / MAD into a z-like score: 0.6745 is the 0.75 quantile of the standard
+/// normal, so for normal data MAD ≈ 0.6745·σ (Iglewicz & Hoaglin 1993).
+const MAD_TO_Z: f64 = 0.6745;
+
+/// Modified Z-score above which a sample is an outlier; 3.5 is Iglewicz & Hoaglin's recommendation.
+/// hyperfine computes the same score but only warns past the looser 10·1.4826 (≈ 10 σ).
+pub const OUTLIER_MODIFIED_Z: f64 = 3.5;
+
+/// Location and spread of a set of samples, all in the samples' unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Summary {
+    /// Number of samples.
+    pub n: usize,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Median (mean of the two middle samples when `n` is even).
+    pub median: f64,
+    /// Smallest sample.
+    pub min: f64,
+    /// Largest sample.
+    pub max: f64,
+    /// Sample standard deviation (n − 1 denominator); `None` when `n < 2`, where it is undefined.
+    pub stddev: Option<f64>,
+}
+
+/// Sorted copy of `xs`, or `None` when it is empty or holds NaN/±inf.
+fn sorted_finite(xs: &[f64]) -> Option<Vec<f64>> {
+    if xs.is_empty() || xs.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    Some(v)
+}
+
+/// Median of an already sorted, non-empty slice.
+fn median_sorted(s: &[f64]) -> f64 {
+    let mid = s.len() / 2;
+    if s.len().is_multiple_of(2) {
+        (s[mid - 1] + s[mid]) / 2.0
+    } else {
+        s[mid]
+    }
+}
+
+/// Summarises `xs`; `None` when it is empty or holds a non-finite value.
+pub fn summarize(xs: &[f64]) -> Option<Summary> {
+    let s = sorted_finite(xs)?;
+    let n = s.len();
+    let mean = s.iter().sum::<f64>() / n as f64;
+    let stddev = (n >= 2).then(|| {
+        let ss: f64 = s.iter().map(|x| (x - mean).powi(2)).sum();
+        (ss / (n - 1) as f64).sqrt()
+    });
+    Some(Summary {
+        n,
+        mean,
+        median: median_sorted(&s),
+        min: s[0],
+        max: s[n - 1],
+        stddev,
+    })
+}
+
+/// Indices (in input order) of samples whose modified Z-score `0.6745·(x − median)/MAD` exceeds
+/// [`OUTLIER_MODIFIED_Z`] in absolute value. Empty when MAD is 0 (more than half the samples are
+/// identical, so the score is undefined) or the input is empty or non-finite.
+pub fn outliers_mad(xs: &[f64]) -> Vec<usize> {
+    let Some(s) = sorted_finite(xs) else {
+        return Vec::new();
+    };
+    let median = median_sorted(&s);
+    let mut dev: Vec<f64> = s.iter().map(|x| (x - median).abs()).collect();
+    dev.sort_by(f64::total_cmp);
+    let mad = median_sorted(&dev);
+    if mad == 0.0 {
+        return Vec::new();
+    }
+    (0..xs.len())
+        .filter(|&i| (MAD_TO_Z * (xs[i] - median) / mad).abs() > OUTLIER_MODIFIED_Z)
+        .collect()
+}
+
+/// Sample standard deviation over |mean|, dimensionless (0.05 = 5 % spread). `None` for fewer than
+/// two samples, non-finite input, or a zero mean.
+pub fn coefficient_of_variation(xs: &[f64]) -> Option<f64> {
+    let s = summarize(xs)?;
+    let sd = s.stddev?;
+    (s.mean != 0.0).then(|| sd / s.mean.abs())
+}
+
+/// The `q`-th percentile, `q` in [0, 100], interpolating linearly between the two nearest ranks
+/// (numpy's default, R type 7), in the samples' unit. `None` for empty or non-finite input or `q`
+/// outside [0, 100].
+pub fn percentile(xs: &[f64], q: f64) -> Option<f64> {
+    if !(0.0..=100.0).contains(&q) {
+        return None;
+    }
+    let s = sorted_finite(xs)?;
+    let h = (s.len() - 1) as f64 * q / 100.0;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(s.len() - 1);
+    Some(s[lo] + (h - lo as f64) * (s[hi] - s[lo]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn summary_of_five_samples_matches_hand_computation() {
+        let s = summarize(&[3.0, 1.0, 4.0, 1.0, 5.0]).unwrap();
+        assert_eq!(s.n, 5);
+        assert!(close(s.mean, 2.8));
+        assert_eq!((s.median, s.min, s.max), (3.0, 1.0, 5.0));
+        // Squared deviations 0.04+3.24+1.44+3.24+4.84 = 12.8, over n-1 = 4.
+        assert!(close(s.stddev.unwrap(), 3.2f64.sqrt()));
+    }
+
+    #[test]
+    fn median_of_even_count_averages_the_middle_pair() {
+        assert_eq!(summarize(&[4.0, 1.0, 3.0, 2.0]).unwrap().median, 2.5);
+    }
+
+    #[test]
+    fn one_sample_has_no_stddev() {
+        let s = summarize(&[7.5]).unwrap();
+        assert_eq!((s.n, s.mean, s.median, s.stddev), (1, 7.5, 7.5, None));
+    }
+
+    #[test]
+    fn empty_or_non_finite_input_has_no_summary() {
+        assert_eq!(summarize(&[]), None);
+        assert_eq!(summarize(&[1.0, f64::NAN]), None);
+        assert_eq!(summarize(&[1.0, f64::INFINITY]), None);
+    }
+
+    #[test]
+    fn mad_flags_a_far_sample_on_either_side() {
+        // median 10, MAD (0.1+0.2)/2 = 0.15: 13 scores 0.6745*3/0.15 ≈ 13.5, 10.2 only 0.9.
+        let xs = [10.0, 10.1, 9.9, 10.2, 9.8, 13.0, 10.0, 7.0];
+        assert_eq!(outliers_mad(&xs), vec![5, 7]);
+    }
+
+    #[test]
+    fn mad_threshold_is_exclusive_at_three_point_five() {
+        // median 0, MAD 1: the line is x = 3.5/0.6745 ≈ 5.19, so 5.1 stays and 5.3 is flagged.
+        assert!(outliers_mad(&[-1.0, -1.0, 0.0, 0.0, 1.0, 1.0, 5.1]).is_empty());
+        assert_eq!(
+            outliers_mad(&[-1.0, -1.0, 0.0, 0.0, 1.0, 1.0, 5.3]),
+            vec![6]
+        );
+    }
+
+    #[test]
+    fn mad_of_zero_flags_nothing() {
+        assert!(outliers_mad(&[1.0, 1.0, 1.0, 100.0]).is_empty());
+        assert!(outliers_mad(&[]).is_empty());
+        assert!(outliers_mad(&[1.0, f64::NAN, 2.0]).is_empty());
+    }
+
+    #[test]
+    fn coefficient_of_variation_is_stddev_over_mean() {
+        // mean 5, sample sd of [4,6] = sqrt(2).
+        assert!(close(
+            coefficient_of_variation(&[4.0, 6.0]).unwrap(),
+            2f64.sqrt() / 5.0
+        ));
+        assert_eq!(coefficient_of_variation(&[4.0]), None);
+        assert_eq!(coefficient_of_variation(&[-1.0, 1.0]), None);
+        assert_eq!(coefficient_of_variation(&[]), None);
+    }
+
+    #[test]
+    fn percentile_interpolates_between_ranks() {
+        let xs = [15.0, 20.0, 35.0, 40.0, 50.0];
+        assert_eq!(percentile(&xs, 0.0), Some(15.0));
+        assert_eq!(percentile(&xs, 100.0), Some(50.0));
+        assert_eq!(percentile(&xs, 50.0), Some(35.0));
+        // h = 4*0.4 = 1.6 → 20 + 0.6*15 = 29 (numpy.percentile agrees).
+        assert!(close(percentile(&xs, 40.0).unwrap(), 29.0));
+        assert!(close(percentile(&[1.0, 2.0], 25.0).unwrap(), 1.25));
+        assert_eq!(percentile(&[42.0], 90.0), Some(42.0));
+    }
+
+    #[test]
+    fn percentile_rejects_bad_q_and_bad_samples() {
+        assert_eq!(percentile(&[1.0, 2.0], -1.0), None);
+        assert_eq!(percentile(&[1.0, 2.0], 100.5), None);
+        assert_eq!(percentile(&[1.0, 2.0], f64::NAN), None);
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&[1.0, f64::NEG_INFINITY], 50.0), None);
+    }
+}

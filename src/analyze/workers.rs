@@ -1,0 +1,178 @@
+//! Which tasks of a tree were the workers, judged by what they did (CPU used), not by being
+//! children: launchers such as the pyenv shell shim add dozens of short processes that are not
+//! workers, and a pool's parent that only hands out tasks is not one either.
+
+use crate::measure::SamplerData;
+use serde::{Deserialize, Serialize};
+
+/// A task counts as busy when it used at least this share of the busiest task's CPU: workers
+/// of one pool get similar shares, launchers and idle parents get a small fraction.
+const BUSY_SHARE_OF_MAX: f64 = 0.25;
+
+/// ...and at least this share of the whole tree's CPU, so a tree of idle tasks has no workers.
+const BUSY_SHARE_OF_TOTAL: f64 = 0.02;
+
+/// How the workers of a run were laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// Two or more busy processes.
+    Processes,
+    /// Two or more busy threads in one process.
+    Threads,
+    /// One busy task.
+    Single,
+}
+
+/// The workers found in one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workers {
+    pub layout: Layout,
+    /// How many busy tasks (processes or threads) were seen.
+    pub count: u32,
+    /// On-CPU seconds of each worker, busiest first.
+    pub cpu_s: Vec<f64>,
+    /// Worker pids (the process of each worker thread, for threads).
+    pub pids: Vec<i32>,
+    /// Worker thread ids.
+    pub tids: Vec<i32>,
+    /// Processes in the tree that were not workers (launchers, parents, helpers).
+    pub other_processes: u32,
+}
+
+/// Finds the workers; None when the sampler saw no CPU use at all.
+pub fn identify(data: &SamplerData) -> Option<Workers> {
+    let proc_cpu: Vec<(i32, f64)> = data
+        .processes
+        .iter()
+        .map(|p| (p.pid, p.threads.iter().map(|t| t.on_cpu_s).sum::<f64>()))
+        .collect();
+    let total: f64 = proc_cpu.iter().map(|(_, c)| c).sum();
+    let max = proc_cpu.iter().map(|(_, c)| *c).fold(0.0, f64::max);
+    if total <= 0.0 {
+        return None;
+    }
+    let busy =
+        |cpu: f64, max: f64| cpu >= BUSY_SHARE_OF_MAX * max && cpu >= BUSY_SHARE_OF_TOTAL * total;
+    let mut busy_procs: Vec<(i32, f64)> = proc_cpu
+        .iter()
+        .copied()
+        .filter(|&(_, c)| busy(c, max))
+        .collect();
+    busy_procs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let other_processes = (data.processes.len() - busy_procs.len()) as u32;
+
+    if busy_procs.len() >= 2 {
+        let tids = busy_procs
+            .iter()
+            .filter_map(|(pid, _)| {
+                let p = data.processes.iter().find(|p| p.pid == *pid)?;
+                p.threads
+                    .iter()
+                    .max_by(|a, b| a.on_cpu_s.total_cmp(&b.on_cpu_s))
+                    .map(|t| t.tid)
+            })
+            .collect();
+        return Some(Workers {
+            layout: Layout::Processes,
+            count: busy_procs.len() as u32,
+            cpu_s: busy_procs.iter().map(|(_, c)| *c).collect(),
+            pids: busy_procs.iter().map(|(p, _)| *p).collect(),
+            tids,
+            other_processes,
+        });
+    }
+    // One busy process: are its threads the workers?
+    let top = data.processes.iter().find(|p| p.pid == busy_procs[0].0)?;
+    let max_thread = top.threads.iter().map(|t| t.on_cpu_s).fold(0.0, f64::max);
+    let mut threads: Vec<(i32, f64)> = top
+        .threads
+        .iter()
+        .filter(|t| busy(t.on_cpu_s, max_thread))
+        .map(|t| (t.tid, t.on_cpu_s))
+        .collect();
+    threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Some(Workers {
+        layout: if threads.len() >= 2 {
+            Layout::Threads
+        } else {
+            Layout::Single
+        },
+        count: threads.len().max(1) as u32,
+        cpu_s: threads.iter().map(|(_, c)| *c).collect(),
+        pids: vec![top.pid; threads.len()],
+        tids: threads.iter().map(|(t, _)| *t).collect(),
+        other_processes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::{ProcessRecord, ThreadRecord};
+
+    fn proc(pid: i32, comm: &str, thread_cpu: &[f64]) -> ProcessRecord {
+        ProcessRecord {
+            pid,
+            comm: comm.into(),
+            threads: thread_cpu
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| ThreadRecord {
+                    tid: pid * 100 + i as i32,
+                    on_cpu_s: c,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_pool_of_processes_behind_a_launcher_shim_has_its_busy_processes_as_workers() {
+        let mut processes: Vec<ProcessRecord> =
+            (0..40).map(|i| proc(1000 + i, "bash", &[0.003])).collect();
+        processes.push(proc(1, "python3", &[0.05]));
+        processes.push(proc(2, "python3", &[2.0]));
+        processes.push(proc(3, "python3", &[1.9]));
+        let w = identify(&SamplerData {
+            processes,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(w.layout, Layout::Processes);
+        assert_eq!(w.count, 2);
+        assert_eq!(w.pids, vec![2, 3]);
+        assert_eq!(w.other_processes, 41);
+    }
+
+    #[test]
+    fn threads_sharing_one_process_are_the_workers() {
+        let processes = vec![
+            proc(1, "python3", &[0.01, 1.0, 0.9, 1.1, 0.95]),
+            proc(7, "bash", &[0.002]),
+        ];
+        let w = identify(&SamplerData {
+            processes,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(w.layout, Layout::Threads);
+        assert_eq!(w.count, 4);
+    }
+
+    #[test]
+    fn one_busy_task_is_a_single_worker_and_an_idle_tree_has_none() {
+        let w = identify(&SamplerData {
+            processes: vec![proc(1, "gzip", &[3.0])],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Single, 1));
+        assert!(identify(&SamplerData {
+            processes: vec![proc(1, "sleep", &[0.0])],
+            ..Default::default()
+        })
+        .is_none());
+    }
+}

@@ -1,0 +1,114 @@
+//! Command-line interface: clap structs close to the flags, nothing else.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "forkcast",
+    version,
+    about = "Measure which concurrency model a workload needs: sweep worker counts, measure the \
+             whole process tree, and walk the decision tree with the measured answers."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command at each worker count and report the measured scaling and diagnosis.
+    Run(RunArgs),
+    /// Re-analyse and re-diagnose a saved report.json without running anything.
+    Report(ReportArgs),
+    /// Print the decision tree's thresholds and why each is what it is.
+    Explain,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Worker counts: a list (1,2,4), a range (1..8) or `auto` (1, 2, 4, ... up to twice the
+    /// usable cores, always including the core count).
+    #[arg(short = 'w', long, default_value = "auto")]
+    pub workers: String,
+
+    /// Also export the worker count to the target as this environment variable.
+    #[arg(long, value_name = "NAME")]
+    pub workers_env: Option<String>,
+
+    /// A parameter to sweep: NAME=v1,v2 fills `{NAME}` in the command (repeatable).
+    #[arg(short = 'P', long = "param", value_name = "NAME=V1,V2")]
+    pub params: Vec<String>,
+
+    /// Measured runs per point.
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+
+    /// Unmeasured warmup runs per point, before the measured ones.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u32,
+
+    /// Per-run time limit (e.g. 30s, 2m, 1.5h); the target's tree gets SIGTERM, then SIGKILL.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Output folder (default: a new timestamped folder under forkcast-out/).
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Print the report JSON on stdout and nothing else there.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Let the target's stdout/stderr through to the terminal (they are still saved).
+    #[arg(long)]
+    pub show_output: bool,
+
+    /// No progress or summary on stderr/stdout (errors only).
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Run the command through `sh -c` (one string) instead of as argv.
+    #[arg(long)]
+    pub shell: bool,
+
+    /// Sampler rate in Hz (default: adaptive, 100 Hz for small trees).
+    #[arg(long, value_name = "HZ")]
+    pub sample_hz: Option<f64>,
+
+    /// Latency or throughput: what the workload is judged on.
+    #[arg(long, value_enum, default_value = "throughput")]
+    pub goal: Goal,
+
+    /// The command to run; `{workers}` and `{NAME}` are substituted in every argument.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Goal {
+    Throughput,
+    Latency,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report.json written by `forkcast run`.
+    pub saved: PathBuf,
+
+    /// Write the refreshed report (json and terminal summary files) into this folder.
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Print the refreshed report JSON on stdout and nothing else there.
+    #[arg(long)]
+    pub json: bool,
+}

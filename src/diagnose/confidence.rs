@@ -1,0 +1,84 @@
+//! How sure the diagnosis is, and why not more.
+
+use super::thresholds::{CONFIDENT_RUNS, NOISY_POINT_CV};
+use super::{Answer, Confidence, Step};
+use crate::analyze::Analysis;
+use crate::measure::Measurements;
+
+/// Starts at high and lowers one level per kind of doubt, two for the gravest.
+pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec<String>) {
+    let mut doubt = 0;
+    let mut reasons = Vec::new();
+    let mut doubt_if = |cond: bool, weight: u32, reason: String| {
+        if cond {
+            doubt += weight;
+            reasons.push(reason);
+        }
+    };
+    let ok_points = a.points.iter().filter(|p| p.wall_s.is_some()).count();
+    doubt_if(
+        ok_points < 2,
+        2,
+        "fewer than two worker counts produced a successful run".into(),
+    );
+    let failed: u32 = a.points.iter().map(|p| p.runs_failed).sum();
+    doubt_if(
+        failed > 0,
+        1,
+        format!("{failed} measured run(s) failed, timed out or were interrupted"),
+    );
+    let few_runs = a
+        .points
+        .iter()
+        .any(|p| p.wall_s.is_some() && p.runs_ok < CONFIDENT_RUNS);
+    doubt_if(
+        few_runs,
+        1,
+        format!("some points have fewer than {CONFIDENT_RUNS} successful runs"),
+    );
+    let noisy: Vec<u32> = a
+        .points
+        .iter()
+        .zip(&m.points)
+        .filter(|(p, _)| match (p.wall_stddev_s, p.wall_s) {
+            (Some(sd), Some(w)) if w > 0.0 => sd / w > NOISY_POINT_CV,
+            _ => false,
+        })
+        .map(|(_, pm)| pm.workers)
+        .collect();
+    doubt_if(
+        !noisy.is_empty(),
+        1,
+        format!(
+            "wall time varies more than {:.0} % between runs at {noisy:?} workers",
+            NOISY_POINT_CV * 100.0
+        ),
+    );
+    doubt_if(
+        a.points.iter().any(|p| p.noisy_host),
+        1,
+        "other processes used a noticeable share of the host's CPU during the runs".into(),
+    );
+    let sampled = a.points.iter().any(|p| p.worker_layout.is_some());
+    doubt_if(
+        !sampled,
+        1,
+        "the procfs sampler saw no workers, so per-worker shares are estimates".into(),
+    );
+    let unknown: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.answer == Answer::Unknown && s.id == "cpu_bound")
+        .map(|s| s.id.as_str())
+        .collect();
+    doubt_if(
+        !unknown.is_empty(),
+        2,
+        format!("unanswered: {}", unknown.join(", ")),
+    );
+    let level = match doubt {
+        0 => Confidence::High,
+        1 | 2 => Confidence::Medium,
+        _ => Confidence::Low,
+    };
+    (level, reasons)
+}

@@ -1,0 +1,102 @@
+//! Findings in words: the seed's sanity checks and what the measurement itself could not see.
+
+use super::thresholds::FLAT_CURVE_SPEEDUP;
+use crate::analyze::Analysis;
+use crate::measure::Measurements;
+
+/// Plain-language statements about the sweep, most important first.
+pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
+    let mut out = Vec::new();
+    let cores = m.host.usable_cpus;
+    if let Some(p) = a.primary {
+        let series = &a.series[p];
+        let pts: Vec<(u32, &crate::analyze::point::PointSummary)> = series
+            .points
+            .iter()
+            .map(|&i| (m.points[i].workers, &a.points[i]))
+            .filter(|(_, s)| s.wall_s.is_some())
+            .collect();
+        let within: Vec<_> = pts.iter().filter(|(n, _)| *n <= cores).collect();
+        if let (Some(first), Some(last)) = (within.first(), within.last()) {
+            let s = last.1.speedup.unwrap_or(1.0);
+            if last.0 > first.0 && s < FLAT_CURVE_SPEEDUP {
+                out.push(format!(
+                    "Wall time barely moved from {} to {} workers (speedup {s:.2}): something other \
+                     than CPU limits this workload (a lock, the GIL, I/O or a shared sink).",
+                    first.0, last.0
+                ));
+            }
+        }
+        // "Why did 8 come out slower than 4?": every drop of throughput, with its likely cause.
+        for pair in pts.windows(2) {
+            let ((n_a, a_s), (n_b, b_s)) = (pair[0], pair[1]);
+            if let (Some(wa), Some(wb)) = (a_s.wall_s, b_s.wall_s) {
+                if wb > wa * 1.02 {
+                    let cause = if n_b > cores {
+                        format!("{n_b} workers exceed the {cores} usable cores, so they time-share")
+                    } else {
+                        "the extra workers add contention (see the off-CPU and sink figures)".into()
+                    };
+                    out.push(format!(
+                        "{n_b} workers came out slower than {n_a} ({wb:.2} s vs {wa:.2} s): {cause}{}.",
+                        b_s.runqueue_share
+                            .map(|r| format!("; workers waited for a CPU {:.0} % of the time", r * 100.0))
+                            .unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    let over: Vec<u32> = m
+        .points
+        .iter()
+        .map(|p| p.workers)
+        .filter(|&n| n > cores)
+        .collect::<Vec<_>>();
+    if !over.is_empty() {
+        let mut over = over;
+        over.dedup();
+        out.push(format!(
+            "Worker counts {over:?} exceed the {cores} usable CPUs: those points measure \
+             oversubscription (time-sharing), not parallel speedup."
+        ));
+    }
+    let launchers = a
+        .points
+        .iter()
+        .filter_map(|p| p.other_processes)
+        .max()
+        .unwrap_or(0);
+    if launchers >= 10 {
+        out.push(format!(
+            "Up to {launchers} processes of the tree were not workers (launchers such as a pyenv \
+             shim, shells, helpers); they were left out of the per-worker figures."
+        ));
+    }
+    let failed: Vec<String> = a
+        .points
+        .iter()
+        .zip(&m.points)
+        .filter(|(s, _)| s.runs_failed > 0)
+        .map(|(s, p)| format!("{} at {} workers", s.runs_failed, p.workers))
+        .collect();
+    if !failed.is_empty() {
+        out.push(format!(
+            "Failed runs were left out of the medians: {} (see the saved stderr files).",
+            failed.join(", ")
+        ));
+    }
+    if let Some(c) = m
+        .points
+        .iter()
+        .flat_map(|p| &p.runs)
+        .find_map(|r| r.counters.as_ref())
+    {
+        for why in &c.unavailable {
+            out.push(format!("Counter unavailable: {why}."));
+        }
+    } else if m.points.iter().any(|p| !p.runs.is_empty()) {
+        out.push("perf_event counters could not be opened: CPU time comes from rusage.".into());
+    }
+    out
+}

@@ -1,0 +1,94 @@
+//! The decision tree, walked with measured answers: a pure function of the analysis.
+
+mod confidence;
+mod findings;
+mod steps;
+pub mod thresholds;
+
+use crate::analyze::Analysis;
+use crate::measure::Measurements;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The answer to one question of the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Yes,
+    No,
+    Unknown,
+}
+
+/// One step of the tree with the numbers that decided it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub id: String,
+    pub question: String,
+    pub answer: Answer,
+    /// The measured values the answer rests on.
+    pub measured: BTreeMap<String, serde_json::Value>,
+    /// The rule applied, in words with its number.
+    pub threshold: String,
+    /// One or two sentences a user can check against the numbers.
+    pub evidence: String,
+    /// Which measurement produced the figures (procfs sampler, perf_event, rusage, ...).
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Model {
+    AsyncOrThreads,
+    Threads,
+    Processes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
+}
+
+/// The verdict. Fields whose step is not measured yet are left out, never guessed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Recommendation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<Model>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub steps: Vec<Step>,
+    pub recommendation: Recommendation,
+    pub confidence: Confidence,
+    /// Why confidence is not higher, one reason each.
+    pub confidence_reasons: Vec<String>,
+    /// Statements in words about the curve and the measurement (the seed's sanity checks).
+    pub findings: Vec<String>,
+}
+
+/// Walks the tree.
+pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
+    let cpu_bound = steps::cpu_bound(m, a);
+    let threads_scale = steps::threads_scale(m, a);
+    let (worker_count, workers) = steps::worker_count(m, a);
+    let model = match (cpu_bound.answer, threads_scale.answer) {
+        (Answer::No, _) => Some(Model::AsyncOrThreads),
+        (Answer::Yes, Answer::Yes) => Some(Model::Threads),
+        (Answer::Yes, _) => Some(Model::Processes),
+        (Answer::Unknown, _) => None,
+    };
+    let steps = vec![cpu_bound, threads_scale, worker_count];
+    let (confidence, confidence_reasons) = confidence::judge(m, a, &steps);
+    Diagnosis {
+        recommendation: Recommendation { model, workers },
+        findings: findings::findings(m, a),
+        steps,
+        confidence,
+        confidence_reasons,
+    }
+}

@@ -1,0 +1,85 @@
+//! Every threshold of the decision tree, in one place, each with why it is what it is.
+//! `forkcast explain` prints this table.
+
+/// One named threshold.
+pub struct Threshold {
+    pub step: &'static str,
+    pub name: &'static str,
+    pub value: f64,
+    pub why: &'static str,
+}
+
+/// A worker that wants a CPU (running or runnable) at least this share of its life is
+/// CPU-bound: below it, waits take over 30 % of its time and overlapping them (async, threads)
+/// gains more than adding cores.
+pub const CPU_BOUND_ON_CPU_SHARE: f64 = 0.7;
+
+/// Threads scale when n threads deliver at least this share of n times one thread's
+/// throughput; a GIL-bound pure-Python loop gives about 1/n, code that releases the GIL ~0.9.
+pub const THREADS_SCALE_EFFICIENCY: f64 = 0.6;
+
+/// A step to more workers pays while it returns at least a quarter of the ideal gain for the
+/// workers added; past that, the extra memory and contention buy little.
+pub const WORKER_STEP_MARGINAL_EFFICIENCY: f64 = 0.25;
+
+/// Workers may use at most this share of the memory available at the start.
+pub const WORKER_MEMORY_SHARE: f64 = 0.8;
+
+/// Speedup below this from the smallest to the largest (non-oversubscribed) count means wall
+/// time barely moved: something other than CPU is the bottleneck.
+pub const FLAT_CURVE_SPEEDUP: f64 = 1.2;
+
+/// Wall-time coefficient of variation above which a point's timing is too noisy to trust fully.
+pub const NOISY_POINT_CV: f64 = 0.10;
+
+/// Fewer measured runs than this per point lowers confidence.
+pub const CONFIDENT_RUNS: u32 = 3;
+
+/// The table `forkcast explain` prints.
+pub fn all() -> Vec<Threshold> {
+    vec![
+        Threshold {
+            step: "cpu_bound",
+            name: "on-CPU (running + runnable) share of a worker's life, at the smallest count",
+            value: CPU_BOUND_ON_CPU_SHARE,
+            why:
+                "below it, waits take over 30 % of the time: overlapping them gains more than cores",
+        },
+        Threshold {
+            step: "threads_scale",
+            name: "thread efficiency at n = min(cores, max n)",
+            value: THREADS_SCALE_EFFICIENCY,
+            why: "GIL-bound threads give ~1/n; code releasing the GIL ~0.9",
+        },
+        Threshold {
+            step: "worker_count",
+            name: "marginal efficiency of a step to more workers",
+            value: WORKER_STEP_MARGINAL_EFFICIENCY,
+            why: "a step must return a quarter of the ideal gain for the workers it adds",
+        },
+        Threshold {
+            step: "worker_count",
+            name: "share of available memory the workers may use",
+            value: WORKER_MEMORY_SHARE,
+            why: "leave room for the page cache and everything else on the host",
+        },
+        Threshold {
+            step: "finding",
+            name: "speedup below which the curve is called flat",
+            value: FLAT_CURVE_SPEEDUP,
+            why: "wall time that barely moves as workers grow means another bottleneck",
+        },
+        Threshold {
+            step: "confidence",
+            name: "wall-time coefficient of variation of a point",
+            value: NOISY_POINT_CV,
+            why: "above 10 % run-to-run spread, single steps of the curve are within noise",
+        },
+        Threshold {
+            step: "confidence",
+            name: "measured runs per point",
+            value: f64::from(CONFIDENT_RUNS),
+            why: "a median of fewer than 3 runs cannot reject one bad run",
+        },
+    ]
+}

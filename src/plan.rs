@@ -1,0 +1,323 @@
+//! Expands the parsed flags into every point to run, with argv already substituted, before
+//! anything spawns. Bad input is caught here, as a `UsageError`.
+
+use crate::cli::{Goal, RunArgs};
+use crate::error::UsageError;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a sweep will do, decided up front.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The command as the user wrote it, placeholders intact.
+    pub template: Vec<String>,
+    /// Run through `sh -c`.
+    pub shell: bool,
+    /// Parameter names and their values, in the order given.
+    pub params: Vec<(String, Vec<String>)>,
+    /// One entry per (params, workers), grouped by params, workers ascending.
+    pub points: Vec<PlannedPoint>,
+    pub runs: u32,
+    pub warmup: u32,
+    pub timeout: Option<Duration>,
+    pub sample_hz: Option<f64>,
+    pub goal: Goal,
+    pub output_dir: PathBuf,
+}
+
+/// One point of the grid workers x params.
+#[derive(Debug, Clone)]
+pub struct PlannedPoint {
+    pub workers: u32,
+    pub params: BTreeMap<String, String>,
+    /// The argv to execute (for `--shell`: `sh -c <string>`).
+    pub argv: Vec<String>,
+    /// Extra environment for the target (`--workers-env`).
+    pub env: Vec<(String, String)>,
+}
+
+/// Builds the plan; `usable_cpus` decides what `--workers auto` means.
+pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
+    let workers = parse_workers(&args.workers, usable_cpus)?;
+    let params = parse_params(&args.params)?;
+    if args.runs == 0 {
+        return Err(UsageError::ZeroRuns);
+    }
+    if let Some(hz) = args.sample_hz {
+        if !(1.0..=1000.0).contains(&hz) {
+            return Err(UsageError::BadSampleHz(hz));
+        }
+    }
+    if let Some(name) = &args.workers_env {
+        let valid = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(UsageError::BadEnvName(name.clone()));
+        }
+    }
+    let template = if args.shell {
+        vec![args.command.join(" ")]
+    } else {
+        args.command.clone()
+    };
+    let uses = |name: &str| template.iter().any(|a| a.contains(&format!("{{{name}}}")));
+    if !uses("workers") && args.workers_env.is_none() {
+        return Err(UsageError::NoWorkerPlaceholder);
+    }
+    if let Some((name, _)) = params.iter().find(|(name, _)| !uses(name)) {
+        return Err(UsageError::UnusedParam(name.clone()));
+    }
+    let timeout = args.timeout.as_deref().map(parse_duration).transpose()?;
+
+    let mut points = Vec::new();
+    for combo in param_grid(&params) {
+        for &n in &workers {
+            let mut values = combo.clone();
+            values.insert("workers".to_string(), n.to_string());
+            let substituted: Vec<String> =
+                template.iter().map(|a| substitute(a, &values)).collect();
+            values.remove("workers");
+            let argv = if args.shell {
+                vec!["sh".into(), "-c".into(), substituted[0].clone()]
+            } else {
+                substituted
+            };
+            let env = args
+                .workers_env
+                .iter()
+                .map(|name| (name.clone(), n.to_string()))
+                .collect();
+            points.push(PlannedPoint {
+                workers: n,
+                params: values,
+                argv,
+                env,
+            });
+        }
+    }
+    Ok(Plan {
+        template,
+        shell: args.shell,
+        params,
+        points,
+        runs: args.runs,
+        warmup: args.warmup,
+        timeout,
+        sample_hz: args.sample_hz,
+        goal: args.goal,
+        output_dir: args.output.clone().unwrap_or_else(default_output_dir),
+    })
+}
+
+/// `1,2,4`, `1..8`, `2..16:2` or `auto`; sorted, deduplicated, never 0.
+pub fn parse_workers(spec: &str, usable_cpus: u32) -> Result<Vec<u32>, UsageError> {
+    let bad = || UsageError::BadWorkers(spec.to_string());
+    let mut counts: Vec<u32> = if spec.trim() == "auto" {
+        auto_workers(usable_cpus)
+    } else if let Some((lo, rest)) = spec.split_once("..") {
+        let (hi, step) = rest.split_once(':').unwrap_or((rest, "1"));
+        let (lo, hi, step): (u32, u32, u32) = (
+            lo.trim().parse().map_err(|_| bad())?,
+            hi.trim()
+                .trim_start_matches('=')
+                .parse()
+                .map_err(|_| bad())?,
+            step.trim().parse().map_err(|_| bad())?,
+        );
+        if lo > hi || step == 0 {
+            return Err(bad());
+        }
+        (lo..=hi).step_by(step as usize).collect()
+    } else {
+        spec.split(',')
+            .map(|s| s.trim().parse::<u32>().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?
+    };
+    if counts.contains(&0) {
+        return Err(UsageError::ZeroWorkers);
+    }
+    counts.sort_unstable();
+    counts.dedup();
+    if counts.is_empty() {
+        return Err(bad());
+    }
+    Ok(counts)
+}
+
+/// Powers of two up to twice the usable cores, plus the core count and its double.
+fn auto_workers(cores: u32) -> Vec<u32> {
+    let cores = cores.max(1);
+    let mut counts: Vec<u32> = std::iter::successors(Some(1u32), |n| n.checked_mul(2))
+        .take_while(|&n| n <= 2 * cores)
+        .collect();
+    counts.extend([cores, 2 * cores]);
+    counts
+}
+
+fn parse_params(raw: &[String]) -> Result<Vec<(String, Vec<String>)>, UsageError> {
+    let mut params: Vec<(String, Vec<String>)> = Vec::new();
+    for p in raw {
+        let (name, values) = p
+            .split_once('=')
+            .ok_or_else(|| UsageError::BadParam(p.clone()))?;
+        let name = name.trim();
+        let values: Vec<String> = values.split(',').map(str::to_string).collect();
+        let valid_name = !name.is_empty()
+            && name != "workers"
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name || values.iter().any(String::is_empty) {
+            return Err(UsageError::BadParam(p.clone()));
+        }
+        if params.iter().any(|(n, _)| n == name) {
+            return Err(UsageError::DuplicateParam(name.to_string()));
+        }
+        params.push((name.to_string(), values));
+    }
+    Ok(params)
+}
+
+/// Every combination of parameter values, first parameter varying slowest.
+fn param_grid(params: &[(String, Vec<String>)]) -> Vec<BTreeMap<String, String>> {
+    params
+        .iter()
+        .fold(vec![BTreeMap::new()], |acc, (name, values)| {
+            acc.iter()
+                .flat_map(|combo| {
+                    values.iter().map(move |v| {
+                        let mut c = combo.clone();
+                        c.insert(name.clone(), v.clone());
+                        c
+                    })
+                })
+                .collect()
+        })
+}
+
+/// Replaces `{name}` for every known name; other braces are left alone (`python -c "{}"`).
+fn substitute(arg: &str, values: &BTreeMap<String, String>) -> String {
+    values.iter().fold(arg.to_string(), |s, (name, value)| {
+        s.replace(&format!("{{{name}}}"), value)
+    })
+}
+
+/// `30s`, `500ms`, `2m`, `1h`, or bare seconds (`1.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, UsageError> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| UsageError::BadTimeout(text.into()))?;
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(UsageError::BadTimeout(text.into())),
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(UsageError::BadTimeout(text.into()));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// `forkcast-out/YYYYmmdd-HHMMSS` (UTC), unique enough for one user at a time.
+fn default_output_dir() -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let stamp = format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    PathBuf::from("forkcast-out").join(stamp)
+}
+
+/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian, UTC).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_lists_ranges_and_auto() {
+        assert_eq!(parse_workers("4,1,2,2", 2).unwrap(), vec![1, 2, 4]);
+        assert_eq!(parse_workers("1..4", 2).unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(parse_workers("2..8:2", 2).unwrap(), vec![2, 4, 6, 8]);
+        assert_eq!(parse_workers("auto", 2).unwrap(), vec![1, 2, 4]);
+        assert_eq!(parse_workers("auto", 6).unwrap(), vec![1, 2, 4, 6, 8, 12]);
+        assert_eq!(parse_workers("auto", 16).unwrap(), vec![1, 2, 4, 8, 16, 32]);
+        assert!(matches!(
+            parse_workers("0,1", 2),
+            Err(UsageError::ZeroWorkers)
+        ));
+        assert!(matches!(
+            parse_workers("a,b", 2),
+            Err(UsageError::BadWorkers(_))
+        ));
+        assert!(matches!(
+            parse_workers("4..1", 2),
+            Err(UsageError::BadWorkers(_))
+        ));
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn placeholders_are_substituted_inside_arguments_only_by_known_names() {
+        let values = BTreeMap::from([("workers".to_string(), "4".to_string())]);
+        assert_eq!(substitute("--jobs={workers}", &values), "--jobs=4");
+        assert_eq!(substitute("print({})", &values), "print({})");
+    }
+
+    #[test]
+    fn the_grid_is_params_times_workers() {
+        let params = parse_params(&["mode=a,b".into(), "size=1,2,3".into()]).unwrap();
+        assert_eq!(param_grid(&params).len(), 6);
+        assert!(matches!(
+            parse_params(&["mode=a".into(), "mode=b".into()]),
+            Err(UsageError::DuplicateParam(_))
+        ));
+        assert!(matches!(
+            parse_params(&["mode".into()]),
+            Err(UsageError::BadParam(_))
+        ));
+    }
+
+    #[test]
+    fn civil_dates_are_right() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_417), (2025, 11, 25));
+    }
+}

@@ -1,0 +1,213 @@
+//! The terminal summary: the points table, the fits, the steps and the verdict, each figure
+//! with its source.
+
+use super::{Exporter, Report};
+use crate::diagnose::Answer;
+use std::fmt::Write;
+
+pub struct Terminal;
+
+impl Exporter for Terminal {
+    fn serialize(&self, r: &Report) -> anyhow::Result<Vec<u8>> {
+        let mut o = String::new();
+        let h = r.host;
+        writeln!(
+            o,
+            "forkcast {} · {} usable of {} logical CPUs ({} physical) · {:.1} GiB · counters: {}",
+            r.tool.version,
+            h.usable_cpus,
+            h.logical_cpus,
+            h.physical_cpus
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "?".into()),
+            h.memory_bytes as f64 / 1073741824.0,
+            h.counters
+        )?;
+        writeln!(o, "command: {}", r.command.join(" "))?;
+        writeln!(o)?;
+        points_table(&mut o, r)?;
+        writeln!(o)?;
+        fits(&mut o, r)?;
+        steps(&mut o, r)?;
+        Ok(o.into_bytes())
+    }
+}
+
+fn points_table(o: &mut String, r: &Report) -> std::fmt::Result {
+    let header = [
+        "workers",
+        "params",
+        "wall s (median)",
+        "min…max",
+        "speedup",
+        "effic.",
+        "busy cores",
+        "cpu util",
+        "run-queue",
+        "layout",
+        "runs",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    let opt = |x: Option<f64>, places: usize| {
+        x.map(|v| format!("{v:.places$}"))
+            .unwrap_or_else(|| "–".into())
+    };
+    let pct = |x: Option<f64>| {
+        x.map(|v| format!("{:.0} %", v * 100.0))
+            .unwrap_or_else(|| "–".into())
+    };
+    for p in &r.points {
+        let s = p.summary;
+        let params: Vec<String> = p
+            .measured
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        rows.push(vec![
+            format!(
+                "{}{}",
+                p.measured.workers,
+                if s.oversubscribed { "*" } else { "" }
+            ),
+            if params.is_empty() {
+                "–".into()
+            } else {
+                params.join(" ")
+            },
+            opt(s.wall_s, 3),
+            match (s.wall_min_s, s.wall_max_s) {
+                (Some(a), Some(b)) => format!("{a:.3}…{b:.3}"),
+                _ => "–".into(),
+            },
+            opt(s.speedup, 2),
+            opt(s.efficiency, 2),
+            opt(s.busy_cores, 2),
+            pct(s.cpu_utilization),
+            pct(s.runqueue_share),
+            s.worker_layout
+                .map(|l| format!("{l:?}").to_lowercase())
+                .map(|l| format!("{l} ×{}", s.workers_observed.unwrap_or(0)))
+                .unwrap_or_else(|| "–".into()),
+            format!(
+                "{}{}",
+                s.runs_ok,
+                if s.runs_failed > 0 {
+                    format!(" (+{} failed)", s.runs_failed)
+                } else {
+                    String::new()
+                }
+            ),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:>w$}"))
+            .collect();
+        writeln!(o, "  {}", cells.join("  "))?;
+    }
+    writeln!(
+        o,
+        "  sources: wall = release to exit of the root; busy cores = tree CPU ({}) / wall; \
+         run-queue and layout = procfs sampler.{}",
+        r.points
+            .iter()
+            .find_map(|p| p.summary.sources.get("cpu_s"))
+            .map(|s| format!("{s:?}").to_lowercase())
+            .unwrap_or_else(|| "n/a".into()),
+        if r.points.iter().any(|p| p.summary.oversubscribed) {
+            format!(
+                " * = more workers than the {} usable CPUs (oversubscribed)",
+                r.host.usable_cpus
+            )
+        } else {
+            String::new()
+        }
+    )
+}
+
+fn fits(o: &mut String, r: &Report) -> std::fmt::Result {
+    for (i, s) in r.series.iter().enumerate() {
+        let name: Vec<String> = s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let name = if name.is_empty() {
+            "curve".to_string()
+        } else {
+            name.join(" ")
+        };
+        let amdahl = s
+            .scaling
+            .amdahl
+            .as_ref()
+            .map(|a| format!("Amdahl serial fraction {:.3}", a.serial_fraction))
+            .unwrap_or_else(|| "Amdahl: needs 2 worker counts".into());
+        let usl = s
+            .scaling
+            .usl
+            .as_ref()
+            .map(|u| {
+                format!(
+                    "USL σ={:.3} κ={:.4} peak {}",
+                    u.sigma,
+                    u.kappa,
+                    u.peak_workers
+                        .map(|p| format!("≈{p:.1} workers"))
+                        .unwrap_or_else(|| "none".into())
+                )
+            })
+            .unwrap_or_else(|| "USL: needs 3 worker counts".into());
+        let mark = if Some(i) == r.primary_series {
+            " (best)"
+        } else {
+            ""
+        };
+        writeln!(o, "  {name}{mark}: {amdahl}; {usl}")?;
+    }
+    writeln!(o)
+}
+
+fn steps(o: &mut String, r: &Report) -> std::fmt::Result {
+    let d = r.diagnosis;
+    for st in &d.steps {
+        let answer = match st.answer {
+            Answer::Yes => "yes",
+            Answer::No => "no",
+            Answer::Unknown => "unknown",
+        };
+        writeln!(o, "  {:<14} {:<8} {}", st.id, answer, st.evidence)?;
+        writeln!(
+            o,
+            "  {:<14} {:<8} rule: {} · source: {}",
+            "", "", st.threshold, st.source
+        )?;
+    }
+    writeln!(o)?;
+    let rec = &d.recommendation;
+    let model = rec
+        .model
+        .map(|m| format!("{m:?}"))
+        .unwrap_or_else(|| "unknown".into());
+    writeln!(
+        o,
+        "recommendation: model {} · workers {} · confidence {:?}",
+        serde_json::to_value(rec.model)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or(model),
+        rec.workers
+            .map(|w| w.to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        d.confidence
+    )?;
+    for why in &d.confidence_reasons {
+        writeln!(o, "  confidence lowered: {why}")?;
+    }
+    for f in &d.findings {
+        writeln!(o, "  • {f}")?;
+    }
+    Ok(())
+}
