@@ -1,3 +1,5 @@
 //! End-to-end and CLI tests: one integration binary, one module per area.
 
+mod cli;
+mod lab01;
 mod support;
