@@ -17,6 +17,13 @@ pub struct SamplerData {
     pub errors: u64,
     /// CPU time the sampler thread itself used, in seconds.
     pub sampler_cpu_s: f64,
+    /// Ticks that listed /proc for new processes (the others saw no task created on the host:
+    /// the last allocated pid in /proc/loadavg had not moved).
+    #[serde(default)]
+    pub discovery_scans: u64,
+    /// Sampler CPU spent listing /proc and reading the stat of pids not seen before, in seconds.
+    #[serde(default)]
+    pub discovery_cpu_s: f64,
     /// One entry per tick, in time order.
     pub timeline: Vec<Tick>,
     /// Every process of the tree that the sampler saw (exited ones included).
@@ -38,6 +45,12 @@ pub struct Tick {
     pub threads: u32,
     /// Processes alive at the tick.
     pub processes: u32,
+    /// How late this tick started after it was due, in seconds (0 when on time).
+    #[serde(default)]
+    pub late_s: f64,
+    /// Reads at this tick that failed for a reason other than the task having exited.
+    #[serde(default)]
+    pub errors: u32,
 }
 
 /// One process of the tree.

@@ -4,6 +4,7 @@
 pub mod counters;
 pub mod host;
 pub mod reap;
+pub mod sampler;
 pub mod spawn;
 
 use crate::error::UsageError;
@@ -125,7 +126,13 @@ fn run_once(
     let mut child =
         spawn::spawn_gated(program, &point.argv, &env, &stdio).context("cannot fork the target")?;
     let counters = counters::TreeCounters::attach(child.pid);
-    let sampled = None;
+    // The sampler's clock starts with its baseline sweep, a moment before release.
+    let sampler_t0 = Instant::now();
+    let sampler = sampler::start(
+        child.pid,
+        sampler_t0,
+        sampler::SamplerConfig { requested_hz: plan.sample_hz, ..Default::default() },
+    );
     let (busy0, self0) = (host::host_busy_s(), host::self_cpu_s());
     let t0 = Instant::now();
     if let Err(e) = child.release() {
@@ -138,6 +145,8 @@ fn run_once(
     let ended = reap::wait_and_reap(child.pid, child.pid, t0, plan.timeout)
         .context("waiting for the target")?;
     let counters = (!counters.is_empty()).then(|| counters.read());
+    // A sampler that could not start leaves the run without a timeline, not without a result.
+    let sampled = sampler.ok().map(|s| s.finish());
     let wall_s = ended.wall.as_secs_f64();
 
     let task_clock = counters.as_ref().and_then(|c| c.task_clock_s);

@@ -2,4 +2,5 @@
 
 mod cli;
 mod lab01;
+mod sampler;
 mod support;

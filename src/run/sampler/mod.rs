@@ -1,0 +1,127 @@
+//! The procfs sampler (DESIGN 2.3): a thread that sweeps the target's whole process tree
+//! (short-lived children and every thread included) at up to 100 Hz and records the busy-cores
+//! timeline, run-queue delay and a record per process and thread.
+//!
+//! Layout: `sys` is the raw ABI (kept-open fds, getdents64, thread clock), `parse` the file
+//! formats, `discover` finds the tree's processes, `process` and `thread` sweep them, `tree`
+//! folds a sweep into the data, `rate` paces the ticks. This file is the thread and its API.
+//!
+//! Each tick is a value: a [`Tick`](crate::measure::Tick) with its lateness and errors attached
+//! (STYLE 7). A bad read is counted, never fatal; a task that vanished is not an error.
+
+mod discover;
+mod parse;
+mod process;
+mod rate;
+mod sys;
+mod thread;
+mod tree;
+
+use crate::measure::SamplerData;
+use rate::Pace;
+use std::io;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tree::Tree;
+
+/// How the sampler paces itself.
+#[derive(Debug, Clone)]
+pub struct SamplerConfig {
+    /// Ticks per second; None = adaptive (100 Hz for small trees, lowered so the sampler stays
+    /// under ~2 % of one core).
+    pub requested_hz: Option<f64>,
+    /// Time between the slower per-process reads (PSS from smaps_rollup, /proc/PID/io,
+    /// exe/cmdline), e.g. 0.5 s; stretched when reading every process that often would cost
+    /// more than the budget.
+    pub pss_every: Duration,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig {
+            requested_hz: None,
+            pss_every: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A running sampler; [`SamplerHandle::finish`] stops it and returns what it saw.
+#[derive(Debug)]
+pub struct SamplerHandle {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<SamplerData>,
+    requested_hz: Option<f64>,
+}
+
+/// Starts the sampler thread on the tree rooted at `root_pid`; `t0` is the instant the target
+/// is released (times in the data are seconds since t0, negative before it).
+///
+/// The baseline sweep runs before this returns, so a gated root is known before release.
+/// Fails when the root does not exist or /proc cannot be listed.
+pub fn start(root_pid: i32, t0: Instant, config: SamplerConfig) -> io::Result<SamplerHandle> {
+    // More fds than the default soft limit are needed for big trees; when raising fails the
+    // sampler still runs and counts the opens that fail.
+    let _ = sys::raise_nofile_limit();
+    let cpu_before = sys::thread_cpu_time();
+    let pace = Pace::new(config.requested_hz, config.pss_every);
+    let tree = Tree::new(root_pid, t0, pace, config.requested_hz)?;
+    let baseline_cpu = sys::thread_cpu_time().saturating_sub(cpu_before);
+    let (stop, stop_rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("forkcast-sampler".into())
+        .spawn(move || run(tree, stop_rx, baseline_cpu))?;
+    Ok(SamplerHandle {
+        stop,
+        thread,
+        requested_hz: config.requested_hz,
+    })
+}
+
+impl SamplerHandle {
+    /// Stops sampling (takes a last tick first) and returns what was seen.
+    pub fn finish(self) -> SamplerData {
+        let _ = self.stop.send(());
+        match self.thread.join() {
+            Ok(data) => data,
+            // A panic in the sampler must not take the run down: report an empty, errored sample.
+            Err(_) => SamplerData {
+                requested_hz: self.requested_hz,
+                errors: 1,
+                ..SamplerData::default()
+            },
+        }
+    }
+}
+
+/// The sampler thread: sleep until the next tick is due (or the stop message), sweep, adapt.
+fn run(mut tree: Tree, stop: mpsc::Receiver<()>, baseline_cpu: Duration) -> SamplerData {
+    let cpu_start = sys::thread_cpu_time();
+    let mut cpu_prev = cpu_start;
+    let mut due = Instant::now() + tree.pace.period();
+    // Anything but a timeout (the stop message, or the handle dropped) ends the loop.
+    while let Err(RecvTimeoutError::Timeout) =
+        stop.recv_timeout(due.saturating_duration_since(Instant::now()))
+    {
+        let now = Instant::now();
+        let late = now.saturating_duration_since(due);
+        let cost = tree.sweep(now, late.as_secs_f64());
+        let cpu_now = sys::thread_cpu_time();
+        tree.pace.tick_cost(
+            cpu_now
+                .saturating_sub(cpu_prev)
+                .saturating_sub(cost.slow_cpu),
+        );
+        cpu_prev = cpu_now;
+        let period = tree.pace.period();
+        // Fell behind by more than a period: start afresh from now instead of bursting.
+        due = if late > period {
+            now + period
+        } else {
+            due + period
+        };
+    }
+    tree.sweep(Instant::now(), 0.0);
+    let cpu = sys::thread_cpu_time().saturating_sub(cpu_start) + baseline_cpu;
+    tree.into_data(cpu)
+}
