@@ -6,8 +6,9 @@ use crate::measure::SamplerData;
 use serde::{Deserialize, Serialize};
 
 /// A task counts as busy when it used at least this share of the busiest task's CPU: workers
-/// of one pool get similar shares, launchers and idle parents get a small fraction.
-const BUSY_SHARE_OF_MAX: f64 = 0.25;
+/// of one pool get similar shares (a straggler-heavy pool still within 10x), launchers get a
+/// small fraction.
+const BUSY_SHARE_OF_MAX: f64 = 0.1;
 
 /// ...and at least this share of the whole tree's CPU, so a tree of idle tasks has no workers.
 const BUSY_SHARE_OF_TOTAL: f64 = 0.02;
@@ -60,6 +61,21 @@ pub fn identify(data: &SamplerData) -> Option<Workers> {
         .filter(|&(_, c)| busy(c, max))
         .collect();
     busy_procs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // A pool's parent hands out tasks: busy, but less than the workers it started.
+    let parent_of = |pid: i32| data.processes.iter().find(|p| p.pid == pid).map(|p| p.ppid);
+    let dispatchers: Vec<i32> = busy_procs
+        .iter()
+        .filter(|&&(pid, cpu)| {
+            let children: Vec<f64> = busy_procs
+                .iter()
+                .filter(|(c, _)| parent_of(*c) == Some(pid))
+                .map(|(_, cpu)| *cpu)
+                .collect();
+            children.len() >= 2 && cpu < median(&children)
+        })
+        .map(|(pid, _)| *pid)
+        .collect();
+    busy_procs.retain(|(pid, _)| !dispatchers.contains(pid));
     let other_processes = (data.processes.len() - busy_procs.len()) as u32;
 
     if busy_procs.len() >= 2 {
@@ -92,6 +108,17 @@ pub fn identify(data: &SamplerData) -> Option<Workers> {
         .map(|t| (t.tid, t.on_cpu_s))
         .collect();
     threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // The main thread that submits work to a thread pool is not a worker, unless it works as
+    // hard as the others (OpenMP-style main threads do).
+    let others: Vec<f64> = threads
+        .iter()
+        .filter(|(t, _)| *t != top.pid)
+        .map(|(_, c)| *c)
+        .collect();
+    if others.len() >= 2 {
+        let m = median(&others);
+        threads.retain(|&(t, c)| t != top.pid || c >= 0.5 * m);
+    }
     Some(Workers {
         layout: if threads.len() >= 2 {
             Layout::Threads
@@ -106,6 +133,10 @@ pub fn identify(data: &SamplerData) -> Option<Workers> {
     })
 }
 
+fn median(values: &[f64]) -> f64 {
+    crate::analyze::stats::summarize(values).map_or(0.0, |s| s.median)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,12 +145,13 @@ mod tests {
     fn proc(pid: i32, comm: &str, thread_cpu: &[f64]) -> ProcessRecord {
         ProcessRecord {
             pid,
+            ppid: if pid > 1 && pid < 1000 { 1 } else { 0 },
             comm: comm.into(),
             threads: thread_cpu
                 .iter()
                 .enumerate()
                 .map(|(i, &c)| ThreadRecord {
-                    tid: pid * 100 + i as i32,
+                    tid: if i == 0 { pid } else { pid * 100 + i as i32 },
                     on_cpu_s: c,
                     ..Default::default()
                 })
@@ -144,6 +176,39 @@ mod tests {
         assert_eq!(w.count, 2);
         assert_eq!(w.pids, vec![2, 3]);
         assert_eq!(w.other_processes, 41);
+    }
+
+    #[test]
+    fn a_pool_parent_that_only_dispatches_is_not_a_worker_even_when_workers_get_little_each() {
+        // 4 workers with 0.35 s each; the parent spent 0.14 s importing and dispatching.
+        let mut processes = vec![proc(1, "python3", &[0.14])];
+        processes.extend((2..6).map(|pid| proc(pid, "python3", &[0.35])));
+        processes.push(proc(6, "python3", &[0.08])); // a straggler with less work is still a worker
+        let w = identify(&SamplerData {
+            processes,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Processes, 5));
+        assert!(!w.pids.contains(&1));
+    }
+
+    #[test]
+    fn a_main_thread_that_submits_work_is_not_a_worker_but_one_that_computes_is() {
+        let pool = vec![proc(1, "python3", &[0.12, 0.32, 0.31, 0.30, 0.33])];
+        let w = identify(&SamplerData {
+            processes: pool,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Threads, 4));
+        let openmp = vec![proc(1, "solver", &[1.0, 1.0, 0.98, 1.01])];
+        let w = identify(&SamplerData {
+            processes: openmp,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Threads, 4));
     }
 
     #[test]

@@ -131,7 +131,10 @@ fn run_once(
     let sampler = sampler::start(
         child.pid,
         sampler_t0,
-        sampler::SamplerConfig { requested_hz: plan.sample_hz, ..Default::default() },
+        sampler::SamplerConfig {
+            requested_hz: plan.sample_hz,
+            ..Default::default()
+        },
     );
     let (busy0, self0) = (host::host_busy_s(), host::self_cpu_s());
     let t0 = Instant::now();
