@@ -7,6 +7,7 @@
 pub mod point;
 pub mod scaling;
 pub mod stats;
+pub mod timeline;
 pub mod workers;
 
 use crate::measure::Measurements;

@@ -1,7 +1,7 @@
 //! The summary of one point: medians over its measured runs, CPU picture, workers seen.
 
-use super::stats;
 use super::workers::{self, Layout, Workers};
+use super::{stats, timeline};
 use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -36,6 +36,16 @@ pub struct PointSummary {
     pub on_cpu_share: Option<f64>,
     /// Share of the workers' lifetime spent runnable but waiting for a CPU.
     pub runqueue_share: Option<f64>,
+    /// Share of the workers' active span at its end with fewer workers busy than at the
+    /// widest point (stragglers), median over runs.
+    pub straggler_tail: Option<f64>,
+    /// Coefficient of variation of CPU seconds across workers (0 = even), median over runs.
+    pub worker_cpu_cv: Option<f64>,
+    /// Share of sampled ticks with every usable core busy, median over runs.
+    pub all_cores_busy_share: Option<f64>,
+    /// Share of sampled ticks with a core idle while some of the tree's threads waited on
+    /// something other than a CPU, median over runs.
+    pub idle_while_waiting_share: Option<f64>,
     /// Largest PSS of a worker process, averaged over workers and runs, in bytes.
     pub pss_bytes_per_worker: Option<f64>,
     /// How the workers were laid out at this point (from the sampler).
@@ -141,11 +151,33 @@ pub fn summarize_point(point: &PointMeasurements, host: &Host) -> PointSummary {
             .filter_map(|(d, w)| worker_pss_bytes(d, w))
             .collect();
         s.pss_bytes_per_worker = median(&pss);
+        let strag: Vec<timeline::Stragglers> = sampled
+            .iter()
+            .filter_map(|(d, w)| timeline::stragglers(d, w))
+            .collect();
+        s.straggler_tail = median(&strag.iter().map(|x| x.tail_share).collect::<Vec<_>>());
+        s.worker_cpu_cv = median(&strag.iter().filter_map(|x| x.cpu_cv).collect::<Vec<_>>());
+        let sat: Vec<timeline::Saturation> = sampled
+            .iter()
+            .filter_map(|(d, _)| timeline::saturation(d, host.usable_cpus))
+            .collect();
+        s.all_cores_busy_share = median(
+            &sat.iter()
+                .map(|x| x.all_cores_busy_share)
+                .collect::<Vec<_>>(),
+        );
+        s.idle_while_waiting_share = median(
+            &sat.iter()
+                .map(|x| x.idle_while_waiting_share)
+                .collect::<Vec<_>>(),
+        );
         for key in [
             "worker_layout",
             "on_cpu_share",
             "runqueue_share",
             "pss_bytes_per_worker",
+            "straggler_tail",
+            "all_cores_busy_share",
         ] {
             s.sources.insert(key.into(), Source::Procfs);
         }

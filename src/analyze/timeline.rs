@@ -1,0 +1,179 @@
+//! Reading the sampler's timeline: how many cores were busy over the run (saturation), and the
+//! straggler tail at the end of a run, when fewer workers are busy than were started.
+
+use super::workers::Workers;
+use crate::measure::SamplerData;
+use serde::{Deserialize, Serialize};
+
+/// A worker counts as busy over a tick when it used at least half a core.
+const WORKER_BUSY_FRACTION: f32 = 0.5;
+
+/// Cores count as all busy when the tree used all but this much of them over a tick.
+const ALL_BUSY_SLACK_CORES: f64 = 0.5;
+
+/// How the cores were used over one run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Saturation {
+    /// Share of the run's ticks where the tree kept every usable core busy.
+    pub all_cores_busy_share: f64,
+    /// Share of ticks where at least one usable core sat idle while the tree had threads
+    /// that were not running (waiting on something other than a CPU).
+    pub idle_while_waiting_share: f64,
+    /// Mean cores busy over the ticks.
+    pub mean_busy_cores: f64,
+}
+
+/// Busy-cores picture of one run against `cores`.
+pub fn saturation(data: &SamplerData, cores: u32) -> Option<Saturation> {
+    let ticks: Vec<_> = data.timeline.iter().skip(1).collect();
+    if ticks.is_empty() {
+        return None;
+    }
+    let cores = f64::from(cores.max(1));
+    let n = ticks.len() as f64;
+    let all_busy = ticks
+        .iter()
+        .filter(|t| t.on_cpu_cores >= cores - ALL_BUSY_SLACK_CORES)
+        .count();
+    let idle_waiting = ticks
+        .iter()
+        .filter(|t| t.on_cpu_cores < cores - ALL_BUSY_SLACK_CORES && t.running_threads < t.threads)
+        .count();
+    Some(Saturation {
+        all_cores_busy_share: all_busy as f64 / n,
+        idle_while_waiting_share: idle_waiting as f64 / n,
+        mean_busy_cores: ticks.iter().map(|t| t.on_cpu_cores).sum::<f64>() / n,
+    })
+}
+
+/// Stragglers in one run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Stragglers {
+    /// Share of the workers' active span (first to last busy tick of any worker) at its end
+    /// during which fewer workers were busy than at the run's widest point.
+    pub tail_share: f64,
+    /// Coefficient of variation of the workers' CPU seconds (0 = perfectly even).
+    pub cpu_cv: Option<f64>,
+}
+
+/// The straggler tail of one run. Needs two or more workers with busy series.
+pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
+    if w.count < 2 || data.timeline.len() < 3 {
+        return None;
+    }
+    let threads: Vec<_> = data
+        .processes
+        .iter()
+        .flat_map(|p| p.threads.iter())
+        .filter(|t| w.tids.contains(&t.tid))
+        .collect();
+    let busy_at = |tick: usize| {
+        threads
+            .iter()
+            .filter(|t| {
+                let first = t.first_tick as usize;
+                tick >= first
+                    && t.busy
+                        .get(tick - first)
+                        .is_some_and(|&b| b >= WORKER_BUSY_FRACTION)
+            })
+            .count()
+    };
+    let counts: Vec<usize> = (0..data.timeline.len()).map(busy_at).collect();
+    let widest = *counts.iter().max()?;
+    let first = counts.iter().position(|&c| c > 0)?;
+    let last = counts.iter().rposition(|&c| c > 0)?;
+    if widest < 2 || last <= first {
+        return None;
+    }
+    // The tail starts after the last tick at which the pool was as wide as it got.
+    let last_full = counts.iter().rposition(|&c| c == widest)?;
+    let t = |i: usize| data.timeline[i].t_s;
+    let span = t(last) - t(first);
+    let tail = (t(last) - t(last_full)).max(0.0);
+    Some(Stragglers {
+        tail_share: if span > 0.0 { tail / span } else { 0.0 },
+        cpu_cv: super::stats::coefficient_of_variation(&w.cpu_s),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::workers::Layout;
+    use crate::measure::{ProcessRecord, ThreadRecord, Tick};
+
+    fn timeline(n: usize, cores: &[f64]) -> Vec<Tick> {
+        (0..n)
+            .map(|i| Tick {
+                t_s: i as f64 * 0.1,
+                on_cpu_cores: cores[i % cores.len()],
+                threads: 3,
+                running_threads: 2,
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    fn worker(tid: i32, busy: Vec<f32>) -> ThreadRecord {
+        ThreadRecord {
+            tid,
+            first_tick: 0,
+            on_cpu_s: busy.iter().map(|&b| f64::from(b) * 0.1).sum(),
+            busy,
+            ..Default::default()
+        }
+    }
+
+    fn data_with(threads: Vec<ThreadRecord>, ticks: usize) -> (SamplerData, Workers) {
+        let tids: Vec<i32> = threads.iter().map(|t| t.tid).collect();
+        let cpu_s: Vec<f64> = threads.iter().map(|t| t.on_cpu_s).collect();
+        let data = SamplerData {
+            timeline: timeline(ticks, &[2.0]),
+            processes: vec![ProcessRecord {
+                pid: 1,
+                threads,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let w = Workers {
+            layout: Layout::Threads,
+            count: tids.len() as u32,
+            cpu_s,
+            pids: vec![1; tids.len()],
+            tids,
+            other_processes: 0,
+        };
+        (data, w)
+    }
+
+    #[test]
+    fn an_even_pool_has_no_tail_and_a_skewed_one_has_a_long_one() {
+        let (even, w) = data_with(vec![worker(1, vec![1.0; 11]), worker(2, vec![1.0; 11])], 11);
+        let s = stragglers(&even, &w).unwrap();
+        assert_eq!(s.tail_share, 0.0);
+        assert!(s.cpu_cv.unwrap() < 1e-9);
+        // Worker 2 finishes at tick 3; worker 1 runs alone until tick 10: 7 of 10 intervals.
+        let mut short = vec![1.0; 4];
+        short.extend(vec![0.0; 7]);
+        let (skewed, w) = data_with(vec![worker(1, vec![1.0; 11]), worker(2, short)], 11);
+        let s = stragglers(&skewed, &w).unwrap();
+        assert!((s.tail_share - 0.7).abs() < 1e-9, "{s:?}");
+        assert!(s.cpu_cv.unwrap() > 0.5);
+    }
+
+    #[test]
+    fn saturation_counts_ticks_with_every_core_busy() {
+        let data = SamplerData {
+            timeline: timeline(5, &[2.0, 1.0]),
+            ..Default::default()
+        };
+        let s = saturation(&data, 2).unwrap();
+        // ticks after the first: 1.0, 2.0, 1.0, 2.0
+        assert_eq!(s.all_cores_busy_share, 0.5);
+        assert_eq!(s.idle_while_waiting_share, 0.5);
+        assert_eq!(s.mean_busy_cores, 1.5);
+        assert!(saturation(&SamplerData::default(), 2).is_none());
+    }
+}
