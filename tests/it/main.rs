@@ -2,5 +2,6 @@
 
 mod cli;
 mod lab01;
+mod labs;
 mod sampler;
 mod support;

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests: paths, the lab interpreter, running the real binary.
 
+pub mod postgres;
+
 use std::path::PathBuf;
 
 /// The repository root (where Cargo.toml lives).
