@@ -76,6 +76,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "HZ")]
     pub sample_hz: Option<f64>,
 
+    /// Probes to inject: auto (preload for dynamically linked targets, python for CPython),
+    /// none, or a list (preload,python). Probes never change what the target does.
+    #[arg(long, default_value = "auto", value_name = "auto|none|LIST")]
+    pub probes: String,
+
     /// Latency or throughput: what the workload is judged on.
     #[arg(long, value_enum, default_value = "throughput")]
     pub goal: Goal,

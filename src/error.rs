@@ -24,6 +24,8 @@ pub enum UsageError {
     UnknownPlaceholder(String),
     #[error("--timeout '{0}' is not a duration: use e.g. 30s, 500ms, 2m or 1h")]
     BadTimeout(String),
+    #[error("--probes '{0}' is not auto, none or a list of preload,python")]
+    BadProbes(String),
     #[error("--runs must be at least 1")]
     ZeroRuns,
     #[error("--sample-hz must be between 1 and 1000, got {0}")]

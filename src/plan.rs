@@ -22,8 +22,33 @@ pub struct Plan {
     pub warmup: u32,
     pub timeout: Option<Duration>,
     pub sample_hz: Option<f64>,
+    pub probes: ProbeChoice,
     pub goal: Goal,
     pub output_dir: PathBuf,
+}
+
+/// Which probes to inject into the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeChoice {
+    /// Decide per target: preload when it is dynamically linked, python when it is CPython.
+    pub auto: bool,
+    pub preload: bool,
+    pub python: bool,
+}
+
+/// `auto`, `none`, or a comma list of `preload` and `python`.
+pub fn parse_probes(spec: &str) -> Result<ProbeChoice, UsageError> {
+    let none = ProbeChoice { auto: false, preload: false, python: false };
+    match spec.trim() {
+        "auto" => return Ok(ProbeChoice { auto: true, preload: true, python: true }),
+        "none" => return Ok(none),
+        _ => {}
+    }
+    spec.split(',').try_fold(none, |acc, name| match name.trim() {
+        "preload" => Ok(ProbeChoice { preload: true, ..acc }),
+        "python" => Ok(ProbeChoice { python: true, ..acc }),
+        _ => Err(UsageError::BadProbes(spec.to_string())),
+    })
 }
 
 /// One point of the grid workers x params.
@@ -70,6 +95,7 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
         return Err(UsageError::UnusedParam(name.clone()));
     }
     let timeout = args.timeout.as_deref().map(parse_duration).transpose()?;
+    let probes = parse_probes(&args.probes)?;
 
     let mut points = Vec::new();
     for combo in param_grid(&params) {
@@ -106,6 +132,7 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
         warmup: args.warmup,
         timeout,
         sample_hz: args.sample_hz,
+        probes,
         goal: args.goal,
         output_dir: args.output.clone().unwrap_or_else(default_output_dir),
     })
@@ -313,6 +340,17 @@ mod tests {
             parse_params(&["mode".into()]),
             Err(UsageError::BadParam(_))
         ));
+    }
+
+    #[test]
+    fn probes_are_auto_none_or_a_list() {
+        assert!(parse_probes("auto").unwrap().auto);
+        let none = parse_probes("none").unwrap();
+        assert!(!none.preload && !none.python && !none.auto);
+        let py = parse_probes("python").unwrap();
+        assert!(py.python && !py.preload && !py.auto);
+        assert!(parse_probes("preload,python").unwrap().preload);
+        assert!(matches!(parse_probes("gdb"), Err(UsageError::BadProbes(_))));
     }
 
     #[test]

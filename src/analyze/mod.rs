@@ -8,6 +8,7 @@ pub mod point;
 pub mod scaling;
 pub mod stats;
 pub mod timeline;
+pub mod waits;
 pub mod workers;
 
 use crate::measure::Measurements;

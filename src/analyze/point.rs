@@ -1,6 +1,7 @@
 //! The summary of one point: medians over its measured runs, CPU picture, workers seen.
 
 use super::workers::{self, Layout, Workers};
+use super::waits::{self, OffCpu, Sink};
 use super::{stats, timeline};
 use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,15 @@ pub struct PointSummary {
     /// Share of sampled ticks with a core idle while some of the tree's threads waited on
     /// something other than a CPU, median over runs.
     pub idle_while_waiting_share: Option<f64>,
+    /// Share of the workers' lifetime blocked, per resource class (futex, pipe, tcp, file,
+    /// sleep, ...), median over runs; absent when the sampler saw no workers.
+    pub offcpu: Option<BTreeMap<String, f64>>,
+    /// The same per named resource, the largest ten.
+    pub offcpu_resources: Option<BTreeMap<String, f64>>,
+    /// Resources two or more workers waited on that are not the pool's own plumbing.
+    pub sinks: Option<Vec<Sink>>,
+    /// Every resource outside the pool's plumbing that any worker waited on.
+    pub external_waits: Option<Vec<Sink>>,
     /// Largest PSS of a worker process, averaged over workers and runs, in bytes.
     pub pss_bytes_per_worker: Option<f64>,
     /// How the workers were laid out at this point (from the sampler).
@@ -171,7 +181,18 @@ pub fn summarize_point(point: &PointMeasurements, host: &Host) -> PointSummary {
                 .map(|x| x.idle_while_waiting_share)
                 .collect::<Vec<_>>(),
         );
+        let off: Vec<OffCpu> = sampled.iter().filter_map(|(d, w)| waits::offcpu(d, w)).collect();
+        if !off.is_empty() {
+            s.offcpu = Some(median_maps(off.iter().map(|o| &o.by_kind)));
+            let mut top: Vec<(String, f64)> = median_maps(off.iter().map(|o| &o.by_resource)).into_iter().collect();
+            top.sort_by(|a, b| b.1.total_cmp(&a.1));
+            s.offcpu_resources = Some(top.into_iter().take(10).collect());
+            s.sinks = Some(median_sinks(off.iter().map(|o| &o.sinks)));
+            s.external_waits = Some(median_sinks(off.iter().map(|o| &o.external)));
+        }
         for key in [
+            "offcpu",
+            "sinks",
             "worker_layout",
             "on_cpu_share",
             "runqueue_share",
@@ -228,6 +249,36 @@ fn worker_pss_bytes(data: &SamplerData, w: &Workers) -> Option<f64> {
 
 pub(super) fn median(values: &[f64]) -> Option<f64> {
     stats::summarize(values).map(|s| s.median)
+}
+
+/// Per key, the median over runs (a run without the key counts as 0).
+fn median_maps<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, f64>> + Clone) -> BTreeMap<String, f64> {
+    let keys: std::collections::BTreeSet<&String> = maps.clone().flat_map(|m| m.keys()).collect();
+    keys.into_iter()
+        .map(|k| {
+            let values: Vec<f64> = maps.clone().map(|m| m.get(k).copied().unwrap_or(0.0)).collect();
+            (k.clone(), median(&values).unwrap_or(0.0))
+        })
+        .collect()
+}
+
+/// Sinks seen in any run, each with its median wait share over the runs.
+fn median_sinks<'a>(runs: impl Iterator<Item = &'a Vec<Sink>>) -> Vec<Sink> {
+    let runs: Vec<&Vec<Sink>> = runs.collect();
+    let mut out: Vec<Sink> = Vec::new();
+    for sink in runs.iter().flat_map(|o| o.iter()) {
+        if out.iter().any(|s| s.resource == sink.resource) {
+            continue;
+        }
+        let shares: Vec<f64> = runs
+            .iter()
+            .map(|o| o.iter().find(|s| s.resource == sink.resource).map_or(0.0, |s| s.wait_share))
+            .collect();
+        let waiting = runs.iter().flat_map(|o| o.iter()).filter(|s| s.resource == sink.resource).map(|s| s.workers_waiting).max();
+        out.push(Sink { wait_share: median(&shares).unwrap_or(0.0), workers_waiting: waiting.unwrap_or(0), ..sink.clone() });
+    }
+    out.sort_by(|a, b| b.wait_share.total_cmp(&a.wait_share));
+    out
 }
 
 fn median_u32(values: impl Iterator<Item = u32>) -> Option<u32> {

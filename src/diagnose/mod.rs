@@ -51,11 +51,34 @@ pub enum Confidence {
     Low,
 }
 
+/// How workers should write to a sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkAdvice {
+    /// No database, file or service was waited on.
+    None,
+    /// There is a sink but no contention: writing from each worker is fine.
+    Direct,
+    /// Workers contend: one batched writer behind a bounded queue.
+    SingleWriter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheduling {
+    DynamicSmallTasks,
+    Chunked,
+}
+
 /// The verdict. Fields whose step is not measured yet are left out, never guessed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Recommendation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sink: Option<SinkAdvice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduling: Option<Scheduling>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<u32>,
 }
@@ -75,6 +98,13 @@ pub struct Diagnosis {
 pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let cpu_bound = steps::cpu_bound(m, a);
     let threads_scale = steps::threads_scale(m, a);
+    let (shared_sink, sink) = steps::shared_sink(m, a);
+    let task_variance = steps::task_variance(m, a);
+    let scheduling = match task_variance.answer {
+        Answer::Yes => Some(Scheduling::DynamicSmallTasks),
+        Answer::No => Some(Scheduling::Chunked),
+        Answer::Unknown => None,
+    };
     let (worker_count, workers) = steps::worker_count(m, a);
     let model = match (cpu_bound.answer, threads_scale.answer) {
         (Answer::No, _) => Some(Model::AsyncOrThreads),
@@ -82,10 +112,10 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         (Answer::Yes, _) => Some(Model::Processes),
         (Answer::Unknown, _) => None,
     };
-    let steps = vec![cpu_bound, threads_scale, worker_count];
+    let steps = vec![cpu_bound, threads_scale, shared_sink, task_variance, worker_count];
     let (confidence, confidence_reasons) = confidence::judge(m, a, &steps);
     Diagnosis {
-        recommendation: Recommendation { model, workers },
+        recommendation: Recommendation { model, sink, scheduling, workers },
         findings: findings::findings(m, a),
         steps,
         confidence,

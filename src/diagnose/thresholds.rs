@@ -22,6 +22,19 @@ pub const THREADS_SCALE_EFFICIENCY: f64 = 0.6;
 /// workers added; past that, the extra memory and contention buy little.
 pub const WORKER_STEP_MARGINAL_EFFICIENCY: f64 = 0.25;
 
+/// A sink is contended when the workers spend at least this share of their time waiting on
+/// it at the largest count: a tenth of the pool's time queued on one resource is capacity a
+/// single batched writer would give back.
+pub const SINK_WAIT_SHARE: f64 = 0.10;
+
+/// Task durations vary a lot when their standard deviation reaches their mean: then a static
+/// split leaves workers idle behind the longest chunk.
+pub const TASK_DURATION_CV: f64 = 1.0;
+
+/// ... or when at least this share of the pool's active span ends with workers idle while
+/// others still run (a straggler tail), measured from outside.
+pub const STRAGGLER_TAIL_SHARE: f64 = 0.15;
+
 /// Workers may use at most this share of the memory available at the start.
 pub const WORKER_MEMORY_SHARE: f64 = 0.8;
 
@@ -56,6 +69,24 @@ pub fn all() -> Vec<Threshold> {
             name: "marginal efficiency of a step to more workers",
             value: WORKER_STEP_MARGINAL_EFFICIENCY,
             why: "a step must return a quarter of the ideal gain for the workers it adds",
+        },
+        Threshold {
+            step: "shared_sink",
+            name: "workers' wait share on one sink at the largest count (and rising with n)",
+            value: SINK_WAIT_SHARE,
+            why: "a tenth of the pool's time queued on one resource is worth a batched writer",
+        },
+        Threshold {
+            step: "task_variance",
+            name: "coefficient of variation of task durations",
+            value: TASK_DURATION_CV,
+            why: "stddev >= mean: static chunks leave workers idle behind the longest one",
+        },
+        Threshold {
+            step: "task_variance",
+            name: "straggler tail: share of the active span with fewer workers busy",
+            value: STRAGGLER_TAIL_SHARE,
+            why: "the outside-in sign of uneven tasks: cores idle at the end of the run",
         },
         Threshold {
             step: "worker_count",

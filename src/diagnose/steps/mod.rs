@@ -1,14 +1,17 @@
 //! The steps of the tree, each a pure function of the analysis returning its `Step`.
 
-use super::thresholds::*;
-use super::{Answer, Step};
+mod workload;
+pub use workload::{shared_sink, task_variance};
+
+use crate::diagnose::thresholds::*;
+use crate::diagnose::{Answer, Step};
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Layout};
 use crate::measure::Measurements;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-fn step(id: &str, question: &str, answer: Answer, measured: BTreeMap<String, Value>) -> Step {
+pub(super) fn step(id: &str, question: &str, answer: Answer, measured: BTreeMap<String, Value>) -> Step {
     Step {
         id: id.into(),
         question: question.into(),
@@ -21,7 +24,7 @@ fn step(id: &str, question: &str, answer: Answer, measured: BTreeMap<String, Val
 }
 
 /// (workers, summary) of the primary series, workers ascending.
-fn primary_points<'a>(m: &Measurements, a: &'a Analysis) -> Vec<(u32, &'a PointSummary)> {
+pub(super) fn primary_points<'a>(m: &Measurements, a: &'a Analysis) -> Vec<(u32, &'a PointSummary)> {
     a.primary
         .map(|s| {
             a.series[s]
@@ -33,7 +36,7 @@ fn primary_points<'a>(m: &Measurements, a: &'a Analysis) -> Vec<(u32, &'a PointS
         .unwrap_or_default()
 }
 
-fn round(x: f64, places: i32) -> f64 {
+pub(super) fn round(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (x * f).round() / f
 }

@@ -1,0 +1,92 @@
+//! Steps about how the work meets the world: a shared sink, and uneven tasks.
+
+use super::{primary_points, round, step};
+use crate::diagnose::thresholds::{SINK_WAIT_SHARE, STRAGGLER_TAIL_SHARE, TASK_DURATION_CV};
+use crate::diagnose::{Answer, SinkAdvice, Step};
+use crate::analyze::Analysis;
+use crate::measure::Measurements;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Do workers contend on one sink? The largest count's waits on a shared resource outside the
+/// pool's plumbing, and whether they grew from the smallest count.
+pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>) {
+    let mut st = step(
+        "shared_sink",
+        "Do workers contend on one sink (database, file, network service)?",
+        Answer::Unknown,
+        BTreeMap::new(),
+    );
+    st.threshold = format!("sink wait >= {SINK_WAIT_SHARE} of worker time at the largest count, rising with n -> yes");
+    st.source = "procfs sampler: blocked threads' syscall and fd, resolved to a resource".into();
+    let pts: Vec<_> = primary_points(m, a).into_iter().filter(|(_, s)| s.offcpu.is_some()).collect();
+    let (Some(&(n_lo, lo)), Some(&(n_hi, hi))) = (pts.first(), pts.last()) else {
+        st.evidence = "The sampler saw no workers' waits, so sinks were not measured.".into();
+        return (st, None);
+    };
+    let external = hi.external_waits.clone().unwrap_or_default();
+    let top = hi.sinks.as_ref().and_then(|s| s.first());
+    let Some(sink) = top else {
+        st.answer = Answer::No;
+        st.evidence = match external.first() {
+            Some(e) => format!(
+                "At {n_hi} workers only one worker at a time waited on {} ({}, {:.1} % of worker time): no shared sink.",
+                e.resource, e.kind, e.wait_share * 100.0
+            ),
+            None => format!("At {n_hi} workers no worker waited on a database, file or network service."),
+        };
+        let advice = if external.is_empty() { SinkAdvice::None } else { SinkAdvice::Direct };
+        return (st, Some(advice));
+    };
+    // At the smallest count the same resource is usually waited on by the one worker alone.
+    let before = lo.offcpu_resources.as_ref().and_then(|r| r.get(&sink.resource)).copied().unwrap_or(0.0);
+    let rising = n_hi > n_lo && sink.wait_share > before;
+    st.measured.insert("resource".into(), json!(sink.resource));
+    st.measured.insert("kind".into(), json!(sink.kind));
+    st.measured.insert("workers_waiting".into(), json!(sink.workers_waiting));
+    st.measured.insert("wait_share".into(), json!(round(sink.wait_share, 3)));
+    st.measured.insert(format!("wait_share_at_{n_lo}"), json!(round(before, 3)));
+    let contended = sink.wait_share >= SINK_WAIT_SHARE && (rising || n_hi == n_lo);
+    st.answer = if contended { Answer::Yes } else { Answer::No };
+    st.evidence = format!(
+        "At {n_hi} workers, {} workers waited on {} ({}) {:.1} % of their time{}.",
+        sink.workers_waiting,
+        sink.resource,
+        sink.kind,
+        sink.wait_share * 100.0,
+        if n_hi > n_lo {
+            format!(", against {:.1} % at {n_lo} worker{}", before * 100.0, if n_lo == 1 { "" } else { "s" })
+        } else {
+            " (only one worker count measured, so its growth is unknown)".into()
+        }
+    );
+    (st, Some(if contended { SinkAdvice::SingleWriter } else { SinkAdvice::Direct }))
+}
+
+/// Are task sizes uneven? From outside: the straggler tail at the largest count within cores.
+pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
+    let mut st = step("task_variance", "Is task-size variance high?", Answer::Unknown, BTreeMap::new());
+    st.threshold = format!("task duration CV >= {TASK_DURATION_CV} or straggler tail >= {STRAGGLER_TAIL_SHARE} -> yes");
+    st.source = "procfs sampler: workers busy per tick (straggler tail), CPU spread across workers".into();
+    let cores = m.host.usable_cpus;
+    let pts = primary_points(m, a);
+    let at = pts
+        .iter()
+        .filter(|(n, s)| *n >= 2 && *n <= cores.max(2) && s.straggler_tail.is_some())
+        .max_by_key(|(n, _)| *n);
+    let Some(&(n, s)) = at else {
+        st.evidence = "No point had two or more workers with a sampled timeline, so stragglers were not measured.".into();
+        return st;
+    };
+    let tail = s.straggler_tail.unwrap_or(0.0);
+    st.measured.insert("workers".into(), json!(n));
+    st.measured.insert("straggler_tail".into(), json!(round(tail, 3)));
+    st.measured.insert("worker_cpu_cv".into(), json!(s.worker_cpu_cv.map(|c| round(c, 3))));
+    st.answer = if tail >= STRAGGLER_TAIL_SHARE { Answer::Yes } else { Answer::No };
+    st.evidence = format!(
+        "At {n} workers, the last {:.0} % of the pool's active time ran with fewer workers busy than at its widest{}.",
+        tail * 100.0,
+        s.worker_cpu_cv.map(|c| format!("; CPU time across workers varied by CV {c:.2}")).unwrap_or_default()
+    );
+    st
+}
