@@ -2,7 +2,7 @@
 //! thread, do the slow reads that are due) folded into the run's timeline and records.
 
 use super::discover::{Discovery, PidGate};
-use super::process::{Bufs, LiveProc, TickSums};
+use super::process::{LiveProc, Shared, TickSums};
 use super::rate::Pace;
 use super::sys;
 use super::thread::TickCtx;
@@ -19,7 +19,7 @@ pub(super) struct Tree {
     gate: PidGate,
     procs: Vec<LiveProc>,
     data: SamplerData,
-    bufs: Bufs,
+    bufs: Shared,
     pub pace: Pace,
     /// Seconds since release of the baseline sweep and of the latest sweep.
     first_t_s: Option<f64>,
@@ -58,7 +58,7 @@ impl Tree {
                 requested_hz,
                 ..SamplerData::default()
             },
-            bufs: Bufs::default(),
+            bufs: Shared::default(),
             pace,
             first_t_s: None,
             prev_t_s: None,
@@ -112,6 +112,7 @@ impl Tree {
             }
             if swept.gone {
                 discovery.forget(p.pid);
+                bufs.res.forget(p.pid);
                 return false;
             }
             if slow_due {
