@@ -71,6 +71,12 @@ pub struct ProcessRecord {
     pub max_pss_bytes: Option<u64>,
     /// /proc/PID/io at the last sample.
     pub io: Option<IoCounters>,
+    /// Pipes, sockets and regular files this process held open, named as in
+    /// [`WaitCount::resource`] (both ends of a pipe or socket pair share a name), union over its
+    /// sampled life (fds scanned at each slow read; at most 64 names). Tells the pool's own
+    /// plumbing (a pipe held by the workers and their parent) from a sink.
+    #[serde(default)]
+    pub held: Vec<String>,
     pub threads: Vec<ThreadRecord>,
 }
 

@@ -449,3 +449,25 @@ fn a_shell_waiting_for_its_child_waits_on_child() {
         ("sleep".into(), "sleep".into())
     );
 }
+
+#[test]
+fn a_pipe_is_held_by_both_ends_and_waited_on_by_the_reader() {
+    let target = Target::sh("sleep 3 | cat; true");
+    std::thread::sleep(Duration::from_millis(100));
+    let d = sample_for(&target, None, 0.6);
+    let (cat, sleep) = (by_comm(&d, "cat"), by_comm(&d, "sleep"));
+    let (pipe, kind) = main_wait(cat[0], "cat");
+    assert_eq!(kind, "pipe");
+    assert!(cat[0].held.contains(&pipe), "{:?}", cat[0].held);
+    assert!(
+        sleep[0].held.contains(&pipe),
+        "the writer holds the other end: {:?}",
+        sleep[0].held
+    );
+    let root = d.processes.iter().find(|p| p.pid == target.pid).unwrap();
+    assert!(
+        !root.held.contains(&pipe),
+        "the shell closed its copies: {:?}",
+        root.held
+    );
+}

@@ -198,10 +198,12 @@ impl LiveProc {
         errors
     }
 
-    /// Reads the slow counters: PSS (kept as the maximum seen), io, and identity again (a
-    /// cmdline may change without a new comm). Returns the errors met.
+    /// Reads the slow counters: PSS (kept as the maximum seen), io, the pipes, sockets and
+    /// files held, and identity again (a cmdline may change without a new comm). Returns the
+    /// errors met.
     pub(super) fn read_slow(&self, bufs: &mut Shared, rec: &mut ProcessRecord) -> u32 {
         let mut errors = self.read_identity(bufs, rec);
+        errors += bufs.res.held(self.pid, &mut rec.held);
         let rollup = PathBuf::from(format!("/proc/{}/smaps_rollup", self.pid));
         match sys::read_once(&rollup, &mut bufs.file) {
             Ok(()) => {

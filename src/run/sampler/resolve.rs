@@ -31,6 +31,10 @@ impl Resource {
     }
 }
 
+/// Most names kept in a process's `held` list.
+const MAX_HELD: usize = 64;
+/// Socket names cached before the cache is dropped and rebuilt (a busy host has many).
+const MAX_SOCKETS: usize = 20_000;
 /// Most fds of one poll/select/epoll call that are resolved and named.
 const MAX_POLLED: usize = 8;
 /// Most polled resources spelled out in a name ("poll:a,b,c,+2").
@@ -94,6 +98,29 @@ impl Resolver {
                 }
             }
         }
+    }
+
+    /// Adds the pipes, sockets and regular files process `pid` holds open to `held`. Returns
+    /// the errors met (a vanished process is not one).
+    pub(super) fn held(&mut self, pid: i32, held: &mut Vec<String>) -> u32 {
+        let dir = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            Ok(d) => d,
+            Err(e) => return u32::from(!sys::is_gone(&e)),
+        };
+        for entry in dir.flatten() {
+            if held.len() >= MAX_HELD {
+                break;
+            }
+            let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            let r = self.fd(pid, fd);
+            if matches!(r.kind, "pipe" | "unix" | "tcp" | "udp" | "file") && !held.contains(&r.name)
+            {
+                held.push(r.name);
+            }
+        }
+        0
     }
 
     /// Drops the fd cache of a process that exited.
@@ -183,10 +210,20 @@ impl Resolver {
         if let Some(r) = self.sockets.get(&ino) {
             return r.clone();
         }
-        let r = self
-            .unix(ino)
-            .or_else(|| inet(pid, ino))
-            .unwrap_or_else(|| Resource::new(format!("socket:[{ino}]"), "socket"));
+        if self.sockets.len() > MAX_SOCKETS {
+            self.sockets.clear();
+        }
+        let r = match self.unix(ino) {
+            Some(r) => r,
+            None => {
+                // One read of the tables names every inet socket in them.
+                self.sockets.extend(inet_table(pid));
+                self.sockets
+                    .get(&ino)
+                    .cloned()
+                    .unwrap_or_else(|| Resource::new(format!("socket:[{ino}]"), "socket"))
+            }
+        };
         self.sockets.insert(ino, r.clone());
         r
     }
@@ -222,31 +259,32 @@ impl Resolver {
     }
 }
 
-/// A tcp or udp socket from /proc/PID/net/*: `tcp:<peer>`, or `tcp:listen:<local>`.
-fn inet(pid: i32, ino: u64) -> Option<Resource> {
-    let p = procfs::process::Process::new(pid).ok()?;
+/// The tcp and udp sockets of the target's network namespace (/proc/PID/net/*), by inode:
+/// `tcp:<peer>`, `tcp:listen:<local>`, `udp:<peer or local>`.
+fn inet_table(pid: i32) -> Vec<(u64, Resource)> {
+    let Ok(p) = procfs::process::Process::new(pid) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in [p.tcp(), p.tcp6()].into_iter().flatten().flatten() {
+        let name = if e.state == procfs::net::TcpState::Listen {
+            format!("tcp:listen:{}", e.local_address)
+        } else {
+            format!("tcp:{}", e.remote_address)
+        };
+        out.push((e.inode, Resource::new(name, "tcp")));
+    }
     let unspecified = |a: &SocketAddr| a.ip().is_unspecified() && a.port() == 0;
-    for table in [p.tcp(), p.tcp6()].into_iter().flatten() {
-        if let Some(e) = table.into_iter().find(|e| e.inode == ino) {
-            let name = if e.state == procfs::net::TcpState::Listen {
-                format!("tcp:listen:{}", e.local_address)
-            } else {
-                format!("tcp:{}", e.remote_address)
-            };
-            return Some(Resource::new(name, "tcp"));
-        }
+    for e in [p.udp(), p.udp6()].into_iter().flatten().flatten() {
+        let addr = if unspecified(&e.remote_address) {
+            e.local_address
+        } else {
+            e.remote_address
+        };
+        out.push((e.inode, Resource::new(format!("udp:{addr}"), "udp")));
     }
-    for table in [p.udp(), p.udp6()].into_iter().flatten() {
-        if let Some(e) = table.into_iter().find(|e| e.inode == ino) {
-            let addr = if unspecified(&e.remote_address) {
-                e.local_address
-            } else {
-                e.remote_address
-            };
-            return Some(Resource::new(format!("udp:{addr}"), "udp"));
-        }
-    }
-    None
+    out.retain(|(ino, _)| *ino != 0);
+    out
 }
 
 #[cfg(test)]
@@ -315,5 +353,17 @@ mod tests {
             "{two:?}"
         );
         assert_eq!(r.polled(me, &[]).name, "sleep");
+    }
+
+    #[test]
+    fn held_lists_pipes_and_sockets_once() {
+        let me = std::process::id() as i32;
+        let mut r = Resolver::default();
+        let (rd, wr) = std::io::pipe().unwrap();
+        let pipe = fd_of(me, &mut r, &rd).name;
+        let mut held = Vec::new();
+        assert_eq!(r.held(me, &mut held), 0);
+        assert_eq!(held.iter().filter(|h| **h == pipe).count(), 1, "{held:?}");
+        drop((rd, wr));
     }
 }
