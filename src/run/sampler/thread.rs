@@ -4,8 +4,8 @@
 //! schedstat is read every tick (~1 µs). stat (~5-10 µs, for the state letter) is skipped when
 //! schedstat did not move and the thread was last seen sleeping (S or D): a thread that has not
 //! been on a CPU since the last tick cannot have changed its own state. The one thing that can
-//! happen meanwhile is a wake-up into the run queue, which this reports as still sleeping for
-//! at most one slow-read period (every thread's stat is re-read then).
+//! happen meanwhile is a wake-up into the run queue; the tree forces every stat read while its
+//! threads wait for CPUs (and at each slow read), so such a wake-up shows as `Q`.
 //!
 //! A thread found blocked (S or D) is asked what it waits on (see `blocked`).
 
