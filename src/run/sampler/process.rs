@@ -61,15 +61,16 @@ pub(super) struct LiveProc {
 }
 
 impl LiveProc {
-    /// Starts tracking a process that joined the tree; fails when it is already gone.
-    pub(super) fn open(j: &Joined, rec: usize, t_s: f64) -> io::Result<Self> {
+    /// Starts tracking a process that joined the tree; fails when it is already gone. Its first
+    /// slow read (PSS, io, fds) is due at `first_slow_s`.
+    pub(super) fn open(j: &Joined, rec: usize, first_slow_s: f64) -> io::Result<Self> {
         Ok(LiveProc {
             pid: j.pid,
             task_dir: DirFd::open(Path::new(&format!("/proc/{}/task", j.pid)))?,
             threads: HashMap::new(),
             listing: 0,
             rec,
-            next_slow_s: t_s,
+            next_slow_s: first_slow_s,
             identity_due: true,
             leader_exited: false,
         })

@@ -35,6 +35,11 @@ pub(super) struct Tree {
 /// Half a thread: GIL hand-offs and a busy host keep ~0.1 waiting without real oversubscription.
 const RUNQUEUE_PRESSURE: f64 = 0.5;
 
+/// Delay from first sight to a process's first slow read, at most `pss_every`: long enough to
+/// skip a fresh fork's meaningless PSS and the pyenv shim's short-lived helpers, short enough to
+/// catch a worker that lives a few hundred ms.
+const FIRST_SLOW_READ_S: f64 = 0.1;
+
 /// The CPU a sweep spent on slow reads, so the pace can tell the two costs apart.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct SweepCost {
@@ -168,9 +173,10 @@ impl Tree {
                 return;
             }
         };
+        let first_slow_s = t_s + FIRST_SLOW_READ_S.min(self.pace.pss_every_s());
         for j in joined {
             let idx = self.data.processes.len();
-            match LiveProc::open(&j, idx, t_s) {
+            match LiveProc::open(&j, idx, first_slow_s) {
                 Ok(p) => {
                     self.data.processes.push(ProcessRecord {
                         pid: j.pid,
