@@ -6,7 +6,7 @@ mod host;
 mod sampled;
 
 pub use host::Host;
-pub use sampled::{IoCounters, ProcessRecord, SamplerData, ThreadRecord, Tick};
+pub use sampled::{IoCounters, ProcessRecord, SamplerData, ThreadRecord, Tick, WaitCount};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

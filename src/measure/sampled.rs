@@ -71,6 +71,12 @@ pub struct ProcessRecord {
     pub max_pss_bytes: Option<u64>,
     /// /proc/PID/io at the last sample.
     pub io: Option<IoCounters>,
+    /// Pipes, sockets and regular files this process held open, named as in
+    /// [`WaitCount::resource`] (both ends of a pipe or socket pair share a name), union over its
+    /// sampled life (fds scanned at each slow read; at most 64 names). Tells the pool's own
+    /// plumbing (a pipe held by the workers and their parent) from a sink.
+    #[serde(default)]
+    pub held: Vec<String>,
     pub threads: Vec<ThreadRecord>,
 }
 
@@ -100,4 +106,33 @@ pub struct ThreadRecord {
     pub first_tick: u32,
     /// Cores this thread used over each tick interval from `first_tick` on (0..=1).
     pub busy: Vec<f32>,
+    /// The thread's state at each tick from `first_tick` on, one letter per tick: `R` on a CPU,
+    /// `Q` runnable but waiting for a CPU (state R with no CPU time over the interval), `S`
+    /// sleeping, `D` uninterruptible, `T`/`t` stopped, `Z` exited.
+    #[serde(default)]
+    pub states: String,
+    /// What the thread waited on at the ticks it was found blocked (S or D), one entry per
+    /// (resource, syscall).
+    #[serde(default)]
+    pub waits: Vec<WaitCount>,
+}
+
+/// Ticks (and off-CPU time) a thread spent blocked on one resource in one syscall.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WaitCount {
+    /// The resource: `futex`, `sleep`, `child`, `pipe:[1234]`, `unix:/tmp/x/.s.PGSQL.5432`,
+    /// `unix:[a,b]` (an unnamed socket pair, same name from both ends), `tcp:127.0.0.1:5432`,
+    /// `tcp:listen:0.0.0.0:80`, `udp:...`, `file:/tmp/out/x.log`, `dev:/dev/pts/0`,
+    /// `poll:<r1>,<r2>,+N` (several fds; a poll on one fd is named by that fd), `other:<syscall>`.
+    pub resource: String,
+    /// Its class: pipe, unix, tcp, udp, file, dev, socket, event, futex, sleep, poll, wait, other.
+    pub kind: String,
+    /// The syscall the thread was blocked in ("read", "futex", ...; "sys_NR" when unnamed,
+    /// "none" when blocked outside a syscall).
+    pub syscall: String,
+    /// Ticks at which the thread was found blocked on it.
+    pub ticks: u32,
+    /// Off-CPU seconds attributed to it: at each such tick, the interval minus the thread's
+    /// on-CPU and run-queue time in it.
+    pub blocked_s: f64,
 }

@@ -220,6 +220,8 @@ mod tests {
         assert!(gate.moved(&mut buf), "first look always lists");
         std::process::Command::new("true").status().unwrap();
         assert!(gate.moved(&mut buf), "a fork moves the last pid");
+        std::thread::spawn(|| {}).join().unwrap();
+        assert!(gate.moved(&mut buf), "so does a new thread");
         child.kill().unwrap();
         stranger.kill().unwrap();
         child.wait().unwrap();

@@ -9,13 +9,17 @@
 //! Each tick is a value: a [`Tick`](crate::measure::Tick) with its lateness and errors attached
 //! (STYLE 7). A bad read is counted, never fatal; a task that vanished is not an error.
 
+mod blocked;
 mod discover;
 mod parse;
 mod process;
 mod rate;
+mod resolve;
 mod sys;
 mod thread;
 mod tree;
+mod unixdiag;
+mod wait;
 
 use crate::measure::SamplerData;
 use rate::Pace;

@@ -5,6 +5,7 @@
 
 use super::discover::Joined;
 use super::parse::{parse_cmdline, parse_io, parse_pss_bytes};
+use super::resolve::Resolver;
 use super::sys::{self, is_gone, DirFd};
 use super::thread::{LiveThread, Reading, TickCtx};
 use crate::measure::{ProcessRecord, ThreadRecord};
@@ -12,9 +13,10 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Scratch buffers reused by every read of a sweep.
+/// What every process's sweep shares: the wait resolver and its caches, and scratch buffers.
 #[derive(Debug, Default)]
-pub(super) struct Bufs {
+pub(super) struct Shared {
+    pub res: Resolver,
     pub file: Vec<u8>,
     pub dir: Vec<u8>,
     pub tids: Vec<i32>,
@@ -59,15 +61,16 @@ pub(super) struct LiveProc {
 }
 
 impl LiveProc {
-    /// Starts tracking a process that joined the tree; fails when it is already gone.
-    pub(super) fn open(j: &Joined, rec: usize, t_s: f64) -> io::Result<Self> {
+    /// Starts tracking a process that joined the tree; fails when it is already gone. Its first
+    /// slow read (PSS, io, fds) is due at `first_slow_s`.
+    pub(super) fn open(j: &Joined, rec: usize, first_slow_s: f64) -> io::Result<Self> {
         Ok(LiveProc {
             pid: j.pid,
             task_dir: DirFd::open(Path::new(&format!("/proc/{}/task", j.pid)))?,
             threads: HashMap::new(),
             listing: 0,
             rec,
-            next_slow_s: t_s,
+            next_slow_s: first_slow_s,
             identity_due: true,
             leader_exited: false,
         })
@@ -81,7 +84,7 @@ impl LiveProc {
         ctx: &TickCtx,
         list_tasks: bool,
         force_stat: bool,
-        bufs: &mut Bufs,
+        bufs: &mut Shared,
         rec: &mut ProcessRecord,
         sums: &mut TickSums,
     ) -> ProcSweep {
@@ -125,7 +128,7 @@ impl LiveProc {
         let pid = self.pid;
         self.threads.retain(|_, t| {
             let trec = &mut rec.threads[t.rec];
-            match t.sample(pid, ctx, force_stat, &mut bufs.file, trec) {
+            match t.sample(pid, ctx, force_stat, &mut bufs.res, &mut bufs.file, trec) {
                 Reading::Gone => false,
                 Reading::Failed => {
                     sums.errors += 1;
@@ -133,6 +136,7 @@ impl LiveProc {
                     true
                 }
                 Reading::Alive(o) => {
+                    sums.errors += o.errors;
                     sums.exec_ns += o.exec_ns;
                     sums.delay_ns += o.delay_ns;
                     if let Some(l) = o.leader {
@@ -169,7 +173,7 @@ impl LiveProc {
     }
 
     /// Reads exe and cmdline (comm comes from the leader thread's stat).
-    pub(super) fn read_identity(&self, bufs: &mut Bufs, rec: &mut ProcessRecord) -> u32 {
+    pub(super) fn read_identity(&self, bufs: &mut Shared, rec: &mut ProcessRecord) -> u32 {
         let mut errors = 0;
         match std::fs::read_link(format!("/proc/{}/exe", self.pid)) {
             Ok(p) => rec.exe = Some(p.to_string_lossy().into_owned()),
@@ -195,10 +199,12 @@ impl LiveProc {
         errors
     }
 
-    /// Reads the slow counters: PSS (kept as the maximum seen), io, and identity again (a
-    /// cmdline may change without a new comm). Returns the errors met.
-    pub(super) fn read_slow(&self, bufs: &mut Bufs, rec: &mut ProcessRecord) -> u32 {
+    /// Reads the slow counters: PSS (kept as the maximum seen), io, the pipes, sockets and
+    /// files held, and identity again (a cmdline may change without a new comm). Returns the
+    /// errors met.
+    pub(super) fn read_slow(&self, bufs: &mut Shared, rec: &mut ProcessRecord) -> u32 {
         let mut errors = self.read_identity(bufs, rec);
+        errors += bufs.res.held(self.pid, &mut rec.held);
         let rollup = PathBuf::from(format!("/proc/{}/smaps_rollup", self.pid));
         match sys::read_once(&rollup, &mut bufs.file) {
             Ok(()) => {

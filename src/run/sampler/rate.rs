@@ -66,6 +66,11 @@ impl Pace {
         Duration::from_secs_f64(s)
     }
 
+    /// The configured time between slow reads, in seconds.
+    pub(super) fn pss_every_s(&self) -> f64 {
+        self.pss_every_s
+    }
+
     /// Time between slow reads of one process when `live` processes are being sampled: the
     /// configured `pss_every`, stretched when reading them all that often would break the budget.
     pub(super) fn slow_every_s(&self, live: usize) -> f64 {

@@ -1,14 +1,16 @@
 //! Raw Linux ABI for the sampler: kept-open procfs files read with pread, directory listing
-//! with getdents64 on a kept-open fd, the thread CPU clock and RLIMIT_NOFILE.
+//! with getdents64 on a kept-open fd, the thread CPU clock, RLIMIT_NOFILE, the netlink socket
+//! for unix-socket peers and process_vm_readv for poll/select fd sets. Every `unsafe` block of
+//! the sampler lives in this file.
 //!
-//! Every `unsafe` block of the sampler lives in this file. HOST-AND-CRATES.md section 2
-//! measured why: a pread at offset 0 on a kept-open procfs fd regenerates the file and costs
-//! a few µs, where open+read+close costs 10-50 µs per file and the procfs crate API 3-5x more.
+//! HOST-AND-CRATES.md section 2 measured why fds stay open: a pread at offset 0 on a kept-open
+//! procfs fd regenerates the file and costs a few µs, where open+read+close costs 10-50 µs per
+//! file and the procfs crate API 3-5x more.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
-use std::os::unix::io::AsRawFd;
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -174,6 +176,63 @@ pub(super) fn raise_nofile_limit() -> io::Result<u64> {
         return Ok(raised.rlim_cur);
     }
     Ok(lim.rlim_cur)
+}
+
+/// A NETLINK_SOCK_DIAG socket, for asking the kernel about unix sockets (peer, bound path).
+#[derive(Debug)]
+pub(super) struct SockDiag(OwnedFd);
+
+impl SockDiag {
+    pub(super) fn open() -> io::Result<Self> {
+        // SAFETY: plain socket(2) call; the returned fd is checked and then owned.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                libc::NETLINK_SOCK_DIAG,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
+        Ok(SockDiag(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Sends one request to the kernel and receives one reply datagram into `buf`.
+    pub(super) fn request(&self, msg: &[u8], buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: msg is valid for reads of msg.len() bytes; the socket is open.
+        let sent = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: buf is valid for writes of buf.len() bytes; the kernel writes at most that.
+        let got = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if got < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(got as usize)
+    }
+}
+
+/// Reads `out.len()` bytes at `addr` in process `pid` (process_vm_readv; needs ptrace access,
+/// which root or the target's parent has). Returns the bytes read.
+pub(super) fn read_process_memory(pid: i32, addr: u64, out: &mut [u8]) -> io::Result<usize> {
+    let local = libc::iovec {
+        iov_base: out.as_mut_ptr().cast(),
+        iov_len: out.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as usize as *mut libc::c_void,
+        iov_len: out.len(),
+    };
+    // SAFETY: local describes `out`, valid for writes of its length; the remote iovec is only
+    // read by the kernel, which checks it against the target's address space.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }
 
 #[cfg(test)]

@@ -4,10 +4,14 @@
 //! schedstat is read every tick (~1 µs). stat (~5-10 µs, for the state letter) is skipped when
 //! schedstat did not move and the thread was last seen sleeping (S or D): a thread that has not
 //! been on a CPU since the last tick cannot have changed its own state. The one thing that can
-//! happen meanwhile is a wake-up into the run queue, which this reports as still sleeping for
-//! at most one slow-read period (every thread's stat is re-read then).
+//! happen meanwhile is a wake-up into the run queue; the tree forces every stat read while its
+//! threads wait for CPUs (and at each slow read), so such a wake-up shows as `Q`.
+//!
+//! A thread found blocked (S or D) is asked what it waits on (see `blocked`).
 
+use super::blocked::BlockedProbe;
 use super::parse::{parse_schedstat, parse_stat, SchedStat};
+use super::resolve::Resolver;
 use super::sys::{is_gone, ProcFile};
 use crate::measure::ThreadRecord;
 use std::io;
@@ -37,6 +41,8 @@ pub(super) struct LiveThread {
     pub state: u8,
     /// Index of this thread's record in its process record.
     pub rec: usize,
+    /// What it waits on when blocked.
+    probe: BlockedProbe,
 }
 
 /// The leader thread's stat fields that describe the whole process.
@@ -71,6 +77,8 @@ pub(super) struct Observed {
     pub exited: bool,
     /// Set when stat was read for the leader thread.
     pub leader: Option<LeaderStat>,
+    /// Reads that failed (other than the task exiting) while looking at its wait.
+    pub errors: u32,
 }
 
 impl LiveThread {
@@ -85,15 +93,17 @@ impl LiveThread {
             last_t_s: 0.0,
             state: b'?',
             rec,
+            probe: BlockedProbe::default(),
         })
     }
 
-    /// Reads the thread and updates its record (busy series, totals, comm).
+    /// Reads the thread and updates its record (busy and state series, waits, totals, comm).
     pub(super) fn sample(
         &mut self,
         pid: i32,
         ctx: &TickCtx,
         force_stat: bool,
+        res: &mut Resolver,
         buf: &mut Vec<u8>,
         rec: &mut ThreadRecord,
     ) -> Reading {
@@ -132,6 +142,7 @@ impl LiveThread {
             ),
             None => (now.exec_ns, now.delay_ns),
         };
+        let mut errors = 0;
         if let Some(interval_s) = ctx.interval_s {
             let interval_ns = (interval_s * 1e9) as u64;
             // Over the time since this thread's last good read (longer than the interval
@@ -146,6 +157,22 @@ impl LiveThread {
             }
             let busy = exec_ns as f64 / span_ns.max(1) as f64;
             rec.busy.push(busy.min(1.0) as f32);
+            // Runnable but given no CPU since the last tick: waiting in a run queue.
+            let letter = if self.state == b'R' && exec_ns == 0 {
+                b'Q'
+            } else {
+                self.state
+            };
+            rec.states.push(letter as char);
+            if matches!(self.state, b'S' | b'D') {
+                let looked = self.probe.look(pid, self.tid, idle, res, buf, rec);
+                errors = looked.errors;
+                if let Some(w) = looked.idx.and_then(|i| rec.waits.get_mut(i)) {
+                    let off_ns = span_ns.saturating_sub(exec_ns + delay_ns);
+                    w.ticks += 1;
+                    w.blocked_s += off_ns as f64 / 1e9;
+                }
+            }
         } else {
             (exec_ns, delay_ns) = (0, 0);
         }
@@ -160,6 +187,7 @@ impl LiveThread {
             state: self.state,
             exited: matches!(self.state, b'Z' | b'X'),
             leader,
+            errors,
         })
     }
 
@@ -178,6 +206,7 @@ impl LiveThread {
         if ctx.interval_s.is_some() {
             let last = rec.busy.last().copied().unwrap_or(0.0);
             rec.busy.push(last);
+            rec.states.push(rec.states.chars().last().unwrap_or('?'));
         }
         Reading::Failed
     }

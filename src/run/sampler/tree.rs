@@ -2,7 +2,7 @@
 //! thread, do the slow reads that are due) folded into the run's timeline and records.
 
 use super::discover::{Discovery, PidGate};
-use super::process::{Bufs, LiveProc, TickSums};
+use super::process::{LiveProc, Shared, TickSums};
 use super::rate::Pace;
 use super::sys;
 use super::thread::TickCtx;
@@ -19,12 +19,26 @@ pub(super) struct Tree {
     gate: PidGate,
     procs: Vec<LiveProc>,
     data: SamplerData,
-    bufs: Bufs,
+    bufs: Shared,
     pub pace: Pace,
     /// Seconds since release of the baseline sweep and of the latest sweep.
     first_t_s: Option<f64>,
     prev_t_s: Option<f64>,
+    /// The tree's threads were waiting for a CPU at the last tick (see [`RUNQUEUE_PRESSURE`]).
+    pressure: bool,
 }
+
+/// Run-queue threads (average over a tick) above which every thread's state is read at every
+/// tick. Without pressure a woken thread gets a CPU well within a tick, so skipping the stat of
+/// a thread that has not run since it was seen sleeping is exact enough; under pressure (an
+/// oversubscribed point) wake-ups can wait a whole tick and must show as `Q`, not as blocked.
+/// Half a thread: GIL hand-offs and a busy host keep ~0.1 waiting without real oversubscription.
+const RUNQUEUE_PRESSURE: f64 = 0.5;
+
+/// Delay from first sight to a process's first slow read, at most `pss_every`: long enough to
+/// skip a fresh fork's meaningless PSS and the pyenv shim's short-lived helpers, short enough to
+/// catch a worker that lives a few hundred ms.
+const FIRST_SLOW_READ_S: f64 = 0.1;
 
 /// The CPU a sweep spent on slow reads, so the pace can tell the two costs apart.
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,10 +72,11 @@ impl Tree {
                 requested_hz,
                 ..SamplerData::default()
             },
-            bufs: Bufs::default(),
+            bufs: Shared::default(),
             pace,
             first_t_s: None,
             prev_t_s: None,
+            pressure: false,
         };
         tree.sweep(Instant::now(), 0.0);
         if tree.procs.is_empty() {
@@ -101,10 +116,11 @@ impl Tree {
             &mut self.discovery,
         );
         let root = self.root;
+        let pressure = self.pressure;
         self.procs.retain_mut(|p| {
             let rec = &mut records[p.rec];
             let slow_due = t_s >= p.next_slow_s;
-            let swept = p.sweep(&ctx, moved, slow_due, bufs, rec, &mut sums);
+            let swept = p.sweep(&ctx, moved, slow_due || pressure, bufs, rec, &mut sums);
             if p.pid == root {
                 if let Some(pgrp) = swept.pgrp {
                     discovery.root_pgrp(pgrp);
@@ -112,6 +128,7 @@ impl Tree {
             }
             if swept.gone {
                 discovery.forget(p.pid);
+                bufs.res.forget(p.pid);
                 return false;
             }
             if slow_due {
@@ -127,6 +144,7 @@ impl Tree {
 
         self.data.errors += u64::from(sums.errors);
         if let Some(interval_s) = ctx.interval_s {
+            self.pressure = sums.delay_ns as f64 / 1e9 / interval_s >= RUNQUEUE_PRESSURE;
             self.data.timeline.push(Tick {
                 t_s,
                 on_cpu_cores: sums.exec_ns as f64 / 1e9 / interval_s,
@@ -155,9 +173,10 @@ impl Tree {
                 return;
             }
         };
+        let first_slow_s = t_s + FIRST_SLOW_READ_S.min(self.pace.pss_every_s());
         for j in joined {
             let idx = self.data.processes.len();
-            match LiveProc::open(&j, idx, t_s) {
+            match LiveProc::open(&j, idx, first_slow_s) {
                 Ok(p) => {
                     self.data.processes.push(ProcessRecord {
                         pid: j.pid,
