@@ -38,17 +38,34 @@ pub struct ProbeChoice {
 
 /// `auto`, `none`, or a comma list of `preload` and `python`.
 pub fn parse_probes(spec: &str) -> Result<ProbeChoice, UsageError> {
-    let none = ProbeChoice { auto: false, preload: false, python: false };
+    let none = ProbeChoice {
+        auto: false,
+        preload: false,
+        python: false,
+    };
     match spec.trim() {
-        "auto" => return Ok(ProbeChoice { auto: true, preload: true, python: true }),
+        "auto" => {
+            return Ok(ProbeChoice {
+                auto: true,
+                preload: true,
+                python: true,
+            })
+        }
         "none" => return Ok(none),
         _ => {}
     }
-    spec.split(',').try_fold(none, |acc, name| match name.trim() {
-        "preload" => Ok(ProbeChoice { preload: true, ..acc }),
-        "python" => Ok(ProbeChoice { python: true, ..acc }),
-        _ => Err(UsageError::BadProbes(spec.to_string())),
-    })
+    spec.split(',')
+        .try_fold(none, |acc, name| match name.trim() {
+            "preload" => Ok(ProbeChoice {
+                preload: true,
+                ..acc
+            }),
+            "python" => Ok(ProbeChoice {
+                python: true,
+                ..acc
+            }),
+            _ => Err(UsageError::BadProbes(spec.to_string())),
+        })
 }
 
 /// One point of the grid workers x params.

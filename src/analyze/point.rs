@@ -1,7 +1,7 @@
 //! The summary of one point: medians over its measured runs, CPU picture, workers seen.
 
-use super::workers::{self, Layout, Workers};
 use super::waits::{self, OffCpu, Sink};
+use super::workers::{self, Layout, Workers};
 use super::{stats, timeline};
 use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
 use serde::{Deserialize, Serialize};
@@ -181,10 +181,15 @@ pub fn summarize_point(point: &PointMeasurements, host: &Host) -> PointSummary {
                 .map(|x| x.idle_while_waiting_share)
                 .collect::<Vec<_>>(),
         );
-        let off: Vec<OffCpu> = sampled.iter().filter_map(|(d, w)| waits::offcpu(d, w)).collect();
+        let off: Vec<OffCpu> = sampled
+            .iter()
+            .filter_map(|(d, w)| waits::offcpu(d, w))
+            .collect();
         if !off.is_empty() {
             s.offcpu = Some(median_maps(off.iter().map(|o| &o.by_kind)));
-            let mut top: Vec<(String, f64)> = median_maps(off.iter().map(|o| &o.by_resource)).into_iter().collect();
+            let mut top: Vec<(String, f64)> = median_maps(off.iter().map(|o| &o.by_resource))
+                .into_iter()
+                .collect();
             top.sort_by(|a, b| b.1.total_cmp(&a.1));
             s.offcpu_resources = Some(top.into_iter().take(10).collect());
             s.sinks = Some(median_sinks(off.iter().map(|o| &o.sinks)));
@@ -252,11 +257,16 @@ pub(super) fn median(values: &[f64]) -> Option<f64> {
 }
 
 /// Per key, the median over runs (a run without the key counts as 0).
-fn median_maps<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, f64>> + Clone) -> BTreeMap<String, f64> {
+fn median_maps<'a>(
+    maps: impl Iterator<Item = &'a BTreeMap<String, f64>> + Clone,
+) -> BTreeMap<String, f64> {
     let keys: std::collections::BTreeSet<&String> = maps.clone().flat_map(|m| m.keys()).collect();
     keys.into_iter()
         .map(|k| {
-            let values: Vec<f64> = maps.clone().map(|m| m.get(k).copied().unwrap_or(0.0)).collect();
+            let values: Vec<f64> = maps
+                .clone()
+                .map(|m| m.get(k).copied().unwrap_or(0.0))
+                .collect();
             (k.clone(), median(&values).unwrap_or(0.0))
         })
         .collect()
@@ -272,10 +282,23 @@ fn median_sinks<'a>(runs: impl Iterator<Item = &'a Vec<Sink>>) -> Vec<Sink> {
         }
         let shares: Vec<f64> = runs
             .iter()
-            .map(|o| o.iter().find(|s| s.resource == sink.resource).map_or(0.0, |s| s.wait_share))
+            .map(|o| {
+                o.iter()
+                    .find(|s| s.resource == sink.resource)
+                    .map_or(0.0, |s| s.wait_share)
+            })
             .collect();
-        let waiting = runs.iter().flat_map(|o| o.iter()).filter(|s| s.resource == sink.resource).map(|s| s.workers_waiting).max();
-        out.push(Sink { wait_share: median(&shares).unwrap_or(0.0), workers_waiting: waiting.unwrap_or(0), ..sink.clone() });
+        let waiting = runs
+            .iter()
+            .flat_map(|o| o.iter())
+            .filter(|s| s.resource == sink.resource)
+            .map(|s| s.workers_waiting)
+            .max();
+        out.push(Sink {
+            wait_share: median(&shares).unwrap_or(0.0),
+            workers_waiting: waiting.unwrap_or(0),
+            ..sink.clone()
+        });
     }
     out.sort_by(|a, b| b.wait_share.total_cmp(&a.wait_share));
     out

@@ -41,9 +41,16 @@ pub struct OffCpu {
 
 /// Reads the workers' waits in one run; None without workers or without any lifetime.
 pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
-    let threads: Vec<&ThreadRecord> =
-        data.processes.iter().flat_map(|p| p.threads.iter()).filter(|t| w.tids.contains(&t.tid)).collect();
-    let life: f64 = threads.iter().map(|t| (t.last_seen_s - t.first_seen_s).max(0.0)).sum();
+    let threads: Vec<&ThreadRecord> = data
+        .processes
+        .iter()
+        .flat_map(|p| p.threads.iter())
+        .filter(|t| w.tids.contains(&t.tid))
+        .collect();
+    let life: f64 = threads
+        .iter()
+        .map(|t| (t.last_seen_s - t.first_seen_s).max(0.0))
+        .sum();
     if life <= 0.0 {
         return None;
     }
@@ -68,8 +75,14 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
             workers_waiting: tids.len() as u32,
         })
         .collect();
-    out.external.sort_by(|a, b| b.wait_share.total_cmp(&a.wait_share));
-    out.sinks = out.external.iter().filter(|s| s.workers_waiting >= 2).cloned().collect();
+    out.external
+        .sort_by(|a, b| b.wait_share.total_cmp(&a.wait_share));
+    out.sinks = out
+        .external
+        .iter()
+        .filter(|s| s.workers_waiting >= 2)
+        .cloned()
+        .collect();
     Some(out)
 }
 
@@ -96,41 +109,98 @@ mod tests {
     use crate::measure::{ProcessRecord, WaitCount};
 
     fn wait(resource: &str, kind: &str, blocked_s: f64) -> WaitCount {
-        WaitCount { resource: resource.into(), kind: kind.into(), syscall: "read".into(), ticks: 1, blocked_s }
+        WaitCount {
+            resource: resource.into(),
+            kind: kind.into(),
+            syscall: "read".into(),
+            ticks: 1,
+            blocked_s,
+        }
     }
 
     fn thread(tid: i32, waits: Vec<WaitCount>) -> ThreadRecord {
-        ThreadRecord { tid, first_seen_s: 0.0, last_seen_s: 10.0, waits, ..Default::default() }
+        ThreadRecord {
+            tid,
+            first_seen_s: 0.0,
+            last_seen_s: 10.0,
+            waits,
+            ..Default::default()
+        }
     }
 
     fn run(threads: Vec<ThreadRecord>) -> (SamplerData, Workers) {
         let tids: Vec<i32> = threads.iter().map(|t| t.tid).collect();
-        let w = Workers { layout: Layout::Processes, count: tids.len() as u32, cpu_s: vec![1.0; tids.len()], pids: tids.clone(), tids, other_processes: 0 };
-        (SamplerData { processes: vec![ProcessRecord { pid: 1, threads, ..Default::default() }], ..Default::default() }, w)
+        let w = Workers {
+            layout: Layout::Processes,
+            count: tids.len() as u32,
+            cpu_s: vec![1.0; tids.len()],
+            pids: tids.clone(),
+            tids,
+            other_processes: 0,
+        };
+        (
+            SamplerData {
+                processes: vec![ProcessRecord {
+                    pid: 1,
+                    threads,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            w,
+        )
     }
 
     #[test]
     fn two_workers_waiting_on_postgres_make_it_a_sink_and_their_pipes_do_not() {
         let (data, w) = run(vec![
-            thread(2, vec![wait("unix:/tmp/pg/.s.PGSQL.5432", "unix", 3.0), wait("pipe:[77]", "pipe", 1.0)]),
-            thread(3, vec![wait("unix:/tmp/pg/.s.PGSQL.5432", "unix", 2.0), wait("pipe:[77]", "pipe", 1.0)]),
+            thread(
+                2,
+                vec![
+                    wait("unix:/tmp/pg/.s.PGSQL.5432", "unix", 3.0),
+                    wait("pipe:[77]", "pipe", 1.0),
+                ],
+            ),
+            thread(
+                3,
+                vec![
+                    wait("unix:/tmp/pg/.s.PGSQL.5432", "unix", 2.0),
+                    wait("pipe:[77]", "pipe", 1.0),
+                ],
+            ),
         ]);
         let o = offcpu(&data, &w).unwrap();
         assert_eq!(o.sinks.len(), 1);
         assert_eq!(o.sinks[0].kind, "postgresql");
-        assert!((o.sinks[0].wait_share - 0.25).abs() < 1e-9, "5 s of 20 s of worker life");
+        assert!(
+            (o.sinks[0].wait_share - 0.25).abs() < 1e-9,
+            "5 s of 20 s of worker life"
+        );
         assert!((o.by_kind["pipe"] - 0.1).abs() < 1e-9);
     }
 
     #[test]
     fn a_resource_one_worker_waits_on_and_socket_pairs_are_not_sinks() {
         let (data, w) = run(vec![
-            thread(2, vec![wait("file:/tmp/out.log", "file", 1.0), wait("unix:[5,6]", "unix", 2.0)]),
-            thread(3, vec![wait("unix:[5,6]", "unix", 2.0), wait("futex", "futex", 4.0)]),
+            thread(
+                2,
+                vec![
+                    wait("file:/tmp/out.log", "file", 1.0),
+                    wait("unix:[5,6]", "unix", 2.0),
+                ],
+            ),
+            thread(
+                3,
+                vec![wait("unix:[5,6]", "unix", 2.0), wait("futex", "futex", 4.0)],
+            ),
         ]);
         let o = offcpu(&data, &w).unwrap();
         assert!(o.sinks.is_empty(), "{:?}", o.sinks);
-        assert_eq!(o.external.len(), 1, "the file one worker wrote is still an external resource");
+        assert_eq!(
+            o.external.len(),
+            1,
+            "the file one worker wrote is still an external resource"
+        );
         assert!((o.by_kind["futex"] - 0.2).abs() < 1e-9);
     }
 }

@@ -112,10 +112,21 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         (Answer::Yes, _) => Some(Model::Processes),
         (Answer::Unknown, _) => None,
     };
-    let steps = vec![cpu_bound, threads_scale, shared_sink, task_variance, worker_count];
+    let steps = vec![
+        cpu_bound,
+        threads_scale,
+        shared_sink,
+        task_variance,
+        worker_count,
+    ];
     let (confidence, confidence_reasons) = confidence::judge(m, a, &steps);
     Diagnosis {
-        recommendation: Recommendation { model, sink, scheduling, workers },
+        recommendation: Recommendation {
+            model,
+            sink,
+            scheduling,
+            workers,
+        },
         findings: findings::findings(m, a),
         steps,
         confidence,

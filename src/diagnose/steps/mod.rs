@@ -3,15 +3,20 @@
 mod workload;
 pub use workload::{shared_sink, task_variance};
 
-use crate::diagnose::thresholds::*;
-use crate::diagnose::{Answer, Step};
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Layout};
+use crate::diagnose::thresholds::*;
+use crate::diagnose::{Answer, Step};
 use crate::measure::Measurements;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-pub(super) fn step(id: &str, question: &str, answer: Answer, measured: BTreeMap<String, Value>) -> Step {
+pub(super) fn step(
+    id: &str,
+    question: &str,
+    answer: Answer,
+    measured: BTreeMap<String, Value>,
+) -> Step {
     Step {
         id: id.into(),
         question: question.into(),
@@ -24,7 +29,10 @@ pub(super) fn step(id: &str, question: &str, answer: Answer, measured: BTreeMap<
 }
 
 /// (workers, summary) of the primary series, workers ascending.
-pub(super) fn primary_points<'a>(m: &Measurements, a: &'a Analysis) -> Vec<(u32, &'a PointSummary)> {
+pub(super) fn primary_points<'a>(
+    m: &Measurements,
+    a: &'a Analysis,
+) -> Vec<(u32, &'a PointSummary)> {
     a.primary
         .map(|s| {
             a.series[s]

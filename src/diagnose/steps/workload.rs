@@ -1,9 +1,9 @@
 //! Steps about how the work meets the world: a shared sink, and uneven tasks.
 
 use super::{primary_points, round, step};
+use crate::analyze::Analysis;
 use crate::diagnose::thresholds::{SINK_WAIT_SHARE, STRAGGLER_TAIL_SHARE, TASK_DURATION_CV};
 use crate::diagnose::{Answer, SinkAdvice, Step};
-use crate::analyze::Analysis;
 use crate::measure::Measurements;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -17,9 +17,14 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
         Answer::Unknown,
         BTreeMap::new(),
     );
-    st.threshold = format!("sink wait >= {SINK_WAIT_SHARE} of worker time at the largest count, rising with n -> yes");
+    st.threshold = format!(
+        "sink wait >= {SINK_WAIT_SHARE} of worker time at the largest count, rising with n -> yes"
+    );
     st.source = "procfs sampler: blocked threads' syscall and fd, resolved to a resource".into();
-    let pts: Vec<_> = primary_points(m, a).into_iter().filter(|(_, s)| s.offcpu.is_some()).collect();
+    let pts: Vec<_> = primary_points(m, a)
+        .into_iter()
+        .filter(|(_, s)| s.offcpu.is_some())
+        .collect();
     let (Some(&(n_lo, lo)), Some(&(n_hi, hi))) = (pts.first(), pts.last()) else {
         st.evidence = "The sampler saw no workers' waits, so sinks were not measured.".into();
         return (st, None);
@@ -35,17 +40,29 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
             ),
             None => format!("At {n_hi} workers no worker waited on a database, file or network service."),
         };
-        let advice = if external.is_empty() { SinkAdvice::None } else { SinkAdvice::Direct };
+        let advice = if external.is_empty() {
+            SinkAdvice::None
+        } else {
+            SinkAdvice::Direct
+        };
         return (st, Some(advice));
     };
     // At the smallest count the same resource is usually waited on by the one worker alone.
-    let before = lo.offcpu_resources.as_ref().and_then(|r| r.get(&sink.resource)).copied().unwrap_or(0.0);
+    let before = lo
+        .offcpu_resources
+        .as_ref()
+        .and_then(|r| r.get(&sink.resource))
+        .copied()
+        .unwrap_or(0.0);
     let rising = n_hi > n_lo && sink.wait_share > before;
     st.measured.insert("resource".into(), json!(sink.resource));
     st.measured.insert("kind".into(), json!(sink.kind));
-    st.measured.insert("workers_waiting".into(), json!(sink.workers_waiting));
-    st.measured.insert("wait_share".into(), json!(round(sink.wait_share, 3)));
-    st.measured.insert(format!("wait_share_at_{n_lo}"), json!(round(before, 3)));
+    st.measured
+        .insert("workers_waiting".into(), json!(sink.workers_waiting));
+    st.measured
+        .insert("wait_share".into(), json!(round(sink.wait_share, 3)));
+    st.measured
+        .insert(format!("wait_share_at_{n_lo}"), json!(round(before, 3)));
     let contended = sink.wait_share >= SINK_WAIT_SHARE && (rising || n_hi == n_lo);
     st.answer = if contended { Answer::Yes } else { Answer::No };
     st.evidence = format!(
@@ -55,19 +72,38 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
         sink.kind,
         sink.wait_share * 100.0,
         if n_hi > n_lo {
-            format!(", against {:.1} % at {n_lo} worker{}", before * 100.0, if n_lo == 1 { "" } else { "s" })
+            format!(
+                ", against {:.1} % at {n_lo} worker{}",
+                before * 100.0,
+                if n_lo == 1 { "" } else { "s" }
+            )
         } else {
             " (only one worker count measured, so its growth is unknown)".into()
         }
     );
-    (st, Some(if contended { SinkAdvice::SingleWriter } else { SinkAdvice::Direct }))
+    (
+        st,
+        Some(if contended {
+            SinkAdvice::SingleWriter
+        } else {
+            SinkAdvice::Direct
+        }),
+    )
 }
 
 /// Are task sizes uneven? From outside: the straggler tail at the largest count within cores.
 pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
-    let mut st = step("task_variance", "Is task-size variance high?", Answer::Unknown, BTreeMap::new());
-    st.threshold = format!("task duration CV >= {TASK_DURATION_CV} or straggler tail >= {STRAGGLER_TAIL_SHARE} -> yes");
-    st.source = "procfs sampler: workers busy per tick (straggler tail), CPU spread across workers".into();
+    let mut st = step(
+        "task_variance",
+        "Is task-size variance high?",
+        Answer::Unknown,
+        BTreeMap::new(),
+    );
+    st.threshold = format!(
+        "task duration CV >= {TASK_DURATION_CV} or straggler tail >= {STRAGGLER_TAIL_SHARE} -> yes"
+    );
+    st.source =
+        "procfs sampler: workers busy per tick (straggler tail), CPU spread across workers".into();
     let cores = m.host.usable_cpus;
     let pts = primary_points(m, a);
     let at = pts
@@ -80,9 +116,17 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     };
     let tail = s.straggler_tail.unwrap_or(0.0);
     st.measured.insert("workers".into(), json!(n));
-    st.measured.insert("straggler_tail".into(), json!(round(tail, 3)));
-    st.measured.insert("worker_cpu_cv".into(), json!(s.worker_cpu_cv.map(|c| round(c, 3))));
-    st.answer = if tail >= STRAGGLER_TAIL_SHARE { Answer::Yes } else { Answer::No };
+    st.measured
+        .insert("straggler_tail".into(), json!(round(tail, 3)));
+    st.measured.insert(
+        "worker_cpu_cv".into(),
+        json!(s.worker_cpu_cv.map(|c| round(c, 3))),
+    );
+    st.answer = if tail >= STRAGGLER_TAIL_SHARE {
+        Answer::Yes
+    } else {
+        Answer::No
+    };
     st.evidence = format!(
         "At {n} workers, the last {:.0} % of the pool's active time ran with fewer workers busy than at its widest{}.",
         tail * 100.0,
