@@ -13,6 +13,10 @@ const BUSY_SHARE_OF_MAX: f64 = 0.1;
 /// ...and at least this share of the whole tree's CPU, so a tree of idle tasks has no workers.
 const BUSY_SHARE_OF_TOTAL: f64 = 0.02;
 
+/// A busy process whose busy children each use more than twice its CPU is their dispatcher
+/// (a pool's parent, make, a shell script), not one of the workers.
+const DISPATCHER_SHARE_OF_CHILDREN: f64 = 0.5;
+
 /// How the workers of a run were laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,7 +75,7 @@ pub fn identify(data: &SamplerData) -> Option<Workers> {
                 .filter(|(c, _)| parent_of(*c) == Some(pid))
                 .map(|(_, cpu)| *cpu)
                 .collect();
-            children.len() >= 2 && cpu < median(&children)
+            !children.is_empty() && cpu < DISPATCHER_SHARE_OF_CHILDREN * median(&children)
         })
         .map(|(pid, _)| *pid)
         .collect();
@@ -191,6 +195,13 @@ mod tests {
         .unwrap();
         assert_eq!((w.layout, w.count), (Layout::Processes, 5));
         assert!(!w.pids.contains(&1));
+    }
+
+    #[test]
+    fn a_pool_of_one_worker_is_a_single_worker_not_two_processes() {
+        let processes = vec![proc(1, "python3", &[0.125]), proc(2, "python3", &[1.35])];
+        let w = identify(&SamplerData { processes, ..Default::default() }).unwrap();
+        assert_eq!((w.layout, w.count, w.pids.clone()), (Layout::Single, 1, vec![2]));
     }
 
     #[test]
