@@ -52,6 +52,11 @@ start)
     if [[ "$(id -u)" -eq 0 ]]; then
         user=postgres; id "$user" >/dev/null 2>&1 || user=nobody
         chown "$user:" "$dir"
+        if ! as_owner test -w "$dir"; then
+            echo "private-postgres: user '$user' cannot reach $dir (a parent folder is closed to" \
+                 "it); use a directory under /tmp" >&2
+            exit 1
+        fi
     fi
     if [[ ! -f "$dir/data/PG_VERSION" ]]; then
         as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync \
