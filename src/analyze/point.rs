@@ -143,7 +143,7 @@ pub fn summarize_point(point: &PointMeasurements, host: &Host) -> PointSummary {
     let sampled: Vec<(&SamplerData, Workers)> = ok
         .iter()
         .filter_map(|r| r.sampled.as_ref())
-        .filter_map(|d| workers::identify(d).map(|w| (d, w)))
+        .filter_map(|d| workers::identify(d, point.workers).map(|w| (d, w)))
         .collect();
     if !sampled.is_empty() {
         let layout = most_common(sampled.iter().map(|(_, w)| w.layout));
@@ -228,7 +228,7 @@ fn worker_time_shares(data: &SamplerData, w: &Workers) -> Option<(f64, f64)> {
         .filter(|t| w.tids.contains(&t.tid));
     let (mut life, mut on, mut rq) = (0.0, 0.0, 0.0);
     for t in threads {
-        life += (t.last_seen_s - t.first_seen_s).max(0.0);
+        life += waits::accounted_life_s(t);
         on += t.on_cpu_s;
         rq += t.runqueue_s;
     }

@@ -5,7 +5,7 @@ use super::workers::Workers;
 use crate::measure::SamplerData;
 use serde::{Deserialize, Serialize};
 
-/// A worker counts as busy over a tick when it used at least half a core.
+/// Without thread states, a worker counts as busy over a tick when it used half a core.
 const WORKER_BUSY_FRACTION: f32 = 0.5;
 
 /// Cores count as all busy when the tree used all but this much of them over a tick.
@@ -67,15 +67,22 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
         .flat_map(|p| p.threads.iter())
         .filter(|t| w.tids.contains(&t.tid))
         .collect();
+    // A worker is active at a tick when it wants a CPU: on one (R) or queued for one (Q).
+    // States, not CPU used, so a loaded host that slows every worker shows no false tail.
     let busy_at = |tick: usize| {
         threads
             .iter()
             .filter(|t| {
-                let first = t.first_tick as usize;
-                tick >= first
-                    && t.busy
-                        .get(tick - first)
-                        .is_some_and(|&b| b >= WORKER_BUSY_FRACTION)
+                let Some(i) = tick.checked_sub(t.first_tick as usize) else {
+                    return false;
+                };
+                match t.states.as_bytes().get(i) {
+                    Some(state) => matches!(state, b'R' | b'Q'),
+                    None => {
+                        t.states.is_empty()
+                            && t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION)
+                    }
+                }
             })
             .count()
     };

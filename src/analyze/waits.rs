@@ -47,10 +47,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         .flat_map(|p| p.threads.iter())
         .filter(|t| w.tids.contains(&t.tid))
         .collect();
-    let life: f64 = threads
-        .iter()
-        .map(|t| (t.last_seen_s - t.first_seen_s).max(0.0))
-        .sum();
+    let life: f64 = threads.iter().map(|t| accounted_life_s(t)).sum();
     if life <= 0.0 {
         return None;
     }
@@ -84,6 +81,15 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         .cloned()
         .collect();
     Some(out)
+}
+
+/// A thread's observed life: first to last sight, or what was accounted in it when that is
+/// more (the first interval's waits are attributed before the first sighting).
+pub fn accounted_life_s(t: &ThreadRecord) -> f64 {
+    let waited: f64 = t.waits.iter().map(|w| w.blocked_s).sum();
+    (t.last_seen_s - t.first_seen_s)
+        .max(t.on_cpu_s + t.runqueue_s + waited)
+        .max(0.0)
 }
 
 /// Unnamed socket pairs ("unix:[a,b]") are a pool's plumbing; named sockets are services.

@@ -2,7 +2,7 @@
 //! children: launchers such as the pyenv shell shim add dozens of short processes that are not
 //! workers, and a pool's parent that only hands out tasks is not one either.
 
-use crate::measure::SamplerData;
+use crate::measure::{ProcessRecord, SamplerData};
 use serde::{Deserialize, Serialize};
 
 /// A task counts as busy when it used at least this share of the busiest task's CPU: workers
@@ -45,8 +45,64 @@ pub struct Workers {
     pub other_processes: u32,
 }
 
-/// Finds the workers; None when the sampler saw no CPU use at all.
-pub fn identify(data: &SamplerData) -> Option<Workers> {
+/// Finds the workers of a run that asked for `requested` workers; None when the sampler saw
+/// no CPU use at all.
+///
+/// CPU use decides first. When it finds another count than requested (a workload that mostly
+/// waits gives its workers little CPU, less than the parent spent importing), a group of
+/// exactly `requested` sibling processes with one name is taken as the pool instead.
+pub fn identify(data: &SamplerData, requested: u32) -> Option<Workers> {
+    let by_cpu = identify_by_cpu(data)?;
+    if by_cpu.count == requested || requested < 2 {
+        return Some(by_cpu);
+    }
+    Some(sibling_pool(data, requested).unwrap_or(by_cpu))
+}
+
+/// `requested` processes that share a parent and a name, each living most of the run.
+fn sibling_pool(data: &SamplerData, requested: u32) -> Option<Workers> {
+    let first = data
+        .processes
+        .iter()
+        .map(|p| p.first_seen_s)
+        .fold(f64::MAX, f64::min);
+    let last = data
+        .processes
+        .iter()
+        .map(|p| p.last_seen_s)
+        .fold(f64::MIN, f64::max);
+    let long_lived = |p: &&ProcessRecord| p.last_seen_s - p.first_seen_s >= 0.5 * (last - first);
+    let mut groups: Vec<Vec<&ProcessRecord>> = Vec::new();
+    for p in data.processes.iter().filter(long_lived) {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].ppid == p.ppid && g[0].comm == p.comm)
+        {
+            Some(g) => g.push(p),
+            None => groups.push(vec![p]),
+        }
+    }
+    let pool = groups.into_iter().find(|g| g.len() == requested as usize)?;
+    let cpu = |p: &ProcessRecord| p.threads.iter().map(|t| t.on_cpu_s).sum::<f64>();
+    let members: Vec<i32> = pool.iter().map(|p| p.pid).collect();
+    Some(Workers {
+        layout: Layout::Processes,
+        count: requested,
+        cpu_s: pool.iter().map(|p| cpu(p)).collect(),
+        pids: members.clone(),
+        tids: pool
+            .iter()
+            .flat_map(|p| p.threads.iter().map(|t| t.tid))
+            .collect(),
+        other_processes: data
+            .processes
+            .iter()
+            .filter(|p| !members.contains(&p.pid))
+            .count() as u32,
+    })
+}
+
+fn identify_by_cpu(data: &SamplerData) -> Option<Workers> {
     let proc_cpu: Vec<(i32, f64)> = data
         .processes
         .iter()
@@ -171,7 +227,7 @@ mod tests {
         processes.push(proc(1, "python3", &[0.05]));
         processes.push(proc(2, "python3", &[2.0]));
         processes.push(proc(3, "python3", &[1.9]));
-        let w = identify(&SamplerData {
+        let w = identify_by_cpu(&SamplerData {
             processes,
             ..Default::default()
         })
@@ -188,7 +244,7 @@ mod tests {
         let mut processes = vec![proc(1, "python3", &[0.14])];
         processes.extend((2..6).map(|pid| proc(pid, "python3", &[0.35])));
         processes.push(proc(6, "python3", &[0.08])); // a straggler with less work is still a worker
-        let w = identify(&SamplerData {
+        let w = identify_by_cpu(&SamplerData {
             processes,
             ..Default::default()
         })
@@ -200,21 +256,28 @@ mod tests {
     #[test]
     fn a_pool_of_one_worker_is_a_single_worker_not_two_processes() {
         let processes = vec![proc(1, "python3", &[0.125]), proc(2, "python3", &[1.35])];
-        let w = identify(&SamplerData { processes, ..Default::default() }).unwrap();
-        assert_eq!((w.layout, w.count, w.pids.clone()), (Layout::Single, 1, vec![2]));
+        let w = identify_by_cpu(&SamplerData {
+            processes,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (w.layout, w.count, w.pids.clone()),
+            (Layout::Single, 1, vec![2])
+        );
     }
 
     #[test]
     fn a_main_thread_that_submits_work_is_not_a_worker_but_one_that_computes_is() {
         let pool = vec![proc(1, "python3", &[0.12, 0.32, 0.31, 0.30, 0.33])];
-        let w = identify(&SamplerData {
+        let w = identify_by_cpu(&SamplerData {
             processes: pool,
             ..Default::default()
         })
         .unwrap();
         assert_eq!((w.layout, w.count), (Layout::Threads, 4));
         let openmp = vec![proc(1, "solver", &[1.0, 1.0, 0.98, 1.01])];
-        let w = identify(&SamplerData {
+        let w = identify_by_cpu(&SamplerData {
             processes: openmp,
             ..Default::default()
         })
@@ -223,12 +286,39 @@ mod tests {
     }
 
     #[test]
+    fn a_pool_that_mostly_waits_is_found_by_its_shape_when_cpu_cannot_tell() {
+        // The parent spent more CPU importing than the two waiting workers did in total.
+        let mut parent = proc(1, "python3", &[0.20, 0.01]);
+        (parent.first_seen_s, parent.last_seen_s) = (0.0, 2.0);
+        let mut processes = vec![parent];
+        for pid in [2, 3] {
+            let mut w = proc(pid, "python3", &[0.03]);
+            (w.first_seen_s, w.last_seen_s) = (0.1, 1.9);
+            processes.push(w);
+        }
+        let data = SamplerData {
+            processes,
+            ..Default::default()
+        };
+        let w = identify(&data, 2).unwrap();
+        assert_eq!(
+            (w.layout, w.count, w.pids.clone()),
+            (Layout::Processes, 2, vec![2, 3])
+        );
+        assert_eq!(
+            identify(&data, 1).unwrap().count,
+            3,
+            "one requested: the CPU view stands"
+        );
+    }
+
+    #[test]
     fn threads_sharing_one_process_are_the_workers() {
         let processes = vec![
             proc(1, "python3", &[0.01, 1.0, 0.9, 1.1, 0.95]),
             proc(7, "bash", &[0.002]),
         ];
-        let w = identify(&SamplerData {
+        let w = identify_by_cpu(&SamplerData {
             processes,
             ..Default::default()
         })
@@ -239,13 +329,13 @@ mod tests {
 
     #[test]
     fn one_busy_task_is_a_single_worker_and_an_idle_tree_has_none() {
-        let w = identify(&SamplerData {
+        let w = identify_by_cpu(&SamplerData {
             processes: vec![proc(1, "gzip", &[3.0])],
             ..Default::default()
         })
         .unwrap();
         assert_eq!((w.layout, w.count), (Layout::Single, 1));
-        assert!(identify(&SamplerData {
+        assert!(identify_by_cpu(&SamplerData {
             processes: vec![proc(1, "sleep", &[0.0])],
             ..Default::default()
         })

@@ -3,5 +3,6 @@
 mod cli;
 mod lab01;
 mod labs;
+mod offcpu;
 mod sampler;
 mod support;
