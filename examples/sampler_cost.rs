@@ -29,7 +29,7 @@ def spinner():
     x = 0
     while time.time() < end:
         x += 1
-ts = [threading.Thread(target=spinner if i < spin else sleeper) for i in range(n - 1)]
+ts = [threading.Thread(target=spinner if i >= n - 1 - spin else sleeper) for i in range(n - 1)]
 for t in ts: t.start()
 print("ready", flush=True)
 for t in ts: t.join()
@@ -51,7 +51,7 @@ fn spawn(threads: usize, spinning: usize, nap: f64, secs: f64) -> Child {
     let mut child = Command::new(python())
         .args(["-c", SCRIPT])
         .args([threads, spinning].map(|n| n.to_string()))
-        .args([secs + 2.0, nap].map(|s| s.to_string()))
+        .args([secs + 60.0, nap].map(|s| s.to_string()))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start python");

@@ -1,10 +1,12 @@
 //! The procfs sampler (DESIGN 2.3): a thread that sweeps the target's whole process tree
 //! (short-lived children and every thread included) at up to 100 Hz and records the busy-cores
-//! timeline, run-queue delay and a record per process and thread.
+//! timeline, run-queue delay, a record per process and thread, and what blocked threads wait on.
 //!
-//! Layout: `sys` is the raw ABI (kept-open fds, getdents64, thread clock), `parse` the file
-//! formats, `discover` finds the tree's processes, `process` and `thread` sweep them, `tree`
-//! folds a sweep into the data, `rate` paces the ticks. This file is the thread and its API.
+//! Layout: `sys` is the raw ABI (kept-open fds, getdents64, thread clock, netlink,
+//! process_vm_readv), `parse` the file formats, `discover` finds the tree's processes, `process`
+//! and `thread` sweep them, `blocked` reads a blocked thread's syscall, `wait` classifies it,
+//! `resolve` (with `unixdiag`) names the resource, `tree` folds a sweep into the data, `rate`
+//! paces the ticks. This file is the thread and its API.
 //!
 //! Each tick is a value: a [`Tick`](crate::measure::Tick) with its lateness and errors attached
 //! (STYLE 7). A bad read is counted, never fatal; a task that vanished is not an error.

@@ -221,6 +221,7 @@ impl Resolver {
                 self.sockets
                     .get(&ino)
                     .cloned()
+                    .or_else(|| unix_table(pid, ino))
                     .unwrap_or_else(|| Resource::new(format!("socket:[{ino}]"), "socket"))
             }
         };
@@ -257,6 +258,18 @@ impl Resolver {
             }
         }
     }
+}
+
+/// A unix socket by its bound path from /proc/PID/net/unix, when unix_diag could not answer
+/// (no unix_diag in the kernel, or the target in another network namespace): no peer there.
+fn unix_table(pid: i32, ino: u64) -> Option<Resource> {
+    let table = procfs::process::Process::new(pid).ok()?.unix().ok()?;
+    let e = table.into_iter().find(|e| e.inode == ino)?;
+    let name = match e.path {
+        Some(p) => format!("unix:{}", p.display()),
+        None => format!("unix:[{ino}]"),
+    };
+    Some(Resource::new(name, "unix"))
 }
 
 /// The tcp and udp sockets of the target's network namespace (/proc/PID/net/*), by inode:
@@ -353,6 +366,21 @@ mod tests {
             "{two:?}"
         );
         assert_eq!(r.polled(me, &[]).name, "sleep");
+    }
+
+    #[test]
+    fn net_unix_table_names_a_bound_socket_without_netlink() {
+        use std::os::unix::fs::MetadataExt;
+        let me = std::process::id() as i32;
+        let path = std::env::temp_dir().join(format!("fc-unixtable-{me}.sock"));
+        let _ = std::fs::remove_file(&path);
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let ino = std::fs::metadata(format!("/proc/self/fd/{}", l.as_raw_fd()))
+            .unwrap()
+            .ino();
+        let r = unix_table(me, ino).unwrap();
+        assert_eq!(r, Resource::new(format!("unix:{}", path.display()), "unix"));
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
