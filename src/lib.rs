@@ -4,3 +4,4 @@
 //! Data flows one way: cli -> plan -> run -> measure -> analyze -> diagnose -> report.
 
 pub mod measure;
+pub mod run;
