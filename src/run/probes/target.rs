@@ -160,4 +160,32 @@ mod tests {
         ));
         assert!(!target_is_dynamic(Path::new("/nonexistent/x")));
     }
+
+    /// A 64-bit little-endian ELF header with one program header of type `p_type`.
+    fn tiny_elf(p_type: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 64 + 56];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2; // 64-bit
+        b[5] = 1; // little-endian
+        b[0x20..0x28].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        b[0x36..0x38].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        b[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        b[64..68].copy_from_slice(&p_type.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn only_an_elf_with_pt_interp_is_dynamic() {
+        let dir = std::env::temp_dir().join(format!("forkcast-elf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (stat, dynamic) = (dir.join("static"), dir.join("dynamic"));
+        std::fs::write(&stat, tiny_elf(1)).unwrap(); // PT_LOAD only
+        std::fs::write(&dynamic, tiny_elf(3)).unwrap(); // PT_INTERP
+        assert!(!target_is_dynamic(&stat));
+        assert!(target_is_dynamic(&dynamic));
+        let script = dir.join("script");
+        std::fs::write(&script, format!("#!{}\n", dynamic.display())).unwrap();
+        assert!(target_is_dynamic(&script));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
