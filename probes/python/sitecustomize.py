@@ -16,7 +16,7 @@ Every update is a write into a MAP_SHARED mapping, so a worker that leaves by os
 killed by Pool.terminate() loses nothing: there is nothing to flush. The probe never writes to
 stdout or stderr, and swallows its own exceptions.
 
-File `py-<pid>-<ns>.bin`, little-endian (forkcast's src/run/probes/python.rs reads it):
+File `py-<pid>-<ns>.bin`, native-endian (forkcast's src/run/probes/python.rs reads it):
 
     0   8s magic b"FKPYREC1"      8  u32 version=1   12 u32 header_size=512
     16  i64 pid                   24 i64 ppid
@@ -96,28 +96,33 @@ def _initial_role():
 
 # --- the per-process record -------------------------------------------------------------------
 
-import struct as _struct  # noqa: E402  (after the chain helpers on purpose: tiny, builtin)
 from time import perf_counter_ns as _ns  # noqa: E402
 
-_HEADER = _struct.Struct("<8sIIqq32s16s")
-_Q3 = _struct.Struct("<qqq")
-_TASKS = _struct.Struct("<qqdqqq")
-_Q1 = _struct.Struct("<q")
-_Q2 = _struct.Struct("<qq")
 _HEADER_SIZE = 512
 _EVENTS_OFF, _EVENTS_END = 512, 65536
 _DUR_OFF, _DUR_CAP = 65536, 262144
 _SIZE = _DUR_OFF + 8 * _DUR_CAP
-_SOURCES = {"pool": 176, "process_pool": 184, "thread_pool": 192}
-_STARTS = {"fork": 208, "spawn": 216, "forkserver": 224}
+# Indexes into the record as an array of 8-byte words (byte offset / 8; see the docstring).
+_PICKLED, _UNPICKLED = 10, 13  # bytes, ns, calls
+_TASKS, _TASK_NS, _TASK_SUMSQ, _TASK_MIN, _TASK_MAX, _STORED = 16, 17, 18, 19, 20, 21
+_POOL, _PROCESS_POOL, _THREAD_POOL, _CHUNKS = 22, 23, 24, 25
+_STARTS = {"fork": 26, "spawn": 27, "forkserver": 28}
+_FORKS, _FORK_PY_MAX, _FORK_OS_MAX = 29, 30, 31
+_EVENTS_LEN, _EVENTS_DROPPED = 32, 33
+_DUR_BASE = _DUR_OFF // 8
 
 
 class _Record:
+    """This process's record: every update goes straight into the shared mapping through int64
+    and float64 views, under a lock because pool threads update it concurrently (an RLock, taken
+    with acquire/try/finally: half the cost of `with`, and safe if a signal handler re-enters)."""
+
     def __init__(self, out_dir, role, started_by):
         import _thread
         import mmap
 
-        self.lock = _thread.allocate_lock()
+        self.lock = _thread.RLock()
+        self.acquire, self.release = self.lock.acquire, self.lock.release
         self.out_dir = out_dir
         self.role = role
         pid = os.getpid()
@@ -128,92 +133,87 @@ class _Record:
             self.mm = mmap.mmap(fd, _SIZE)
         finally:
             os.close(fd)
-        _HEADER.pack_into(
-            self.mm, 0, b"FKPYREC1", 1, _HEADER_SIZE, pid, os.getppid(),
-            role.encode(), started_by.encode(),
-        )
-        self.pickle = [0, 0, 0]
-        self.unpickle = [0, 0, 0]
-        # tasks, ns sum, ns sumsq, ns min, ns max, stored
-        self.tasks = [0, 0, 0.0, 0, 0, 0]
-        self.counts = {}
-        self.forks = [0, 0, 0]
-        self.events = [0, 0]
+        self.mm[0:8] = b"FKPYREC1"
+        words = memoryview(self.mm)
+        self.u32 = words[:16].cast("I")
+        self.u32[2], self.u32[3] = 1, _HEADER_SIZE
+        self.q = words.cast("q")
+        self.d = words.cast("d")
+        self.q[2], self.q[3] = pid, os.getppid()
+        self.set_role(role)
+        self.mm[64:80] = started_by.encode()[:16].ljust(16, b"\0")
+
+    def close(self):
+        for view in (self.u32, self.q, self.d):
+            view.release()
+        self.mm.close()
 
     def set_role(self, role):
         self.role = role
         self.mm[32:64] = role.encode()[:32].ljust(32, b"\0")
 
-    def pickled(self, data, ns):
-        n = _nbytes(data)
-        with self.lock:
-            c = self.pickle
-            c[0] += n
-            c[1] += ns
-            c[2] += 1
-            _Q3.pack_into(self.mm, 80, *c)
+    def add3(self, at, n, ns):
+        q = self.q
+        self.acquire()
+        try:
+            q[at] += n
+            q[at + 1] += ns
+            q[at + 2] += 1
+        finally:
+            self.release()
 
-    def unpickled(self, data, ns):
-        n = _nbytes(data)
-        with self.lock:
-            c = self.unpickle
-            c[0] += n
-            c[1] += ns
-            c[2] += 1
-            _Q3.pack_into(self.mm, 104, *c)
-
-    def task(self, ns, source):
-        with self.lock:
-            t = self.tasks
-            i = t[0]
-            t[0] = i + 1
-            t[1] += ns
-            t[2] += float(ns) * ns
-            t[3] = ns if i == 0 else min(t[3], ns)
-            t[4] = max(t[4], ns)
+    def task(self, ns, source, chunk=False):
+        """One task of `ns` (None: only a chunk ended, its items were timed one by one)."""
+        q = self.q
+        square = float(ns or 0) * (ns or 0)
+        self.acquire()
+        try:
+            if chunk:
+                q[_CHUNKS] += 1
+            if ns is None:
+                return
+            i = q[_TASKS]
+            q[_TASKS] = i + 1
+            q[_TASK_NS] += ns
+            self.d[_TASK_SUMSQ] += square
+            if i == 0 or ns < q[_TASK_MIN]:
+                q[_TASK_MIN] = ns
+            if ns > q[_TASK_MAX]:
+                q[_TASK_MAX] = ns
             if i < _DUR_CAP:
-                _Q1.pack_into(self.mm, _DUR_OFF + 8 * i, ns)
-                t[5] = i + 1
-            _TASKS.pack_into(self.mm, 128, *t)
-            self._count(_SOURCES[source])
+                q[_DUR_BASE + i] = ns
+                q[_STORED] = i + 1
+            q[source] += 1
+        finally:
+            self.release()
 
-    def _count(self, offset):
-        n = self.counts.get(offset, 0) + 1
-        self.counts[offset] = n
-        _Q1.pack_into(self.mm, offset, n)
-
-    def count(self, offset):
-        with self.lock:
-            self._count(offset)
+    def count(self, at):
+        self.acquire()
+        try:
+            self.q[at] += 1
+        finally:
+            self.release()
 
     def fork(self, python_threads, os_threads):
+        q = self.q
         with self.lock:
-            f = self.forks
-            f[0] += 1
-            f[1] = max(f[1], python_threads)
-            f[2] = max(f[2], os_threads)
-            _Q3.pack_into(self.mm, 232, *f)
+            q[_FORKS] += 1
+            q[_FORK_PY_MAX] = max(q[_FORK_PY_MAX], python_threads)
+            q[_FORK_OS_MAX] = max(q[_FORK_OS_MAX], os_threads)
         self.event(ev="fork", python_threads=python_threads, os_threads=os_threads)
 
     def event(self, **fields):
         import json
 
         line = (json.dumps(fields, separators=(",", ":")) + "\n").encode()
+        q = self.q
         with self.lock:
-            e = self.events
-            start = _EVENTS_OFF + e[0]
+            start = _EVENTS_OFF + q[_EVENTS_LEN]
             if start + len(line) <= _EVENTS_END:
                 self.mm[start:start + len(line)] = line
-                e[0] += len(line)
+                q[_EVENTS_LEN] += len(line)
             else:
-                e[1] += 1
-            _Q2.pack_into(self.mm, 256, *e)
-
-
-def _nbytes(data):
-    if isinstance(data, memoryview):
-        return data.nbytes
-    return len(data)
+                q[_EVENTS_DROPPED] += 1
 
 
 # --- fork ---------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def _after_fork_child():
     _rec = None
     started_by = "forkserver" if parent.role == "forkserver" else "fork"
     _rec = _safe(_Record, parent.out_dir, "process", started_by)
-    _safe(parent.mm.close)
+    _safe(parent.close)
 
 
 # --- lazy patching: each module is patched right after it is first imported -----------------------
@@ -273,13 +273,15 @@ class _Loader:
 class _Finder:
     """A meta path finder that only wraps the loader of the modules in _PATCHES."""
 
-    _busy = False
+    # Names being looked up right now (by the finders we ask in turn). The import system holds
+    # the module's lock around find_spec, so no two threads look up one name at once.
+    _finding = set()
 
     def find_spec(self, name, path=None, target=None):
         patch = _PATCHES.get(name)
-        if patch is None or _Finder._busy:
+        if patch is None or name in self._finding:
             return None
-        _Finder._busy = True
+        self._finding.add(name)
         try:
             for finder in sys.meta_path:
                 if finder is self or not hasattr(finder, "find_spec"):
@@ -295,7 +297,7 @@ class _Finder:
         except Exception:
             return None
         finally:
-            _Finder._busy = False
+            self._finding.discard(name)
 
 
 def _wraps(orig):
@@ -312,22 +314,30 @@ def _patch_reduction(m):
     loads = fp.__dict__["loads"]
 
     @_wraps(dumps)
-    def fc_dumps(cls, *args, **kwargs):
+    def fc_dumps(cls, obj, protocol=None):
         t0 = _ns()
-        data = dumps(cls, *args, **kwargs)
-        dt = _ns() - t0
+        data = dumps(cls, obj, protocol)
+        t1 = _ns()
         rec = _rec
         if rec is not None:
-            _safe(rec.pickled, data, dt)
+            try:
+                n = data.nbytes if type(data) is memoryview else len(data)
+                rec.add3(_PICKLED, n, t1 - t0)
+            except Exception:
+                pass
         return data
 
     def fc_loads(data, *args, **kwargs):
         t0 = _ns()
-        obj = loads(data, *args, **kwargs)
-        dt = _ns() - t0
+        obj = loads(data, *args, **kwargs) if args or kwargs else loads(data)
+        t1 = _ns()
         rec = _rec
         if rec is not None:
-            _safe(rec.unpickled, data, dt)
+            try:
+                n = data.nbytes if type(data) is memoryview else len(data)
+                rec.add3(_UNPICKLED, n, t1 - t0)
+            except Exception:
+                pass
         return obj
 
     fp.dumps = classmethod(fc_dumps)
@@ -346,7 +356,10 @@ def _timed(fn, source):
             dt = _ns() - t0
             rec = _rec
             if rec is not None:
-                _safe(rec.task, dt, source)
+                try:
+                    rec.task(dt, source)
+                except Exception:
+                    pass
 
     return fc_timed
 
@@ -366,21 +379,23 @@ class _TaskClock:
         if task is None:
             return task
         self.start = _ns()
-        self.items_timed = False
-        timed = _safe(self.per_item, task)
-        if timed is not None:
-            self.items_timed = True
-            return timed
-        return task
+        try:
+            timed = self.per_item(task)
+        except Exception:
+            timed = None
+        self.items_timed = timed is not None
+        return task if timed is None else timed
 
     def done(self):
+        end = _ns()
         start, self.start = self.start, None
         rec = _rec
         if start is None or rec is None:
             return
-        _safe(rec.count, 200)
-        if not self.items_timed:
-            _safe(rec.task, _ns() - start, self.source)
+        try:
+            rec.task(None if self.items_timed else end - start, self.source, chunk=True)
+        except Exception:
+            pass
 
 
 class _TaskQueue:
@@ -429,13 +444,13 @@ def _patch_pool(m):
         job, i, func, args, kwds = task
         if func in star and len(args) == 1 and len(args[0]) == 2:
             fn, chunk = args[0]
-            return (job, i, func, ((_timed(fn, "pool"), chunk),), kwds)
+            return (job, i, func, ((_timed(fn, _POOL), chunk),), kwds)
         return None
 
     @_wraps(worker)
     def fc_worker(inqueue, outqueue, *args, **kwargs):
-        clock = _TaskClock("pool", per_item)
-        if _in_main_thread() and _rec is not None:
+        clock = _TaskClock(_POOL, per_item)
+        if _rec is not None and _in_main_thread():
             _safe(_rec.set_role, "pool_worker")
         return worker(_TaskQueue(inqueue, clock), _ResultQueue(outqueue, clock), *args, **kwargs)
 
@@ -547,13 +562,13 @@ def _patch_futures_process(m):
     def per_item(call_item):
         fn = call_item.fn
         if isinstance(fn, functools.partial) and fn.func is chunk_fn and len(fn.args) == 1:
-            call_item.fn = functools.partial(chunk_fn, _timed(fn.args[0], "process_pool"))
+            call_item.fn = functools.partial(chunk_fn, _timed(fn.args[0], _PROCESS_POOL))
             return call_item
         return None
 
     @_wraps(worker)
     def fc_process_worker(call_queue, result_queue, *args, **kwargs):
-        clock = _TaskClock("process_pool", per_item)
+        clock = _TaskClock(_PROCESS_POOL, per_item)
         if _rec is not None:
             _safe(_rec.set_role, "process_pool_worker")
         return worker(
@@ -607,8 +622,12 @@ def _patch_futures_thread(m):
         finally:
             dt = _ns() - t0
             rec = _rec
-            if rec is not None and not _safe(self.future.cancelled):
-                _safe(rec.task, dt, "thread_pool")
+            if rec is not None:
+                try:
+                    if not self.future.cancelled():
+                        rec.task(dt, _THREAD_POOL)
+                except Exception:
+                    pass
 
     item.run = fc_run
 

@@ -87,7 +87,7 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
         unpickle_calls: count(120),
         tasks,
         task_s_sum: ns(136),
-        task_s_sumsq: f64::from_le_bytes(h[144..152].try_into()?) / 1e18,
+        task_s_sumsq: f64::from_ne_bytes(h[144..152].try_into()?) / 1e18,
         task_s_min: (tasks > 0).then(|| ns(152)),
         task_s_max: (tasks > 0).then(|| ns(160)),
         task_durations_s: durations
@@ -172,11 +172,11 @@ fn c_text(b: &[u8]) -> String {
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+    u32::from_ne_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
 fn i64_at(b: &[u8], at: usize) -> i64 {
-    i64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+    i64::from_ne_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
 #[cfg(test)]
