@@ -3,6 +3,7 @@
 //! Units are in the field names. `Option` means "not measured" (never a 0 that means unknown).
 
 mod host;
+pub mod probes;
 mod sampled;
 
 pub use host::Host;

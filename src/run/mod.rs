@@ -3,6 +3,7 @@
 
 pub mod counters;
 pub mod host;
+pub mod probes;
 pub mod reap;
 pub mod sampler;
 pub mod spawn;

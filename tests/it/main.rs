@@ -4,5 +4,6 @@ mod cli;
 mod lab01;
 mod labs;
 mod offcpu;
+mod probes;
 mod sampler;
 mod support;

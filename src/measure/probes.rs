@@ -1,0 +1,208 @@
+//! What the injected probes recorded in one run: I/O per process, fd kind and peer from the
+//! LD_PRELOAD probe; pickling, tasks, chunksizes, start methods and threads at fork per process
+//! from the Python probe. Plain data; `run::probes` fills it, `analyze` reads it.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the probes of one run wrote. A probe that was not injected is None.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProbeData {
+    pub preload: Option<PreloadData>,
+    pub python: Option<PythonData>,
+}
+
+/// The LD_PRELOAD probe's counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreloadData {
+    /// One entry per process image (a process that execs shows up once per image, same pid).
+    pub processes: Vec<PreloadProcess>,
+    /// Process images that found the counter file full and ran uncounted.
+    pub dropped_processes: u64,
+}
+
+/// One process image's I/O, as the preload probe saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreloadProcess {
+    pub pid: i32,
+    pub ppid: i32,
+    /// The thread name when the image started (`/proc/PID/comm`, at most 15 bytes).
+    pub comm: String,
+    /// `/proc/PID/exe` when the image started.
+    pub exe: String,
+    /// The image is a fork child that had not exec'd (it shares the parent's executable).
+    pub forked: bool,
+    /// How the process was seen to leave; None: killed by a signal, replaced by exec, or still
+    /// running when the run ended.
+    pub exit: Option<ExitPath>,
+    /// From the image's start to its exit, when an exit was seen.
+    pub lifetime_s: Option<f64>,
+    /// Classifications that found the row table full and went to a kind's overflow row.
+    pub rows_overflowed: u64,
+    pub rows: Vec<IoRow>,
+}
+
+/// How a process left, as far as the preload probe could see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitPath {
+    /// `exit()` / return from main (atexit handlers ran).
+    Exit,
+    /// `_exit()` / `_Exit()` (e.g. Python's `os._exit`, how multiprocessing fork workers leave).
+    UnderscoreExit,
+}
+
+/// What an fd was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FdKind {
+    Pipe,
+    Unix,
+    Tcp,
+    Udp,
+    File,
+    Other,
+}
+
+/// Direction of an I/O call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IoDir {
+    /// read, recv, ... (and the source side of sendfile/splice/copy_file_range).
+    In,
+    /// write, send, ... (and the destination side of sendfile/splice/copy_file_range).
+    Out,
+    /// fsync / fdatasync: calls and time, no bytes.
+    Sync,
+}
+
+/// Totals of one (kind, peer, direction) in one process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IoRow {
+    pub kind: FdKind,
+    /// The resource: `pipe:[ino]`; a unix socket's path (or `socket:[ino]` when unnamed); a tcp/udp
+    /// `addr:port`; a regular file's directory; what `/proc/PID/fd` shows for anything else.
+    /// None for an unconnected socket, or for the overflow row.
+    pub peer: Option<String>,
+    /// `peer` is this process's own listening address: the process accepted these connections
+    /// (it is the server of this resource).
+    #[serde(default)]
+    pub accepted: bool,
+    /// The row collects the peers of this kind that did not fit in the per-process table.
+    #[serde(default)]
+    pub overflow: bool,
+    pub dir: IoDir,
+    pub bytes: u64,
+    pub calls: u64,
+    /// Wall time spent inside the calls (blocked plus copying), in ns. For a two-fd copy the time
+    /// is on the `out` side only.
+    pub blocked_ns: u64,
+}
+
+/// The Python probe's records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PythonData {
+    /// One entry per interpreter (fork children included).
+    pub processes: Vec<PythonProcess>,
+}
+
+/// One interpreter's multiprocessing picture.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PythonProcess {
+    pub pid: i32,
+    pub ppid: i32,
+    /// `process`, `mp_child`, `pool_worker`, `process_pool_worker`, `forkserver` or
+    /// `resource_tracker`.
+    pub role: String,
+    /// How the interpreter started: `exec`, `fork`, `spawn` or `forkserver`.
+    pub started_by: String,
+    /// Bytes and time of multiprocessing/concurrent.futures pickling in this process (sending).
+    pub pickled_bytes: u64,
+    pub pickle_s: f64,
+    pub pickle_calls: u64,
+    /// Bytes and time of unpickling in this process (receiving).
+    pub unpickled_bytes: u64,
+    pub unpickle_s: f64,
+    pub unpickle_calls: u64,
+    /// Tasks run in this process: one call of the user's function (each item of a map chunk).
+    pub tasks: u64,
+    pub tasks_by_source: TaskSources,
+    /// Pool / ProcessPoolExecutor work messages this worker handled (map chunks count once).
+    pub chunks: u64,
+    /// Each task's duration, in completion order; cut at 262144 (`task_durations_truncated`),
+    /// while the sums below cover every task.
+    pub task_durations_s: Vec<f64>,
+    pub task_durations_truncated: bool,
+    pub task_s_sum: f64,
+    /// Sum of squared durations, in s².
+    pub task_s_sumsq: f64,
+    pub task_s_min: Option<f64>,
+    pub task_s_max: Option<f64>,
+    /// Chunksizes of the map calls this process made.
+    pub chunksizes: Vec<ChunksizeRecord>,
+    /// Pools and executors this process created.
+    pub pools: Vec<PoolRecord>,
+    /// The start method of the processes this process started (the most used one), else of the
+    /// last process pool it created; None when it started none.
+    pub start_method: Option<String>,
+    pub process_starts: ProcessStarts,
+    /// `os.fork()` calls in this process and the threads alive at the first ones.
+    pub forks: u64,
+    pub threads_at_fork: Vec<ThreadsAtFork>,
+    pub max_python_threads_at_fork: Option<u64>,
+    pub max_os_threads_at_fork: Option<u64>,
+    /// Events (pools, chunksizes, forks) that did not fit in the record; their sums are still right.
+    pub events_dropped: u64,
+}
+
+/// Tasks per kind of pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSources {
+    /// multiprocessing.Pool (and ThreadPool) tasks.
+    pub pool: u64,
+    /// concurrent.futures.ProcessPoolExecutor calls.
+    pub process_pool: u64,
+    /// concurrent.futures.ThreadPoolExecutor work items.
+    pub thread_pool: u64,
+}
+
+/// Processes started, by start method.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessStarts {
+    pub fork: u64,
+    pub spawn: u64,
+    pub forkserver: u64,
+}
+
+/// One map call's chunking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunksizeRecord {
+    /// `map` (also map_async), `starmap`, `imap`, `imap_unordered`, `executor_map`.
+    pub api: String,
+    pub chunksize: u64,
+    /// The caller left chunksize out and this is the library's default.
+    pub default: bool,
+    /// Items in the iterable, when it had a length.
+    pub items: Option<u64>,
+    /// Workers in the pool.
+    pub workers: Option<u64>,
+}
+
+/// One pool or executor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolRecord {
+    /// `Pool`, `ThreadPool`, `ProcessPoolExecutor`.
+    pub api: String,
+    pub workers: Option<u64>,
+    /// `multiprocessing.get_start_method(allow_none=True)` of the pool's context; None for thread
+    /// pools and when no method was fixed yet.
+    pub start_method: Option<String>,
+}
+
+/// Threads alive in the parent at one fork.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadsAtFork {
+    /// `threading.active_count()`.
+    pub python_threads: u64,
+    /// Entries of `/proc/self/task` (native threads too, e.g. a BLAS pool).
+    pub os_threads: u64,
+}

@@ -1,0 +1,206 @@
+//! The Python probe's forkcast side: writes the embedded `sitecustomize.py` into the run folder
+//! and reads the per-process record files it leaves (format in the probe's docstring).
+
+use crate::measure::probes::{
+    ChunksizeRecord, PoolRecord, ProcessStarts, PythonData, PythonProcess, TaskSources,
+    ThreadsAtFork,
+};
+use anyhow::{Context, Result};
+use serde_json::Value;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Names the folder the probe writes its per-process records into.
+pub const ENV_PYTHON_OUT: &str = "FORKCAST_PYTHON_OUT";
+
+const SITECUSTOMIZE: &str = include_str!("../../../probes/python/sitecustomize.py");
+const MAGIC: &[u8; 8] = b"FKPYREC1";
+const EVENTS_OFF: usize = 512;
+const DUR_OFF: usize = 65536;
+const DUR_CAP: u64 = 262_144;
+
+/// Writes `dir/python/sitecustomize.py` and creates `dir/python-out/`; returns both folders.
+pub fn install(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let site = dir.join("python");
+    let out = dir.join("python-out");
+    for d in [&site, &out] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let file = site.join("sitecustomize.py");
+    std::fs::write(&file, SITECUSTOMIZE)
+        .with_context(|| format!("writing the Python probe {}", file.display()))?;
+    Ok((site, out))
+}
+
+/// Reads every record in `dir`, in the order the interpreters started. Files that are not
+/// records (or were cut short) are skipped.
+pub fn read_records(dir: &Path) -> Result<PythonData> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("listing the Python probe folder {}", dir.display()))?;
+    let mut found: Vec<(u64, PythonProcess)> = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        let Some(started) = record_start_ns(&path) else {
+            continue;
+        };
+        let record = read_record(&path).with_context(|| format!("reading {}", path.display()))?;
+        if let Some(record) = record {
+            found.push((started, record));
+        }
+    }
+    found.sort_by_key(|(started, p)| (*started, p.pid));
+    Ok(PythonData {
+        processes: found.into_iter().map(|(_, p)| p).collect(),
+    })
+}
+
+/// `py-<pid>-<ns>.bin` -> ns.
+fn record_start_ns(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_prefix("py-")?.strip_suffix(".bin")?;
+    stem.split_once('-')?.1.parse().ok()
+}
+
+fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
+    let f = File::open(path)?;
+    let mut h = vec![0u8; DUR_OFF];
+    if f.read_exact_at(&mut h, 0).is_err() || &h[..8] != MAGIC || u32_at(&h, 8) != 1 {
+        return Ok(None);
+    }
+    let ns = |at: usize| i64_at(&h, at).max(0) as f64 / 1e9;
+    let count = |at: usize| i64_at(&h, at).max(0) as u64;
+    let tasks = count(128);
+    let stored = count(168).min(DUR_CAP);
+    let mut durations = vec![0u8; stored as usize * 8];
+    f.read_exact_at(&mut durations, DUR_OFF as u64)?;
+    let mut p = PythonProcess {
+        pid: i64_at(&h, 16) as i32,
+        ppid: i64_at(&h, 24) as i32,
+        role: c_text(&h[32..64]),
+        started_by: c_text(&h[64..80]),
+        pickled_bytes: count(80),
+        pickle_s: ns(88),
+        pickle_calls: count(96),
+        unpickled_bytes: count(104),
+        unpickle_s: ns(112),
+        unpickle_calls: count(120),
+        tasks,
+        task_s_sum: ns(136),
+        task_s_sumsq: f64::from_ne_bytes(h[144..152].try_into()?) / 1e18,
+        task_s_min: (tasks > 0).then(|| ns(152)),
+        task_s_max: (tasks > 0).then(|| ns(160)),
+        task_durations_s: durations
+            .chunks_exact(8)
+            .map(|c| i64_at(c, 0).max(0) as f64 / 1e9)
+            .collect(),
+        task_durations_truncated: tasks > stored,
+        tasks_by_source: TaskSources {
+            pool: count(176),
+            process_pool: count(184),
+            thread_pool: count(192),
+        },
+        chunks: count(200),
+        process_starts: ProcessStarts {
+            fork: count(208),
+            spawn: count(216),
+            forkserver: count(224),
+        },
+        forks: count(232),
+        max_python_threads_at_fork: (count(232) > 0).then(|| count(240)),
+        max_os_threads_at_fork: (count(232) > 0).then(|| count(248)),
+        events_dropped: count(264),
+        ..PythonProcess::default()
+    };
+    let events_len = (count(256) as usize).min(DUR_OFF - EVENTS_OFF);
+    let events = String::from_utf8_lossy(&h[EVENTS_OFF..EVENTS_OFF + events_len]);
+    for line in events.lines() {
+        if let Ok(v) = serde_json::from_str::<Value>(line) {
+            apply_event(&mut p, &v);
+        }
+    }
+    p.start_method = start_method(&p);
+    Ok(Some(p))
+}
+
+fn apply_event(p: &mut PythonProcess, v: &Value) {
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let num = |k: &str| v.get(k).and_then(Value::as_u64);
+    match v.get("ev").and_then(Value::as_str) {
+        Some("fork") => p.threads_at_fork.push(ThreadsAtFork {
+            python_threads: num("python_threads").unwrap_or(0),
+            os_threads: num("os_threads").unwrap_or(0),
+        }),
+        Some("pool") => p.pools.push(PoolRecord {
+            api: text("api").unwrap_or_default(),
+            workers: num("workers"),
+            start_method: text("start_method"),
+        }),
+        Some("chunksize") => p.chunksizes.push(ChunksizeRecord {
+            api: text("api").unwrap_or_default(),
+            chunksize: num("chunksize").unwrap_or(0),
+            default: v.get("default").and_then(Value::as_bool).unwrap_or(false),
+            items: num("items"),
+            workers: num("workers"),
+        }),
+        _ => {}
+    }
+}
+
+/// The most used start method of the processes started, else the last process pool's.
+fn start_method(p: &PythonProcess) -> Option<String> {
+    let s = &p.process_starts;
+    let used = [
+        ("fork", s.fork),
+        ("spawn", s.spawn),
+        ("forkserver", s.forkserver),
+    ];
+    let top = used.iter().filter(|(_, n)| *n > 0).max_by_key(|(_, n)| *n);
+    match top {
+        Some((name, _)) => Some((*name).to_owned()),
+        None => p
+            .pools
+            .iter()
+            .rev()
+            .find_map(|pool| pool.start_method.clone()),
+    }
+}
+
+fn c_text(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn i64_at(b: &[u8], at: usize) -> i64 {
+    i64::from_ne_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_names_carry_the_start_time() {
+        assert_eq!(record_start_ns(Path::new("/x/py-12-345.bin")), Some(345));
+        assert_eq!(record_start_ns(Path::new("/x/other.bin")), None);
+    }
+
+    #[test]
+    fn start_method_prefers_what_was_started() {
+        let mut p = PythonProcess {
+            pools: vec![PoolRecord {
+                api: "Pool".into(),
+                workers: Some(2),
+                start_method: Some("spawn".into()),
+            }],
+            ..PythonProcess::default()
+        };
+        assert_eq!(start_method(&p).as_deref(), Some("spawn"));
+        p.process_starts.fork = 2;
+        assert_eq!(start_method(&p).as_deref(), Some("fork"));
+    }
+}
