@@ -2,7 +2,7 @@
 
 use super::waits::{self, OffCpu, Sink};
 use super::workers::{self, Layout, Workers};
-use super::{stats, timeline};
+use super::{ipc, stats, timeline};
 use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -56,6 +56,9 @@ pub struct PointSummary {
     pub sinks: Option<Vec<Sink>>,
     /// Every resource outside the pool's plumbing that any worker waited on.
     pub external_waits: Option<Vec<Sink>>,
+    /// What the probes measured (IPC bytes and tax, tasks, sink I/O); absent without probes.
+    #[serde(flatten)]
+    pub probes: Option<ipc::ProbeSummary>,
     /// Largest PSS of a worker process, averaged over workers and runs, in bytes.
     pub pss_bytes_per_worker: Option<f64>,
     /// How the workers were laid out at this point (from the sampler).
@@ -140,6 +143,27 @@ pub fn summarize_point(point: &PointMeasurements, host: &Host) -> PointSummary {
         .host_other_cpu_cores
         .is_some_and(|c| c >= NOISY_HOST_CORES);
 
+    let probe_runs: Vec<ipc::ProbeFigures> = ok
+        .iter()
+        .filter_map(|r| r.probes.as_ref())
+        .map(ipc::figures)
+        .collect();
+    s.probes = ipc::summarize(&probe_runs, s.cpu_s);
+    if s.probes.is_some() {
+        let injected = |name: &str| {
+            ok.iter()
+                .any(|r| r.probes_injected.iter().any(|p| p == name))
+        };
+        if injected("preload") {
+            s.sources.insert("ipc_bytes".into(), Source::PreloadProbe);
+            s.sources.insert("sink_io".into(), Source::PreloadProbe);
+        }
+        if injected("python") {
+            s.sources
+                .insert("task_durations".into(), Source::PythonProbe);
+            s.sources.insert("ipc_tax".into(), Source::PythonProbe);
+        }
+    }
     let sampled: Vec<(&SamplerData, Workers)> = ok
         .iter()
         .filter_map(|r| r.sampled.as_ref())

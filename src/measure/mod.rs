@@ -63,6 +63,14 @@ pub struct Run {
     pub counters: Option<Counters>,
     /// What the procfs sampler saw; None when sampling was off or failed.
     pub sampled: Option<SamplerData>,
+    /// What the injected probes recorded; None when no probe was injected.
+    #[serde(default)]
+    pub probes: Option<probes::ProbeData>,
+    /// Which probes were injected ("preload", "python"), and why any asked for was not.
+    #[serde(default)]
+    pub probes_injected: Vec<String>,
+    #[serde(default)]
+    pub probe_notes: Vec<String>,
     /// Files holding the target's stdout and stderr, relative to the output folder.
     pub stdout_file: Option<String>,
     pub stderr_file: Option<String>,

@@ -124,6 +124,12 @@ fn run_once(
         .collect();
     env.extend(point.env.iter().map(|(k, v)| (k.into(), v.into())));
 
+    let (prepared, probes_injected, mut probe_notes) =
+        inject_probes(plan, program, &runs_dir.join(label), &env)?;
+    if let Some(p) = &prepared {
+        env.retain(|(k, _)| !p.env().iter().any(|(name, _)| name == k));
+        env.extend(p.env().iter().cloned());
+    }
     let mut child =
         spawn::spawn_gated(program, &point.argv, &env, &stdio).context("cannot fork the target")?;
     let counters = counters::TreeCounters::attach(child.pid);
@@ -151,6 +157,13 @@ fn run_once(
     let counters = (!counters.is_empty()).then(|| counters.read());
     // A sampler that could not start leaves the run without a timeline, not without a result.
     let sampled = sampler.ok().map(|s| s.finish());
+    let probe_data = prepared
+        .map(|p| p.collect())
+        .transpose()
+        .unwrap_or_else(|e| {
+            probe_notes.push(format!("the probes' records could not be read: {e:#}"));
+            None
+        });
     let wall_s = ended.wall.as_secs_f64();
 
     let task_clock = counters.as_ref().and_then(|c| c.task_clock_s);
@@ -179,10 +192,60 @@ fn run_once(
         rusage: ended.rusage,
         counters,
         sampled,
+        probes: probe_data,
+        probes_injected,
+        probe_notes,
         stdout_file: Some(relative(&stdout_path)),
         stderr_file: Some(relative(&stderr_path)),
         host_other_cpu_cores,
     })
+}
+
+/// Prepares the probes `--probes` asks for. Under `auto`, a probe that cannot reach this target
+/// (a static binary) or cannot be found is skipped with a note; asked for by name, it must work.
+fn inject_probes(
+    plan: &Plan,
+    program: &Path,
+    run_dir: &Path,
+    env: &[(OsString, OsString)],
+) -> anyhow::Result<(Option<probes::PreparedProbes>, Vec<String>, Vec<String>)> {
+    let choice = plan.probes;
+    let mut kinds = Vec::new();
+    let mut notes = Vec::new();
+    if choice.preload {
+        let reachable = probes::target_is_dynamic(program);
+        let lib = probes::locate_preload_lib();
+        match (choice.auto, reachable, lib) {
+            (_, true, Ok(_)) => kinds.push(probes::ProbeKind::Preload),
+            (true, false, _) => notes.push(format!(
+                "preload probe skipped: {} is not dynamically linked, so LD_PRELOAD cannot reach it",
+                program.display()
+            )),
+            (true, true, Err(e)) => notes.push(format!("preload probe skipped: {e:#}")),
+            (false, false, _) => anyhow::bail!(UsageError::BadProbes(format!(
+                "preload: {} is not dynamically linked",
+                program.display()
+            ))),
+            (false, true, Err(e)) => return Err(e.context("--probes preload")),
+        }
+    }
+    // Python probe: harmless for other programs (only a CPython interpreter reads PYTHONPATH),
+    // and it reaches CPython descendants of any target.
+    if choice.python {
+        kinds.push(probes::ProbeKind::Python);
+    }
+    if kinds.is_empty() {
+        return Ok((None, Vec::new(), notes));
+    }
+    let prepared = probes::prepare(&kinds, run_dir, env).context("cannot prepare the probes")?;
+    let names = kinds
+        .iter()
+        .map(|k| match k {
+            probes::ProbeKind::Preload => "preload".to_string(),
+            probes::ProbeKind::Python => "python".to_string(),
+        })
+        .collect();
+    Ok((Some(prepared), names, notes))
 }
 
 fn param_label(point: &PlannedPoint) -> String {

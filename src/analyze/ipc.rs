@@ -1,0 +1,382 @@
+//! What the probes saw in one run: bytes moved between the tree's processes, the CPU spent
+//! pickling them, task durations, and the bytes and blocked time on each external resource.
+
+use super::stats;
+use crate::measure::probes::{FdKind, IoDir, ProbeData};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// IPC and task figures of one run (each from a named probe).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProbeFigures {
+    /// Bytes written into pipes and unnamed socket pairs by the tree (each byte once).
+    pub ipc_bytes: Option<f64>,
+    /// Seconds inside pipe/socket-pair calls (blocked plus copying).
+    pub ipc_call_s: Option<f64>,
+    /// Pickling plus unpickling seconds of multiprocessing / concurrent.futures traffic.
+    pub pickle_s: Option<f64>,
+    pub pickled_bytes: Option<f64>,
+    /// Tasks run by pool workers.
+    pub tasks: Option<f64>,
+    /// Every task's duration, seconds.
+    pub task_durations_s: Vec<f64>,
+    /// Chunksizes the map calls used.
+    pub chunksizes: Vec<u64>,
+    /// The start method of the processes the tree started.
+    pub start_method: Option<String>,
+    /// Largest number of threads alive in a process when it forked.
+    pub max_threads_at_fork: Option<u64>,
+    /// Bytes and time per external resource (tcp/udp peer, named unix socket, file directory).
+    pub external_io: BTreeMap<String, ExternalIo>,
+}
+
+/// I/O on one external resource, summed over the tree.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExternalIo {
+    /// "tcp", "udp", "unix" or "file".
+    pub kind: String,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub calls: u64,
+    /// Seconds inside the calls (blocked plus copying), fsync included.
+    pub call_s: f64,
+    /// Bytes written per process that wrote to it, keyed by pid.
+    pub bytes_out_by_pid: BTreeMap<i32, u64>,
+    /// Seconds inside calls per process, keyed by pid.
+    pub call_s_by_pid: BTreeMap<i32, f64>,
+}
+
+/// Reads one run's probe records.
+pub fn figures(data: &ProbeData) -> ProbeFigures {
+    let mut f = ProbeFigures::default();
+    if let Some(pre) = &data.preload {
+        let (mut bytes, mut call_ns) = (0u64, 0u64);
+        for p in &pre.processes {
+            for row in &p.rows {
+                let peer = row.peer.clone().unwrap_or_default();
+                // Pipes and unnamed socket pairs are the pool's plumbing (IPC).
+                let plumbing = row.kind == FdKind::Pipe
+                    || (row.kind == FdKind::Unix && peer.starts_with("socket:["));
+                if plumbing {
+                    call_ns += row.blocked_ns;
+                    if row.dir == IoDir::Out {
+                        bytes += row.bytes;
+                    }
+                    continue;
+                }
+                let Some(kind) = external_kind(row.kind) else {
+                    continue;
+                };
+                if row.accepted || peer.is_empty() {
+                    continue;
+                }
+                let name = resource_name(kind, &peer);
+                let e = f.external_io.entry(name).or_insert_with(|| ExternalIo {
+                    kind: kind.into(),
+                    ..Default::default()
+                });
+                e.calls += row.calls;
+                e.call_s += row.blocked_ns as f64 * 1e-9;
+                *e.call_s_by_pid.entry(p.pid).or_default() += row.blocked_ns as f64 * 1e-9;
+                match row.dir {
+                    IoDir::Out => {
+                        e.bytes_out += row.bytes;
+                        *e.bytes_out_by_pid.entry(p.pid).or_default() += row.bytes;
+                    }
+                    IoDir::In => e.bytes_in += row.bytes,
+                    IoDir::Sync => {}
+                }
+            }
+        }
+        f.ipc_bytes = Some(bytes as f64);
+        f.ipc_call_s = Some(call_ns as f64 * 1e-9);
+    }
+    if let Some(py) = &data.python {
+        let procs = &py.processes;
+        f.pickle_s = Some(procs.iter().map(|p| p.pickle_s + p.unpickle_s).sum());
+        f.pickled_bytes = Some(procs.iter().map(|p| p.pickled_bytes as f64).sum());
+        f.tasks = Some(procs.iter().map(|p| p.tasks as f64).sum());
+        f.task_durations_s = procs
+            .iter()
+            .flat_map(|p| p.task_durations_s.iter().copied())
+            .collect();
+        f.chunksizes = procs
+            .iter()
+            .flat_map(|p| p.chunksizes.iter().map(|c| c.chunksize))
+            .collect();
+        f.start_method = procs.iter().find_map(|p| p.start_method.clone());
+        f.max_threads_at_fork = procs.iter().filter_map(|p| p.max_os_threads_at_fork).max();
+    }
+    f
+}
+
+fn external_kind(kind: FdKind) -> Option<&'static str> {
+    match kind {
+        FdKind::Tcp => Some("tcp"),
+        FdKind::Udp => Some("udp"),
+        FdKind::Unix => Some("unix"),
+        FdKind::File => Some("file"),
+        FdKind::Pipe | FdKind::Other => None,
+    }
+}
+
+/// The sampler's naming ("tcp:127.0.0.1:5432", "unix:/path", "file:/dir"), so probe bytes and
+/// sampled waits meet on one name.
+fn resource_name(kind: &str, peer: &str) -> String {
+    format!("{kind}:{peer}")
+}
+
+/// Task duration statistics over a run's tasks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TaskStats {
+    pub count: u64,
+    pub mean_s: f64,
+    pub p50_s: f64,
+    pub p90_s: f64,
+    pub p99_s: f64,
+    pub max_s: f64,
+    /// Coefficient of variation (stddev / mean); None for fewer than two tasks.
+    pub cv: Option<f64>,
+}
+
+pub fn task_stats(durations: &[f64]) -> Option<TaskStats> {
+    let s = stats::summarize(durations)?;
+    Some(TaskStats {
+        count: durations.len() as u64,
+        mean_s: s.mean,
+        p50_s: s.median,
+        p90_s: stats::percentile(durations, 90.0)?,
+        p99_s: stats::percentile(durations, 99.0)?,
+        max_s: s.max,
+        cv: stats::coefficient_of_variation(durations),
+    })
+}
+
+/// The probe figures of one point, medians over its measured runs (the contract's
+/// `ipc_bytes`, `ipc_bytes_per_task`, `ipc_tax` among them). Absent when no probe ran.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProbeSummary {
+    /// Bytes moved through pipes and socket pairs between the tree's processes (preload probe).
+    pub ipc_bytes: Option<f64>,
+    /// ipc_bytes / tasks (preload and python probes).
+    pub ipc_bytes_per_task: Option<f64>,
+    /// Share of the tree's CPU time spent pickling and unpickling (python probe).
+    pub ipc_tax: Option<f64>,
+    /// Seconds inside pipe/socket-pair calls, waiting included (preload probe).
+    pub ipc_call_s: Option<f64>,
+    pub pickled_bytes: Option<f64>,
+    /// Tasks per run (python probe).
+    pub task_count: Option<f64>,
+    /// Task durations pooled over the runs (python probe).
+    pub task_durations: Option<TaskStats>,
+    /// The chunksize most map calls used.
+    pub chunksize: Option<u64>,
+    pub start_method: Option<String>,
+    pub max_threads_at_fork: Option<u64>,
+    /// Bytes and call time per external resource (database, service, file directory).
+    pub sink_io: Vec<SinkIo>,
+}
+
+/// One external resource's I/O at a point (median run).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SinkIo {
+    pub resource: String,
+    /// "postgresql", "tcp service", "unix service", "file".
+    pub kind: String,
+    pub bytes_out: f64,
+    pub bytes_in: f64,
+    /// Seconds inside calls on it, over the tree.
+    pub call_s: f64,
+    /// Processes that wrote to it.
+    pub writers: u32,
+    /// bytes_out / writers.
+    pub bytes_out_per_writer: f64,
+    /// call_s / writers.
+    pub call_s_per_writer: f64,
+}
+
+/// Summarises the probe figures of a point's runs; `cpu_s` is the median tree CPU.
+pub fn summarize(runs: &[ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSummary> {
+    if runs.is_empty() {
+        return None;
+    }
+    let med = |get: &dyn Fn(&ProbeFigures) -> Option<f64>| {
+        let v: Vec<f64> = runs.iter().filter_map(get).collect();
+        stats::summarize(&v).map(|s| s.median)
+    };
+    let ipc_bytes = med(&|f| f.ipc_bytes);
+    let task_count = med(&|f| f.tasks);
+    let pickle_s = med(&|f| f.pickle_s);
+    let pooled: Vec<f64> = runs
+        .iter()
+        .flat_map(|f| f.task_durations_s.iter().copied())
+        .collect();
+    let mut chunks: Vec<u64> = runs
+        .iter()
+        .flat_map(|f| f.chunksizes.iter().copied())
+        .collect();
+    chunks.sort_unstable();
+    let chunksize = chunks
+        .iter()
+        .copied()
+        .max_by_key(|c| chunks.iter().filter(|x| *x == c).count());
+    Some(ProbeSummary {
+        ipc_bytes,
+        ipc_bytes_per_task: ipc_bytes
+            .zip(task_count.filter(|&t| t > 0.0))
+            .map(|(b, t)| b / t),
+        ipc_tax: pickle_s
+            .zip(cpu_s.filter(|&c| c > 0.0))
+            .map(|(p, c)| (p / c).min(1.0)),
+        ipc_call_s: med(&|f| f.ipc_call_s),
+        pickled_bytes: med(&|f| f.pickled_bytes),
+        task_count,
+        task_durations: task_stats(&pooled),
+        chunksize,
+        start_method: runs.iter().find_map(|f| f.start_method.clone()),
+        max_threads_at_fork: runs.iter().filter_map(|f| f.max_threads_at_fork).max(),
+        sink_io: sink_io(runs),
+    })
+}
+
+fn sink_io(runs: &[ProbeFigures]) -> Vec<SinkIo> {
+    let mut names: Vec<&String> = runs.iter().flat_map(|f| f.external_io.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut out: Vec<SinkIo> = names
+        .into_iter()
+        .map(|name| {
+            let ios: Vec<&ExternalIo> = runs
+                .iter()
+                .filter_map(|f| f.external_io.get(name))
+                .collect();
+            let med = |get: &dyn Fn(&ExternalIo) -> f64| {
+                stats::summarize(&ios.iter().map(|e| get(e)).collect::<Vec<_>>())
+                    .map_or(0.0, |s| s.median)
+            };
+            let writers = ios
+                .iter()
+                .map(|e| e.bytes_out_by_pid.len() as u32)
+                .max()
+                .unwrap_or(0);
+            let (bytes_out, call_s) = (med(&|e| e.bytes_out as f64), med(&|e| e.call_s));
+            SinkIo {
+                resource: name.clone(),
+                kind: super::waits::describe(&ios[0].kind, name),
+                bytes_out,
+                bytes_in: med(&|e| e.bytes_in as f64),
+                call_s,
+                writers,
+                bytes_out_per_writer: bytes_out / f64::from(writers.max(1)),
+                call_s_per_writer: call_s / f64::from(writers.max(1)),
+            }
+        })
+        .collect();
+    // Databases and services first, then the files that moved the most.
+    out.sort_by(|a, b| {
+        (a.kind == "file")
+            .cmp(&(b.kind == "file"))
+            .then(b.bytes_out.total_cmp(&a.bytes_out))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::probes::{IoRow, PreloadData, PreloadProcess};
+
+    fn row(kind: FdKind, peer: &str, dir: IoDir, bytes: u64, ns: u64) -> IoRow {
+        IoRow {
+            kind,
+            peer: Some(peer.into()),
+            accepted: false,
+            overflow: false,
+            dir,
+            bytes,
+            calls: 1,
+            blocked_ns: ns,
+        }
+    }
+
+    fn process(pid: i32, rows: Vec<IoRow>) -> PreloadProcess {
+        PreloadProcess {
+            pid,
+            ppid: 1,
+            comm: "python".into(),
+            exe: String::new(),
+            forked: true,
+            exit: None,
+            lifetime_s: None,
+            rows_overflowed: 0,
+            rows,
+        }
+    }
+
+    #[test]
+    fn pipe_bytes_count_once_and_external_peers_are_summed_per_process() {
+        let data = ProbeData {
+            preload: Some(PreloadData {
+                processes: vec![
+                    process(
+                        1,
+                        vec![
+                            row(FdKind::Pipe, "pipe:[1]", IoDir::Out, 1000, 10),
+                            row(FdKind::Pipe, "pipe:[2]", IoDir::In, 400, 5),
+                        ],
+                    ),
+                    process(
+                        2,
+                        vec![
+                            row(FdKind::Pipe, "pipe:[1]", IoDir::In, 1000, 10),
+                            row(FdKind::Pipe, "pipe:[2]", IoDir::Out, 400, 5),
+                            row(
+                                FdKind::Unix,
+                                "/tmp/pg/.s.PGSQL.5432",
+                                IoDir::Out,
+                                300,
+                                2_000_000,
+                            ),
+                        ],
+                    ),
+                    process(
+                        3,
+                        vec![row(
+                            FdKind::Unix,
+                            "/tmp/pg/.s.PGSQL.5432",
+                            IoDir::Out,
+                            200,
+                            1_000_000,
+                        )],
+                    ),
+                ],
+                dropped_processes: 0,
+            }),
+            python: None,
+        };
+        let f = figures(&data);
+        assert_eq!(f.ipc_bytes, Some(1400.0));
+        let pg = &f.external_io["unix:/tmp/pg/.s.PGSQL.5432"];
+        assert_eq!(
+            (
+                pg.bytes_out,
+                pg.bytes_out_by_pid[&2],
+                pg.bytes_out_by_pid[&3]
+            ),
+            (500, 300, 200)
+        );
+        assert!((pg.call_s - 0.003).abs() < 1e-12);
+        assert!(f.tasks.is_none(), "no python probe, no task count");
+    }
+
+    #[test]
+    fn task_stats_separate_even_from_skewed_tasks() {
+        let even = task_stats(&[1.0; 50]).unwrap();
+        let mut skewed = vec![0.01; 99];
+        skewed.push(10.0);
+        let skewed = task_stats(&skewed).unwrap();
+        assert_eq!(even.cv, Some(0.0));
+        assert!(skewed.cv.unwrap() > 5.0);
+        assert_eq!(skewed.count, 100);
+    }
+}
