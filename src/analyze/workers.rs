@@ -53,10 +53,48 @@ pub struct Workers {
 /// exactly `requested` sibling processes with one name is taken as the pool instead.
 pub fn identify(data: &SamplerData, requested: u32) -> Option<Workers> {
     let by_cpu = identify_by_cpu(data)?;
-    if by_cpu.count == requested || requested < 2 {
+    if by_cpu.count == requested {
+        return Some(by_cpu);
+    }
+    // One busy process too many, and it is the parent of the others: a dispatcher that also
+    // pickles or merges results (lab 02's payload parent), not one of the pool.
+    if by_cpu.layout == Layout::Processes && by_cpu.count == requested + 1 {
+        let parent_of = |pid: i32| data.processes.iter().find(|p| p.pid == pid).map(|p| p.ppid);
+        let parents: Vec<i32> = by_cpu
+            .pids
+            .iter()
+            .copied()
+            .filter(|&pid| by_cpu.pids.iter().any(|&c| parent_of(c) == Some(pid)))
+            .collect();
+        if parents.len() == 1 {
+            return Some(without(by_cpu, parents[0]));
+        }
+    }
+    if requested < 2 {
         return Some(by_cpu);
     }
     Some(sibling_pool(data, requested).unwrap_or(by_cpu))
+}
+
+/// `w` without process `pid` (its layout recomputed from what is left).
+fn without(w: Workers, pid: i32) -> Workers {
+    let keep: Vec<usize> = (0..w.pids.len()).filter(|&i| w.pids[i] != pid).collect();
+    let count = keep.len() as u32;
+    Workers {
+        layout: if count >= 2 {
+            Layout::Processes
+        } else {
+            Layout::Single
+        },
+        count,
+        cpu_s: keep.iter().map(|&i| w.cpu_s[i]).collect(),
+        pids: keep.iter().map(|&i| w.pids[i]).collect(),
+        tids: keep
+            .iter()
+            .filter_map(|&i| w.tids.get(i).copied())
+            .collect(),
+        other_processes: w.other_processes + 1,
+    }
 }
 
 /// `requested` processes that share a parent and a name, each living most of the run.
@@ -261,6 +299,21 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
+        assert_eq!(
+            (w.layout, w.count, w.pids.clone()),
+            (Layout::Single, 1, vec![2])
+        );
+    }
+
+    #[test]
+    fn a_parent_that_pickles_for_its_one_worker_is_still_not_a_worker() {
+        // Lab 02 at one worker: the parent pickles the payloads and is busy, but it dispatches.
+        let processes = vec![proc(1, "python3", &[0.6]), proc(2, "python3", &[0.9])];
+        let data = SamplerData {
+            processes,
+            ..Default::default()
+        };
+        let w = identify(&data, 1).unwrap();
         assert_eq!(
             (w.layout, w.count, w.pids.clone()),
             (Layout::Single, 1, vec![2])

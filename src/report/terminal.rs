@@ -27,6 +27,7 @@ impl Exporter for Terminal {
         writeln!(o)?;
         points_table(&mut o, r)?;
         writeln!(o)?;
+        where_time_went(&mut o, r)?;
         fits(&mut o, r)?;
         steps(&mut o, r)?;
         Ok(o.into_bytes())
@@ -129,6 +130,106 @@ fn points_table(o: &mut String, r: &Report) -> std::fmt::Result {
             String::new()
         }
     )
+}
+
+/// Per point: what the workers waited on, sinks, stragglers and what the probes counted.
+fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
+    let mut any = false;
+    for p in &r.points {
+        let s = p.summary;
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(off) = &s.offcpu {
+            let mut top: Vec<(&String, &f64)> = off.iter().filter(|(_, v)| **v >= 0.01).collect();
+            top.sort_by(|a, b| b.1.total_cmp(a.1));
+            let on = s
+                .on_cpu_share
+                .map(|v| format!("on CPU {:.0} %", v * 100.0))
+                .unwrap_or_default();
+            let waits: Vec<String> = top
+                .iter()
+                .take(3)
+                .map(|(k, v)| format!("{k} {:.0} %", **v * 100.0))
+                .collect();
+            parts.push(if waits.is_empty() {
+                on
+            } else {
+                format!("{on}, blocked: {}", waits.join(", "))
+            });
+        }
+        for sink in s.sinks.iter().flatten().take(2) {
+            parts.push(format!(
+                "shared sink {} ({}) {:.1} %",
+                sink.resource,
+                sink.kind,
+                sink.wait_share * 100.0
+            ));
+        }
+        if let Some(t) = s.straggler_tail.filter(|t| *t >= 0.05) {
+            parts.push(format!("straggler tail {:.0} %", t * 100.0));
+        }
+        if let Some(pr) = &s.probes {
+            if let Some(b) = pr.ipc_bytes_per_task {
+                parts.push(format!("IPC {} per task", human_bytes(b)));
+            }
+            if let Some(tax) = pr.ipc_tax.filter(|t| *t >= 0.005) {
+                parts.push(format!("pickling {:.1} % of CPU", tax * 100.0));
+            }
+            if let Some(td) = &pr.task_durations {
+                parts.push(format!(
+                    "{} tasks, p50 {:.1} ms, CV {}",
+                    td.count,
+                    td.p50_s * 1e3,
+                    td.cv
+                        .map(|c| format!("{c:.2}"))
+                        .unwrap_or_else(|| "–".into())
+                ));
+            }
+            for io in pr.sink_io.iter().filter(|io| io.kind != "file").take(2) {
+                parts.push(format!(
+                    "{} ({}): {} out per writer, {:.2} s in calls per writer",
+                    io.resource,
+                    io.kind,
+                    human_bytes(io.bytes_out_per_writer),
+                    io.call_s_per_writer
+                ));
+            }
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        if !any {
+            writeln!(
+                o,
+                "  where the time went (sampler: waits, tail; probes: IPC, tasks, sink I/O):"
+            )?;
+            any = true;
+        }
+        let params: Vec<String> = p
+            .measured
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        writeln!(
+            o,
+            "    {:>3} {}: {}",
+            p.measured.workers,
+            params.join(" "),
+            parts.join(" · ")
+        )?;
+    }
+    if any {
+        writeln!(o)?;
+    }
+    Ok(())
+}
+
+fn human_bytes(b: f64) -> String {
+    match b {
+        b if b >= 1048576.0 => format!("{:.1} MiB", b / 1048576.0),
+        b if b >= 1024.0 => format!("{:.1} KiB", b / 1024.0),
+        b => format!("{b:.0} B"),
+    }
 }
 
 fn fits(o: &mut String, r: &Report) -> std::fmt::Result {
