@@ -224,12 +224,15 @@ import json, multiprocessing as mp, pickle, sys
 def size(b):
     return len(b)
 
+def ready(barrier):
+    barrier.wait()  # both workers are up before the first task, so both reach the worker loop
+
 if __name__ == "__main__":
     method, api = sys.argv[1], sys.argv[2]
     mp.set_start_method(method)
     payloads = [bytes([i]) * 200_000 for i in range(24)]
     pickled = sum(len(pickle.dumps(p)) for p in payloads)
-    with mp.Pool(2) as pool:
+    with mp.Pool(2, initializer=ready, initargs=(mp.Barrier(2),)) as pool:
         if api == "map":
             sizes = pool.map(size, payloads)
         else:
@@ -259,15 +262,8 @@ fn check_pool_run(ran: &Ran, data: &ProbeData, method: &str) {
 
     let py_parent = python_of(data, ran.pid);
     assert_close("parent pickled", py_parent.pickled_bytes, pickled, 0.02);
-    // A spawn worker still starting when the other has drained the queue never reaches the
-    // worker loop (Pool.__exit__ terminates it), so it may keep the role "mp_child".
-    let py_workers: Vec<_> = python_data(data)
-        .processes
-        .iter()
-        .filter(|p| p.ppid == ran.pid && p.role != "resource_tracker")
-        .collect();
+    let py_workers = with_role(data, "pool_worker");
     assert_eq!(py_workers.len(), 2, "{:#?}", python_data(data));
-    assert!(py_workers.iter().any(|w| w.role == "pool_worker"));
     let unpickled: u64 = py_workers.iter().map(|w| w.unpickled_bytes).sum();
     assert_close("workers unpickled", unpickled, pickled, 0.02);
     assert!(py_parent.pickle_s > 0.0 && py_workers.iter().any(|w| w.unpickle_s > 0.0));

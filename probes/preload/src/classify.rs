@@ -377,11 +377,10 @@ fn sockopt(fd: c_int, opt: c_int) -> c_int {
 
 /// readlink(/proc/self/fd/N) into `out`; returns the length (0 on failure).
 fn fd_link(fd: c_int, out: &mut [u8]) -> usize {
+    // "/proc/self/fd/" plus at most 10 digits leaves the zeroed tail as the terminating NUL.
     let mut p = [0u8; 32];
     let n = push_bytes(&mut p, 0, b"/proc/self/fd/");
-    let n = push_dec(&mut p, n, fd as u64);
-    // Keep the terminating NUL: the buffer is zeroed and n < 31.
-    let _ = n;
+    push_dec(&mut p, n, fd as u64);
     readlink(p.as_ptr() as *const libc::c_char, out)
 }
 

@@ -1,5 +1,6 @@
-//! The Python probe's forkcast side: writes the embedded `sitecustomize.py` into the run folder
-//! and reads the per-process record files it leaves (format in the probe's docstring).
+//! The Python probe's forkcast side: writes the embedded `sitecustomize.py` loader and
+//! `_forkcast_probe.py` into the run folder and reads the per-process record files the probe
+//! leaves (format in `_forkcast_probe.py`'s docstring).
 
 use crate::measure::probes::{
     ChunksizeRecord, PoolRecord, ProcessStarts, PythonData, PythonProcess, TaskSources,
@@ -14,22 +15,38 @@ use std::path::{Path, PathBuf};
 /// Names the folder the probe writes its per-process records into.
 pub const ENV_PYTHON_OUT: &str = "FORKCAST_PYTHON_OUT";
 
-const SITECUSTOMIZE: &str = include_str!("../../../probes/python/sitecustomize.py");
+/// The loader Python imports as `sitecustomize`, and the probe it imports when active.
+const FILES: [(&str, &str); 2] = [
+    (
+        "sitecustomize.py",
+        include_str!("../../../probes/python/sitecustomize.py"),
+    ),
+    (
+        "_forkcast_probe.py",
+        include_str!("../../../probes/python/_forkcast_probe.py"),
+    ),
+];
 const MAGIC: &[u8; 8] = b"FKPYREC1";
 const EVENTS_OFF: usize = 512;
 const DUR_OFF: usize = 65536;
 const DUR_CAP: u64 = 262_144;
 
-/// Writes `dir/python/sitecustomize.py` and creates `dir/python-out/`; returns both folders.
+/// Writes the probe into `dir/python/` and creates an empty `dir/python-out/`; returns both
+/// folders. Records of an earlier run in the same folder are removed.
 pub fn install(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let site = dir.join("python");
     let out = dir.join("python-out");
+    if out.exists() {
+        std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
+    }
     for d in [&site, &out] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    let file = site.join("sitecustomize.py");
-    std::fs::write(&file, SITECUSTOMIZE)
-        .with_context(|| format!("writing the Python probe {}", file.display()))?;
+    for (name, text) in FILES {
+        let file = site.join(name);
+        std::fs::write(&file, text)
+            .with_context(|| format!("writing the Python probe {}", file.display()))?;
+    }
     Ok((site, out))
 }
 

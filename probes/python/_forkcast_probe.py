@@ -1,0 +1,636 @@
+"""forkcast's Python probe, imported by the sitecustomize.py beside it when FORKCAST_PYTHON_OUT is
+set. Every interpreter in the tree (fork, spawn and forkserver children included: they inherit
+the environment) records, per process, into its own memory-mapped file in that directory:
+
+- bytes and time of multiprocessing / concurrent.futures pickling (ForkingPickler.dumps) and
+  unpickling (ForkingPickler.loads), on both the sending and the receiving side;
+- each task's duration: Pool tasks and ProcessPoolExecutor calls in the worker (map chunks are
+  timed per item, so a task is one call of the user's function), ThreadPoolExecutor work items;
+- the chunksize of Pool.map/starmap/imap/imap_unordered and Executor.map (given or default);
+- the pools created and the start method of the processes started;
+- the threads alive in the parent at each os.fork().
+
+Every update is a write into a MAP_SHARED mapping, so a worker that leaves by os._exit or is
+killed by Pool.terminate() loses nothing: there is nothing to flush. The probe never writes to
+stdout or stderr, and swallows its own exceptions.
+
+File `py-<pid>-<ns>.bin`, native-endian (forkcast's src/run/probes/python.rs reads it):
+
+    0   8s magic b"FKPYREC1"      8  u32 version=1   12 u32 header_size=512
+    16  i64 pid                   24 i64 ppid
+    32  32s role (NUL-padded)     64 16s started_by
+    80  i64 pickled_bytes, pickle_ns, pickle_calls
+    104 i64 unpickled_bytes, unpickle_ns, unpickle_calls
+    128 i64 tasks, task_ns_sum; f64 task_ns_sumsq; i64 task_ns_min, task_ns_max, durations_stored
+    176 i64 tasks_pool, tasks_process_pool, tasks_thread_pool
+    200 i64 chunks (pool work messages a worker handled)
+    208 i64 starts_fork, starts_spawn, starts_forkserver (processes this process started)
+    232 i64 forks, fork_max_python_threads, fork_max_os_threads
+    256 i64 events_len, events_dropped
+    512 .. 65536: events, JSON lines
+    65536 ..: durations, i64 ns each, up to 262144 of them (later ones only feed the sums)
+"""
+
+import os
+import sys
+
+_ENV = "FORKCAST_PYTHON_OUT"
+
+
+_rec = None  # this process's _Record while active
+
+
+def _activate(out_dir):
+    global _rec
+    _rec = _Record(out_dir, *_initial_role())
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
+    sys.meta_path.insert(0, _Finder())
+    for name, patch in _PATCHES.items():
+        module = sys.modules.get(name)
+        if module is not None:
+            _safe(patch, module)
+
+
+def _safe(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except Exception:
+        return None
+
+
+def _initial_role():
+    argv = " ".join(getattr(sys, "orig_argv", None) or sys.argv or [])
+    if "--multiprocessing-fork" in argv:
+        return "mp_child", "spawn"
+    if "multiprocessing.forkserver import main" in argv:
+        return "forkserver", "exec"
+    if "multiprocessing.resource_tracker import main" in argv:
+        return "resource_tracker", "exec"
+    return "process", "exec"
+
+
+# --- the per-process record -------------------------------------------------------------------
+
+from time import perf_counter_ns as _ns  # noqa: E402
+
+_HEADER_SIZE = 512
+_EVENTS_OFF, _EVENTS_END = 512, 65536
+_DUR_OFF, _DUR_CAP = 65536, 262144
+_SIZE = _DUR_OFF + 8 * _DUR_CAP
+# Indexes into the record as an array of 8-byte words (byte offset / 8; see the docstring).
+_PICKLED, _UNPICKLED = 10, 13  # bytes, ns, calls
+_TASKS, _TASK_NS, _TASK_SUMSQ, _TASK_MIN, _TASK_MAX, _STORED = 16, 17, 18, 19, 20, 21
+_POOL, _PROCESS_POOL, _THREAD_POOL, _CHUNKS = 22, 23, 24, 25
+_STARTS = {"fork": 26, "spawn": 27, "forkserver": 28}
+_FORKS, _FORK_PY_MAX, _FORK_OS_MAX = 29, 30, 31
+_EVENTS_LEN, _EVENTS_DROPPED = 32, 33
+_DUR_BASE = _DUR_OFF // 8
+
+
+class _Record:
+    """This process's record: every update goes straight into the shared mapping through int64
+    and float64 views, under a lock because pool threads update it concurrently (an RLock, taken
+    with acquire/try/finally: half the cost of `with`, and safe if a signal handler re-enters)."""
+
+    def __init__(self, out_dir, role, started_by):
+        import _thread
+        import mmap
+
+        self.lock = _thread.RLock()
+        self.acquire, self.release = self.lock.acquire, self.lock.release
+        self.out_dir = out_dir
+        self.role = role
+        pid = os.getpid()
+        name = os.path.join(out_dir, "py-%d-%d.bin" % (pid, _ns()))
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            os.ftruncate(fd, _SIZE)
+            self.mm = mmap.mmap(fd, _SIZE)
+        finally:
+            os.close(fd)
+        self.mm[0:8] = b"FKPYREC1"
+        words = memoryview(self.mm)
+        self.u32 = words[:16].cast("I")
+        self.u32[2], self.u32[3] = 1, _HEADER_SIZE
+        self.q = words.cast("q")
+        self.d = words.cast("d")
+        self.q[2], self.q[3] = pid, os.getppid()
+        self.set_role(role)
+        self.mm[64:80] = started_by.encode()[:16].ljust(16, b"\0")
+
+    def close(self):
+        for view in (self.u32, self.q, self.d):
+            view.release()
+        self.mm.close()
+
+    def set_role(self, role):
+        self.role = role
+        self.mm[32:64] = role.encode()[:32].ljust(32, b"\0")
+
+    def add3(self, at, n, ns):
+        q = self.q
+        self.acquire()
+        try:
+            q[at] += n
+            q[at + 1] += ns
+            q[at + 2] += 1
+        finally:
+            self.release()
+
+    def task(self, ns, source, chunk=False):
+        """One task of `ns` (None: only a chunk ended, its items were timed one by one)."""
+        q = self.q
+        square = float(ns or 0) * (ns or 0)
+        self.acquire()
+        try:
+            if chunk:
+                q[_CHUNKS] += 1
+            if ns is None:
+                return
+            i = q[_TASKS]
+            q[_TASKS] = i + 1
+            q[_TASK_NS] += ns
+            self.d[_TASK_SUMSQ] += square
+            if i == 0 or ns < q[_TASK_MIN]:
+                q[_TASK_MIN] = ns
+            if ns > q[_TASK_MAX]:
+                q[_TASK_MAX] = ns
+            if i < _DUR_CAP:
+                q[_DUR_BASE + i] = ns
+                q[_STORED] = i + 1
+            q[source] += 1
+        finally:
+            self.release()
+
+    def count(self, at):
+        self.acquire()
+        try:
+            self.q[at] += 1
+        finally:
+            self.release()
+
+    def fork(self, python_threads, os_threads):
+        q = self.q
+        with self.lock:
+            q[_FORKS] += 1
+            q[_FORK_PY_MAX] = max(q[_FORK_PY_MAX], python_threads)
+            q[_FORK_OS_MAX] = max(q[_FORK_OS_MAX], os_threads)
+        self.event(ev="fork", python_threads=python_threads, os_threads=os_threads)
+
+    def event(self, **fields):
+        line = ("{%s}\n" % ",".join('"%s":%s' % (k, _json(v)) for k, v in fields.items())).encode()
+        q = self.q
+        with self.lock:
+            start = _EVENTS_OFF + q[_EVENTS_LEN]
+            if start + len(line) <= _EVENTS_END:
+                self.mm[start:start + len(line)] = line
+                q[_EVENTS_LEN] += len(line)
+            else:
+                q[_EVENTS_DROPPED] += 1
+
+
+def _json(value):
+    """A JSON value for the few types events hold (importing json costs ~3 ms per interpreter)."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    return '"%s"' % "".join(
+        c if c >= " " and c not in '"\\' else "\\u%04x" % ord(c) for c in text
+    )
+
+
+# --- fork ---------------------------------------------------------------------------------------
+
+def _threads_now():
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        python_threads = threading.active_count()
+    else:
+        import _thread
+
+        python_threads = _thread._count() + 1
+    try:
+        os_threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        os_threads = 0
+    return python_threads, os_threads
+
+
+def _before_fork():
+    rec = _rec
+    if rec is not None:
+        _safe(lambda: rec.fork(*_threads_now()))
+
+
+def _after_fork_child():
+    global _rec
+    parent = _rec
+    if parent is None:
+        return
+    _rec = None
+    started_by = "forkserver" if parent.role == "forkserver" else "fork"
+    _rec = _safe(_Record, parent.out_dir, "process", started_by)
+    _safe(parent.close)
+
+
+# --- lazy patching: each module is patched right after it is first imported -----------------------
+
+class _Loader:
+    """Wraps a module's loader so its module is patched right after it executes."""
+
+    def __init__(self, loader, patch):
+        self._fc_loader = loader
+        self._fc_patch = patch
+
+    def create_module(self, spec):
+        return self._fc_loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._fc_loader.exec_module(module)
+        _safe(self._fc_patch, module)
+
+    def __getattr__(self, name):
+        return getattr(self._fc_loader, name)
+
+
+class _Finder:
+    """A meta path finder that only wraps the loader of the modules in _PATCHES."""
+
+    # Names being looked up right now (by the finders we ask in turn). The import system holds
+    # the module's lock around find_spec, so no two threads look up one name at once.
+    _finding = set()
+
+    def find_spec(self, name, path=None, target=None):
+        patch = _PATCHES.get(name)
+        if patch is None or name in self._finding:
+            return None
+        self._finding.add(name)
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(name, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+            if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = _Loader(spec.loader, patch)
+            return spec
+        except Exception:
+            return None
+        finally:
+            self._finding.discard(name)
+
+
+def _wraps(orig):
+    import functools
+
+    return functools.wraps(orig)
+
+
+def _patch_reduction(m):
+    fp = m.ForkingPickler
+    if getattr(fp, "_fc_patched", False):
+        return
+    dumps = fp.__dict__["dumps"].__func__
+    loads = fp.__dict__["loads"]
+
+    @_wraps(dumps)
+    def fc_dumps(cls, obj, protocol=None):
+        t0 = _ns()
+        data = dumps(cls, obj, protocol)
+        t1 = _ns()
+        rec = _rec
+        if rec is not None:
+            try:
+                n = data.nbytes if type(data) is memoryview else len(data)
+                rec.add3(_PICKLED, n, t1 - t0)
+            except Exception:
+                pass
+        return data
+
+    def fc_loads(data, *args, **kwargs):
+        t0 = _ns()
+        obj = loads(data, *args, **kwargs) if args or kwargs else loads(data)
+        t1 = _ns()
+        rec = _rec
+        if rec is not None:
+            try:
+                n = data.nbytes if type(data) is memoryview else len(data)
+                rec.add3(_UNPICKLED, n, t1 - t0)
+            except Exception:
+                pass
+        return obj
+
+    fp.dumps = classmethod(fc_dumps)
+    fp.loads = staticmethod(fc_loads)
+    fp._fc_patched = True
+
+
+def _timed(fn, source):
+    """fn, timed per call: one call of the user's function is one task."""
+
+    def fc_timed(*args, **kwargs):
+        t0 = _ns()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            dt = _ns() - t0
+            rec = _rec
+            if rec is not None:
+                try:
+                    rec.task(dt, source)
+                except Exception:
+                    pass
+
+    return fc_timed
+
+
+class _TaskClock:
+    """Times a worker's tasks from the moment its task queue hands one over to the moment the
+    result is put back (so pickling is not counted as task time). Map chunks are rewritten so each
+    item is timed on its own."""
+
+    def __init__(self, source, per_item):
+        self.source = source
+        self.per_item = per_item  # callable(task) -> task with its items timed, or None
+        self.start = None
+        self.items_timed = False
+
+    def got(self, task):
+        if task is None:
+            return task
+        self.start = _ns()
+        try:
+            timed = self.per_item(task)
+        except Exception:
+            timed = None
+        self.items_timed = timed is not None
+        return task if timed is None else timed
+
+    def done(self):
+        end = _ns()
+        start, self.start = self.start, None
+        rec = _rec
+        if start is None or rec is None:
+            return
+        try:
+            rec.task(None if self.items_timed else end - start, self.source, chunk=True)
+        except Exception:
+            pass
+
+
+class _TaskQueue:
+    """A worker's task queue: get() starts the task clock."""
+
+    def __init__(self, queue, clock):
+        self._fc_queue = queue
+        self._fc_clock = clock
+
+    def get(self, *args, **kwargs):
+        task = self._fc_queue.get(*args, **kwargs)
+        return self._fc_clock.got(task)
+
+    def __getattr__(self, name):
+        return getattr(self._fc_queue, name)
+
+
+class _ResultQueue:
+    """A worker's result queue: put() stops the task clock."""
+
+    def __init__(self, queue, clock):
+        self._fc_queue = queue
+        self._fc_clock = clock
+
+    def put(self, *args, **kwargs):
+        self._fc_clock.done()
+        return self._fc_queue.put(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._fc_queue, name)
+
+
+def _in_main_thread():
+    threading = sys.modules.get("threading")
+    return threading is None or threading.current_thread() is threading.main_thread()
+
+
+def _patch_pool(m):
+    if getattr(m, "_fc_patched", False):
+        return
+    m._fc_patched = True
+    worker = m.worker
+    star = (m.mapstar, m.starmapstar)
+
+    def per_item(task):
+        job, i, func, args, kwds = task
+        if func in star and len(args) == 1 and len(args[0]) == 2:
+            fn, chunk = args[0]
+            return (job, i, func, ((_timed(fn, _POOL), chunk),), kwds)
+        return None
+
+    @_wraps(worker)
+    def fc_worker(inqueue, outqueue, *args, **kwargs):
+        clock = _TaskClock(_POOL, per_item)
+        if _rec is not None and _in_main_thread():
+            _safe(_rec.set_role, "pool_worker")
+        return worker(_TaskQueue(inqueue, clock), _ResultQueue(outqueue, clock), *args, **kwargs)
+
+    m.worker = fc_worker
+    pool = m.Pool
+    init = pool.__init__
+
+    @_wraps(init)
+    def fc_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        _safe(_pool_event, self, m)
+
+    pool.__init__ = fc_init
+    map_async = pool._map_async
+
+    @_wraps(map_async)
+    def fc_map_async(self, func, iterable, mapper, *args, **kwargs):
+        if getattr(self, "_state", None) == m.RUN and not hasattr(iterable, "__len__"):
+            iterable = list(iterable)  # what _map_async does first anyway
+        chunksize = args[0] if args else kwargs.get("chunksize")
+        api = "starmap" if mapper is m.starmapstar else "map"
+        _safe(_pool_chunksize, self, api, chunksize, iterable)
+        return map_async(self, func, iterable, mapper, *args, **kwargs)
+
+    pool._map_async = fc_map_async
+    for api in ("imap", "imap_unordered"):
+        _patch_imap(pool, api)
+
+
+def _patch_imap(pool, api):
+    orig = getattr(pool, api)
+
+    @_wraps(orig)
+    def fc_imap(self, func, iterable, *args, **kwargs):
+        given = args[0] if args else kwargs.get("chunksize")
+        rec = _rec
+        if rec is not None:
+            _safe(
+                rec.event, ev="chunksize", api=api, chunksize=1 if given is None else given,
+                default=given is None, items=_safe(len, iterable), workers=_safe(len, self._pool),
+            )
+        return orig(self, func, iterable, *args, **kwargs)
+
+    setattr(pool, api, fc_imap)
+
+
+def _pool_event(pool, m):
+    rec = _rec
+    if rec is None:
+        return
+    thread_pool = isinstance(pool, m.ThreadPool)
+    method = None if thread_pool else pool._ctx.get_start_method(allow_none=True)
+    rec.event(ev="pool", api=type(pool).__name__, workers=pool._processes, start_method=method)
+
+
+def _pool_chunksize(pool, api, chunksize, iterable):
+    rec = _rec
+    if rec is None:
+        return
+    items = len(iterable)
+    workers = len(pool._pool)
+    default = chunksize is None
+    if default:
+        chunksize, extra = divmod(items, workers * 4)
+        if extra:
+            chunksize += 1
+        if items == 0:
+            chunksize = 0
+    rec.event(ev="chunksize", api=api, chunksize=chunksize, default=default, items=items,
+              workers=workers)
+
+
+def _patch_process(m):
+    base = m.BaseProcess
+    if getattr(base, "_fc_patched", False):
+        return
+    base._fc_patched = True
+    start = base.start
+    bootstrap = base._bootstrap
+
+    @_wraps(start)
+    def fc_start(self, *args, **kwargs):
+        result = start(self, *args, **kwargs)
+        rec = _rec
+        method = getattr(getattr(self, "_popen", None), "method", None)
+        if rec is not None and method in _STARTS:
+            _safe(rec.count, _STARTS[method])
+        return result
+
+    @_wraps(bootstrap)
+    def fc_bootstrap(self, *args, **kwargs):
+        rec = _rec
+        if rec is not None and rec.role == "process":
+            _safe(rec.set_role, "mp_child")
+        return bootstrap(self, *args, **kwargs)
+
+    base.start = fc_start
+    base._bootstrap = fc_bootstrap
+
+
+def _patch_futures_process(m):
+    if getattr(m, "_fc_patched", False):
+        return
+    m._fc_patched = True
+    worker = m._process_worker
+    chunk_fn = m._process_chunk
+    import functools
+
+    def per_item(call_item):
+        fn = call_item.fn
+        if isinstance(fn, functools.partial) and fn.func is chunk_fn and len(fn.args) == 1:
+            call_item.fn = functools.partial(chunk_fn, _timed(fn.args[0], _PROCESS_POOL))
+            return call_item
+        return None
+
+    @_wraps(worker)
+    def fc_process_worker(call_queue, result_queue, *args, **kwargs):
+        clock = _TaskClock(_PROCESS_POOL, per_item)
+        if _rec is not None:
+            _safe(_rec.set_role, "process_pool_worker")
+        return worker(
+            _TaskQueue(call_queue, clock), _ResultQueue(result_queue, clock), *args, **kwargs
+        )
+
+    m._process_worker = fc_process_worker
+    executor = m.ProcessPoolExecutor
+    init = executor.__init__
+    emap = executor.map
+
+    @_wraps(init)
+    def fc_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        rec = _rec
+        if rec is not None:
+            _safe(
+                lambda: rec.event(
+                    ev="pool", api="ProcessPoolExecutor", workers=self._max_workers,
+                    start_method=self._mp_context.get_start_method(allow_none=True),
+                )
+            )
+
+    @_wraps(emap)
+    def fc_map(self, fn, *iterables, **kwargs):
+        rec = _rec
+        if rec is not None:
+            _safe(
+                rec.event, ev="chunksize", api="executor_map",
+                chunksize=kwargs.get("chunksize", 1), default="chunksize" not in kwargs,
+                items=None, workers=_safe(lambda: self._max_workers),
+            )
+        return emap(self, fn, *iterables, **kwargs)
+
+    executor.__init__ = fc_init
+    executor.map = fc_map
+
+
+def _patch_futures_thread(m):
+    item = m._WorkItem
+    if getattr(item, "_fc_patched", False):
+        return
+    item._fc_patched = True
+    run = item.run
+
+    @_wraps(run)
+    def fc_run(self, *args, **kwargs):
+        t0 = _ns()
+        try:
+            return run(self, *args, **kwargs)
+        finally:
+            dt = _ns() - t0
+            rec = _rec
+            if rec is not None:
+                try:
+                    if not self.future.cancelled():
+                        rec.task(dt, _THREAD_POOL)
+                except Exception:
+                    pass
+
+    item.run = fc_run
+
+
+_PATCHES = {
+    "multiprocessing.reduction": _patch_reduction,
+    "multiprocessing.process": _patch_process,
+    "multiprocessing.pool": _patch_pool,
+    "concurrent.futures.process": _patch_futures_process,
+    "concurrent.futures.thread": _patch_futures_thread,
+}
+
+_out = os.environ.get(_ENV)
+if _out:
+    try:
+        _activate(_out)
+    except Exception:
+        _rec = None
+del _out
