@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""forkcast's overhead on the target: lab 01 at 2 workers, bare vs under forkcast, paired.
+"""forkcast's overhead on a lab's own wall time, paired runs, median ratio.
 
-    python3 benches/overhead.py [--pairs 10] [--size full] [--python PATH] [-- extra forkcast args]
+    python3 benches/overhead.py [--compare bare|probes] [--lab 01|02] [--pairs 10] [--size full]
 
-Each pair runs the lab bare and under `forkcast run` (sampler and counters on), in alternating
-order so drift hits both sides alike. Two ratios, medians over pairs:
-  * target wall: the lab's own wall time (it prints `wall=`), bare vs under forkcast: how much
-    forkcast's sampling and counters slow the workload down (the figure the target is judged on);
-  * forkcast wall_s: what forkcast reports for the run vs the bare external wall, which adds
-    process start and exit detection.
-Run it on a quiet machine; standard library only.
+--compare bare (default): the lab bare vs under `forkcast run` (sampler, counters and the
+    default probes on): what forkcast as a whole costs the workload (issue 3 target <= 1.03).
+--compare probes: under `forkcast run --probes none` vs under `forkcast run` (probes on): what
+    the injected probes alone cost (issue 6 target < 3 %).
+
+Each pair runs both sides in alternating order so drift hits both alike. The figure compared is
+the lab's own `wall=` (its pool's wall time, printed on its closing line), so interpreter start
+and forkcast's own bookkeeping do not blur it; forkcast's wall_s is printed beside it.
+Run on a quiet machine; standard library only.
 """
 import argparse
 import json
@@ -22,7 +24,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAB = os.path.join(ROOT, "fixtures/labs/01_cpu_bound_processes_vs_threads.py")
+LABS = {
+    "01": ("01_cpu_bound_processes_vs_threads.py", ["--mode", "processes", "--work", "pure"]),
+    "02": ("02_pickle_ipc_tax_paths_vs_payloads.py", ["--pass", "payload", "--payload-mb", "4"]),
+}
 
 
 def lab_wall(text):
@@ -32,56 +37,64 @@ def lab_wall(text):
     return float(m.group(1))
 
 
-def bare(py, size, workers):
+def lab_argv(a):
+    script, args = LABS[a.lab]
+    return [a.python, os.path.join(ROOT, "fixtures/labs", script), *args, "--size", a.size]
+
+
+def bare(a):
     t = time.perf_counter()
-    out = subprocess.run([py, LAB, "--mode", "processes", "--workers", str(workers), "--size", size],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(lab_argv(a) + ["--workers", str(a.workers)], check=True,
+                         capture_output=True, text=True).stdout
     return lab_wall(out), time.perf_counter() - t
 
 
-def under_forkcast(forkcast, py, size, workers, extra):
+def under_forkcast(a, extra):
     with tempfile.TemporaryDirectory() as d:
         out_dir = os.path.join(d, "out")
-        subprocess.run([forkcast, "run", "-q", "-o", out_dir, "-w", str(workers), "--runs", "1",
-                        "--warmup", "0", *extra, "--", py, LAB, "--mode", "processes",
-                        "--workers", "{workers}", "--size", size], check=True)
+        subprocess.run([a.forkcast, "run", "-q", "-o", out_dir, "-w", str(a.workers), "--runs", "1",
+                        "--warmup", "0", *extra, "--", *lab_argv(a), "--workers", "{workers}"],
+                       check=True)
         report = json.load(open(os.path.join(out_dir, "report.json")))
         run = report["points"][0]["runs"][0]
         text = open(os.path.join(out_dir, run["stdout_file"])).read()
-        sampled = run.get("sampled") or {}
-        return lab_wall(text), run["wall_s"], sampled.get("achieved_hz"), sampled.get("sampler_cpu_s")
+        return lab_wall(text), run["wall_s"]
 
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--compare", choices=["bare", "probes"], default="bare")
+    ap.add_argument("--lab", choices=sorted(LABS), default="01")
     ap.add_argument("--pairs", type=int, default=10)
     ap.add_argument("--size", default="full")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv/bin/python"))
     ap.add_argument("--forkcast", default=os.path.join(ROOT, "target/release/forkcast"))
-    ap.add_argument("extra", nargs="*", help="extra forkcast run arguments (after --)")
     a = ap.parse_args()
     if not os.path.exists(a.forkcast):
         sys.exit("benchmark: %s missing: run cargo build --release" % a.forkcast)
-    target, total, hz, cpu = [], [], [], []
+    if a.compare == "bare":
+        sides = (("bare", lambda: bare(a)), ("forkcast", lambda: under_forkcast(a, [])))
+    else:
+        sides = (("--probes none", lambda: under_forkcast(a, ["--probes", "none"])),
+                 ("probes on", lambda: under_forkcast(a, [])))
+    ratios, outer = [], []
     for i in range(a.pairs):
-        order = [0, 1] if i % 2 == 0 else [1, 0]
         res = {}
-        for side in order:
-            res[side] = bare(a.python, a.size, a.workers) if side == 0 else \
-                under_forkcast(a.forkcast, a.python, a.size, a.workers, a.extra)
-        (b_lab, b_ext), (f_lab, f_wall, f_hz, f_cpu) = res[0], res[1]
-        target.append(f_lab / b_lab)
-        total.append(f_wall / b_ext)
-        hz.append(f_hz or 0)
-        cpu.append(f_cpu or 0)
-        print("pair %2d: lab wall bare %.3f s, under forkcast %.3f s (x%.3f); external bare %.3f s, "
-              "forkcast wall_s %.3f s (x%.3f); sampler %.0f Hz, %.3f s CPU"
-              % (i + 1, b_lab, f_lab, f_lab / b_lab, b_ext, f_wall, f_wall / b_ext, f_hz or 0, f_cpu or 0))
-    print("median ratio, target's own wall under forkcast / bare: %.4f (min %.4f, max %.4f)"
-          % (statistics.median(target), min(target), max(target)))
-    print("median ratio, forkcast wall_s / bare external wall:     %.4f" % statistics.median(total))
-    print("sampler: median %.0f Hz, median %.3f s CPU per run" % (statistics.median(hz), statistics.median(cpu)))
+        for side in ([0, 1] if i % 2 == 0 else [1, 0]):
+            res[side] = sides[side][1]()
+        (base_lab, base_outer), (test_lab, test_outer) = res[0], res[1]
+        ratios.append(test_lab / base_lab)
+        outer.append(test_outer / base_outer)
+        print("pair %2d: lab wall %s %.3f s, %s %.3f s (x%.4f); outer wall %.3f s vs %.3f s"
+              % (i + 1, sides[0][0], base_lab, sides[1][0], test_lab, test_lab / base_lab,
+                 base_outer, test_outer))
+    print("lab %s, %d workers, %s: median ratio of the lab's wall, %s / %s: %.4f (min %.4f, max %.4f)"
+          % (a.lab, a.workers, a.size, sides[1][0], sides[0][0], statistics.median(ratios),
+             min(ratios), max(ratios)))
+    print("median ratio of the outer wall (%s): %.4f"
+          % ("forkcast wall_s / bare external wall" if a.compare == "bare" else "forkcast wall_s",
+             statistics.median(outer)))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ pub struct ExternalIo {
 }
 
 /// Reads one run's probe records.
-pub fn figures(data: &ProbeData) -> ProbeFigures {
+/// Files under `own_dir` (forkcast's output folder) and files only read are left out of the
+/// external I/O: the first are forkcast's, the second are inputs, not sinks.
+pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
     let mut f = ProbeFigures::default();
     if let Some(pre) = &data.preload {
         let (mut bytes, mut call_ns) = (0u64, 0u64);
@@ -67,7 +69,9 @@ pub fn figures(data: &ProbeData) -> ProbeFigures {
                 let Some(kind) = external_kind(row.kind) else {
                     continue;
                 };
-                if row.accepted || peer.is_empty() {
+                let forkcasts = kind == "file" && own_dir.is_some_and(|d| peer.starts_with(d));
+                let only_read = kind == "file" && row.dir == IoDir::In;
+                if row.accepted || peer.is_empty() || forkcasts || only_read {
                     continue;
                 }
                 let name = resource_name(kind, &peer);
@@ -362,7 +366,7 @@ mod tests {
             }),
             python: None,
         };
-        let f = figures(&data);
+        let f = figures(&data, None);
         assert_eq!(f.ipc_bytes, Some(1400.0));
         let pg = &f.external_io["unix:/tmp/pg/.s.PGSQL.5432"];
         assert_eq!(
@@ -375,6 +379,27 @@ mod tests {
         );
         assert!((pg.call_s - 0.003).abs() < 1e-12);
         assert!(f.tasks.is_none(), "no python probe, no task count");
+    }
+
+    #[test]
+    fn forkcasts_own_files_and_files_only_read_are_not_external_io() {
+        let rows = vec![
+            row(FdKind::File, "/out/runs", IoDir::Out, 100, 1),
+            row(FdKind::File, "/usr/lib/python3.11", IoDir::In, 5000, 1),
+            row(FdKind::File, "/data/results", IoDir::Out, 700, 1),
+        ];
+        let data = ProbeData {
+            preload: Some(PreloadData {
+                processes: vec![process(1, rows)],
+                dropped_processes: 0,
+            }),
+            python: None,
+        };
+        let f = figures(&data, Some("/out"));
+        assert_eq!(
+            f.external_io.keys().collect::<Vec<_>>(),
+            vec!["file:/data/results"]
+        );
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub fn analyze(m: &Measurements) -> Analysis {
     let mut points: Vec<PointSummary> = m
         .points
         .iter()
-        .map(|p| summarize_point(p, &m.host))
+        .map(|p| summarize_point(p, &m.host, m.output_dir.as_deref()))
         .collect();
     let mut groups: Vec<(BTreeMap<String, String>, Vec<usize>)> = Vec::new();
     for (i, p) in m.points.iter().enumerate() {

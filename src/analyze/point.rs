@@ -49,12 +49,16 @@ pub struct PointSummary {
     pub idle_while_waiting_share: Option<f64>,
     /// Share of the workers' lifetime blocked, per resource class (futex, pipe, tcp, file,
     /// sleep, ...), median over runs; absent when the sampler saw no workers.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offcpu: Option<BTreeMap<String, f64>>,
     /// The same per named resource, the largest ten.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offcpu_resources: Option<BTreeMap<String, f64>>,
     /// Resources two or more workers waited on that are not the pool's own plumbing.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sinks: Option<Vec<Sink>>,
     /// Every resource outside the pool's plumbing that any worker waited on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub external_waits: Option<Vec<Sink>>,
     /// What the probes measured (IPC bytes and tax, tasks, sink I/O); absent without probes.
     #[serde(flatten)]
@@ -87,7 +91,11 @@ pub fn run_ok(run: &Run) -> bool {
 }
 
 /// Summarises one point; series-relative fields (speedup, ...) are filled in by the caller.
-pub fn summarize_point(point: &PointMeasurements, host: &Host) -> PointSummary {
+pub fn summarize_point(
+    point: &PointMeasurements,
+    host: &Host,
+    own_dir: Option<&str>,
+) -> PointSummary {
     let measured: Vec<(usize, &Run)> = point
         .runs
         .iter()
@@ -146,7 +154,7 @@ pub fn summarize_point(point: &PointMeasurements, host: &Host) -> PointSummary {
     let probe_runs: Vec<ipc::ProbeFigures> = ok
         .iter()
         .filter_map(|r| r.probes.as_ref())
-        .map(ipc::figures)
+        .map(|p| ipc::figures(p, own_dir))
         .collect();
     s.probes = ipc::summarize(&probe_runs, s.cpu_s);
     if s.probes.is_some() {

@@ -128,5 +128,9 @@ pub struct Measurements {
     pub params: BTreeMap<String, Vec<String>>,
     /// "throughput" or "latency".
     pub goal: String,
+    /// forkcast's output folder (absolute): files under it are forkcast's (the target's saved
+    /// stdout, the probes' own files), never the workload's sinks.
+    #[serde(default)]
+    pub output_dir: Option<String>,
     pub points: Vec<PointMeasurements>,
 }

@@ -50,6 +50,9 @@ pub fn run_sweep(
         command: plan.template.clone(),
         params: plan.params.iter().cloned().collect(),
         goal: format!("{:?}", plan.goal).to_lowercase(),
+        output_dir: std::fs::canonicalize(&plan.output_dir)
+            .ok()
+            .map(|p| p.display().to_string()),
         points: Vec::new(),
     };
     let total_points = plan.points.len();
