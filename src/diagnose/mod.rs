@@ -63,6 +63,14 @@ pub enum SinkAdvice {
     SingleWriter,
 }
 
+/// How to pass data to workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataPassing {
+    Direct,
+    ReferencesOrSharedMemory,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scheduling {
@@ -75,6 +83,8 @@ pub enum Scheduling {
 pub struct Recommendation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_passing: Option<DataPassing>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sink: Option<SinkAdvice>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,6 +108,8 @@ pub struct Diagnosis {
 pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let cpu_bound = steps::cpu_bound(m, a);
     let threads_scale = steps::threads_scale(m, a);
+    let (large_payload, data_passing) = steps::large_payload(m, a);
+    let latency_goal = steps::latency_goal(m, a);
     let (shared_sink, sink) = steps::shared_sink(m, a);
     let task_variance = steps::task_variance(m, a);
     let scheduling = match task_variance.answer {
@@ -115,7 +127,9 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let steps = vec![
         cpu_bound,
         threads_scale,
+        large_payload,
         shared_sink,
+        latency_goal,
         task_variance,
         worker_count,
     ];
@@ -123,6 +137,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     Diagnosis {
         recommendation: Recommendation {
             model,
+            data_passing,
             sink,
             scheduling,
             workers,

@@ -35,6 +35,13 @@ pub const TASK_DURATION_CV: f64 = 1.0;
 /// others still run (a straggler tail), measured from outside.
 pub const STRAGGLER_TAIL_SHARE: f64 = 0.15;
 
+/// A task ships a big object when a mebibyte or more crosses a pipe for it: pickling and
+/// copying that much costs milliseconds, the size of a small task's whole work.
+pub const LARGE_PAYLOAD_BYTES_PER_TASK: f64 = 1048576.0;
+
+/// ... or when pickling and unpickling take a tenth of the tree's CPU.
+pub const LARGE_PAYLOAD_IPC_TAX: f64 = 0.10;
+
 /// Workers may use at most this share of the memory available at the start.
 pub const WORKER_MEMORY_SHARE: f64 = 0.8;
 
@@ -69,6 +76,18 @@ pub fn all() -> Vec<Threshold> {
             name: "marginal efficiency of a step to more workers",
             value: WORKER_STEP_MARGINAL_EFFICIENCY,
             why: "a step must return a quarter of the ideal gain for the workers it adds",
+        },
+        Threshold {
+            step: "large_payload",
+            name: "bytes between processes per task",
+            value: LARGE_PAYLOAD_BYTES_PER_TASK,
+            why: "a mebibyte per task costs milliseconds of pickling and copying",
+        },
+        Threshold {
+            step: "large_payload",
+            name: "share of the tree's CPU spent pickling (the IPC tax)",
+            value: LARGE_PAYLOAD_IPC_TAX,
+            why: "a tenth of the CPU moving data is worth passing references instead",
         },
         Threshold {
             step: "shared_sink",

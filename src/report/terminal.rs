@@ -287,22 +287,30 @@ fn steps(o: &mut String, r: &Report) -> std::fmt::Result {
         )?;
     }
     writeln!(o)?;
-    let rec = &d.recommendation;
-    let model = rec
-        .model
-        .map(|m| format!("{m:?}"))
-        .unwrap_or_else(|| "unknown".into());
+    // Every recommendation field that was measured, in the contract's words.
+    let fields: Vec<String> = serde_json::to_value(&d.recommendation)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k} {}",
+                v.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| v.to_string())
+            )
+        })
+        .collect();
     writeln!(
         o,
-        "recommendation: model {} · workers {} · confidence {:?}",
-        serde_json::to_value(rec.model)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or(model),
-        rec.workers
-            .map(|w| w.to_string())
-            .unwrap_or_else(|| "unknown".into()),
-        d.confidence
+        "recommendation: {} · confidence {}",
+        if fields.is_empty() {
+            "none measured".into()
+        } else {
+            fields.join(" · ")
+        },
+        format!("{:?}", d.confidence).to_lowercase()
     )?;
     for why in &d.confidence_reasons {
         writeln!(o, "  confidence lowered: {why}")?;

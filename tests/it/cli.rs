@@ -191,11 +191,14 @@ fn a_failing_target_is_recorded_and_exits_3() {
 
 /// True when a process whose argv[0] is `marker` (set with `exec -a`) is still alive.
 fn alive_with(marker: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()).any(|e| {
-        std::fs::read(e.path().join("cmdline"))
-            .map(|c| c.split(|&b| b == 0).next() == Some(marker.as_bytes()))
-            .unwrap_or(false)
-    })
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| c.split(|&b| b == 0).next() == Some(marker.as_bytes()))
+                .unwrap_or(false)
+        })
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The steps of the tree, each a pure function of the analysis returning its `Step`.
 
+mod payload;
 mod workload;
+pub use payload::{large_payload, latency_goal};
 pub use workload::{shared_sink, task_variance};
 
 use crate::analyze::point::PointSummary;
