@@ -148,3 +148,6 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         confidence_reasons,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,315 @@
+//! The tree on hand-built analyses: each rule's answer and the recommendation it leads to.
+
+use super::*;
+use crate::analyze::ipc::ProbeSummary;
+use crate::analyze::point::PointSummary;
+use crate::analyze::waits::Sink;
+use crate::analyze::{Analysis, Layout, Scaling, Series};
+use crate::measure::{Host, Measurements, PointMeasurements};
+
+fn host(cores: u32) -> Host {
+    Host {
+        logical_cpus: cores,
+        physical_cpus: Some(cores),
+        usable_cpus: cores,
+        memory_bytes: 16 << 30,
+        available_memory_bytes: Some(8 << 30),
+        kernel: "test".into(),
+        cpu_model: None,
+        counters: "software".into(),
+        perf_event_paranoid: None,
+    }
+}
+
+/// One series: (workers, wall seconds, summary tweaks) per point; speedups filled in.
+fn sweep(
+    cores: u32,
+    points: Vec<(u32, f64, PointSummary)>,
+    layout: Layout,
+    goal: &str,
+) -> (Measurements, Analysis) {
+    let m = Measurements {
+        host: host(cores),
+        command: vec!["job".into(), "{workers}".into()],
+        params: Default::default(),
+        goal: goal.into(),
+        output_dir: None,
+        points: points
+            .iter()
+            .map(|(n, _, _)| PointMeasurements {
+                workers: *n,
+                params: Default::default(),
+                argv: vec![],
+                runs: vec![],
+            })
+            .collect(),
+    };
+    let (n0, w0) = (f64::from(points[0].0), points[0].1);
+    let mut prev: Option<(f64, f64)> = None;
+    let summaries: Vec<PointSummary> = points
+        .into_iter()
+        .map(|(n, wall, mut s)| {
+            let here = (f64::from(n), 1.0 / wall);
+            s.wall_s = Some(wall);
+            s.runs_ok = 3;
+            s.speedup = Some(w0 / wall);
+            s.efficiency = Some((w0 / wall) / (f64::from(n) / n0));
+            s.marginal_efficiency =
+                prev.and_then(|p| crate::analyze::scaling::marginal_efficiency(p, here));
+            s.worker_layout.get_or_insert(layout);
+            s.oversubscribed = n > cores;
+            prev = Some(here);
+            s
+        })
+        .collect();
+    let series = Series {
+        params: Default::default(),
+        points: (0..summaries.len()).collect(),
+        scaling: Scaling::default(),
+        best_throughput_per_s: Some(1.0),
+        layout: Some(layout),
+    };
+    (
+        m,
+        Analysis {
+            points: summaries,
+            series: vec![series],
+            primary: Some(0),
+        },
+    )
+}
+
+fn busy(on_cpu: f64) -> PointSummary {
+    PointSummary {
+        on_cpu_share: Some(on_cpu),
+        runqueue_share: Some(0.0),
+        offcpu: Some(Default::default()),
+        ..Default::default()
+    }
+}
+
+fn answer(d: &Diagnosis, id: &str) -> Answer {
+    d.steps
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("no step {id}"))
+        .answer
+}
+
+#[test]
+fn cpu_bound_processes_that_scale_get_processes_and_the_core_count() {
+    let (m, a) = sweep(
+        2,
+        vec![
+            (1, 4.0, busy(0.98)),
+            (2, 2.1, busy(0.97)),
+            (4, 2.2, busy(0.5)),
+        ],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(answer(&d, "cpu_bound"), Answer::Yes);
+    assert_eq!(
+        answer(&d, "threads_scale"),
+        Answer::Unknown,
+        "no threads series measured"
+    );
+    assert_eq!(d.recommendation.model, Some(Model::Processes));
+    assert_eq!(d.recommendation.workers, Some(2), "4 exceeds the 2 cores");
+    assert!(
+        d.findings
+            .iter()
+            .any(|f| f.contains("4 workers came out slower than 2")),
+        "{:?}",
+        d.findings
+    );
+}
+
+#[test]
+fn mostly_blocked_workers_get_async_or_threads() {
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.2)), (2, 2.0, busy(0.2))],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(answer(&d, "cpu_bound"), Answer::No);
+    assert_eq!(d.recommendation.model, Some(Model::AsyncOrThreads));
+}
+
+#[test]
+fn threads_that_scale_get_threads_and_threads_that_serialise_get_processes() {
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 2.2, busy(0.95))],
+        Layout::Threads,
+        "throughput",
+    );
+    assert_eq!(diagnose(&m, &a).recommendation.model, Some(Model::Threads));
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 3.9, busy(0.5))],
+        Layout::Threads,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(answer(&d, "threads_scale"), Answer::No);
+    assert_eq!(d.recommendation.model, Some(Model::Processes));
+    assert_eq!(
+        d.recommendation.workers,
+        Some(1),
+        "the step to 2 threads does not pay"
+    );
+}
+
+fn with_sink(on_cpu: f64, share: f64, waiting: u32) -> PointSummary {
+    let sink = Sink {
+        resource: "tcp:10.0.0.5:5432".into(),
+        kind: "postgresql".into(),
+        wait_share: share,
+        workers_waiting: waiting,
+    };
+    let mut s = busy(on_cpu);
+    s.offcpu_resources = Some([(sink.resource.clone(), share)].into_iter().collect());
+    s.external_waits = Some(vec![sink.clone()]);
+    s.sinks = Some(if waiting >= 2 { vec![sink] } else { vec![] });
+    s
+}
+
+#[test]
+fn a_sink_whose_wait_grows_with_workers_gets_a_single_writer() {
+    let (m, a) = sweep(
+        4,
+        vec![
+            (1, 4.0, with_sink(0.9, 0.05, 1)),
+            (4, 1.6, with_sink(0.75, 0.22, 4)),
+        ],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(answer(&d, "shared_sink"), Answer::Yes);
+    assert_eq!(d.recommendation.sink, Some(SinkAdvice::SingleWriter));
+}
+
+#[test]
+fn a_sink_without_contention_is_written_directly_and_no_sink_is_none() {
+    let (m, a) = sweep(
+        4,
+        vec![
+            (1, 4.0, with_sink(0.9, 0.04, 1)),
+            (4, 1.1, with_sink(0.9, 0.03, 4)),
+        ],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(answer(&d, "shared_sink"), Answer::No, "3 % and not rising");
+    assert_eq!(d.recommendation.sink, Some(SinkAdvice::Direct));
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 2.0, busy(0.99))],
+        Layout::Processes,
+        "throughput",
+    );
+    assert_eq!(diagnose(&m, &a).recommendation.sink, Some(SinkAdvice::None));
+}
+
+#[test]
+fn a_straggler_tail_gets_dynamic_small_tasks() {
+    let tail = |t: f64| PointSummary {
+        straggler_tail: Some(t),
+        ..busy(0.95)
+    };
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 2.9, tail(0.35))],
+        Layout::Processes,
+        "throughput",
+    );
+    assert_eq!(
+        diagnose(&m, &a).recommendation.scheduling,
+        Some(Scheduling::DynamicSmallTasks)
+    );
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 2.05, tail(0.03))],
+        Layout::Processes,
+        "throughput",
+    );
+    assert_eq!(
+        diagnose(&m, &a).recommendation.scheduling,
+        Some(Scheduling::Chunked)
+    );
+}
+
+#[test]
+fn megabytes_per_task_get_references_or_shared_memory_and_no_probe_leaves_it_unknown() {
+    let ipc = |bytes: f64, tax: f64| PointSummary {
+        probes: Some(ProbeSummary {
+            ipc_bytes: Some(bytes * 30.0),
+            ipc_bytes_per_task: Some(bytes),
+            ipc_tax: Some(tax),
+            ..Default::default()
+        }),
+        ..busy(0.95)
+    };
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, ipc(8e6, 0.09)), (2, 2.5, ipc(8e6, 0.10))],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(answer(&d, "large_payload"), Answer::Yes);
+    assert_eq!(
+        d.recommendation.data_passing,
+        Some(DataPassing::ReferencesOrSharedMemory)
+    );
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, ipc(300.0, 0.001)), (2, 2.0, ipc(300.0, 0.001))],
+        Layout::Processes,
+        "throughput",
+    );
+    assert_eq!(
+        diagnose(&m, &a).recommendation.data_passing,
+        Some(DataPassing::Direct)
+    );
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 2.0, busy(0.99))],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(answer(&d, "large_payload"), Answer::Unknown);
+    assert_eq!(d.recommendation.data_passing, None, "never guessed");
+}
+
+#[test]
+fn the_goal_is_the_users_and_confidence_drops_on_noise() {
+    let noisy = PointSummary {
+        wall_stddev_s: Some(0.5),
+        noisy_host: true,
+        ..busy(0.99)
+    };
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 2.0, noisy)],
+        Layout::Processes,
+        "latency",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(answer(&d, "latency_goal"), Answer::Yes);
+    assert_ne!(d.confidence, Confidence::High);
+    assert!(
+        d.confidence_reasons
+            .iter()
+            .any(|r| r.contains("other processes")),
+        "{:?}",
+        d.confidence_reasons
+    );
+}
