@@ -10,6 +10,9 @@ use crate::measure::{SamplerData, ThreadRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Off-CPU time of a thread no tick caught it blocked in (short, rare waits).
+const UNSAMPLED: &str = "unsampled";
+
 /// Resource classes that can be sinks.
 const SINK_KINDS: &[&str] = &["tcp", "udp", "unix", "file"];
 
@@ -55,9 +58,22 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
     let mut waiters: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
     let mut kinds: BTreeMap<&str, &str> = BTreeMap::new();
     for t in &threads {
+        // schedstat gives a thread's off-CPU time exactly; the ticks that caught it blocked
+        // say what on. A tick sees a thread blocked with probability equal to the share of
+        // its time spent so, so ticks (not the time left in the caught intervals, which
+        // misses waits in intervals that end with the thread running) divide the total.
+        let off = (accounted_life_s(t) - t.on_cpu_s - t.runqueue_s).max(0.0);
+        let ticks: u32 = t.waits.iter().map(|w| w.ticks).sum();
+        if ticks == 0 {
+            if off > 0.0 {
+                *out.by_kind.entry(UNSAMPLED.into()).or_default() += off / life;
+            }
+            continue;
+        }
         for wc in &t.waits {
-            *out.by_kind.entry(wc.kind.clone()).or_default() += wc.blocked_s / life;
-            *out.by_resource.entry(wc.resource.clone()).or_default() += wc.blocked_s / life;
+            let share = off * f64::from(wc.ticks) / f64::from(ticks) / life;
+            *out.by_kind.entry(wc.kind.clone()).or_default() += share;
+            *out.by_resource.entry(wc.resource.clone()).or_default() += share;
             waiters.entry(&wc.resource).or_default().insert(t.tid);
             kinds.insert(&wc.resource, &wc.kind);
         }
@@ -114,19 +130,22 @@ mod tests {
     use crate::analyze::workers::Layout;
     use crate::measure::{ProcessRecord, WaitCount};
 
-    fn wait(resource: &str, kind: &str, blocked_s: f64) -> WaitCount {
+    /// A wait caught at `ticks` ticks (10 ms apart).
+    fn wait(resource: &str, kind: &str, ticks: u32) -> WaitCount {
         WaitCount {
             resource: resource.into(),
             kind: kind.into(),
             syscall: "read".into(),
-            ticks: 1,
-            blocked_s,
+            ticks,
+            blocked_s: f64::from(ticks) * 0.01,
         }
     }
 
-    fn thread(tid: i32, waits: Vec<WaitCount>) -> ThreadRecord {
+    /// A thread alive 10 s, `on_cpu_s` of them running.
+    fn thread(tid: i32, on_cpu_s: f64, waits: Vec<WaitCount>) -> ThreadRecord {
         ThreadRecord {
             tid,
+            on_cpu_s,
             first_seen_s: 0.0,
             last_seen_s: 10.0,
             waits,
@@ -162,16 +181,18 @@ mod tests {
         let (data, w) = run(vec![
             thread(
                 2,
+                6.0,
                 vec![
-                    wait("unix:/tmp/pg/.s.PGSQL.5432", "unix", 3.0),
-                    wait("pipe:[77]", "pipe", 1.0),
+                    wait("unix:/tmp/pg/.s.PGSQL.5432", "unix", 3),
+                    wait("pipe:[77]", "pipe", 1),
                 ],
             ),
             thread(
                 3,
+                7.0,
                 vec![
-                    wait("unix:/tmp/pg/.s.PGSQL.5432", "unix", 2.0),
-                    wait("pipe:[77]", "pipe", 1.0),
+                    wait("unix:/tmp/pg/.s.PGSQL.5432", "unix", 2),
+                    wait("pipe:[77]", "pipe", 1),
                 ],
             ),
         ]);
@@ -190,14 +211,16 @@ mod tests {
         let (data, w) = run(vec![
             thread(
                 2,
+                7.0,
                 vec![
-                    wait("file:/tmp/out.log", "file", 1.0),
-                    wait("unix:[5,6]", "unix", 2.0),
+                    wait("file:/tmp/out.log", "file", 1),
+                    wait("unix:[5,6]", "unix", 2),
                 ],
             ),
             thread(
                 3,
-                vec![wait("unix:[5,6]", "unix", 2.0), wait("futex", "futex", 4.0)],
+                4.0,
+                vec![wait("unix:[5,6]", "unix", 2), wait("futex", "futex", 4)],
             ),
         ]);
         let o = offcpu(&data, &w).unwrap();

@@ -27,6 +27,10 @@ pub const WORKER_STEP_MARGINAL_EFFICIENCY: f64 = 0.25;
 /// single batched writer would give back.
 pub const SINK_WAIT_SHARE: f64 = 0.10;
 
+/// The sink's wait per second of work must grow by at least this factor from the smallest to
+/// the largest count to count as rising: run-to-run noise moves it by a few percent.
+pub const SINK_RISE_FACTOR: f64 = 1.1;
+
 /// Task durations vary a lot when their standard deviation reaches their mean: then a static
 /// split leaves workers idle behind the longest chunk.
 pub const TASK_DURATION_CV: f64 = 1.0;
@@ -94,6 +98,12 @@ pub fn all() -> Vec<Threshold> {
             name: "workers' wait share on one sink at the largest count (and rising with n)",
             value: SINK_WAIT_SHARE,
             why: "a tenth of the pool's time queued on one resource is worth a batched writer",
+        },
+        Threshold {
+            step: "shared_sink",
+            name: "growth of the sink wait per CPU second from the smallest to the largest count",
+            value: SINK_RISE_FACTOR,
+            why: "rising means more than run-to-run noise; per CPU second so CPU contention cannot hide it",
         },
         Threshold {
             step: "task_variance",

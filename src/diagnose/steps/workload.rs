@@ -2,7 +2,9 @@
 
 use super::{primary_points, round, step};
 use crate::analyze::Analysis;
-use crate::diagnose::thresholds::{SINK_WAIT_SHARE, STRAGGLER_TAIL_SHARE, TASK_DURATION_CV};
+use crate::diagnose::thresholds::{
+    SINK_RISE_FACTOR, SINK_WAIT_SHARE, STRAGGLER_TAIL_SHARE, TASK_DURATION_CV,
+};
 use crate::diagnose::{Answer, SinkAdvice, Step};
 use crate::measure::Measurements;
 use serde_json::json;
@@ -40,7 +42,14 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
             ),
             None => format!("At {n_hi} workers no worker waited on a database, file or network service."),
         };
-        let advice = if external.is_empty() {
+        // Something of the tree writing to a service (a single writer, say) is a sink too,
+        // even when no worker waits on it.
+        let service_written = hi.probes.as_ref().is_some_and(|p| {
+            p.sink_io
+                .iter()
+                .any(|io| io.kind != "file" && io.bytes_out > 0.0)
+        });
+        let advice = if external.is_empty() && !service_written {
             SinkAdvice::None
         } else {
             SinkAdvice::Direct
@@ -54,7 +63,17 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
         .and_then(|r| r.get(&sink.resource))
         .copied()
         .unwrap_or(0.0);
-    let rising = n_hi > n_lo && sink.wait_share > before;
+    // Growth is judged per second of work done: when the sink's server shares the cores, CPU
+    // contention stretches every worker's life and hides a wait that grew per task.
+    let per_work = |share: f64, s: &crate::analyze::point::PointSummary| {
+        s.on_cpu_share.filter(|&c| c > 0.0).map(|c| share / c)
+    };
+    let (w_lo, w_hi) = (per_work(before, lo), per_work(sink.wait_share, hi));
+    let rising = n_hi > n_lo
+        && match (w_lo, w_hi) {
+            (Some(a), Some(b)) => b > a * SINK_RISE_FACTOR,
+            _ => sink.wait_share > before * SINK_RISE_FACTOR,
+        };
     st.measured.insert("resource".into(), json!(sink.resource));
     st.measured.insert("kind".into(), json!(sink.kind));
     st.measured
@@ -63,24 +82,36 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
         .insert("wait_share".into(), json!(round(sink.wait_share, 3)));
     st.measured
         .insert(format!("wait_share_at_{n_lo}"), json!(round(before, 3)));
+    st.measured.insert(
+        "wait_per_cpu_second".into(),
+        json!(w_hi.map(|w| round(w, 3))),
+    );
+    st.measured.insert(
+        format!("wait_per_cpu_second_at_{n_lo}"),
+        json!(w_lo.map(|w| round(w, 3))),
+    );
     let contended = sink.wait_share >= SINK_WAIT_SHARE && (rising || n_hi == n_lo);
     st.answer = if contended { Answer::Yes } else { Answer::No };
-    st.evidence = format!(
-        "At {n_hi} workers, {} workers waited on {} ({}) {:.1} % of their time{}.",
-        sink.workers_waiting,
-        sink.resource,
-        sink.kind,
-        sink.wait_share * 100.0,
-        if n_hi > n_lo {
-            format!(
-                ", against {:.1} % at {n_lo} worker{}",
+    st.evidence =
+        format!(
+            "At {n_hi} workers, {} workers waited on {} ({}) {:.1} % of their time{}.",
+            sink.workers_waiting,
+            sink.resource,
+            sink.kind,
+            sink.wait_share * 100.0,
+            if n_hi > n_lo {
+                format!(
+                ", against {:.1} % at {n_lo} worker{}; per second of CPU work {} s against {} s{}",
                 before * 100.0,
-                if n_lo == 1 { "" } else { "s" }
+                if n_lo == 1 { "" } else { "s" },
+                w_hi.map_or("?".into(), |w| format!("{w:.2}")),
+                w_lo.map_or("?".into(), |w| format!("{w:.2}")),
+                if rising { ", so the wait grows with workers" } else { ", so it does not grow" }
             )
-        } else {
-            " (only one worker count measured, so its growth is unknown)".into()
-        }
-    );
+            } else {
+                " (only one worker count measured, so its growth is unknown)".into()
+            }
+        );
     (
         st,
         Some(if contended {
