@@ -23,13 +23,33 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Idle share of all CPUs over the next 2 s, in percent (from /proc/stat).
+idle_pct() {
+    local a b
+    a=($(head -1 /proc/stat))
+    sleep 2
+    b=($(head -1 /proc/stat))
+    local total=0 i
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+    echo $(((b[4] - a[4] + b[5] - a[5]) * 100 / (total > 0 ? total : 1)))
+}
+
+# On a shared box, wait (up to QUIET_WAIT_S, default 120) until the CPUs are >= QUIET_PCT
+# (default 90) percent idle, so other people's work does not land inside a measurement.
+wait_quiet() {
+    local want="${QUIET_PCT:-90}" deadline=$((SECONDS + ${QUIET_WAIT_S:-120})) idle
+    while idle="$(idle_pct)" && ((idle < want && SECONDS < deadline)); do :; done
+    echo "$idle"
+}
+
 # run LABEL WORKERS LAB ARGS...: one run; appends "LABEL wall tasks/s" to $out/results.
 run() {
     local label="$1" workers="$2" lab="$3"
     shift 3
-    local line
+    local line idle
+    idle="$(wait_quiet)"
     line="$("$py" "$labs/$lab" --workers "$workers" --size "$size" "$@" | tail -1)"
-    echo "  $label w=$workers: $line"
+    echo "  $label w=$workers (idle before: $idle%): $line"
     local rate wall
     rate="$(sed -E 's/^throughput: ([0-9.]+) tasks\/s.*/\1/' <<<"$line")"
     wall="$(sed -E 's/.* wall=([0-9.]+)s.*/\1/' <<<"$line")"
