@@ -31,23 +31,64 @@ const EVENTS_OFF: usize = 512;
 const DUR_OFF: usize = 65536;
 const DUR_CAP: u64 = 262_144;
 
-/// Writes the probe into `dir/python/` and creates an empty `dir/python-out/`; returns both
-/// folders. Records of an earlier run in the same folder are removed.
+/// Installs the probe and creates an empty `dir/python-out/`; returns (the folder to put first on
+/// PYTHONPATH, the output folder). Records of an earlier run in the same folder are removed.
+///
+/// The probe goes into a content-addressed folder of the user's cache
+/// (`$XDG_CACHE_HOME` or `~/.cache`, `forkcast/python-probe-<hash>/`), so the bytecode Python
+/// writes there on first use serves every later run: compiling the probe in each fresh run folder
+/// cost ~30 ms of CPU per run on this VM (+10 % on a 0.35 s workload). Without a usable cache it
+/// goes into `dir/python/`.
 pub fn install(dir: &Path) -> Result<(PathBuf, PathBuf)> {
-    let site = dir.join("python");
     let out = dir.join("python-out");
     if out.exists() {
         std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
     }
-    for d in [&site, &out] {
-        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    if let Some(site) = cache_dir().filter(|site| write_files(site).is_ok()) {
+        return Ok((site, out));
     }
+    let site = dir.join("python");
+    write_files(&site)
+        .with_context(|| format!("writing the Python probe into {}", site.display()))?;
+    Ok((site, out))
+}
+
+/// `<cache>/forkcast/python-probe-<hash of the probe's files>`.
+fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    // FNV-1a: stable across builds and platforms, no dependency.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in FILES
+        .iter()
+        .flat_map(|(name, text)| name.bytes().chain(text.bytes()))
+    {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Some(
+        base.join("forkcast")
+            .join(format!("python-probe-{hash:016x}")),
+    )
+}
+
+/// Writes the probe's files into `site` unless they are already there with this content (so the
+/// bytecode next to them stays valid). Each file is written to a temporary name and renamed, so
+/// concurrent forkcast runs never see half a file.
+fn write_files(site: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(site)?;
     for (name, text) in FILES {
         let file = site.join(name);
-        std::fs::write(&file, text)
-            .with_context(|| format!("writing the Python probe {}", file.display()))?;
+        if std::fs::read(&file).is_ok_and(|have| have == text.as_bytes()) {
+            continue;
+        }
+        let tmp = site.join(format!(".{name}.{}", std::process::id()));
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &file)?;
     }
-    Ok((site, out))
+    Ok(())
 }
 
 /// Reads every record in `dir`, in the order the interpreters started. Files that are not
@@ -199,6 +240,21 @@ fn i64_at(b: &[u8], at: usize) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn installing_again_keeps_the_files_and_their_bytecode_valid() {
+        let site = std::env::temp_dir().join(format!("forkcast-site-{}", std::process::id()));
+        write_files(&site).unwrap();
+        let file = site.join("_forkcast_probe.py");
+        let first = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_files(&site).unwrap();
+        assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), first);
+        std::fs::write(&file, "stale").unwrap();
+        write_files(&site).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), FILES[1].1);
+        std::fs::remove_dir_all(&site).unwrap();
+    }
 
     #[test]
     fn record_names_carry_the_start_time() {
