@@ -129,9 +129,19 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
     let ns = |at: usize| i64_at(&h, at).max(0) as f64 / 1e9;
     let count = |at: usize| i64_at(&h, at).max(0) as u64;
     let tasks = count(128);
-    let stored = count(168).min(DUR_CAP);
-    let mut durations = vec![0u8; stored as usize * 8];
-    f.read_exact_at(&mut durations, DUR_OFF as u64)?;
+    let stored = tasks.min(DUR_CAP);
+    let mut raw = vec![0u8; stored as usize * 8];
+    f.read_exact_at(&mut raw, DUR_OFF as u64)?;
+    let durations: Vec<f64> = raw
+        .chunks_exact(8)
+        .map(|c| i64_at(c, 0).max(0) as f64 / 1e9)
+        .collect();
+    // Tasks past the array only left sums: fold them in.
+    let tail = tasks > DUR_CAP;
+    let tail_min = tail.then(|| ns(152));
+    let tail_max = tail.then(|| ns(160));
+    let min = durations.iter().copied().chain(tail_min).reduce(f64::min);
+    let max = durations.iter().copied().chain(tail_max).reduce(f64::max);
     let mut p = PythonProcess {
         pid: i64_at(&h, 16) as i32,
         ppid: i64_at(&h, 24) as i32,
@@ -144,15 +154,13 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
         unpickle_s: ns(112),
         unpickle_calls: count(120),
         tasks,
-        task_s_sum: ns(136),
-        task_s_sumsq: f64::from_ne_bytes(h[144..152].try_into()?) / 1e18,
-        task_s_min: (tasks > 0).then(|| ns(152)),
-        task_s_max: (tasks > 0).then(|| ns(160)),
-        task_durations_s: durations
-            .chunks_exact(8)
-            .map(|c| i64_at(c, 0).max(0) as f64 / 1e9)
-            .collect(),
-        task_durations_truncated: tasks > stored,
+        task_s_sum: durations.iter().sum::<f64>() + ns(136),
+        task_s_sumsq: durations.iter().map(|d| d * d).sum::<f64>()
+            + f64::from_ne_bytes(h[144..152].try_into()?) / 1e18,
+        task_s_min: min,
+        task_s_max: max,
+        task_durations_s: durations,
+        task_durations_truncated: tail,
         tasks_by_source: TaskSources {
             pool: count(176),
             process_pool: count(184),
@@ -254,6 +262,52 @@ mod tests {
         write_files(&site).unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), FILES[1].1);
         std::fs::remove_dir_all(&site).unwrap();
+    }
+
+    /// A record as the probe lays it out: `tasks` tasks, the first ones lasting 1 ms each, and
+    /// (past the cap) two more of 2 ms and 4 ms kept only as tail sums.
+    fn synthetic_record(path: &Path, tasks: u64) {
+        let mut b = vec![0u8; DUR_OFF + (tasks.min(DUR_CAP) * 8) as usize];
+        b[..8].copy_from_slice(MAGIC);
+        b[8..12].copy_from_slice(&1u32.to_ne_bytes());
+        let put =
+            |b: &mut Vec<u8>, at: usize, v: i64| b[at..at + 8].copy_from_slice(&v.to_ne_bytes());
+        put(&mut b, 16, 42);
+        b[32..39].copy_from_slice(b"process");
+        put(&mut b, 128, tasks as i64);
+        put(&mut b, 176, tasks as i64);
+        if tasks > DUR_CAP {
+            put(&mut b, 136, 6_000_000);
+            b[144..152].copy_from_slice(&(4e12f64 + 16e12).to_ne_bytes());
+            put(&mut b, 152, 2_000_000);
+            put(&mut b, 160, 4_000_000);
+        }
+        for i in 0..tasks.min(DUR_CAP) as usize {
+            put(&mut b, DUR_OFF + 8 * i, 1_000_000);
+        }
+        std::fs::write(path, b).unwrap();
+    }
+
+    #[test]
+    fn tasks_past_the_duration_array_still_count_in_the_sums() {
+        let path = std::env::temp_dir().join(format!("py-{}-1.bin", std::process::id()));
+        synthetic_record(&path, DUR_CAP + 2);
+        let p = read_record(&path).unwrap().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            (p.pid, p.role.as_str(), p.tasks),
+            (42, "process", DUR_CAP + 2)
+        );
+        assert_eq!(p.task_durations_s.len() as u64, DUR_CAP);
+        assert!(p.task_durations_truncated);
+        let n = DUR_CAP as f64;
+        assert!(
+            (p.task_s_sum - (n * 1e-3 + 6e-3)).abs() < 1e-9,
+            "{}",
+            p.task_s_sum
+        );
+        assert!((p.task_s_sumsq - (n * 1e-6 + 20e-6)).abs() < 1e-9);
+        assert_eq!((p.task_s_min, p.task_s_max), (Some(1e-3), Some(4e-3)));
     }
 
     #[test]
