@@ -21,14 +21,15 @@ File `py-<pid>-<ns>.bin`, native-endian (forkcast's src/run/probes/python.rs rea
     32  32s role (NUL-padded)     64 16s started_by
     80  i64 pickled_bytes, pickle_ns, pickle_calls
     104 i64 unpickled_bytes, unpickle_ns, unpickle_calls
-    128 i64 tasks, task_ns_sum; f64 task_ns_sumsq; i64 task_ns_min, task_ns_max, durations_stored
+    128 i64 tasks; past the first 262144 tasks: i64 tail_ns_sum, f64 tail_ns_sumsq,
+        i64 tail_ns_min, tail_ns_max
     176 i64 tasks_pool, tasks_process_pool, tasks_thread_pool
     200 i64 chunks (pool work messages a worker handled)
     208 i64 starts_fork, starts_spawn, starts_forkserver (processes this process started)
     232 i64 forks, fork_max_python_threads, fork_max_os_threads
     256 i64 events_len, events_dropped
     512 .. 65536: events, JSON lines
-    65536 ..: durations, i64 ns each, up to 262144 of them (later ones only feed the sums)
+    65536 ..: durations of the first min(tasks, 262144) tasks, i64 ns each
 """
 
 import os
@@ -79,7 +80,7 @@ _DUR_OFF, _DUR_CAP = 65536, 262144
 _SIZE = _DUR_OFF + 8 * _DUR_CAP
 # Indexes into the record as an array of 8-byte words (byte offset / 8; see the docstring).
 _PICKLED, _UNPICKLED = 10, 13  # bytes, ns, calls
-_TASKS, _TASK_NS, _TASK_SUMSQ, _TASK_MIN, _TASK_MAX, _STORED = 16, 17, 18, 19, 20, 21
+_TASKS, _TAIL_NS, _TAIL_SUMSQ, _TAIL_MIN, _TAIL_MAX = 16, 17, 18, 19, 20
 _POOL, _PROCESS_POOL, _THREAD_POOL, _CHUNKS = 22, 23, 24, 25
 _STARTS = {"fork": 26, "spawn": 27, "forkserver": 28}
 _FORKS, _FORK_PY_MAX, _FORK_OS_MAX = 29, 30, 31
@@ -138,9 +139,9 @@ class _Record:
             self.release()
 
     def task(self, ns, source, chunk=False):
-        """One task of `ns` (None: only a chunk ended, its items were timed one by one)."""
+        """One task of `ns` (None: only a chunk ended, its items were timed one by one). The
+        durations array holds the first _DUR_CAP tasks; later ones only feed the tail sums."""
         q = self.q
-        square = float(ns or 0) * (ns or 0)
         self.acquire()
         try:
             if chunk:
@@ -149,16 +150,16 @@ class _Record:
                 return
             i = q[_TASKS]
             q[_TASKS] = i + 1
-            q[_TASK_NS] += ns
-            self.d[_TASK_SUMSQ] += square
-            if i == 0 or ns < q[_TASK_MIN]:
-                q[_TASK_MIN] = ns
-            if ns > q[_TASK_MAX]:
-                q[_TASK_MAX] = ns
+            q[source] += 1
             if i < _DUR_CAP:
                 q[_DUR_BASE + i] = ns
-                q[_STORED] = i + 1
-            q[source] += 1
+                return
+            q[_TAIL_NS] += ns
+            self.d[_TAIL_SUMSQ] += float(ns) * ns
+            if i == _DUR_CAP or ns < q[_TAIL_MIN]:
+                q[_TAIL_MIN] = ns
+            if ns > q[_TAIL_MAX]:
+                q[_TAIL_MAX] = ns
         finally:
             self.release()
 
@@ -353,8 +354,8 @@ def _timed(fn, source):
 
 class _TaskClock:
     """Times a worker's tasks from the moment its task queue hands one over to the moment the
-    result is put back (so pickling is not counted as task time). Map chunks are rewritten so each
-    item is timed on its own."""
+    result is put back (so pickling is not task time). Map chunks are rewritten by `per_item` so
+    each item is timed on its own; the chunk itself then only counts as a chunk."""
 
     def __init__(self, source, per_item):
         self.source = source
@@ -362,27 +363,8 @@ class _TaskClock:
         self.start = None
         self.items_timed = False
 
-    def got(self, task):
-        if task is None:
-            return task
-        self.start = _ns()
-        try:
-            timed = self.per_item(task)
-        except Exception:
-            timed = None
-        self.items_timed = timed is not None
-        return task if timed is None else timed
-
-    def done(self):
-        end = _ns()
-        start, self.start = self.start, None
-        rec = _rec
-        if start is None or rec is None:
-            return
-        try:
-            rec.task(None if self.items_timed else end - start, self.source, chunk=True)
-        except Exception:
-            pass
+    def queues(self, tasks, results):
+        return _TaskQueue(tasks, self), _ResultQueue(results, self)
 
 
 class _TaskQueue:
@@ -394,7 +376,16 @@ class _TaskQueue:
 
     def get(self, *args, **kwargs):
         task = self._fc_queue.get(*args, **kwargs)
-        return self._fc_clock.got(task)
+        if task is None:
+            return task
+        clock = self._fc_clock
+        clock.start = _ns()
+        try:
+            timed = clock.per_item(task)
+        except Exception:
+            timed = None
+        clock.items_timed = timed is not None
+        return task if timed is None else timed
 
     def __getattr__(self, name):
         return getattr(self._fc_queue, name)
@@ -408,7 +399,15 @@ class _ResultQueue:
         self._fc_clock = clock
 
     def put(self, *args, **kwargs):
-        self._fc_clock.done()
+        end = _ns()
+        clock = self._fc_clock
+        start, clock.start = clock.start, None
+        rec = _rec
+        if start is not None and rec is not None:
+            try:
+                rec.task(None if clock.items_timed else end - start, clock.source, chunk=True)
+            except Exception:
+                pass
         return self._fc_queue.put(*args, **kwargs)
 
     def __getattr__(self, name):
@@ -439,7 +438,7 @@ def _patch_pool(m):
         clock = _TaskClock(_POOL, per_item)
         if _rec is not None and _in_main_thread():
             _safe(_rec.set_role, "pool_worker")
-        return worker(_TaskQueue(inqueue, clock), _ResultQueue(outqueue, clock), *args, **kwargs)
+        return worker(*clock.queues(inqueue, outqueue), *args, **kwargs)
 
     m.worker = fc_worker
     pool = m.Pool
@@ -558,9 +557,7 @@ def _patch_futures_process(m):
         clock = _TaskClock(_PROCESS_POOL, per_item)
         if _rec is not None:
             _safe(_rec.set_role, "process_pool_worker")
-        return worker(
-            _TaskQueue(call_queue, clock), _ResultQueue(result_queue, clock), *args, **kwargs
-        )
+        return worker(*clock.queues(call_queue, result_queue), *args, **kwargs)
 
     m._process_worker = fc_process_worker
     executor = m.ProcessPoolExecutor
