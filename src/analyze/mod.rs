@@ -12,7 +12,7 @@ pub mod timeline;
 pub mod waits;
 pub mod workers;
 
-use crate::measure::Measurements;
+use crate::measure::{Host, Measurements};
 use point::{summarize_point, PointSummary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -81,6 +81,14 @@ pub struct KarpFlatt {
     pub serial_fraction: f64,
 }
 
+/// Cores a CPU-bound pool can use in parallel: the usable CPUs, but no more than the physical
+/// cores (hyperthread siblings share one core's execution units).
+pub fn parallel_cores(host: &Host) -> u32 {
+    host.physical_cpus
+        .map_or(host.usable_cpus, |p| p.min(host.usable_cpus))
+        .max(1)
+}
+
 /// Analyses a whole sweep.
 pub fn analyze(m: &Measurements) -> Analysis {
     let mut points: Vec<PointSummary> = m
@@ -101,7 +109,7 @@ pub fn analyze(m: &Measurements) -> Analysis {
             idx.sort_by_key(|&i| m.points[i].workers);
             let workers: Vec<u32> = idx.iter().map(|&i| m.points[i].workers).collect();
             fill_relative(&mut points, &idx, &workers);
-            let scaling = fit_series(&points, &idx, &workers, m.host.usable_cpus);
+            let scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
             let best = idx
                 .iter()
                 .filter_map(|&i| points[i].wall_s)

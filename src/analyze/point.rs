@@ -71,7 +71,7 @@ pub struct PointSummary {
     pub workers_observed: Option<u32>,
     /// Processes in the tree that were not workers (launchers, parents), median over runs.
     pub other_processes: Option<u32>,
-    /// More workers than usable CPUs: the point measures time-sharing, not parallelism.
+    /// More workers than cores (usable, physical): the point measures time-sharing, not parallelism.
     pub oversubscribed: bool,
     /// Median cores used by other processes on the host during the runs.
     pub host_other_cpu_cores: Option<f64>,
@@ -110,7 +110,7 @@ pub fn summarize_point(
     let mut s = PointSummary {
         runs_ok: ok.len() as u32,
         runs_failed: (measured.len() - ok.len()) as u32,
-        oversubscribed: point.workers > host.usable_cpus,
+        oversubscribed: point.workers > super::parallel_cores(host),
         ..Default::default()
     };
     let walls: Vec<f64> = ok.iter().map(|r| r.wall_s).collect();

@@ -7,7 +7,7 @@ use crate::measure::Measurements;
 /// Plain-language statements about the sweep, most important first.
 pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
     let mut out = Vec::new();
-    let cores = m.host.usable_cpus;
+    let cores = crate::analyze::parallel_cores(&m.host);
     if let Some(p) = a.primary {
         let series = &a.series[p];
         let pts: Vec<(u32, &crate::analyze::point::PointSummary)> = series
@@ -33,7 +33,7 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
             if let (Some(wa), Some(wb)) = (a_s.wall_s, b_s.wall_s) {
                 if wb > wa * 1.02 {
                     let cause = if n_b > cores {
-                        format!("{n_b} workers exceed the {cores} usable cores, so they time-share")
+                        format!("{n_b} workers exceed the {cores} cores, so they time-share")
                     } else {
                         "the extra workers add contention (see the off-CPU and sink figures)".into()
                     };
@@ -57,7 +57,7 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
         let mut over = over;
         over.dedup();
         out.push(format!(
-            "Worker counts {over:?} exceed the {cores} usable CPUs: those points measure \
+            "Worker counts {over:?} exceed the {cores} cores: those points measure \
              oversubscription (time-sharing), not parallel speedup."
         ));
     }

@@ -114,7 +114,7 @@ pub fn threads_scale(m: &Measurements, a: &Analysis) -> Step {
     st.threshold =
         format!("thread efficiency >= {THREADS_SCALE_EFFICIENCY} at n = min(cores, max n) -> yes");
     st.source = "procfs sampler (worker layout) and wall-time scaling".into();
-    let cores = m.host.usable_cpus;
+    let cores = crate::analyze::parallel_cores(&m.host);
     let threaded = a.series.iter().find(|s| s.layout == Some(Layout::Threads));
     let Some(series) = threaded else {
         st.evidence = "No run had its workers as threads of one process, so thread scaling was \
@@ -169,7 +169,7 @@ pub fn worker_count(m: &Measurements, a: &Analysis) -> (Step, Option<u32>) {
     );
     st.threshold = format!(
         "largest count whose step from the previous one has marginal efficiency >= \
-         {WORKER_STEP_MARGINAL_EFFICIENCY}; capped by usable cores and {:.0} % of available memory",
+         {WORKER_STEP_MARGINAL_EFFICIENCY}; capped by cores (usable, physical) and {:.0} % of available memory",
         WORKER_MEMORY_SHARE * 100.0
     );
     st.source = "wall-time scaling curve (median of runs), host cores, procfs PSS".into();
@@ -182,7 +182,7 @@ pub fn worker_count(m: &Measurements, a: &Analysis) -> (Step, Option<u32>) {
             "Fewer than two worker counts produced successful runs; no curve to read.".into();
         return (st, pts.first().map(|(n, _)| *n));
     }
-    let cores = m.host.usable_cpus;
+    let cores = crate::analyze::parallel_cores(&m.host);
     let mem_cap = m
         .host
         .available_memory_bytes
@@ -191,7 +191,7 @@ pub fn worker_count(m: &Measurements, a: &Analysis) -> (Step, Option<u32>) {
     let mut stopped_by = String::new();
     for &(n, s) in &pts[1..] {
         if n > cores {
-            stopped_by = format!("{n} workers exceed the {cores} usable cores");
+            stopped_by = format!("{n} workers exceed the {cores} cores");
             break;
         }
         if let (Some(cap), Some(pss)) = (mem_cap, s.pss_bytes_per_worker) {

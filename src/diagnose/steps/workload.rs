@@ -135,7 +135,7 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     );
     st.source =
         "procfs sampler: workers busy per tick (straggler tail), CPU spread across workers".into();
-    let cores = m.host.usable_cpus;
+    let cores = crate::analyze::parallel_cores(&m.host);
     let pts = primary_points(m, a);
     let at = pts
         .iter()
