@@ -123,8 +123,8 @@ fn points_table(o: &mut String, r: &Report) -> std::fmt::Result {
             .unwrap_or_else(|| "n/a".into()),
         if r.points.iter().any(|p| p.summary.oversubscribed) {
             format!(
-                " * = more workers than the {} usable CPUs (oversubscribed)",
-                r.host.usable_cpus
+                " * = more workers than the {} cores (oversubscribed)",
+                crate::analyze::parallel_cores(r.host)
             )
         } else {
             String::new()
