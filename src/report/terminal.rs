@@ -119,7 +119,8 @@ fn points_table(o: &mut String, r: &Report) -> std::fmt::Result {
         r.points
             .iter()
             .find_map(|p| p.summary.sources.get("cpu_s"))
-            .map(|s| format!("{s:?}").to_lowercase())
+            .and_then(|s| serde_json::to_value(s).ok())
+            .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_else(|| "n/a".into()),
         if r.points.iter().any(|p| p.summary.oversubscribed) {
             format!(
