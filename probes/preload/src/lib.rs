@@ -17,8 +17,8 @@ mod real;
 mod state;
 mod sys;
 
-use abi::DIR_SYNC;
-use classify::{add, classify_and_cache, row_for_addr, row_for_fd, IN, OUT};
+use abi::{DIR_IN as IN, DIR_OUT as OUT, DIR_SYNC, EXIT_UNDERSCORE};
+use classify::{add, classify_and_cache, row_for_addr, row_for_fd};
 use core::ffi::{c_char, c_int, c_uint, c_void};
 use libc::{iovec, loff_t, mode_t, msghdr, off64_t, off_t, size_t, sockaddr, socklen_t, ssize_t};
 use real::Real;
@@ -261,13 +261,13 @@ static R_EXIT2: Real = Real::new("_Exit\0");
 /// `os._exit` and multiprocessing workers leave here, skipping atexit: mark the slot first.
 #[no_mangle]
 pub extern "C" fn _exit(status: c_int) -> ! {
-    state::mark_exit(state::EXIT_FLAG_UNDERSCORE);
+    state::mark_exit(EXIT_UNDERSCORE);
     real::exit_via(&R_EXIT, status)
 }
 
 #[no_mangle]
 pub extern "C" fn _Exit(status: c_int) -> ! {
-    state::mark_exit(state::EXIT_FLAG_UNDERSCORE);
+    state::mark_exit(EXIT_UNDERSCORE);
     real::exit_via(&R_EXIT2, status)
 }
 
