@@ -95,12 +95,7 @@ impl Ran {
 
 /// Runs `python script args` in `dir` with exactly `env` on top of the test's environment (minus
 /// any LD_PRELOAD/PYTHONPATH/FORKCAST_* it had); stdout and stderr go to files.
-fn run_script(
-    dir: &Path,
-    script: &Path,
-    args: &[&str],
-    env: &[(OsString, OsString)],
-) -> Ran {
+fn run_script(dir: &Path, script: &Path, args: &[&str], env: &[(OsString, OsString)]) -> Ran {
     let tag = unique();
     let (out_path, err_path) = (
         dir.join(format!("out-{tag}")),
