@@ -123,3 +123,50 @@ fn the_interpreter_is_seen_as_dynamic_python() {
     let sh = probes::resolve_program("sh".as_ref()).unwrap();
     assert!(!probes::looks_like_python(&sh));
 }
+
+#[test]
+fn file_writes_sendfile_and_fsync_land_on_the_files_directory() {
+    let scratch = Scratch::new("probe-files");
+    let script = scratch.write(
+        "files.py",
+        r#"
+import json, os
+
+os.mkdir("data")
+src = os.open("data/src.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(src, b"s" * 100_000)
+os.fsync(src)
+os.close(src)
+src = os.open("data/src.bin", os.O_RDONLY)
+dst = os.open("data/dst.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+sent = 0
+while sent < 100_000:
+    sent += os.sendfile(dst, src, sent, 100_000 - sent)
+os.close(src)
+os.close(dst)
+print(json.dumps({"dir": os.path.realpath("data")}))
+"#,
+    );
+    let (ran, data) = run_probed(&scratch, &[ProbeKind::Preload], &script, &[], &[]);
+    let dir = ran.summary()["dir"].as_str().unwrap().to_owned();
+    let p = preload_of(&data, ran.pid);
+    let on_dir = |d: IoDir| -> (u64, u64, u64) {
+        p.rows
+            .iter()
+            .filter(|r| r.kind == FdKind::File && r.dir == d && r.peer.as_deref() == Some(&dir))
+            .fold((0, 0, 0), |(b, c, n), r| {
+                (b + r.bytes, c + r.calls, n + r.blocked_ns)
+            })
+    };
+    let (out_bytes, _, out_ns) = on_dir(IoDir::Out);
+    let (in_bytes, _, in_ns) = on_dir(IoDir::In);
+    let (sync_bytes, sync_calls, sync_ns) = on_dir(IoDir::Sync);
+    assert_eq!(
+        out_bytes, 200_000,
+        "one write plus the sendfile destination: {p:#?}"
+    );
+    assert_eq!(in_bytes, 100_000, "the sendfile source");
+    assert_eq!(in_ns, 0, "a copy's time is on its destination only");
+    assert!(out_ns > 0 && sync_ns > 0);
+    assert_eq!((sync_bytes, sync_calls), (0, 1));
+}
