@@ -5,9 +5,9 @@
 //! this VM; after that a call costs two clock reads and three atomic adds.
 
 use crate::abi::{
-    kind_row_cap, Slot, DIR_IN, DIR_OUT, KIND_FILE, KIND_OTHER, KIND_PIPE, KIND_TCP, KIND_UDP,
-    KIND_UNIX, PEER_CAP, PEER_INET, PEER_INET6, PEER_NONE, PEER_TEXT, ROWS, ROW_CLAIMING,
-    ROW_EMPTY, ROW_LOCAL, ROW_READY, ROW_TRUNCATED,
+    kind_row_cap, Slot, KIND_FILE, KIND_OTHER, KIND_PIPE, KIND_TCP, KIND_UDP, KIND_UNIX, PEER_CAP,
+    PEER_INET, PEER_INET6, PEER_NONE, PEER_TEXT, ROWS, ROW_CLAIMING, ROW_EMPTY, ROW_LOCAL,
+    ROW_READY, ROW_TRUNCATED,
 };
 use crate::state::{cache_row, cached_row, row_ptr};
 use crate::sys::{push_bytes, push_dec, readlink};
@@ -383,7 +383,3 @@ fn fd_link(fd: c_int, out: &mut [u8]) -> usize {
     push_dec(&mut p, n, fd as u64);
     readlink(p.as_ptr() as *const libc::c_char, out)
 }
-
-/// Direction of a hooked call, for readability at the call sites.
-pub const IN: usize = DIR_IN;
-pub const OUT: usize = DIR_OUT;

@@ -17,8 +17,8 @@ mod real;
 mod state;
 mod sys;
 
-use abi::DIR_SYNC;
-use classify::{add, classify_and_cache, row_for_addr, row_for_fd, IN, OUT};
+use abi::{DIR_IN as IN, DIR_OUT as OUT, DIR_SYNC, EXIT_UNDERSCORE};
+use classify::{add, classify_and_cache, row_for_addr, row_for_fd};
 use core::ffi::{c_char, c_int, c_uint, c_void};
 use libc::{iovec, loff_t, mode_t, msghdr, off64_t, off_t, size_t, sockaddr, socklen_t, ssize_t};
 use real::Real;
@@ -106,10 +106,15 @@ fn filled(addr: *const sockaddr, len: *const socklen_t) -> (*const sockaddr, soc
     (addr, unsafe { *len })
 }
 
-/// Counts a two-fd copy (sendfile/splice/copy_file_range): bytes and calls on both ends, the time
-/// on the destination only, so summed blocked time counts the call once.
-fn copied(r: ssize_t, fd_in: c_int, fd_out: c_int, t0: u64) {
-    let Some(slot) = active() else { return };
+/// Runs a two-fd copy (sendfile/splice/copy_file_range) and counts bytes and calls on both ends,
+/// the time on the destination only, so summed blocked time counts the call once.
+fn copied(fd_in: c_int, fd_out: c_int, call: impl FnOnce() -> ssize_t) -> ssize_t {
+    let Some(slot) = active() else {
+        return call();
+    };
+    let t0 = now_ns();
+    let r = call();
+    let saved = errno();
     let ns = now_ns().wrapping_sub(t0);
     let bytes = if r > 0 { r as u64 } else { 0 };
     // SAFETY: slot is active.
@@ -119,6 +124,8 @@ fn copied(r: ssize_t, fd_in: c_int, fd_out: c_int, t0: u64) {
         let row = row_for_fd(slot, fd_in);
         add(slot, row, IN, bytes, 0);
     }
+    set_errno(saved);
+    r
 }
 
 /// Forgets the fds a successful creating call returned.
@@ -173,38 +180,10 @@ hooks! {
     R_PREAD_CHK: fn __pread_chk(fd: c_int, buf: *mut c_void, n: size_t, off: off_t, bl: size_t) -> ssize_t => |f| { counted!(f(fd, buf, n, off, bl), fd, IN) }
     R_PREAD64_CHK: fn __pread64_chk(fd: c_int, buf: *mut c_void, n: size_t, off: off64_t, bl: size_t) -> ssize_t => |f| { counted!(f(fd, buf, n, off, bl), fd, IN) }
 
-    R_SENDFILE: fn sendfile(o: c_int, i: c_int, off: *mut off_t, n: size_t) -> ssize_t => |f| {
-        let t0 = now_ns();
-        let r = f(o, i, off, n);
-        let saved = errno();
-        copied(r, i, o, t0);
-        set_errno(saved);
-        r
-    }
-    R_SENDFILE64: fn sendfile64(o: c_int, i: c_int, off: *mut off64_t, n: size_t) -> ssize_t => |f| {
-        let t0 = now_ns();
-        let r = f(o, i, off, n);
-        let saved = errno();
-        copied(r, i, o, t0);
-        set_errno(saved);
-        r
-    }
-    R_SPLICE: fn splice(i: c_int, oi: *mut loff_t, o: c_int, oo: *mut loff_t, n: size_t, fl: c_uint) -> ssize_t => |f| {
-        let t0 = now_ns();
-        let r = f(i, oi, o, oo, n, fl);
-        let saved = errno();
-        copied(r, i, o, t0);
-        set_errno(saved);
-        r
-    }
-    R_COPY_FILE_RANGE: fn copy_file_range(i: c_int, oi: *mut loff_t, o: c_int, oo: *mut loff_t, n: size_t, fl: c_uint) -> ssize_t => |f| {
-        let t0 = now_ns();
-        let r = f(i, oi, o, oo, n, fl);
-        let saved = errno();
-        copied(r, i, o, t0);
-        set_errno(saved);
-        r
-    }
+    R_SENDFILE: fn sendfile(o: c_int, i: c_int, off: *mut off_t, n: size_t) -> ssize_t => |f| { copied(i, o, || f(o, i, off, n)) }
+    R_SENDFILE64: fn sendfile64(o: c_int, i: c_int, off: *mut off64_t, n: size_t) -> ssize_t => |f| { copied(i, o, || f(o, i, off, n)) }
+    R_SPLICE: fn splice(i: c_int, oi: *mut loff_t, o: c_int, oo: *mut loff_t, n: size_t, fl: c_uint) -> ssize_t => |f| { copied(i, o, || f(i, oi, o, oo, n, fl)) }
+    R_COPY_FILE_RANGE: fn copy_file_range(i: c_int, oi: *mut loff_t, o: c_int, oo: *mut loff_t, n: size_t, fl: c_uint) -> ssize_t => |f| { copied(i, o, || f(i, oi, o, oo, n, fl)) }
 
     // fd lifecycle: keep the per-fd cache honest when fd numbers are reused.
     R_CLOSE: fn close(fd: c_int) -> c_int => |f| { let r = f(fd); forget_fd(fd); r }
@@ -261,13 +240,13 @@ static R_EXIT2: Real = Real::new("_Exit\0");
 /// `os._exit` and multiprocessing workers leave here, skipping atexit: mark the slot first.
 #[no_mangle]
 pub extern "C" fn _exit(status: c_int) -> ! {
-    state::mark_exit(state::EXIT_FLAG_UNDERSCORE);
+    state::mark_exit(EXIT_UNDERSCORE);
     real::exit_via(&R_EXIT, status)
 }
 
 #[no_mangle]
 pub extern "C" fn _Exit(status: c_int) -> ! {
-    state::mark_exit(state::EXIT_FLAG_UNDERSCORE);
+    state::mark_exit(EXIT_UNDERSCORE);
     real::exit_via(&R_EXIT2, status)
 }
 

@@ -5,12 +5,12 @@
 //! mapping and are only touched through raw pointers.
 
 use crate::abi::{
-    Header, Row, Slot, EXIT_ATEXIT, EXIT_UNDERSCORE, HEADER_SIZE, KIND_COUNT, MAGIC, PEER_OVERFLOW,
-    ROWS, ROW_READY, SLOT_FORKED, SLOT_SIZE, VERSION,
+    Header, Row, Slot, EXIT_ATEXIT, HEADER_SIZE, KIND_COUNT, MAGIC, PEER_OVERFLOW, ROWS, ROW_READY,
+    SLOT_FORKED, SLOT_SIZE, VERSION,
 };
 use crate::sys;
 use core::ptr::{addr_of, addr_of_mut, null_mut};
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
 
 /// The probe's variable as a C string; a const check below keeps it equal to `abi::ENV_OUT`.
 const ENV_OUT_C: &core::ffi::CStr = c"FORKCAST_PRELOAD_OUT";
@@ -29,8 +29,6 @@ static NSLOTS: AtomicU32 = AtomicU32::new(0);
 static SLOT: AtomicPtr<Slot> = AtomicPtr::new(null_mut());
 /// fd -> row index + 1 in this process's slot (0 = not classified yet).
 static FD_ROWS: [AtomicU32; FD_CACHE] = [const { AtomicU32::new(0) }; FD_CACHE];
-/// Size of the mapping (for the header check only).
-static MAP_LEN: AtomicUsize = AtomicUsize::new(0);
 
 const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -71,7 +69,6 @@ pub fn init_from_env() {
         return;
     };
     NSLOTS.store(nslots, Relaxed);
-    MAP_LEN.store(len, Relaxed);
     BASE.store(base, Release);
     claim_slot(false);
     sys::register_exit_and_fork(on_exit, on_fork_child);
@@ -175,9 +172,6 @@ pub fn mark_exit(flag: u32) {
         (*slot).end_ns.store(sys::now_ns(), Relaxed);
     }
 }
-
-/// The `_exit`/`_Exit` hooks' flag.
-pub const EXIT_FLAG_UNDERSCORE: u32 = EXIT_UNDERSCORE;
 
 /// The cached row index for `fd`, if any.
 #[inline(always)]

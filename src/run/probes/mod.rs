@@ -165,6 +165,21 @@ fn chain(ours: &Path, existing: Option<&OsStr>, how: Chain, var: &str) -> Result
     Ok(out)
 }
 
+/// Text up to the first NUL.
+fn c_text(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// Native-endian integers at a byte offset: probe files never leave the machine that wrote them.
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_ne_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

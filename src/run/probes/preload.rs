@@ -3,6 +3,7 @@
 //!
 //! The layout is the probe's own `abi.rs`, compiled in here too, so the two cannot drift.
 
+use super::{c_text, u32_at, u64_at};
 use crate::measure::probes::{ExitPath, FdKind, IoDir, IoRow, PreloadData, PreloadProcess};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
@@ -87,19 +88,19 @@ pub fn read_counter_file(path: &Path) -> Result<PreloadData> {
     let mut header = vec![0u8; HEADER_SIZE];
     f.read_exact_at(&mut header, 0).with_context(ctx)?;
     if header[..8] != abi::MAGIC
-        || get_u32(&header, offset_of!(Header, version)) != abi::VERSION
-        || get_u32(&header, offset_of!(Header, slot_size)) as usize != SLOT_SIZE
+        || u32_at(&header, offset_of!(Header, version)) != abi::VERSION
+        || u32_at(&header, offset_of!(Header, slot_size)) as usize != SLOT_SIZE
     {
         bail!(
             "{} is not a counter file of this forkcast version",
             path.display()
         );
     }
-    let nslots = get_u32(&header, offset_of!(Header, nslots));
-    let claimed = get_u32(&header, offset_of!(Header, next_slot)).min(nslots);
+    let nslots = u32_at(&header, offset_of!(Header, nslots));
+    let claimed = u32_at(&header, offset_of!(Header, next_slot)).min(nslots);
     let mut data = PreloadData {
         processes: Vec::new(),
-        dropped_processes: get_u64(&header, offset_of!(Header, dropped_processes)),
+        dropped_processes: u64_at(&header, offset_of!(Header, dropped_processes)),
     };
     let mut slot = vec![0u8; SLOT_SIZE];
     for i in 0..claimed as usize {
@@ -114,12 +115,12 @@ pub fn read_counter_file(path: &Path) -> Result<PreloadData> {
 
 /// One slot; None when its claimer died before writing it.
 fn parse_slot(s: &[u8]) -> Option<PreloadProcess> {
-    if get_u32(s, offset_of!(Slot, state)) == 0 {
+    if u32_at(s, offset_of!(Slot, state)) == 0 {
         return None;
     }
-    let flags = get_u32(s, offset_of!(Slot, exit_flags));
-    let start = get_u64(s, offset_of!(Slot, start_ns));
-    let end = get_u64(s, offset_of!(Slot, end_ns));
+    let flags = u32_at(s, offset_of!(Slot, exit_flags));
+    let start = u64_at(s, offset_of!(Slot, start_ns));
+    let end = u64_at(s, offset_of!(Slot, end_ns));
     let exit = if flags & abi::EXIT_UNDERSCORE != 0 {
         Some(ExitPath::UnderscoreExit)
     } else if flags & abi::EXIT_ATEXIT != 0 {
@@ -143,14 +144,14 @@ fn parse_slot(s: &[u8]) -> Option<PreloadProcess> {
         }
     }
     Some(PreloadProcess {
-        pid: get_u32(s, offset_of!(Slot, pid)) as i32,
-        ppid: get_u32(s, offset_of!(Slot, ppid)) as i32,
+        pid: u32_at(s, offset_of!(Slot, pid)) as i32,
+        ppid: u32_at(s, offset_of!(Slot, ppid)) as i32,
         comm: c_text(&s[offset_of!(Slot, comm)..][..16]),
         exe: c_text(&s[offset_of!(Slot, exe)..][..abi::EXE_CAP]),
         forked: flags & abi::SLOT_FORKED != 0,
         exit,
         lifetime_s: (exit.is_some() && end >= start).then(|| (end - start) as f64 / 1e9),
-        rows_overflowed: get_u64(s, offset_of!(Slot, rows_overflowed)),
+        rows_overflowed: u64_at(s, offset_of!(Slot, rows_overflowed)),
         rows,
     })
 }
@@ -162,10 +163,10 @@ fn same_key(a: &IoRow, b: &IoRow) -> bool {
 
 /// A ready row's non-empty directions.
 fn parse_row(r: &[u8]) -> Vec<IoRow> {
-    if get_u32(r, offset_of!(Row, state)) != abi::ROW_READY {
+    if u32_at(r, offset_of!(Row, state)) != abi::ROW_READY {
         return Vec::new();
     }
-    let kind = match get_u32(r, offset_of!(Row, kind)) {
+    let kind = match u32_at(r, offset_of!(Row, kind)) {
         abi::KIND_PIPE => FdKind::Pipe,
         abi::KIND_UNIX => FdKind::Unix,
         abi::KIND_TCP => FdKind::Tcp,
@@ -173,9 +174,9 @@ fn parse_row(r: &[u8]) -> Vec<IoRow> {
         abi::KIND_FILE => FdKind::File,
         _ => FdKind::Other,
     };
-    let tag = get_u32(r, offset_of!(Row, peer_tag));
-    let flags = get_u32(r, offset_of!(Row, flags));
-    let len = (get_u32(r, offset_of!(Row, peer_len)) as usize).min(abi::PEER_CAP);
+    let tag = u32_at(r, offset_of!(Row, peer_tag));
+    let flags = u32_at(r, offset_of!(Row, flags));
+    let len = (u32_at(r, offset_of!(Row, peer_len)) as usize).min(abi::PEER_CAP);
     let peer = peer_text(tag, flags, &r[offset_of!(Row, peer)..][..len]);
     let dirs = [
         (abi::DIR_IN, IoDir::In),
@@ -185,7 +186,7 @@ fn parse_row(r: &[u8]) -> Vec<IoRow> {
     let mut out = Vec::new();
     for (d, dir) in dirs {
         let at = offset_of!(Row, ctr) + d * size_of::<abi::Counter>();
-        let calls = get_u64(r, at + offset_of!(abi::Counter, calls));
+        let calls = u64_at(r, at + offset_of!(abi::Counter, calls));
         if calls == 0 {
             continue;
         }
@@ -195,9 +196,9 @@ fn parse_row(r: &[u8]) -> Vec<IoRow> {
             accepted: flags & abi::ROW_LOCAL != 0,
             overflow: tag == abi::PEER_OVERFLOW,
             dir,
-            bytes: get_u64(r, at + offset_of!(abi::Counter, bytes)),
+            bytes: u64_at(r, at + offset_of!(abi::Counter, bytes)),
             calls,
-            blocked_ns: get_u64(r, at + offset_of!(abi::Counter, ns)),
+            blocked_ns: u64_at(r, at + offset_of!(abi::Counter, ns)),
         });
     }
     out
@@ -224,28 +225,15 @@ fn peer_text(tag: u32, flags: u32, b: &[u8]) -> Option<String> {
             let ip = Ipv6Addr::from(addr);
             Some(match ip.to_ipv4_mapped() {
                 Some(v4) => SocketAddrV4::new(v4, port).to_string(),
-                None => SocketAddrV6::new(ip, port, 0, get_u32(b, 24)).to_string(),
+                None => SocketAddrV6::new(ip, port, 0, u32_at(b, 24)).to_string(),
             })
         }
         _ => None,
     }
 }
 
-fn c_text(b: &[u8]) -> String {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
-}
-
 fn put_u32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_ne_bytes());
-}
-
-fn get_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn get_u64(b: &[u8], at: usize) -> u64 {
-    u64::from_ne_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `_forkcast_probe.py` into the run folder and reads the per-process record files the probe
 //! leaves (format in `_forkcast_probe.py`'s docstring).
 
+use super::{c_text, u32_at, u64_at};
 use crate::measure::probes::{
     ChunksizeRecord, PoolRecord, ProcessStarts, PythonData, PythonProcess, TaskSources,
     ThreadsAtFork,
@@ -232,17 +233,8 @@ fn start_method(p: &PythonProcess) -> Option<String> {
     }
 }
 
-fn c_text(b: &[u8]) -> String {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
 fn i64_at(b: &[u8], at: usize) -> i64 {
-    i64::from_ne_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+    u64_at(b, at) as i64
 }
 
 #[cfg(test)]
