@@ -1,7 +1,9 @@
 //! The command line: bad input is one clear line and exit 2; failing, hanging and interrupted
 //! targets are recorded, their trees cleaned up, and the report survives.
 
-use crate::support::{read_report, run_forkcast, TempDir};
+use crate::support::{
+    read_report, run_args, run_forkcast, run_quietly, saved_text, sweep, words, TempDir,
+};
 use std::time::{Duration, Instant};
 
 /// Asserts a usage error: exit 2, one line on stderr naming `needle`, nothing written.
@@ -20,10 +22,17 @@ fn rejects(args: &[&str], needle: &str) {
     out.expect(!out.stderr.contains("panicked"), "no panic");
 }
 
+/// `run -o OUT` followed by `line` split on whitespace.
+fn run_into<'a>(out: &'a str, line: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["run", "-o", out];
+    args.extend(words(line));
+    args
+}
+
 #[test]
 fn a_command_without_a_workers_placeholder_is_rejected_with_the_fix() {
     let dir = TempDir::new("noplace");
-    rejects(&["run", "-o", &dir.str(), "--", "true"], "--workers-env");
+    rejects(&run_into(&dir.str(), "-- true"), "--workers-env");
     assert!(!dir.join("report.json").exists(), "no report for bad input");
 }
 
@@ -31,41 +40,17 @@ fn a_command_without_a_workers_placeholder_is_rejected_with_the_fix() {
 fn malformed_flags_are_rejected_with_one_line() {
     let dir = TempDir::new("badflags");
     let o = dir.str();
+    rejects(&run_into(&o, "-w 1,x -- echo {workers}"), "--workers");
+    rejects(&run_into(&o, "-w 0,1 -- echo {workers}"), "start at 1");
     rejects(
-        &["run", "-o", &o, "-w", "1,x", "--", "echo", "{workers}"],
-        "--workers",
-    );
-    rejects(
-        &["run", "-o", &o, "-w", "0,1", "--", "echo", "{workers}"],
-        "start at 1",
-    );
-    rejects(
-        &[
-            "run",
-            "-o",
-            &o,
-            "--timeout",
-            "soon",
-            "--",
-            "echo",
-            "{workers}",
-        ],
+        &run_into(&o, "--timeout soon -- echo {workers}"),
         "--timeout",
     );
+    rejects(&run_into(&o, "-P mode -- echo {workers}"), "NAME=v1,v2");
+    rejects(&run_into(&o, "-P mode=a,b -- echo {workers}"), "{mode}");
+    rejects(&run_into(&o, "--runs 0 -- echo {workers}"), "--runs");
     rejects(
-        &["run", "-o", &o, "-P", "mode", "--", "echo", "{workers}"],
-        "NAME=v1,v2",
-    );
-    rejects(
-        &["run", "-o", &o, "-P", "mode=a,b", "--", "echo", "{workers}"],
-        "{mode}",
-    );
-    rejects(
-        &["run", "-o", &o, "--runs", "0", "--", "echo", "{workers}"],
-        "--runs",
-    );
-    rejects(
-        &["run", "-o", &o, "--workers-env", "1BAD", "--", "true"],
+        &run_into(&o, "--workers-env 1BAD -- true"),
         "environment variable",
     );
 }
@@ -74,14 +59,7 @@ fn malformed_flags_are_rejected_with_one_line() {
 fn a_missing_command_is_named_in_the_error() {
     let dir = TempDir::new("missing");
     rejects(
-        &[
-            "run",
-            "-o",
-            &dir.str(),
-            "--",
-            "no-such-program-forkcast",
-            "{workers}",
-        ],
+        &run_into(&dir.str(), "-- no-such-program-forkcast {workers}"),
         "no-such-program-forkcast",
     );
 }
@@ -90,10 +68,7 @@ fn a_missing_command_is_named_in_the_error() {
 fn an_output_folder_with_foreign_files_is_refused() {
     let dir = TempDir::new("foreign");
     std::fs::write(dir.join("precious.txt"), "keep me").unwrap();
-    rejects(
-        &["run", "-o", &dir.str(), "--", "echo", "{workers}"],
-        "not empty",
-    );
+    rejects(&run_into(&dir.str(), "-- echo {workers}"), "not empty");
     assert!(dir.join("precious.txt").exists());
 }
 
@@ -113,34 +88,15 @@ fn report_rejects_a_file_that_is_not_a_report() {
 
 #[test]
 fn workers_env_exports_the_count_and_params_fill_placeholders() {
-    let dir = TempDir::new("env");
-    let out = run_forkcast(&[
-        "run",
-        "-q",
-        "-o",
-        &dir.str(),
-        "-w",
-        "1,3",
-        "--runs",
-        "1",
-        "--warmup",
-        "0",
-        "--workers-env",
-        "NPROC",
-        "-P",
-        "tag=a,b",
-        "--",
-        "sh",
-        "-c",
-        "echo n=$NPROC tag={tag}",
-    ]);
-    out.expect(out.code == Some(0), "runs succeed");
-    let report = read_report(dir.path());
+    let (dir, report) = sweep(
+        "env",
+        &words("-w 1,3 --runs 1 --warmup 0 --workers-env NPROC -P tag=a,b"),
+        &["sh", "-c", "echo n=$NPROC tag={tag}"],
+    );
     let points = report["points"].as_array().unwrap();
     assert_eq!(points.len(), 4, "grid is 2 workers x 2 tags");
     for p in points {
-        let file = p["runs"][0]["stdout_file"].as_str().unwrap();
-        let printed = std::fs::read_to_string(dir.join(file)).unwrap();
+        let printed = saved_text(dir.path(), &p["runs"][0]["stdout_file"]);
         let expected = format!(
             "n={} tag={}\n",
             p["workers"],
@@ -156,22 +112,11 @@ fn workers_env_exports_the_count_and_params_fill_placeholders() {
 #[test]
 fn a_failing_target_is_recorded_and_exits_3() {
     let dir = TempDir::new("fail");
-    let out = run_forkcast(&[
-        "run",
-        "-q",
-        "-o",
-        &dir.str(),
-        "-w",
-        "1,2",
-        "--runs",
-        "2",
-        "--warmup",
-        "0",
-        "--",
-        "sh",
-        "-c",
-        "echo oops >&2; exit 7 # {workers}",
-    ]);
+    let out = run_quietly(
+        &dir,
+        &words("-w 1,2 --runs 2 --warmup 0"),
+        &["sh", "-c", "echo oops >&2; exit 7 # {workers}"],
+    );
     out.expect(out.code == Some(3), "every run failed: exit 3");
     let report = read_report(dir.path());
     let p0 = &report["points"][0];
@@ -181,8 +126,7 @@ fn a_failing_target_is_recorded_and_exits_3() {
         p0["summary"]["wall_s"].is_null(),
         "failed runs are not averaged in"
     );
-    let err =
-        std::fs::read_to_string(dir.join(p0["runs"][0]["stderr_file"].as_str().unwrap())).unwrap();
+    let err = saved_text(dir.path(), &p0["runs"][0]["stderr_file"]);
     assert_eq!(
         err, "oops\n",
         "the target's stderr is saved, not mixed into ours"
@@ -211,24 +155,11 @@ fn a_hanging_target_is_killed_at_the_timeout_with_its_whole_tree() {
          exec -a {marker} sleep 300 # {{workers}}"
     );
     let started = Instant::now();
-    let out = run_forkcast(&[
-        "run",
-        "-q",
-        "-o",
-        &dir.str(),
-        "-w",
-        "1",
-        "--runs",
-        "1",
-        "--warmup",
-        "0",
-        "--timeout",
-        "1s",
-        "--",
-        "bash",
-        "-c",
-        &script,
-    ]);
+    let out = run_quietly(
+        &dir,
+        &words("-w 1 --runs 1 --warmup 0 --timeout 1s"),
+        &["bash", "-c", script.as_str()],
+    );
     out.expect(
         started.elapsed() < Duration::from_secs(20),
         "timeout and cleanup take seconds, not minutes",
@@ -247,22 +178,11 @@ fn ctrl_c_stops_the_sweep_kills_the_tree_and_keeps_the_report() {
     let marker = format!("forkcast-int-{}", std::process::id());
     let script = format!("(exec -a {marker} sleep 300) & exec -a {marker} sleep 300 # {{workers}}");
     let mut child = crate::support::forkcast()
-        .args([
-            "run",
-            "-q",
-            "-o",
+        .args(run_args(
             &dir.str(),
-            "-w",
-            "1,2",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--",
-            "bash",
-            "-c",
-            &script,
-        ])
+            &words("-w 1,2 --runs 1 --warmup 0"),
+            &["bash", "-c", script.as_str()],
+        ))
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -282,25 +202,11 @@ fn ctrl_c_stops_the_sweep_kills_the_tree_and_keeps_the_report() {
 
 #[test]
 fn report_replays_a_saved_report_through_the_same_analysis() {
-    let dir = TempDir::new("replay");
-    let out = run_forkcast(&[
-        "run",
-        "-q",
-        "-o",
-        &dir.str(),
-        "-w",
-        "1,2",
-        "--runs",
-        "1",
-        "--warmup",
-        "0",
-        "--",
-        "sh",
-        "-c",
-        "sleep 0.2 # {workers}",
-    ]);
-    out.expect(out.code == Some(0), "sweep runs");
-    let saved = read_report(dir.path());
+    let (dir, saved) = sweep(
+        "replay",
+        &words("-w 1,2 --runs 1 --warmup 0"),
+        &["sh", "-c", "sleep 0.2 # {workers}"],
+    );
     let again = TempDir::new("replay-out");
     let out = run_forkcast(&[
         "report",

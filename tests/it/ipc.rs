@@ -3,37 +3,18 @@
 //! with `--probes none`.
 
 use crate::support::postgres::PrivatePostgres;
-use crate::support::{python, read_report, repo_root, run_forkcast, TempDir};
+use crate::support::{
+    lab06_command, lab_command, python, read_report, run_args, saved_text, sweep, words, TempDir,
+};
 use serde_json::Value;
 
-fn lab(name: &str) -> String {
-    repo_root()
-        .join("fixtures/labs")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// One run at `workers` workers; returns the report, its only point's summary and the lab's
-/// closing line.
-fn one_run(tag: &str, workers: &str, extra: &[&str], target: &[&str]) -> (Value, Value, String) {
-    let dir = TempDir::new(tag);
-    let o = dir.str();
-    let mut args = vec![
-        "run", "-q", "-o", &o, "-w", workers, "--runs", "1", "--warmup", "0",
-    ];
-    args.extend_from_slice(extra);
-    args.push("--");
-    args.extend_from_slice(target);
-    let out = run_forkcast(&args);
-    out.expect(out.code == Some(0), "the run succeeds");
-    let report = read_report(dir.path());
+/// `forkcast run -q -o DIR OPTIONS -- TARGET` for one point; returns its summary and the
+/// target's stdout (the lab's closing line).
+fn one_run(tag: &str, options: &str, target: &[String]) -> (Value, String) {
+    let (dir, report) = sweep(tag, &words(options), target);
     let point = &report["points"][0];
-    let stdout =
-        std::fs::read_to_string(dir.join(point["runs"][0]["stdout_file"].as_str().unwrap()))
-            .unwrap();
-    let summary = point["summary"].clone();
-    (report, summary, stdout)
+    let stdout = saved_text(dir.path(), &point["runs"][0]["stdout_file"]);
+    (point["summary"].clone(), stdout)
 }
 
 /// `name=<integer>` from the lab's closing line.
@@ -51,28 +32,17 @@ fn printed(line: &str, name: &str) -> f64 {
 
 #[test]
 fn payload_bytes_match_what_the_lab_pickled_and_paths_move_almost_nothing() {
-    let py = python().display().to_string();
-    let lab02 = lab("02_pickle_ipc_tax_paths_vs_payloads.py");
     let run = |pass: &str| {
         one_run(
             &format!("ipc-{pass}"),
-            "2",
-            &[],
-            &[
-                &py,
-                &lab02,
-                "--pass",
-                pass,
-                "--payload-mb",
-                "4",
-                "--workers",
-                "{workers}",
-                "--size",
-                "short",
-            ],
+            "-w 2 --runs 1 --warmup 0",
+            &lab_command(
+                "02_pickle_ipc_tax_paths_vs_payloads.py",
+                &format!("--pass {pass} --payload-mb 4 --workers {{workers}} --size short"),
+            ),
         )
     };
-    let (_r, payload, line) = run("payload");
+    let (payload, line) = run("payload");
     let sent = printed(&line, "ipc_payload_bytes");
     let measured = payload["ipc_bytes"].as_f64().expect("ipc_bytes measured");
     assert!(
@@ -86,7 +56,7 @@ fn payload_bytes_match_what_the_lab_pickled_and_paths_move_almost_nothing() {
     assert!(payload["ipc_tax"].as_f64().unwrap() > 0.0);
     assert_eq!(payload["sources"]["ipc_bytes"], "preload_probe");
 
-    let (_r, path, _) = run("path");
+    let (path, _) = run("path");
     let moved = path["ipc_bytes"].as_f64().unwrap();
     assert!(
         moved < 0.01 * measured,
@@ -96,35 +66,24 @@ fn payload_bytes_match_what_the_lab_pickled_and_paths_move_almost_nothing() {
 
 #[test]
 fn task_counts_are_exact_and_skewed_sizes_spread_task_durations() {
-    let py = python().display().to_string();
-    let lab05 = lab("05_process_pool_chunking_nlp.py");
     let run = |sizes: &str| {
         one_run(
             &format!("tasks-{sizes}"),
-            "2",
-            &[],
-            &[
-                &py,
-                &lab05,
-                "--sizes",
-                sizes,
-                "--chunksize",
-                "1",
-                "--workers",
-                "{workers}",
-                "--size",
-                "short",
-            ],
+            "-w 2 --runs 1 --warmup 0",
+            &lab_command(
+                "05_process_pool_chunking_nlp.py",
+                &format!("--sizes {sizes} --chunksize 1 --workers {{workers}} --size short"),
+            ),
         )
     };
-    let (_r, skewed, line) = run("skewed");
+    let (skewed, line) = run("skewed");
     assert_eq!(
         skewed["task_count"].as_f64().unwrap(),
         printed(&line, "tasks"),
         "every task counted"
     );
     assert_eq!(skewed["chunksize"], 1);
-    let (_r, uniform, _) = run("uniform");
+    let (uniform, _) = run("uniform");
     let cv = |s: &Value| s["task_durations"]["cv"].as_f64().expect("task CV");
     assert!(cv(&skewed) >= 1.0, "skewed sizes: CV {}", cv(&skewed));
     assert!(
@@ -139,24 +98,10 @@ fn task_counts_are_exact_and_skewed_sizes_spread_task_durations() {
 fn direct_writers_show_their_bytes_and_blocked_time_on_postgres() {
     let pg = PrivatePostgres::start();
     let dsn = pg.dsn();
-    let py = python().display().to_string();
-    let lab06 = lab("06_pipeline_cpu_procs_to_postgres_writer.py");
-    let (_r, s, _) = one_run(
+    let (s, _) = one_run(
         "ipc-pg",
-        "2",
-        &[],
-        &[
-            &py,
-            &lab06,
-            "--sink",
-            "direct",
-            "--dsn",
-            &dsn,
-            "--workers",
-            "{workers}",
-            "--size",
-            "short",
-        ],
+        "-w 2 --runs 1 --warmup 0",
+        &lab06_command("direct", &dsn),
     );
     let sinks = s["sink_io"].as_array().expect("sink_io measured");
     let pg_io = sinks
@@ -183,24 +128,13 @@ fn direct_writers_show_their_bytes_and_blocked_time_on_postgres() {
 
 #[test]
 fn without_probes_the_probe_figures_are_absent_not_zero() {
-    let py = python().display().to_string();
-    let lab02 = lab("02_pickle_ipc_tax_paths_vs_payloads.py");
-    let (_r, s, _) = one_run(
+    let (s, _) = one_run(
         "noprobes",
-        "1",
-        &["--probes", "none"],
-        &[
-            &py,
-            &lab02,
-            "--pass",
-            "payload",
-            "--payload-mb",
-            "1",
-            "--workers",
-            "{workers}",
-            "--size",
-            "short",
-        ],
+        "-w 1 --runs 1 --warmup 0 --probes none",
+        &lab_command(
+            "02_pickle_ipc_tax_paths_vs_payloads.py",
+            "--pass payload --payload-mb 1 --workers {workers} --size short",
+        ),
     );
     for field in ["ipc_bytes", "ipc_tax", "task_count", "ipc_bytes_per_task"] {
         assert!(
@@ -230,22 +164,11 @@ fn a_targets_own_sitecustomize_still_runs_under_forkcast() {
     let o = out_dir.display().to_string();
     let out = crate::support::forkcast()
         .env("PYTHONPATH", &site_s)
-        .args([
-            "run",
-            "-q",
-            "-o",
+        .args(run_args(
             &o,
-            "-w",
-            "1",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--",
-            &py,
-            "-c",
-            "print('hello {workers}')",
-        ])
+            &words("-w 1 --runs 1 --warmup 0"),
+            &[py.as_str(), "-c", "print('hello {workers}')"],
+        ))
         .output()
         .unwrap();
     assert!(
@@ -264,8 +187,7 @@ fn a_targets_own_sitecustomize_still_runs_under_forkcast() {
         run["probes_injected"].to_string().contains("python"),
         "{run}"
     );
-    let stdout =
-        std::fs::read_to_string(out_dir.join(run["stdout_file"].as_str().unwrap())).unwrap();
+    let stdout = saved_text(&out_dir, &run["stdout_file"]);
     assert_eq!(
         stdout, "hello 1\n",
         "the probe adds nothing to the target's output"

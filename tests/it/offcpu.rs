@@ -2,47 +2,10 @@
 //! PostgreSQL sink, a workload blocked on a socket or asleep, and the straggler tail.
 
 use crate::support::postgres::PrivatePostgres;
-use crate::support::{python, read_report, repo_root, run_forkcast, TempDir};
+use crate::support::{
+    fixture_path, lab06_command, lab_command, point, python_command, step, summary_at, sweep, words,
+};
 use serde_json::Value;
-
-fn lab(name: &str) -> String {
-    repo_root()
-        .join("fixtures/labs")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// Runs forkcast quietly with `args`, then returns the report.
-fn sweep(tag: &str, args: &[&str]) -> (TempDir, Value) {
-    let dir = TempDir::new(tag);
-    let o = dir.str();
-    let mut all = vec!["run", "-q", "-o", &o];
-    all.extend_from_slice(args);
-    let out = run_forkcast(&all);
-    out.expect(out.code == Some(0), "the sweep succeeds");
-    let report = read_report(dir.path());
-    (dir, report)
-}
-
-fn summary_at(r: &Value, workers: u64) -> &Value {
-    let p = r["points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["workers"] == workers)
-        .expect("point exists");
-    &p["summary"]
-}
-
-fn step<'a>(r: &'a Value, id: &str) -> &'a Value {
-    r["diagnosis"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .expect("step exists")
-}
 
 /// The key with the largest share in an offcpu map.
 fn largest(map: &Value) -> (String, f64) {
@@ -56,39 +19,16 @@ fn largest(map: &Value) -> (String, f64) {
 
 #[test]
 fn gil_bound_threads_wait_on_a_futex_and_processes_stay_on_cpu() {
-    let py = python().display().to_string();
-    let lab01 = lab("01_cpu_bound_processes_vs_threads.py");
     let (_d, r) = sweep(
         "offcpu-lab01",
-        &[
-            "-w",
-            "2",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "-P",
-            "mode=threads,processes",
-            "--",
-            &py,
-            &lab01,
-            "--mode",
-            "{mode}",
-            "--workers",
-            "{workers}",
-            "--size",
-            "short",
-        ],
+        &words("-w 2 --runs 1 --warmup 0 -P mode=threads,processes"),
+        &lab_command(
+            "01_cpu_bound_processes_vs_threads.py",
+            "--mode {mode} --workers {workers} --size short",
+        ),
     );
-    let points = r["points"].as_array().unwrap();
-    let threads = &points
-        .iter()
-        .find(|p| p["params"]["mode"] == "threads")
-        .unwrap()["summary"];
-    let processes = &points
-        .iter()
-        .find(|p| p["params"]["mode"] == "processes")
-        .unwrap()["summary"];
+    let threads = &point(&r, "threads", 2)["summary"];
+    let processes = &point(&r, "processes", 2)["summary"];
     let (kind, share) = largest(&threads["offcpu"]);
     assert_eq!(
         kind, "futex",
@@ -110,26 +50,13 @@ fn gil_bound_threads_wait_on_a_futex_and_processes_stay_on_cpu() {
 
 #[test]
 fn workers_blocked_on_a_local_socket_are_measured_as_blocked_on_it() {
-    let py = python().display().to_string();
-    let script = repo_root()
-        .join("fixtures/workloads/socket_wait.py")
-        .display()
-        .to_string();
     let (_d, r) = sweep(
         "offcpu-socket",
-        &[
-            "-w",
-            "2",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--",
-            &py,
-            &script,
-            "--workers",
-            "{workers}",
-        ],
+        &words("-w 2 --runs 1 --warmup 0"),
+        &python_command(
+            &fixture_path("workloads/socket_wait.py"),
+            "--workers {workers}",
+        ),
     );
     let s = summary_at(&r, 2);
     let (kind, share) = largest(&s["offcpu"]);
@@ -151,19 +78,8 @@ fn workers_blocked_on_a_local_socket_are_measured_as_blocked_on_it() {
 fn a_sleeping_command_is_measured_as_asleep() {
     let (_d, r) = sweep(
         "offcpu-sleep",
-        &[
-            "-w",
-            "1",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--workers-env",
-            "N",
-            "--",
-            "sleep",
-            "0.5",
-        ],
+        &words("-w 1 --runs 1 --warmup 0 --workers-env N"),
+        &["sleep", "0.5"],
     );
     let (kind, share) = largest(&summary_at(&r, 1)["offcpu"]);
     assert_eq!(kind, "sleep");
@@ -175,34 +91,11 @@ fn a_sleeping_command_is_measured_as_asleep() {
 fn direct_writers_share_the_postgres_sink_and_a_single_writer_does_not() {
     let pg = PrivatePostgres::start();
     let dsn = pg.dsn();
-    let py = python().display().to_string();
-    let lab06 = lab("06_pipeline_cpu_procs_to_postgres_writer.py");
     // Three runs for the direct sweep: the wait per CPU second moves by a third between runs.
-    let args = |sink: &'static str, runs: &'static str| {
-        vec![
-            "-w".to_string(),
-            "1,2".into(),
-            "--runs".into(),
-            runs.into(),
-            "--warmup".into(),
-            "0".into(),
-            "--".into(),
-            py.clone(),
-            lab06.clone(),
-            "--sink".into(),
-            sink.into(),
-            "--dsn".into(),
-            dsn.clone(),
-            "--workers".into(),
-            "{workers}".into(),
-            "--size".into(),
-            "short".into(),
-        ]
-    };
-    let direct_args = args("direct", "3");
     let (_d, direct) = sweep(
         "sink-direct",
-        &direct_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &words("-w 1,2 --runs 3 --warmup 0"),
+        &lab06_command("direct", &dsn),
     );
     let at2 = summary_at(&direct, 2);
     let sink = &at2["sinks"][0];
@@ -237,10 +130,10 @@ fn direct_writers_share_the_postgres_sink_and_a_single_writer_does_not() {
         "a sink exists"
     );
 
-    let single_args = args("single-writer", "1");
     let (_d, single) = sweep(
         "sink-single",
-        &single_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &words("-w 1,2 --runs 1 --warmup 0"),
+        &lab06_command("single-writer", &dsn),
     );
     let at2 = summary_at(&single, 2);
     assert_eq!(
@@ -256,30 +149,14 @@ fn direct_writers_share_the_postgres_sink_and_a_single_writer_does_not() {
 
 #[test]
 fn skewed_documents_in_big_chunks_leave_a_straggler_tail() {
-    let py = python().display().to_string();
-    let lab05 = lab("05_process_pool_chunking_nlp.py");
     let tail = |sizes: &str| {
         let (_d, r) = sweep(
             &format!("strag-{sizes}"),
-            &[
-                "-w",
-                "2",
-                "--runs",
-                "1",
-                "--warmup",
-                "0",
-                "--",
-                &py,
-                &lab05,
-                "--sizes",
-                sizes,
-                "--chunksize",
-                "300",
-                "--workers",
-                "{workers}",
-                "--size",
-                "short",
-            ],
+            &words("-w 2 --runs 1 --warmup 0"),
+            &lab_command(
+                "05_process_pool_chunking_nlp.py",
+                &format!("--sizes {sizes} --chunksize 300 --workers {{workers}} --size short"),
+            ),
         );
         summary_at(&r, 2)["straggler_tail"]
             .as_f64()

@@ -1,8 +1,10 @@
-//! Helpers shared by the integration tests: paths, the lab interpreter, running the real binary.
+//! Helpers shared by the integration tests: paths, the lab interpreter, running the real binary,
+//! and reading what it reported.
 
 pub mod postgres;
 
-use std::path::PathBuf;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
 
 /// The repository root (where Cargo.toml lives).
 pub fn repo_root() -> PathBuf {
@@ -123,4 +125,114 @@ pub fn check_contract(path: &std::path::Path) {
         path.display(),
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// Splits a fixed list of words on whitespace, so a call reads like the command a user types:
+/// `words("-w 1,2 --runs 1 --warmup 0")`. Paths and DSNs, which may hold spaces, go in whole.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// A file under fixtures/, as an argument: `fixture_path("workloads/socket_wait.py")`.
+pub fn fixture_path(rel: &str) -> String {
+    repo_root().join("fixtures").join(rel).display().to_string()
+}
+
+/// A lab script under fixtures/labs/, as an argument.
+pub fn lab_path(name: &str) -> String {
+    fixture_path(&format!("labs/{name}"))
+}
+
+/// `PYTHON SCRIPT OPTIONS...`: a Python script under the lab interpreter, `options` split on
+/// whitespace.
+pub fn python_command(script: &str, options: &str) -> Vec<String> {
+    let mut argv = vec![python().display().to_string(), script.to_string()];
+    argv.extend(words(options).into_iter().map(String::from));
+    argv
+}
+
+/// `PYTHON fixtures/labs/NAME OPTIONS...`: a lab's command line.
+pub fn lab_command(name: &str, options: &str) -> Vec<String> {
+    python_command(&lab_path(name), options)
+}
+
+/// Lab 06 (CPU workers feeding PostgreSQL) writing through `sink` to the database at `dsn`,
+/// short size. The DSN holds spaces, so it stays one argument.
+pub fn lab06_command(sink: &str, dsn: &str) -> Vec<String> {
+    let mut argv = lab_command(
+        "06_pipeline_cpu_procs_to_postgres_writer.py",
+        &format!("--sink {sink} --dsn"),
+    );
+    argv.push(dsn.to_string());
+    argv.extend(["--workers", "{workers}", "--size", "short"].map(String::from));
+    argv
+}
+
+/// The arguments of `forkcast run -q -o OUT OPTIONS -- TARGET`.
+pub fn run_args(out: &str, options: &[&str], target: &[impl AsRef<str>]) -> Vec<String> {
+    let mut args: Vec<String> = ["run", "-q", "-o", out].map(String::from).to_vec();
+    args.extend(options.iter().map(|o| o.to_string()));
+    args.push("--".to_string());
+    args.extend(target.iter().map(|t| t.as_ref().to_string()));
+    args
+}
+
+/// Runs `forkcast run -q -o DIR OPTIONS -- TARGET` to completion, whatever its exit.
+pub fn run_quietly(dir: &TempDir, options: &[&str], target: &[impl AsRef<str>]) -> Outcome {
+    let args = run_args(&dir.str(), options, target);
+    run_forkcast(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Runs `forkcast run -q -o DIR OPTIONS -- TARGET` into a fresh folder; the sweep must succeed.
+/// Returns the folder (removed on drop) and its report.
+#[track_caller]
+pub fn sweep(tag: &str, options: &[&str], target: &[impl AsRef<str>]) -> (TempDir, Value) {
+    let dir = TempDir::new(tag);
+    let out = run_quietly(&dir, options, target);
+    out.expect(out.code == Some(0), "the sweep succeeds");
+    let report = read_report(dir.path());
+    (dir, report)
+}
+
+/// The point measured with parameter `mode` at `workers` workers.
+pub fn point<'a>(report: &'a Value, mode: &str, workers: u64) -> &'a Value {
+    report["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["params"]["mode"] == mode && p["workers"] == workers)
+        .unwrap_or_else(|| panic!("no point mode={mode} workers={workers}"))
+}
+
+/// The summary of the point at `workers` workers.
+pub fn summary_at(report: &Value, workers: u64) -> &Value {
+    let p = report["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["workers"] == workers)
+        .expect("point exists");
+    &p["summary"]
+}
+
+/// The diagnosis step with this `id`.
+pub fn step<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["diagnosis"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .expect("step exists")
+}
+
+/// A report number, or a panic naming `what` and the value found instead.
+pub fn num(v: &Value, what: &str) -> f64 {
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
+}
+
+/// A file the report names relative to its folder `dir` (a run's `stdout_file`, `stderr_file`).
+pub fn saved_text(dir: &Path, file: &Value) -> String {
+    let path = dir.join(file.as_str().expect("a file name"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("no {}: {e}", path.display()))
 }
