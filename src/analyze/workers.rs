@@ -53,26 +53,30 @@ pub struct Workers {
 /// exactly `requested` sibling processes with one name is taken as the pool instead.
 pub fn identify(data: &SamplerData, requested: u32) -> Option<Workers> {
     let by_cpu = identify_by_cpu(data)?;
-    if by_cpu.count == requested {
-        return Some(by_cpu);
-    }
-    // One busy process too many, and it is the parent of the others: a dispatcher that also
-    // pickles or merges results (lab 02's payload parent), not one of the pool.
-    if by_cpu.layout == Layout::Processes && by_cpu.count == requested + 1 {
-        let parent_of = |pid: i32| data.processes.iter().find(|p| p.pid == pid).map(|p| p.ppid);
-        let parents: Vec<i32> = by_cpu
+    let parent_of = |pid: i32| data.processes.iter().find(|p| p.pid == pid).map(|p| p.ppid);
+    // Busy processes that are the parent of another busy one: dispatchers, not pool members.
+    let parents: Vec<i32> = if by_cpu.layout == Layout::Processes {
+        by_cpu
             .pids
             .iter()
             .copied()
             .filter(|&pid| by_cpu.pids.iter().any(|&c| parent_of(c) == Some(pid)))
-            .collect();
-        if parents.len() == 1 {
-            return Some(without(by_cpu, parents[0]));
-        }
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if by_cpu.count == requested && parents.is_empty() {
+        return Some(by_cpu);
+    }
+    // One busy process too many, and it is the parent of the others: a dispatcher that also
+    // pickles or merges results (lab 02's payload parent), not one of the pool.
+    if by_cpu.count == requested + 1 && parents.len() == 1 {
+        return Some(without(by_cpu, parents[0]));
     }
     if requested < 2 {
         return Some(by_cpu);
     }
+    // CPU cannot tell (the pool mostly waits, or a dispatcher out-worked a member): the shape can.
     Some(sibling_pool(data, requested).unwrap_or(by_cpu))
 }
 
@@ -363,6 +367,28 @@ mod tests {
             3,
             "one requested: the CPU view stands"
         );
+    }
+
+    #[test]
+    fn a_waiting_pool_whose_parent_outworks_one_member_is_still_found_by_its_shape() {
+        // By CPU, the parent and one worker look like a pool of two; the other worker idled.
+        let mut parent = proc(1, "python3", &[0.20]);
+        (parent.first_seen_s, parent.last_seen_s) = (0.0, 2.0);
+        let mut processes = vec![parent];
+        for (pid, cpu) in [(2, 0.03), (3, 0.001)] {
+            let mut w = proc(pid, "python3", &[cpu]);
+            (w.first_seen_s, w.last_seen_s) = (0.1, 1.9);
+            processes.push(w);
+        }
+        let w = identify(
+            &SamplerData {
+                processes,
+                ..Default::default()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!((w.layout, w.pids.clone()), (Layout::Processes, vec![2, 3]));
     }
 
     #[test]

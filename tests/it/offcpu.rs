@@ -125,9 +125,10 @@ fn direct_writers_share_the_postgres_sink_and_a_single_writer_does_not() {
         evidence.contains(".s.PGSQL.5432"),
         "the step names the endpoint: {evidence}"
     );
-    assert_ne!(
-        direct["diagnosis"]["recommendation"]["sink"], "none",
-        "a sink exists"
+    assert_eq!(step(&direct, "shared_sink")["answer"], "yes", "{evidence}");
+    assert_eq!(
+        direct["diagnosis"]["recommendation"]["sink"],
+        "single_writer"
     );
 
     let (_d, single) = sweep(
@@ -141,9 +142,9 @@ fn direct_writers_share_the_postgres_sink_and_a_single_writer_does_not() {
         serde_json::json!([]),
         "no shared sink among the CPU workers: {at2}"
     );
-    assert_ne!(
-        single["diagnosis"]["recommendation"]["sink"],
-        "single_writer"
+    assert_eq!(
+        single["diagnosis"]["recommendation"]["sink"], "direct",
+        "the one writer already writes directly, uncontended"
     );
 }
 
