@@ -111,9 +111,9 @@ if has 05; then
     for w in 1 2; do
         pair 05_process_pool_chunking_nlp.py "$w" \
             "05-skewed-c1:--sizes skewed --chunksize 1" \
-            "05-skewed-c300:--sizes skewed --chunksize 300" \
+            "05-skewed-c50:--sizes skewed --chunksize 50" \
             "05-uniform-c1:--sizes uniform --chunksize 1" \
-            "05-uniform-c300:--sizes uniform --chunksize 300"
+            "05-uniform-c50:--sizes uniform --chunksize 50"
     done
 fi
 if has 06; then

@@ -377,7 +377,7 @@ fn lab_05_runs_every_chunksize_and_size_mix_with_the_same_results_per_mix() {
             .filter(|(v, _)| v.name.contains(mix))
             .map(|(_, t)| t.field("checksum"))
             .collect();
-        assert_eq!(sums.len(), 2, "{mix}: chunksize 1 and 300");
+        assert_eq!(sums.len(), 2, "{mix}: chunksize 1 and 50");
         assert_eq!(
             sums[0], sums[1],
             "{mix}: chunking must not change the results"

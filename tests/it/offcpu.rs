@@ -156,7 +156,7 @@ fn skewed_documents_in_big_chunks_leave_a_straggler_tail() {
             &words("-w 2 --runs 1 --warmup 0"),
             &lab_command(
                 "05_process_pool_chunking_nlp.py",
-                &format!("--sizes {sizes} --chunksize 300 --workers {{workers}} --size short"),
+                &format!("--sizes {sizes} --chunksize 50 --workers {{workers}} --size short"),
             ),
         );
         summary_at(&r, 2)["straggler_tail"]
