@@ -59,12 +59,7 @@ fn points_table(o: &mut String, r: &Report) -> std::fmt::Result {
     };
     for p in &r.points {
         let s = p.summary;
-        let params: Vec<String> = p
-            .measured
-            .params
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let params = params_label(&p.measured.params);
         rows.push(vec![
             format!(
                 "{}{}",
@@ -74,7 +69,7 @@ fn points_table(o: &mut String, r: &Report) -> std::fmt::Result {
             if params.is_empty() {
                 "–".into()
             } else {
-                params.join(" ")
+                params
             },
             opt(s.wall_s, 3),
             match (s.wall_min_s, s.wall_max_s) {
@@ -205,17 +200,12 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
             )?;
             any = true;
         }
-        let params: Vec<String> = p
-            .measured
-            .params
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let params = params_label(&p.measured.params);
         writeln!(
             o,
             "    {:>3} {}: {}",
             p.measured.workers,
-            params.join(" "),
+            params,
             parts.join(" · ")
         )?;
     }
@@ -223,6 +213,15 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
         writeln!(o)?;
     }
     Ok(())
+}
+
+/// `name=value` pairs of a point or series, space-separated.
+fn params_label(params: &std::collections::BTreeMap<String, String>) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn human_bytes(b: f64) -> String {
@@ -235,11 +234,11 @@ fn human_bytes(b: f64) -> String {
 
 fn fits(o: &mut String, r: &Report) -> std::fmt::Result {
     for (i, s) in r.series.iter().enumerate() {
-        let name: Vec<String> = s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let name = params_label(&s.params);
         let name = if name.is_empty() {
             "curve".to_string()
         } else {
-            name.join(" ")
+            name
         };
         let amdahl = s
             .scaling
