@@ -313,3 +313,46 @@ fn the_goal_is_the_users_and_confidence_drops_on_noise() {
         d.confidence_reasons
     );
 }
+
+#[test]
+fn a_wide_spread_of_task_durations_gets_dynamic_small_tasks_even_without_a_tail() {
+    use crate::analyze::ipc::TaskStats;
+    let tasks = |cv: f64| PointSummary {
+        probes: Some(ProbeSummary {
+            task_durations: Some(TaskStats {
+                count: 400,
+                cv: Some(cv),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        straggler_tail: Some(0.01),
+        ..busy(0.97)
+    };
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, tasks(4.6)), (2, 2.1, tasks(4.4))],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(
+        answer(&d, "task_variance"),
+        Answer::Yes,
+        "CV 4.6 with small chunks hiding the tail"
+    );
+    assert_eq!(
+        d.recommendation.scheduling,
+        Some(Scheduling::DynamicSmallTasks)
+    );
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, tasks(0.04)), (2, 2.0, tasks(0.3))],
+        Layout::Processes,
+        "throughput",
+    );
+    assert_eq!(
+        diagnose(&m, &a).recommendation.scheduling,
+        Some(Scheduling::Chunked)
+    );
+}

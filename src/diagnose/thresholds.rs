@@ -35,6 +35,9 @@ pub const SINK_RISE_FACTOR: f64 = 1.1;
 /// split leaves workers idle behind the longest chunk.
 pub const TASK_DURATION_CV: f64 = 1.0;
 
+/// A spread of task durations needs this many tasks to mean anything.
+pub const MIN_TASKS_FOR_CV: u64 = 10;
+
 /// ... or when at least this share of the pool's active span ends with workers idle while
 /// others still run (a straggler tail), measured from outside.
 pub const STRAGGLER_TAIL_SHARE: f64 = 0.15;

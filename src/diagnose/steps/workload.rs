@@ -3,7 +3,7 @@
 use super::{primary_points, round, step};
 use crate::analyze::Analysis;
 use crate::diagnose::thresholds::{
-    SINK_RISE_FACTOR, SINK_WAIT_SHARE, STRAGGLER_TAIL_SHARE, TASK_DURATION_CV,
+    MIN_TASKS_FOR_CV, SINK_RISE_FACTOR, SINK_WAIT_SHARE, STRAGGLER_TAIL_SHARE, TASK_DURATION_CV,
 };
 use crate::diagnose::{Answer, SinkAdvice, Step};
 use crate::measure::Measurements;
@@ -133,35 +133,54 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     st.threshold = format!(
         "task duration CV >= {TASK_DURATION_CV} or straggler tail >= {STRAGGLER_TAIL_SHARE} -> yes"
     );
-    st.source =
-        "procfs sampler: workers busy per tick (straggler tail), CPU spread across workers".into();
+    st.source = "python probe: task durations (CV); procfs sampler: workers busy per tick \
+                 (straggler tail), CPU spread across workers"
+        .into();
     let cores = crate::analyze::parallel_cores(&m.host);
     let pts = primary_points(m, a);
-    let at = pts
+    // Task sizes are a property of the tasks: read them where workers contend least (the
+    // smallest count), from enough tasks for a spread to mean something.
+    let cv = pts.iter().find_map(|(n, s)| {
+        let t = s.probes.as_ref()?.task_durations.as_ref()?;
+        (t.count >= MIN_TASKS_FOR_CV).then_some((*n, t.cv?, t.count))
+    });
+    let tail = pts
         .iter()
         .filter(|(n, s)| *n >= 2 && *n <= cores.max(2) && s.straggler_tail.is_some())
-        .max_by_key(|(n, _)| *n);
-    let Some(&(n, s)) = at else {
-        st.evidence = "No point had two or more workers with a sampled timeline, so stragglers were not measured.".into();
+        .max_by_key(|(n, _)| *n)
+        .map(|&(n, s)| (n, s.straggler_tail.unwrap_or(0.0), s.worker_cpu_cv));
+    if cv.is_none() && tail.is_none() {
+        st.evidence = "Neither task durations (python probe) nor a timeline with two or more \
+                       workers were measured."
+            .into();
         return st;
-    };
-    let tail = s.straggler_tail.unwrap_or(0.0);
-    st.measured.insert("workers".into(), json!(n));
-    st.measured
-        .insert("straggler_tail".into(), json!(round(tail, 3)));
-    st.measured.insert(
-        "worker_cpu_cv".into(),
-        json!(s.worker_cpu_cv.map(|c| round(c, 3))),
-    );
-    st.answer = if tail >= STRAGGLER_TAIL_SHARE {
-        Answer::Yes
-    } else {
-        Answer::No
-    };
-    st.evidence = format!(
-        "At {n} workers, the last {:.0} % of the pool's active time ran with fewer workers busy than at its widest{}.",
-        tail * 100.0,
-        s.worker_cpu_cv.map(|c| format!("; CPU time across workers varied by CV {c:.2}")).unwrap_or_default()
-    );
+    }
+    let mut said = Vec::new();
+    if let Some((n, cv, count)) = cv {
+        st.measured
+            .insert("task_duration_cv".into(), json!(round(cv, 3)));
+        st.measured.insert("tasks".into(), json!(count));
+        said.push(format!(
+            "at {n} worker{} {count} tasks varied by CV {cv:.2}",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some((n, t, cpu_cv)) = tail {
+        st.measured.insert("workers".into(), json!(n));
+        st.measured
+            .insert("straggler_tail".into(), json!(round(t, 3)));
+        st.measured
+            .insert("worker_cpu_cv".into(), json!(cpu_cv.map(|c| round(c, 3))));
+        said.push(format!(
+            "at {n} workers the last {:.0} % of the pool's active time ran with fewer workers busy than at its widest",
+            t * 100.0
+        ));
+    }
+    let high = cv.is_some_and(|(_, c, _)| c >= TASK_DURATION_CV)
+        || tail.is_some_and(|(_, t, _)| t >= STRAGGLER_TAIL_SHARE);
+    st.answer = if high { Answer::Yes } else { Answer::No };
+    let mut evidence = said.join("; ");
+    evidence[..1].make_ascii_uppercase();
+    st.evidence = format!("{evidence}.");
     st
 }
