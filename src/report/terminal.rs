@@ -173,7 +173,8 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
             if let Some(td) = &pr.task_durations {
                 parts.push(format!(
                     "{} tasks per run, p50 {:.1} ms, CV {}",
-                    pr.task_count.map_or_else(|| td.count.to_string(), |c| format!("{c:.0}")),
+                    pr.task_count
+                        .map_or_else(|| td.count.to_string(), |c| format!("{c:.0}")),
                     td.p50_s * 1e3,
                     td.cv
                         .map(|c| format!("{c:.2}"))
