@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Runs forkcast on every fixtures/expected variant (short size, 1 run) and prints where its
+recommendation differs from what the variant expects. A progress gauge for the decision tree,
+not a test: one run per point on a shared machine is noisy.
+
+    python3 scripts/check-expected.py [--dsn DSN] [--forkcast target/release/forkcast]
+
+Without --dsn, lab 06 runs against a private PostgreSQL started with scripts/private-postgres.sh.
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dsn")
+    ap.add_argument("--forkcast", default=os.path.join(ROOT, "target/release/forkcast"))
+    ap.add_argument("--python", default=os.path.join(ROOT, ".venv/bin/python"))
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        # Not under tmp: that folder is private to us, and the server runs as another user.
+        pg = f"/tmp/forkcast-check-pg-{os.getpid()}"
+        dsn = a.dsn or subprocess.run(["bash", os.path.join(ROOT, "scripts/private-postgres.sh"), "start", pg],
+                                      check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        try:
+            for path in sorted(glob.glob(os.path.join(ROOT, "fixtures/expected/*.json"))):
+                e = json.load(open(path))
+                args = [x.replace("{dsn}", dsn) for x in e["args"]] + e.get("short_args", [])
+                out = os.path.join(tmp, os.path.basename(path)[:-5])
+                r = subprocess.run([a.forkcast, "run", "-q", "-o", out, "-w", ",".join(map(str, e["workers"])),
+                                    "--runs", "1", "--warmup", "0", "--", a.python,
+                                    os.path.join(ROOT, "fixtures/labs", e["lab"]), *args],
+                                   capture_output=True, text=True)
+                name = os.path.basename(path)
+                if r.returncode != 0:
+                    print(f"{name}: forkcast failed: {r.stderr.strip()[-200:]}")
+                    continue
+                rec = json.load(open(os.path.join(out, "report.json")))["diagnosis"]["recommendation"]
+                diffs = {k: f"expected {v}, got {rec.get(k)}" for k, v in e["expect"].items() if rec.get(k) != v}
+                print(f"{name}: {'ok' if not diffs else diffs}")
+        finally:
+            if not a.dsn:
+                subprocess.run(["bash", os.path.join(ROOT, "scripts/private-postgres.sh"), "stop", pg],
+                               capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
