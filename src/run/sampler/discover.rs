@@ -194,12 +194,15 @@ impl Discovery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt;
     use std::process::Command;
 
     #[test]
     fn finds_root_and_grandchild_but_not_strangers() {
+        // Its own process group, so the test can kill the sleeps along with the shell.
         let mut child = Command::new("/bin/sh")
             .args(["-c", "sleep 5 & sleep 5; wait"])
+            .process_group(0)
             .spawn()
             .unwrap();
         let root = child.id() as i32;
@@ -222,7 +225,8 @@ mod tests {
         assert!(gate.moved(&mut buf), "a fork moves the last pid");
         std::thread::spawn(|| {}).join().unwrap();
         assert!(gate.moved(&mut buf), "so does a new thread");
-        child.kill().unwrap();
+        // SAFETY: signals only the process group of the shell this test started.
+        unsafe { libc::kill(-root, libc::SIGKILL) };
         stranger.kill().unwrap();
         child.wait().unwrap();
         stranger.wait().unwrap();
