@@ -20,8 +20,6 @@ pub enum UsageError {
     DuplicateParam(String),
     #[error("--param {0} is never used: the command has no {{{0}}} placeholder")]
     UnusedParam(String),
-    #[error("the command uses {{{0}}} but no --param {0}=... gives its values")]
-    UnknownPlaceholder(String),
     #[error("--timeout '{0}' is not a duration: use e.g. 30s, 500ms, 2m or 1h")]
     BadTimeout(String),
     #[error("--probes '{0}' is not auto, none or a list of preload,python")]

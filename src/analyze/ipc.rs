@@ -214,7 +214,7 @@ pub fn summarize(runs: &[ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumma
     }
     let med = |get: &dyn Fn(&ProbeFigures) -> Option<f64>| {
         let v: Vec<f64> = runs.iter().filter_map(get).collect();
-        stats::summarize(&v).map(|s| s.median)
+        stats::median(&v)
     };
     let ipc_bytes = med(&|f| f.ipc_bytes);
     let task_count = med(&|f| f.tasks);
@@ -263,8 +263,7 @@ fn sink_io(runs: &[ProbeFigures]) -> Vec<SinkIo> {
                 .filter_map(|f| f.external_io.get(name))
                 .collect();
             let med = |get: &dyn Fn(&ExternalIo) -> f64| {
-                stats::summarize(&ios.iter().map(|e| get(e)).collect::<Vec<_>>())
-                    .map_or(0.0, |s| s.median)
+                stats::median(&ios.iter().map(|e| get(e)).collect::<Vec<_>>()).unwrap_or(0.0)
             };
             let writers = ios
                 .iter()

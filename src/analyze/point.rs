@@ -1,5 +1,6 @@
 //! The summary of one point: medians over its measured runs, CPU picture, workers seen.
 
+use super::stats::median;
 use super::waits::{self, OffCpu, Sink};
 use super::workers::{self, Layout, Workers};
 use super::{ipc, stats, timeline};
@@ -282,10 +283,6 @@ fn worker_pss_bytes(data: &SamplerData, w: &Workers) -> Option<f64> {
     // Threads share one address space: its PSS is spread over the worker threads.
     let per_worker = pss.iter().sum::<f64>() / f64::from(w.count.max(1));
     Some(per_worker)
-}
-
-pub(super) fn median(values: &[f64]) -> Option<f64> {
-    stats::summarize(values).map(|s| s.median)
 }
 
 /// Per key, the median over runs (a run without the key counts as 0).

@@ -51,6 +51,11 @@ fn median_sorted(s: &[f64]) -> f64 {
     }
 }
 
+/// The median of `xs`; `None` when `summarize` would be.
+pub fn median(xs: &[f64]) -> Option<f64> {
+    summarize(xs).map(|s| s.median)
+}
+
 /// Summarises `xs`; `None` when it is empty or holds a non-finite value.
 pub fn summarize(xs: &[f64]) -> Option<Summary> {
     let s = sorted_finite(xs)?;

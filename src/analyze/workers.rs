@@ -236,7 +236,7 @@ fn identify_by_cpu(data: &SamplerData) -> Option<Workers> {
 }
 
 fn median(values: &[f64]) -> f64 {
-    crate::analyze::stats::summarize(values).map_or(0.0, |s| s.median)
+    super::stats::median(values).unwrap_or(0.0)
 }
 
 #[cfg(test)]

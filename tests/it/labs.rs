@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::postgres::PrivatePostgres;
+use crate::support::postgres::{describe, PrivatePostgres};
 use crate::support::{python, repo_root};
 
 /// Generous: a short lab takes 1-3 s alone, but tests run side by side on two cores.
@@ -140,15 +140,6 @@ fn run_lab(lab: &str, args: &[String]) -> Output {
         thread::sleep(Duration::from_millis(50));
     }
     waiter.join().unwrap().expect("wait for the lab")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "status: {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// `throughput: 123.4 tasks/s (tasks=64 wall=1.23s workers=2 ...)`, parsed.

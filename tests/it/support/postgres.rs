@@ -260,7 +260,8 @@ fn lookup_user(name: &str) -> Option<Owner> {
     })
 }
 
-fn describe(out: &Output) -> String {
+/// A finished command's status and output, for failure messages.
+pub fn describe(out: &Output) -> String {
     format!(
         "status: {}\nstdout:\n{}\nstderr:\n{}",
         out.status,
