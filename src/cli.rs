@@ -19,8 +19,14 @@ pub struct Cli {
 pub enum Command {
     /// Run a command at each worker count and report the measured scaling and diagnosis.
     Run(RunArgs),
-    /// Re-analyse and re-diagnose a saved report.json without running anything.
+    /// Re-analyse and re-diagnose a saved sweep (its folder, report.json or raw file) without
+    /// running anything, and print or write it in any format.
     Report(ReportArgs),
+    /// Compare two saved sweeps point by point: wall time and speedup changes against their
+    /// noise, and any change of recommendation.
+    Diff(DiffArgs),
+    /// Print the JSON Schema of report.json.
+    Schema,
     /// Print the decision tree's thresholds and why each is what it is.
     Explain,
 }
@@ -106,14 +112,44 @@ pub enum Goal {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A report.json written by `forkcast run`.
+    /// A saved sweep: the folder `forkcast run` wrote, its report.json, or its raw.json.gz.
     pub saved: PathBuf,
 
-    /// Write the refreshed report (json and terminal summary files) into this folder.
+    /// Also write the refreshed report (report.json, raw.json.gz, summary.txt) into this folder.
     #[arg(short = 'o', long, value_name = "DIR")]
     pub output: Option<PathBuf>,
 
-    /// Print the refreshed report JSON on stdout and nothing else there.
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::report::Format,
+
+    /// Same as --format json.
     #[arg(long)]
     pub json: bool,
+
+    /// Write report.html into the -o folder (default: the saved sweep's folder).
+    #[arg(long)]
+    pub html: bool,
+
+    /// Write the plots (scaling.svg, ...) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier sweep (folder, report.json or raw.json.gz).
+    pub base: PathBuf,
+
+    /// The later sweep, compared against `base`.
+    pub new: PathBuf,
+
+    /// Exit 1 when a point's median wall time grew by more than PCT percent and beyond the
+    /// runs' noise (their min..max ranges do not overlap): a CI gate.
+    #[arg(long, value_name = "PCT")]
+    pub fail_above: Option<f64>,
+
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::report::diff::DiffFormat,
 }

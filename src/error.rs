@@ -36,6 +36,11 @@ pub enum UsageError {
     BadFile(String, String),
     #[error("{0} is not a forkcast report: {1}")]
     NotAReport(String, String),
+    #[error(
+        "{0} was written by a newer forkcast (schema_version {1}; this one reads {2}): upgrade \
+         forkcast to read it"
+    )]
+    NewerReport(String, u32, u32),
     #[error("the command '{0}' was not found: check its spelling or give its full path")]
     CommandNotFound(String),
 }

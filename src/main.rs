@@ -3,15 +3,18 @@
 
 use anyhow::Context;
 use clap::Parser;
-use forkcast::cli::{Cli, Command, ReportArgs, RunArgs};
-use forkcast::error::{exit_code_for, UsageError};
-use forkcast::measure::Measurements;
-use forkcast::report::{Exporter, Json, Report, Status, Terminal};
+use forkcast::cli::{Cli, Command, DiffArgs, ReportArgs, RunArgs};
+use forkcast::error::exit_code_for;
+use forkcast::report::render::{self, Analysed};
+use forkcast::report::{diff, Format, Report, Status};
+use forkcast::saved::{self, Written};
 use forkcast::{analyze, diagnose, output, plan, run};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// Exit code when forkcast itself failed (here: analysis failed; the raw data is kept).
+const FORKCAST_FAILED: u8 = 1;
 /// Exit code when the target failed every measured run.
 const TARGET_ALWAYS_FAILED: u8 = 3;
 /// Exit code after Ctrl-C, as shells expect (128 + SIGINT).
@@ -22,6 +25,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run_command(&args),
         Command::Report(args) => report_command(&args),
+        Command::Diff(args) => diff_command(&args),
+        Command::Schema => schema(),
         Command::Explain => explain(),
     };
     match result {
@@ -40,18 +45,31 @@ fn run_command(args: &RunArgs) -> anyhow::Result<u8> {
     let host = run::host::describe_host();
     let plan = plan::plan(args, host.usable_cpus)?;
     output::prepare_dir(&plan.output_dir)?;
-    let say = |line: &str| eprintln!("{line}");
+    output::clear_old_runs(&plan.output_dir)?;
+    let bar = forkcast::report::progress::Bar::for_sweep(&plan, args.quiet, args.json);
+    let say = |line: &str| bar.line(line);
     let progress: run::Progress = (!args.quiet).then_some(&say as &dyn Fn(&str));
     let (m, ended) = run::run_sweep(&plan, host, progress, args.show_output, |m| {
-        write_report(m, Status::InProgress, &plan.output_dir).map(|_| ())
+        saved::save(&plan.output_dir, m, Status::InProgress).map(|_| ())
     })?;
+    bar.finish();
     let status = if ended == run::Ended::Interrupted {
         Status::Interrupted
     } else {
         Status::Complete
     };
-    let summary = write_report(&m, status, &plan.output_dir)?;
-    emit(&summary, args.json, args.quiet, &plan.output_dir)?;
+    let written = saved::save(&plan.output_dir, &m, status)?;
+    let report_path = plan.output_dir.join(saved::REPORT_FILE);
+    if args.json {
+        std::io::stdout().lock().write_all(&written.json)?;
+    } else if !args.quiet {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&written.text)?;
+        writeln!(out, "\nreport: {}", report_path.display())?;
+    }
+    if let Some(code) = analysis_failed(&written, &plan.output_dir) {
+        return Ok(code);
+    }
     Ok(if status == Status::Interrupted {
         INTERRUPTED
     } else if m
@@ -70,28 +88,103 @@ fn run_command(args: &RunArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// Says so and gives the exit code when analysis failed; the raw file is already on disk.
+fn analysis_failed(written: &Written, dir: &Path) -> Option<u8> {
+    let error = written.analysed.error()?;
+    eprintln!(
+        "forkcast: error: analysis failed ({error}); the measurements are kept in {}: \
+         `forkcast report {}` re-analyses them",
+        dir.join(saved::RAW_FILE).display(),
+        dir.display()
+    );
+    Some(FORKCAST_FAILED)
+}
+
 fn report_command(args: &ReportArgs) -> anyhow::Result<u8> {
-    let path = args.saved.display().to_string();
-    let text = std::fs::read_to_string(&args.saved)
-        .map_err(|e| UsageError::BadFile(path.clone(), e.to_string()))?;
-    let m: Measurements = serde_json::from_str(&text)
-        .map_err(|e| UsageError::NotAReport(path.clone(), e.to_string()))?;
-    if m.points.is_empty() {
-        return Err(UsageError::NotAReport(path, "it has no points".into()).into());
-    }
-    let out = match &args.output {
+    let saved = saved::load_saved(&args.saved)?;
+    let (m, status) = (&saved.measurements, saved.status);
+    let format = if args.json { Format::Json } else { args.format };
+    let (analysed, raw) = match &args.output {
         Some(dir) => {
             output::prepare_dir(dir)?;
-            write_report(&m, Status::Complete, dir)?
+            let written = saved::save(dir, m, status)?;
+            eprintln!("report: {}", dir.join(saved::REPORT_FILE).display());
+            (written.analysed, Some(saved::RAW_FILE.to_string()))
         }
-        None => Rendered::new(&m, Status::Complete)?,
+        None => (
+            render::analyse(m),
+            saved.from_raw.then(|| saved.source.display().to_string()),
+        ),
     };
-    emit(
-        &out,
-        args.json,
-        false,
-        args.output.as_deref().unwrap_or(Path::new(".")),
-    )?;
+    if let Analysed::Ok(ad) = &analysed {
+        let report = Report::new(m, &ad.0, &ad.1, status);
+        let folder = args
+            .output
+            .clone()
+            .or_else(|| saved.source.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| ".".into());
+        write_visuals(&report, args, &folder)?;
+    }
+    let bytes = render::export(m, &analysed, status, raw.as_deref(), format)?;
+    std::io::stdout().lock().write_all(&bytes)?;
+    if let Some(error) = analysed.error() {
+        eprintln!(
+            "forkcast: error: analysis failed ({error}); the saved measurements in {} are \
+             unchanged",
+            saved.source.display()
+        );
+        return Ok(FORKCAST_FAILED);
+    }
+    Ok(0)
+}
+
+/// `--html` and `--plots DIR`.
+fn write_visuals(report: &Report, args: &ReportArgs, folder: &Path) -> anyhow::Result<()> {
+    if args.html {
+        let path = folder.join("report.html");
+        let html = forkcast::report::html(report)?;
+        output::write_atomic(&path, &html)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("html: {}", path.display());
+    }
+    if let Some(dir) = &args.plots {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for file in forkcast::report::plots(report, false)? {
+            let path = dir.join(&file.name);
+            output::write_atomic(&path, &file.bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("plot: {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn diff_command(args: &DiffArgs) -> anyhow::Result<u8> {
+    let base = saved::load(&args.base)?;
+    let new = saved::load(&args.new)?;
+    let (Analysed::Ok(b), Analysed::Ok(n)) = (render::analyse(&base), render::analyse(&new)) else {
+        anyhow::bail!("analysis failed on one of the sweeps; `forkcast report` on each says which");
+    };
+    let d = diff::diff(
+        diff::Side::new(&base, &b.0, &b.1, &args.base),
+        diff::Side::new(&new, &n.0, &n.1, &args.new),
+    );
+    std::io::stdout()
+        .lock()
+        .write_all(&diff::export(&d, args.format)?)?;
+    Ok(match args.fail_above {
+        Some(pct) if d.regressed_above(pct) => {
+            eprintln!("forkcast: a point is slower by more than {pct} % beyond the noise");
+            1
+        }
+        _ => 0,
+    })
+}
+
+fn schema() -> anyhow::Result<u8> {
+    let mut out = serde_json::to_vec_pretty(&forkcast::report::schema())?;
+    out.push(b'\n');
+    std::io::stdout().lock().write_all(&out)?;
     Ok(0)
 }
 
@@ -109,41 +202,4 @@ fn explain() -> anyhow::Result<u8> {
         )?;
     }
     Ok(0)
-}
-
-/// The report rendered by every exporter.
-struct Rendered {
-    json: Vec<u8>,
-    text: Vec<u8>,
-}
-
-impl Rendered {
-    fn new(m: &Measurements, status: Status) -> anyhow::Result<Rendered> {
-        let a = analyze::analyze(m);
-        let d = diagnose::diagnose(m, &a);
-        let report = Report::new(m, &a, &d, status);
-        Ok(Rendered {
-            json: Json.serialize(&report)?,
-            text: Terminal.serialize(&report)?,
-        })
-    }
-}
-
-/// Analyses, diagnoses and writes report.json and summary.txt into `dir`.
-fn write_report(m: &Measurements, status: Status, dir: &Path) -> anyhow::Result<Rendered> {
-    let r = Rendered::new(m, status)?;
-    output::write_atomic(&dir.join("report.json"), &r.json).context("cannot write report.json")?;
-    output::write_atomic(&dir.join("summary.txt"), &r.text).context("cannot write summary.txt")?;
-    Ok(r)
-}
-
-fn emit(r: &Rendered, json: bool, quiet: bool, dir: &Path) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    if json {
-        out.write_all(&r.json)?;
-    } else if !quiet {
-        out.write_all(&r.text)?;
-        writeln!(out, "\nreport: {}", dir.join("report.json").display())?;
-    }
-    Ok(())
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// IPC and task figures of one run (each from a named probe).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ProbeFigures {
     /// Bytes written into pipes and unnamed socket pairs by the tree (each byte once).
     pub ipc_bytes: Option<f64>,
@@ -31,7 +31,7 @@ pub struct ProbeFigures {
 }
 
 /// I/O on one external resource, summed over the tree.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ExternalIo {
     /// "tcp", "udp", "unix" or "file".
     pub kind: String,
@@ -139,7 +139,7 @@ fn resource_name(kind: &str, peer: &str) -> String {
 }
 
 /// Task duration statistics over a run's tasks.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct TaskStats {
     pub count: u64,
     pub mean_s: f64,
@@ -166,7 +166,7 @@ pub fn task_stats(durations: &[f64]) -> Option<TaskStats> {
 
 /// The probe figures of one point, medians over its measured runs (the contract's
 /// `ipc_bytes`, `ipc_bytes_per_task`, `ipc_tax` among them). Absent when no probe ran.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ProbeSummary {
     /// Bytes moved through pipes and socket pairs between the tree's processes (preload probe).
     pub ipc_bytes: Option<f64>,
@@ -190,7 +190,7 @@ pub struct ProbeSummary {
 }
 
 /// One external resource's I/O at a point (median run).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct SinkIo {
     pub resource: String,
     /// "postgresql", "tcp service", "unix service", "file".

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 pub use workers::Layout;
 
 /// Everything analysis derives from one sweep.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Analysis {
     /// One summary per measured point, in the order of `Measurements::points`.
     pub points: Vec<PointSummary>,
@@ -31,7 +31,7 @@ pub struct Analysis {
 }
 
 /// The points of one parameter combination, workers ascending.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Series {
     pub params: BTreeMap<String, String>,
     /// Indices into `Analysis::points`.
@@ -44,7 +44,7 @@ pub struct Series {
 }
 
 /// Fits of one series' scaling curve (the contract's `scaling`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Scaling {
     pub amdahl: Option<AmdahlSummary>,
     pub usl: Option<UslSummary>,
@@ -57,14 +57,14 @@ pub struct Scaling {
     pub includes_oversubscribed: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AmdahlSummary {
     pub serial_fraction: f64,
     /// Root mean square of the relative residuals.
     pub rmse_rel: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UslSummary {
     /// Contention (queueing on a shared resource).
     pub sigma: f64,
@@ -75,7 +75,7 @@ pub struct UslSummary {
     pub rmse_rel: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KarpFlatt {
     pub workers: u32,
     pub serial_fraction: f64,

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 pub const NOISY_HOST_CORES: f64 = 0.25;
 
 /// The analysed summary of one point (the contract's `points[].summary`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PointSummary {
     /// Median wall time of the successful measured runs, seconds.
     pub wall_s: Option<f64>,

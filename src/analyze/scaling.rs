@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 /// Amdahl's law fitted to throughput: `X(n) = lambda / (s + (1 − s)/n)`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AmdahlFit {
     /// Serial fraction `s` of one worker's time, dimensionless, in [0, 1].
     pub serial_fraction: f64,
@@ -20,7 +20,7 @@ pub struct AmdahlFit {
 
 /// Universal Scalability Law fitted to throughput:
 /// `X(n) = lambda·n / (1 + sigma·(n − 1) + kappa·n·(n − 1))`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct UslFit {
     /// Contention (serialisation) coefficient, dimensionless, ≥ 0.
     pub sigma: f64,

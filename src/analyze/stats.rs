@@ -15,7 +15,7 @@ const MAD_TO_Z: f64 = 0.6745;
 pub const OUTLIER_MODIFIED_Z: f64 = 3.5;
 
 /// Location and spread of a set of samples, all in the samples' unit.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Number of samples.
     pub n: usize,

@@ -12,7 +12,7 @@ const WORKER_BUSY_FRACTION: f32 = 0.5;
 const ALL_BUSY_SLACK_CORES: f64 = 0.5;
 
 /// How the cores were used over one run.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Saturation {
     /// Share of the run's ticks where the tree kept every usable core busy.
     pub all_cores_busy_share: f64,
@@ -47,7 +47,7 @@ pub fn saturation(data: &SamplerData, cores: u32) -> Option<Saturation> {
 }
 
 /// Stragglers in one run.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Stragglers {
     /// Share of the workers' active span (first to last busy tick of any worker) at its end
     /// during which fewer workers were busy than at the run's widest point.

@@ -17,7 +17,7 @@ const UNSAMPLED: &str = "unsampled";
 const SINK_KINDS: &[&str] = &["tcp", "udp", "unix", "file"];
 
 /// A resource at least two workers waited on, with its share of their time.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Sink {
     /// The resource as the sampler named it (e.g. "tcp:127.0.0.1:5432", "file:/data/out.log").
     pub resource: String,
@@ -30,7 +30,7 @@ pub struct Sink {
 }
 
 /// The off-CPU picture of one run's workers.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct OffCpu {
     /// Share of worker lifetime blocked, per resource class (futex, pipe, unix, tcp, file, sleep...).
     pub by_kind: BTreeMap<String, f64>,

@@ -18,7 +18,7 @@ const BUSY_SHARE_OF_TOTAL: f64 = 0.02;
 const DISPATCHER_SHARE_OF_CHILDREN: f64 = 0.5;
 
 /// How the workers of a run were laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {
     /// Two or more busy processes.
@@ -30,7 +30,7 @@ pub enum Layout {
 }
 
 /// The workers found in one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Workers {
     pub layout: Layout,
     /// How many busy tasks (processes or threads) were seen.

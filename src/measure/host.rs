@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Host facts (sysinfo, sched_getaffinity, perf_event probing).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Host {
     /// Logical CPUs the kernel reports.
     pub logical_cpus: u32,

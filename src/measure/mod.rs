@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Where a figure came from, so every number in the report can name its source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// perf_event counters inherited by the whole process tree.
@@ -31,7 +31,7 @@ pub enum Source {
 }
 
 /// One execution of the target at one (workers, params) point.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Run {
     /// Warmup runs are measured but left out of the point's summary.
     #[serde(default)]
@@ -63,8 +63,9 @@ pub struct Run {
     pub counters: Option<Counters>,
     /// What the procfs sampler saw; None when sampling was off or failed.
     pub sampled: Option<SamplerData>,
-    /// What the injected probes recorded; None when no probe was injected.
-    #[serde(default)]
+    /// What the injected probes recorded; None when no probe was injected. Raw file only
+    /// (report.json carries the probes' figures in each point's summary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probes: Option<probes::ProbeData>,
     /// Which probes were injected ("preload", "python"), and why any asked for was not.
     #[serde(default)]
@@ -79,7 +80,7 @@ pub struct Run {
 }
 
 /// rusage of the reaped process tree.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rusage {
     pub user_s: f64,
     pub sys_s: f64,
@@ -92,7 +93,7 @@ pub struct Rusage {
 }
 
 /// perf_event software (and, where the host has a PMU, hardware) counters of the whole tree.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Counters {
     /// Sum of on-CPU time of every task in the tree, in seconds.
     pub task_clock_s: Option<f64>,
@@ -109,7 +110,7 @@ pub struct Counters {
 }
 
 /// All measurements of one (workers, params) point.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PointMeasurements {
     pub workers: u32,
     pub params: BTreeMap<String, String>,
@@ -119,7 +120,7 @@ pub struct PointMeasurements {
 }
 
 /// Everything one sweep measured: the input to analysis, and what `forkcast report` re-reads.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Measurements {
     pub host: Host,
     /// The argv template as written, placeholders intact.

@@ -5,14 +5,14 @@
 use serde::{Deserialize, Serialize};
 
 /// Everything the probes of one run wrote. A probe that was not injected is None.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProbeData {
     pub preload: Option<PreloadData>,
     pub python: Option<PythonData>,
 }
 
 /// The LD_PRELOAD probe's counters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PreloadData {
     /// One entry per process image (a process that execs shows up once per image, same pid).
     pub processes: Vec<PreloadProcess>,
@@ -21,7 +21,7 @@ pub struct PreloadData {
 }
 
 /// One process image's I/O, as the preload probe saw it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PreloadProcess {
     pub pid: i32,
     pub ppid: i32,
@@ -42,7 +42,7 @@ pub struct PreloadProcess {
 }
 
 /// How a process left, as far as the preload probe could see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitPath {
     /// `exit()` / return from main (atexit handlers ran).
@@ -52,7 +52,19 @@ pub enum ExitPath {
 }
 
 /// What an fd was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FdKind {
     Pipe,
@@ -64,7 +76,19 @@ pub enum FdKind {
 }
 
 /// Direction of an I/O call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IoDir {
     /// read, recv, ... (and the source side of sendfile/splice/copy_file_range).
@@ -76,7 +100,7 @@ pub enum IoDir {
 }
 
 /// Totals of one (kind, peer, direction) in one process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IoRow {
     pub kind: FdKind,
     /// The resource: `pipe:[ino]`; a unix socket's path (or `socket:[ino]` when unnamed); a tcp/udp
@@ -99,14 +123,14 @@ pub struct IoRow {
 }
 
 /// The Python probe's records.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PythonData {
     /// One entry per interpreter (fork children included).
     pub processes: Vec<PythonProcess>,
 }
 
 /// One interpreter's multiprocessing picture.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PythonProcess {
     pub pid: i32,
     pub ppid: i32,
@@ -155,7 +179,7 @@ pub struct PythonProcess {
 }
 
 /// Tasks per kind of pool.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TaskSources {
     /// multiprocessing.Pool (and ThreadPool) tasks.
     pub pool: u64,
@@ -166,7 +190,7 @@ pub struct TaskSources {
 }
 
 /// Processes started, by start method.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProcessStarts {
     pub fork: u64,
     pub spawn: u64,
@@ -174,7 +198,7 @@ pub struct ProcessStarts {
 }
 
 /// One map call's chunking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChunksizeRecord {
     /// `map` (also map_async), `starmap`, `imap`, `imap_unordered`, `executor_map`.
     pub api: String,
@@ -188,7 +212,7 @@ pub struct ChunksizeRecord {
 }
 
 /// One pool or executor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PoolRecord {
     /// `Pool`, `ThreadPool`, `ProcessPoolExecutor`.
     pub api: String,
@@ -199,7 +223,7 @@ pub struct PoolRecord {
 }
 
 /// Threads alive in the parent at one fork.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ThreadsAtFork {
     /// `threading.active_count()`.
     pub python_threads: u64,

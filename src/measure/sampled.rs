@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The procfs sampler's output for one run.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SamplerData {
     /// Rate asked for with `--sample-hz`; None means adaptive.
     pub requested_hz: Option<f64>,
@@ -24,14 +24,16 @@ pub struct SamplerData {
     /// Sampler CPU spent listing /proc and reading the stat of pids not seen before, in seconds.
     #[serde(default)]
     pub discovery_cpu_s: f64,
-    /// One entry per tick, in time order.
+    /// One entry per tick, in time order. Kept in the raw file only (report.json leaves it out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Tick>,
-    /// Every process of the tree that the sampler saw (exited ones included).
+    /// Every process of the tree that the sampler saw (exited ones included). Raw file only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<ProcessRecord>,
 }
 
 /// The whole tree at one tick; rates are over the interval since the previous tick.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tick {
     /// Seconds since the target was released.
     pub t_s: f64,
@@ -54,7 +56,7 @@ pub struct Tick {
 }
 
 /// One process of the tree.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProcessRecord {
     pub pid: i32,
     pub ppid: i32,
@@ -81,7 +83,7 @@ pub struct ProcessRecord {
 }
 
 /// /proc/PID/io counters.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IoCounters {
     pub rchar: u64,
     pub wchar: u64,
@@ -92,7 +94,7 @@ pub struct IoCounters {
 }
 
 /// One thread (task) of a process.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ThreadRecord {
     pub tid: i32,
     pub comm: String,
@@ -118,7 +120,7 @@ pub struct ThreadRecord {
 }
 
 /// Ticks (and off-CPU time) a thread spent blocked on one resource in one syscall.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WaitCount {
     /// The resource: `futex`, `sleep`, `child`, `pipe:[1234]`, `unix:/tmp/x/.s.PGSQL.5432`,
     /// `unix:[a,b]` (an unnamed socket pair, same name from both ends), `tcp:127.0.0.1:5432`,

@@ -1,17 +1,25 @@
 //! The report: the contract's shape (schema_version 1) assembled from measurements, analysis
-//! and diagnosis, and the exporters that turn it into bytes.
+//! and diagnosis, and the exporters that turn it into bytes, chosen by [`Format`].
 
+mod csv;
+pub mod diff;
 mod json;
+mod markdown;
+pub mod progress;
+pub mod render;
 mod terminal;
 
-pub use json::Json;
+pub use csv::Csv;
+pub use json::{lean_point, Json};
+pub use markdown::Markdown;
 pub use terminal::Terminal;
 
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Scaling, Series};
 use crate::diagnose::Diagnosis;
 use crate::measure::{Host, Measurements, PointMeasurements};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped only when a contract field changes meaning or disappears.
@@ -22,14 +30,66 @@ pub trait Exporter {
     fn serialize(&self, report: &Report) -> anyhow::Result<Vec<u8>>;
 }
 
-#[derive(Debug, Serialize)]
+/// The single-file formats `forkcast report --format` writes (hyperfine's ExportManager shape:
+/// one enum arm per exporter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The terminal summary (what `forkcast run` prints, and summary.txt).
+    Text,
+    /// report.json, the contract.
+    Json,
+    /// The points table, fits, steps and verdict as GitHub-flavoured Markdown.
+    Markdown,
+    /// One row per point, for spreadsheets.
+    Csv,
+}
+
+impl Format {
+    pub fn exporter(self) -> Box<dyn Exporter> {
+        match self {
+            Format::Text => Box::new(Terminal),
+            Format::Json => Box::new(Json),
+            Format::Markdown => Box::new(Markdown),
+            Format::Csv => Box::new(Csv),
+        }
+    }
+}
+
+/// One output file of a multi-file exporter (the plots): its name in the folder and its bytes.
+pub struct OutputFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// report.html: the seam `forkcast report --html` calls. The HTML exporter lands in html.rs
+/// (issue 10 item 3); until then this says so rather than writing a placeholder page.
+pub fn html(_report: &Report) -> anyhow::Result<Vec<u8>> {
+    anyhow::bail!("--html is not built into this forkcast yet (issue 10, report.html)")
+}
+
+/// The plots (scaling, efficiency, breakdown, timeline): the seam `forkcast report --plots`
+/// calls; they land in plots/ (issue 10 item 2).
+pub fn plots(_report: &Report, _png: bool) -> anyhow::Result<Vec<OutputFile>> {
+    anyhow::bail!("--plots is not built into this forkcast yet (issue 10, scaling plots)")
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Tool {
     pub name: &'static str,
     pub version: &'static str,
 }
 
+impl Tool {
+    pub fn this() -> Tool {
+        Tool {
+            name: "forkcast",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
 /// Whether the sweep finished.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Still running: the report is rewritten after each point.
@@ -39,18 +99,23 @@ pub enum Status {
     Interrupted,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ReportPoint<'a> {
     #[serde(flatten)]
     pub measured: &'a PointMeasurements,
     pub summary: &'a PointSummary,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Report<'a> {
     pub schema_version: u32,
     pub tool: Tool,
     pub status: Status,
+    /// The compressed file beside report.json holding every raw measurement (sampler ticks,
+    /// processes, threads, probe records) that report.json leaves out; `forkcast report`
+    /// re-analyses from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<&'a str>,
     pub host: &'a Host,
     pub command: &'a [String],
     pub params: &'a BTreeMap<String, Vec<String>>,
@@ -70,8 +135,9 @@ impl<'a> Report<'a> {
     pub fn new(m: &'a Measurements, a: &'a Analysis, d: &'a Diagnosis, status: Status) -> Self {
         Report {
             schema_version: SCHEMA_VERSION,
-            tool: Tool { name: "forkcast", version: env!("CARGO_PKG_VERSION") },
+            tool: Tool::this(),
             status,
+            raw: None,
             host: &m.host,
             command: &m.command,
             params: &m.params,
@@ -80,11 +146,53 @@ impl<'a> Report<'a> {
                 "speedup = wall(smallest count) / wall(n): the same total work at every worker count",
                 "medians over measured runs; warmup and failed runs are left out",
             ],
-            points: m.points.iter().zip(&a.points).map(|(measured, summary)| ReportPoint { measured, summary }).collect(),
+            points: m
+                .points
+                .iter()
+                .zip(&a.points)
+                .map(|(measured, summary)| ReportPoint { measured, summary })
+                .collect(),
             scaling: a.primary.map(|p| &a.series[p].scaling),
             series: &a.series,
             primary_series: a.primary,
             diagnosis: d,
         }
     }
+}
+
+/// report.json when analysis failed: the runs' scalars, why analysis failed, and where the raw
+/// measurements are kept, so the run is never lost (`forkcast report DIR` retries).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FailedReport<'a> {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub status: Status,
+    /// The panic or error analysis stopped with, one line.
+    pub analysis_error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<&'a str>,
+    pub host: &'a Host,
+    pub command: &'a [String],
+    pub params: &'a BTreeMap<String, Vec<String>>,
+    pub goal: &'a str,
+    pub points: Vec<PointMeasurements>,
+}
+
+/// Every shape report.json takes: what `forkcast schema` prints.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ReportFile<'a> {
+    Analysed(Report<'a>),
+    AnalysisFailed(FailedReport<'a>),
+}
+
+/// The JSON Schema of report.json, generated from the types that write it.
+pub fn schema() -> schemars::Schema {
+    let mut s = schemars::schema_for!(ReportFile);
+    s.insert(
+        "title".into(),
+        "forkcast report.json (schema_version 1)".into(),
+    );
+    s
 }

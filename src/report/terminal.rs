@@ -1,8 +1,9 @@
 //! The terminal summary: the points table, the fits, the steps and the verdict, each figure
 //! with its source.
 
-use super::{Exporter, Report};
-use crate::diagnose::Answer;
+use super::{Exporter, Report, Status};
+use crate::analyze::Series;
+use crate::diagnose::{Answer, Diagnosis};
 use std::fmt::Write;
 
 pub struct Terminal;
@@ -24,6 +25,9 @@ impl Exporter for Terminal {
             h.counters
         )?;
         writeln!(o, "command: {}", r.command.join(" "))?;
+        if r.status != Status::Complete {
+            writeln!(o, "status: {}", status_words(r.status))?;
+        }
         writeln!(o)?;
         points_table(&mut o, r)?;
         writeln!(o)?;
@@ -217,7 +221,7 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
 }
 
 /// `name=value` pairs of a point or series, space-separated.
-fn params_label(params: &std::collections::BTreeMap<String, String>) -> String {
+pub(super) fn params_label(params: &std::collections::BTreeMap<String, String>) -> String {
     params
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -235,51 +239,56 @@ fn human_bytes(b: f64) -> String {
 
 fn fits(o: &mut String, r: &Report) -> std::fmt::Result {
     for (i, s) in r.series.iter().enumerate() {
-        let name = params_label(&s.params);
-        let name = if name.is_empty() {
-            "curve".to_string()
-        } else {
-            name
-        };
-        let amdahl = s
-            .scaling
-            .amdahl
-            .as_ref()
-            .map(|a| format!("Amdahl serial fraction {:.3}", a.serial_fraction))
-            .unwrap_or_else(|| "Amdahl: needs 2 worker counts".into());
-        let usl = s
-            .scaling
-            .usl
-            .as_ref()
-            .map(|u| {
-                format!(
-                    "USL σ={:.3} κ={:.4} peak {}",
-                    u.sigma,
-                    u.kappa,
-                    u.peak_workers
-                        .map(|p| format!("≈{p:.1} workers"))
-                        .unwrap_or_else(|| "none".into())
-                )
-            })
-            .unwrap_or_else(|| "USL: needs 3 worker counts".into());
         let mark = if Some(i) == r.primary_series {
             " (best)"
         } else {
             ""
         };
-        writeln!(o, "  {name}{mark}: {amdahl}; {usl}")?;
+        writeln!(o, "  {}{mark}: {}", series_name(s), series_fits(s))?;
     }
     writeln!(o)
+}
+
+/// A series' parameters, or "curve" when nothing but workers was swept.
+pub(super) fn series_name(s: &Series) -> String {
+    let name = params_label(&s.params);
+    if name.is_empty() {
+        "curve".to_string()
+    } else {
+        name
+    }
+}
+
+/// The Amdahl and USL fits of one series, in words.
+pub(super) fn series_fits(s: &Series) -> String {
+    let amdahl = s
+        .scaling
+        .amdahl
+        .as_ref()
+        .map(|a| format!("Amdahl serial fraction {:.3}", a.serial_fraction))
+        .unwrap_or_else(|| "Amdahl: needs 2 worker counts".into());
+    let usl = s
+        .scaling
+        .usl
+        .as_ref()
+        .map(|u| {
+            format!(
+                "USL σ={:.3} κ={:.4} peak {}",
+                u.sigma,
+                u.kappa,
+                u.peak_workers
+                    .map(|p| format!("≈{p:.1} workers"))
+                    .unwrap_or_else(|| "none".into())
+            )
+        })
+        .unwrap_or_else(|| "USL: needs 3 worker counts".into());
+    format!("{amdahl}; {usl}")
 }
 
 fn steps(o: &mut String, r: &Report) -> std::fmt::Result {
     let d = r.diagnosis;
     for st in &d.steps {
-        let answer = match st.answer {
-            Answer::Yes => "yes",
-            Answer::No => "no",
-            Answer::Unknown => "unknown",
-        };
+        let answer = answer_word(st.answer);
         writeln!(o, "  {:<14} {:<8} {}", st.id, answer, st.evidence)?;
         writeln!(
             o,
@@ -288,7 +297,23 @@ fn steps(o: &mut String, r: &Report) -> std::fmt::Result {
         )?;
     }
     writeln!(o)?;
-    // Every recommendation field that was measured, in the contract's words.
+    writeln!(
+        o,
+        "recommendation: {} · confidence {}",
+        recommendation_words(d),
+        confidence_word(d)
+    )?;
+    for why in &d.confidence_reasons {
+        writeln!(o, "  confidence lowered: {why}")?;
+    }
+    for f in &d.findings {
+        writeln!(o, "  • {f}")?;
+    }
+    Ok(())
+}
+
+/// Every recommendation field that was measured, in the contract's words.
+pub(super) fn recommendation_words(d: &Diagnosis) -> String {
     let fields: Vec<String> = serde_json::to_value(&d.recommendation)
         .ok()
         .and_then(|v| v.as_object().cloned())
@@ -303,21 +328,29 @@ fn steps(o: &mut String, r: &Report) -> std::fmt::Result {
             )
         })
         .collect();
-    writeln!(
-        o,
-        "recommendation: {} · confidence {}",
-        if fields.is_empty() {
-            "none measured".into()
-        } else {
-            fields.join(" · ")
-        },
-        format!("{:?}", d.confidence).to_lowercase()
-    )?;
-    for why in &d.confidence_reasons {
-        writeln!(o, "  confidence lowered: {why}")?;
+    if fields.is_empty() {
+        "none measured".into()
+    } else {
+        fields.join(" · ")
     }
-    for f in &d.findings {
-        writeln!(o, "  • {f}")?;
+}
+
+pub(super) fn confidence_word(d: &Diagnosis) -> String {
+    format!("{:?}", d.confidence).to_lowercase()
+}
+
+pub(super) fn answer_word(a: Answer) -> &'static str {
+    match a {
+        Answer::Yes => "yes",
+        Answer::No => "no",
+        Answer::Unknown => "unknown",
     }
-    Ok(())
+}
+
+pub(super) fn status_words(s: Status) -> &'static str {
+    match s {
+        Status::InProgress => "in progress (more points to come)",
+        Status::Complete => "complete",
+        Status::Interrupted => "interrupted (the points measured before the stop)",
+    }
 }

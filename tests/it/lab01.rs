@@ -7,7 +7,7 @@ const LAB01: &str = "01_cpu_bound_processes_vs_threads.py";
 
 #[test]
 fn processes_scale_and_pure_python_threads_do_not() {
-    let (_d, r) = sweep(
+    let (d, r) = sweep(
         "lab01",
         &words("-w 1,2 --runs 3 --warmup 1 -P mode=processes,threads"),
         &lab_command(
@@ -43,6 +43,9 @@ fn processes_scale_and_pure_python_threads_do_not() {
     assert_eq!(step(&r, "threads_scale")["answer"], "no");
     assert_eq!(r["diagnosis"]["recommendation"]["model"], "processes");
     assert_eq!(r["diagnosis"]["recommendation"]["workers"], 2);
+    // The README's sweep shape (2 x 2 points, 1 warmup + 3 runs): report.json stays lean.
+    let bytes = std::fs::metadata(d.join("report.json")).unwrap().len();
+    assert!(bytes <= 100 * 1024, "report.json is {bytes} B, over 100 KB");
 }
 
 #[test]

@@ -6,5 +6,6 @@ mod lab01;
 mod labs;
 mod offcpu;
 mod probes;
+mod report;
 mod sampler;
 mod support;

@@ -97,13 +97,38 @@ impl Drop for TempDir {
     }
 }
 
-/// Reads a report.json and checks it against the shared contract checker when available.
+/// Reads a report.json and checks it against the shared contract checker when available and
+/// against the JSON Schema that `forkcast schema` prints.
 pub fn read_report(dir: &std::path::Path) -> serde_json::Value {
     let path = dir.join("report.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
     check_contract(&path);
-    serde_json::from_str(&text).expect("report.json is JSON")
+    let report: Value = serde_json::from_str(&text).expect("report.json is JSON");
+    check_schema(&report, &path.display().to_string());
+    report
+}
+
+/// Validates a report against `forkcast schema` (generated once per test binary).
+#[track_caller]
+pub fn check_schema(report: &Value, what: &str) {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let out = run_forkcast(&["schema"]);
+        out.expect(out.code == Some(0), "forkcast schema runs");
+        let schema: Value = serde_json::from_str(&out.stdout).expect("the schema is JSON");
+        jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema")
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .take(10)
+        .map(|e| format!("  {} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not match `forkcast schema`:\n{}",
+        errors.join("\n")
+    );
 }
 
 /// Runs ../shared/tools/check_report.py (the contract's checker) on a report, when present.

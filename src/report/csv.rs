@@ -1,0 +1,74 @@
+//! One row per point, for spreadsheets and dashboards: the summary's figures in their units,
+//! an empty cell where a figure was not measured.
+
+use super::{Exporter, Report};
+use crate::analyze::point::PointSummary;
+use std::fmt::Write;
+
+pub struct Csv;
+
+/// Reads one figure of a point's summary.
+type Figure = fn(&PointSummary) -> Option<f64>;
+
+/// The figure columns after `workers` and the params, each a summary field in its unit.
+const COLUMNS: [(&str, Figure); 14] = [
+    ("wall_s", |s| s.wall_s),
+    ("wall_min_s", |s| s.wall_min_s),
+    ("wall_max_s", |s| s.wall_max_s),
+    ("wall_stddev_s", |s| s.wall_stddev_s),
+    ("speedup", |s| s.speedup),
+    ("efficiency", |s| s.efficiency),
+    ("cpu_s", |s| s.cpu_s),
+    ("busy_cores", |s| s.busy_cores),
+    ("cpu_utilization", |s| s.cpu_utilization),
+    ("runqueue_share", |s| s.runqueue_share),
+    ("straggler_tail", |s| s.straggler_tail),
+    ("ipc_bytes_per_task", |s| {
+        s.probes.as_ref().and_then(|p| p.ipc_bytes_per_task)
+    }),
+    ("ipc_tax", |s| s.probes.as_ref().and_then(|p| p.ipc_tax)),
+    ("pss_bytes_per_worker", |s| s.pss_bytes_per_worker),
+];
+
+impl Exporter for Csv {
+    fn serialize(&self, r: &Report) -> anyhow::Result<Vec<u8>> {
+        let params: Vec<&String> = r.params.keys().collect();
+        let mut header: Vec<String> = vec!["workers".into()];
+        header.extend(params.iter().map(|p| field(p)));
+        header.extend(COLUMNS.iter().map(|(name, _)| name.to_string()));
+        header.extend(["runs_ok", "runs_failed", "oversubscribed"].map(String::from));
+        let mut o = header.join(",");
+        o.push('\n');
+        for p in &r.points {
+            let s = p.summary;
+            let mut row: Vec<String> = vec![p.measured.workers.to_string()];
+            row.extend(
+                params
+                    .iter()
+                    .map(|k| field(p.measured.params.get(*k).map_or("", String::as_str))),
+            );
+            row.extend(
+                COLUMNS
+                    .iter()
+                    // + 0.0 turns a -0 into 0.
+                    .map(|(_, get)| get(s).map_or(String::new(), |v| (v + 0.0).to_string())),
+            );
+            row.extend([
+                s.runs_ok.to_string(),
+                s.runs_failed.to_string(),
+                s.oversubscribed.to_string(),
+            ]);
+            writeln!(o, "{}", row.join(","))?;
+        }
+        Ok(o.into_bytes())
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+fn field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}

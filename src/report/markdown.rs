@@ -1,0 +1,131 @@
+//! The report as GitHub-flavoured Markdown: the points table, the fits, the decision steps and
+//! the verdict, for a pull request comment or a wiki page.
+
+use super::terminal::{
+    answer_word, confidence_word, params_label, recommendation_words, series_fits, series_name,
+    status_words,
+};
+use super::{Exporter, Report, Status};
+use std::fmt::Write;
+
+pub struct Markdown;
+
+impl Exporter for Markdown {
+    fn serialize(&self, r: &Report) -> anyhow::Result<Vec<u8>> {
+        let mut o = String::new();
+        let h = r.host;
+        writeln!(o, "# forkcast report\n")?;
+        writeln!(o, "`{}`\n", r.command.join(" ").replace('`', "'"))?;
+        writeln!(
+            o,
+            "forkcast {} · {} usable of {} logical CPUs · counters: {}{}\n",
+            r.tool.version,
+            h.usable_cpus,
+            h.logical_cpus,
+            cell(&h.counters),
+            if r.status == Status::Complete {
+                String::new()
+            } else {
+                format!(" · status: {}", status_words(r.status))
+            }
+        )?;
+        writeln!(
+            o,
+            "| workers | params | wall s (median) | min…max | speedup | efficiency | busy cores \
+             | run-queue | runs |"
+        )?;
+        writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|")?;
+        for p in &r.points {
+            let s = p.summary;
+            writeln!(
+                o,
+                "| {}{} | {} | {} | {} | {} | {} | {} | {} | {}{} |",
+                p.measured.workers,
+                if s.oversubscribed { "*" } else { "" },
+                match params_label(&p.measured.params) {
+                    l if l.is_empty() => "–".into(),
+                    l => cell(&l),
+                },
+                num(s.wall_s, 3),
+                match (s.wall_min_s, s.wall_max_s) {
+                    (Some(a), Some(b)) => format!("{a:.3}…{b:.3}"),
+                    _ => "–".into(),
+                },
+                num(s.speedup, 2),
+                num(s.efficiency, 2),
+                num(s.busy_cores, 2),
+                s.runqueue_share
+                    .map_or("–".into(), |v| format!("{:.0} %", v * 100.0)),
+                s.runs_ok,
+                if s.runs_failed > 0 {
+                    format!(" (+{} failed)", s.runs_failed)
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+        writeln!(
+            o,
+            "\nSpeedup against the smallest worker count of the same params; busy cores = the \
+             tree's CPU time / wall time; run-queue from the procfs sampler.{}\n",
+            if r.points.iter().any(|p| p.summary.oversubscribed) {
+                " `*` = more workers than cores (oversubscribed)."
+            } else {
+                ""
+            }
+        )?;
+        writeln!(o, "## Fits\n")?;
+        for (i, s) in r.series.iter().enumerate() {
+            let best = if Some(i) == r.primary_series {
+                " (best)"
+            } else {
+                ""
+            };
+            writeln!(
+                o,
+                "- **{}**{best}: {}",
+                cell(&series_name(s)),
+                series_fits(s)
+            )?;
+        }
+        let d = r.diagnosis;
+        writeln!(o, "\n## Decision tree\n")?;
+        writeln!(o, "| step | answer | evidence | rule | source |")?;
+        writeln!(o, "|---|---|---|---|---|")?;
+        for st in &d.steps {
+            writeln!(
+                o,
+                "| `{}` | {} | {} | {} | {} |",
+                st.id,
+                answer_word(st.answer),
+                cell(&st.evidence),
+                cell(&st.threshold),
+                cell(&st.source)
+            )?;
+        }
+        writeln!(
+            o,
+            "\n**Recommendation:** {} · confidence **{}**\n",
+            recommendation_words(d),
+            confidence_word(d)
+        )?;
+        for why in &d.confidence_reasons {
+            writeln!(o, "- confidence lowered: {}", cell(why))?;
+        }
+        for f in &d.findings {
+            writeln!(o, "- {}", cell(f))?;
+        }
+        Ok(o.into_bytes())
+    }
+}
+
+fn num(x: Option<f64>, places: usize) -> String {
+    x.map_or_else(|| "–".into(), |v| format!("{v:.places$}"))
+}
+
+/// Text safe inside a table cell or list item: no pipes or line breaks, no HTML tags.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('\n', " ")
+}

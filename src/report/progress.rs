@@ -1,0 +1,62 @@
+//! Progress on stderr while a sweep runs: an indicatif bar (runs done, elapsed, ETA, the last
+//! run) on a terminal; one plain line per run where stderr is a file or a pipe (CI logs).
+
+use crate::plan::Plan;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// How progress is shown.
+pub enum Bar {
+    /// `--quiet`: nothing.
+    Silent,
+    /// Not a terminal, or `--json`: one line per run, as they finish.
+    Lines,
+    /// A live bar on the terminal; finished runs are printed above it.
+    Live(ProgressBar),
+}
+
+impl Bar {
+    /// The bar for `plan`: live only when stderr is a terminal and neither `--quiet` nor
+    /// `--json` asked for a quiet stderr.
+    pub fn for_sweep(plan: &Plan, quiet: bool, json: bool) -> Bar {
+        if quiet {
+            return Bar::Silent;
+        }
+        if json || !std::io::stderr().is_terminal() {
+            return Bar::Lines;
+        }
+        let runs = plan.points.len() as u64 * u64::from(plan.runs + plan.warmup);
+        let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:24}] {pos}/{len} runs · ETA {eta} · {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(format!("{} points", plan.points.len()));
+        // Redraw while a run is in progress, so elapsed time moves.
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Bar::Live(bar)
+    }
+
+    /// One run finished; `line` says which point and run, and its wall time.
+    pub fn line(&self, line: &str) {
+        match self {
+            Bar::Silent => {}
+            Bar::Lines => eprintln!("{line}"),
+            Bar::Live(bar) => {
+                bar.println(line);
+                bar.inc(1);
+                bar.set_message(format!("last: {line}"));
+            }
+        }
+    }
+
+    /// Clears the bar before the summary is printed.
+    pub fn finish(&self) {
+        if let Bar::Live(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
