@@ -56,7 +56,8 @@ pub struct Written {
     pub text: Vec<u8>,
 }
 
-/// Writes raw.json.gz, then analyses and writes report.json and summary.txt, into `dir`.
+/// Writes raw.json.gz, then analyses and writes report.json, summary.txt and the report's
+/// other files ([`crate::report::folder_files`]), into `dir`.
 pub fn save(dir: &Path, m: &Measurements, status: Status) -> anyhow::Result<Written> {
     write_raw(&dir.join(RAW_FILE), m, status)?;
     let analysed = render::analyse(m);
@@ -66,6 +67,11 @@ pub fn save(dir: &Path, m: &Measurements, status: Status) -> anyhow::Result<Writ
         .with_context(|| format!("cannot write {REPORT_FILE} in {}", dir.display()))?;
     output::write_atomic(&dir.join(SUMMARY_FILE), &text)
         .with_context(|| format!("cannot write {SUMMARY_FILE} in {}", dir.display()))?;
+    for file in render::extra_files(m, &analysed, status)? {
+        let path = dir.join(&file.name);
+        output::write_atomic(&path, &file.bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(Written {
         analysed,
         json,

@@ -386,3 +386,53 @@ fn label(params: &BTreeMap<String, String>) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wall(base: [f64; 2], new: [f64; 2]) -> Change {
+        let mid = |r: [f64; 2]| (r[0] + r[1]) / 2.0;
+        Change::new(mid(base), base, mid(new), new, true)
+    }
+
+    #[test]
+    fn overlapping_ranges_are_within_the_noise() {
+        let c = wall([1.0, 1.2], [1.1, 1.3]);
+        assert_eq!(c.verdict, Verdict::WithinNoise);
+        assert!((c.change_pct - 100.0 / 11.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn disjoint_ranges_are_a_change_either_way() {
+        assert_eq!(wall([1.0, 1.1], [1.2, 1.3]).verdict, Verdict::Increased);
+        assert_eq!(wall([1.2, 1.3], [1.0, 1.1]).verdict, Verdict::Decreased);
+    }
+
+    #[test]
+    fn the_gate_needs_both_the_noise_and_the_threshold() {
+        let point = |c: Change| PointDiff {
+            workers: 1,
+            params: BTreeMap::new(),
+            wall_s: Some(c),
+            speedup: None,
+        };
+        let d = |c: Change| Diff {
+            base: "a".into(),
+            new: "b".into(),
+            noise_rule: NOISE_RULE,
+            points: vec![point(c)],
+            only_in_base: vec![],
+            only_in_new: vec![],
+            base_recommendation: BTreeMap::new(),
+            recommendation_changes: vec![],
+        };
+        // +25 % beyond the noise: fails a 10 % gate, passes a 30 % one.
+        let slower = d(wall([1.0, 1.0], [1.25, 1.25]));
+        assert!(slower.regressed_above(10.0) && !slower.regressed_above(30.0));
+        // +20 % but within the noise: never fails.
+        assert!(!d(wall([0.5, 1.5], [0.7, 1.7])).regressed_above(1.0));
+        // Faster: never fails.
+        assert!(!d(wall([1.2, 1.3], [1.0, 1.1])).regressed_above(0.0));
+    }
+}

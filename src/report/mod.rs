@@ -73,6 +73,12 @@ pub fn plots(_report: &Report, _png: bool) -> anyhow::Result<Vec<OutputFile>> {
     anyhow::bail!("--plots is not built into this forkcast yet (issue 10, scaling plots)")
 }
 
+/// The files written into the output folder beside report.json after every point (report.html
+/// and the plots, once html.rs and plots/ land); none yet.
+pub fn folder_files(_report: &Report) -> anyhow::Result<Vec<OutputFile>> {
+    Ok(Vec::new())
+}
+
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Tool {
     pub name: &'static str,
