@@ -8,28 +8,20 @@ the environment) records, per process, into its own memory-mapped file in that d
   timed per item, so a task is one call of the user's function), ThreadPoolExecutor work items;
 - the chunksize of Pool.map/starmap/imap/imap_unordered and Executor.map (given or default);
 - the pools created and the start method of the processes started;
-- the threads alive in the parent at each os.fork().
+- the threads alive in the parent at each os.fork() and each process start;
+- each worker's start-up: the parent's clock when it started the process, and the worker's clock
+  at its first task (one monotonic clock for every process of the host);
+- how much of a pool worker's task time it holds the GIL: a knocker thread sleeps _KNOCK_S,
+  and a wake-up that waits for the GIL a fifth of `sys.getswitchinterval()` or more found it
+  held (a free GIL is taken in microseconds). The method of gil_load and gilknocker.
 
 Every update is a write into a MAP_SHARED mapping, so a worker that leaves by os._exit or is
 killed by Pool.terminate() loses nothing: there is nothing to flush. The probe never writes to
 stdout or stderr, and swallows its own exceptions.
 
-File `py-<pid>-<ns>.bin`, native-endian (forkcast's src/run/probes/python.rs reads it):
-
-    0   8s magic b"FKPYREC1"      8  u32 version=1   12 u32 header_size=512
-    16  i64 pid                   24 i64 ppid
-    32  32s role (NUL-padded)     64 16s started_by
-    80  i64 pickled_bytes, pickle_ns, pickle_calls
-    104 i64 unpickled_bytes, unpickle_ns, unpickle_calls
-    128 i64 tasks; past the first 262144 tasks: i64 tail_ns_sum, f64 tail_ns_sumsq,
-        i64 tail_ns_min, tail_ns_max
-    176 i64 tasks_pool, tasks_process_pool, tasks_thread_pool
-    200 i64 chunks (pool work messages a worker handled)
-    208 i64 starts_fork, starts_spawn, starts_forkserver (processes this process started)
-    232 i64 forks, fork_max_python_threads, fork_max_os_threads
-    256 i64 events_len, events_dropped
-    512 .. 65536: events, JSON lines
-    65536 ..: durations of the first min(tasks, 262144) tasks, i64 ns each
+File `py-<pid>-<ns>.bin`, native-endian: a 512-byte header of 8-byte words, JSON-lines events,
+then the first task durations. The layout is defined once, in the "record layout" block below;
+forkcast's src/run/probes/python.rs parses that block from this file, so the sides cannot drift.
 """
 
 import os
@@ -74,18 +66,58 @@ def _initial_role():
 
 from time import perf_counter_ns as _ns  # noqa: E402
 
-_HEADER_SIZE = 512
-_EVENTS_OFF, _EVENTS_END = 512, 65536
-_DUR_OFF, _DUR_CAP = 65536, 262144
+# record layout begin: word indexes (byte offset / 8), i64 unless the comment says otherwise.
+_MAGIC = 0  # 8 bytes b"FKPYREC1"
+_VERSION = 1  # u32 version (1), then u32 header size in bytes (512)
+_PID = 2
+_PPID = 3
+_ROLE = 4  # 32 bytes, NUL-padded
+_STARTED_BY = 8  # 16 bytes, NUL-padded: exec, fork, spawn or forkserver
+_PICKLED = 10  # bytes, then ns, then calls (sending side)
+_UNPICKLED = 13  # bytes, then ns, then calls (receiving side)
+_TASKS = 16
+_TAIL_NS = 17  # past the first _DUR_CAP tasks: the sum of their ns
+_TAIL_SUMSQ = 18  # f64: the sum of their squared ns
+_TAIL_MIN = 19
+_TAIL_MAX = 20
+_POOL = 22  # tasks from multiprocessing.Pool
+_PROCESS_POOL = 23  # tasks from ProcessPoolExecutor
+_THREAD_POOL = 24  # tasks from ThreadPoolExecutor
+_CHUNKS = 25  # pool work messages this worker handled
+_STARTS_FORK = 26  # processes this process started, by method
+_STARTS_SPAWN = 27
+_STARTS_FORKSERVER = 28
+_FORKS = 29
+_FORK_PY_MAX = 30  # most threads alive at an os.fork(): threading's, then /proc/self/task's
+_FORK_OS_MAX = 31
+_EVENTS_LEN = 32  # bytes of events written
+_EVENTS_DROPPED = 33
+_CREATED_NS = 34  # monotonic clock when this record was created
+_FIRST_TASK_NS = 35  # monotonic clock when this worker's first task began; 0: none
+_KNOCKS = 36  # GIL knocks while a task ran
+_KNOCKS_HELD = 37  # ... that found the GIL held
+_KNOCK_WAIT_NS = 38  # their summed waits past the sleep
+_GIL = 39  # 1: this interpreter has a GIL, 2: free-threaded with the GIL off
+_KNOCK_NS = 40  # the knocker's sleep
+_SWITCH_NS = 41  # sys.getswitchinterval()
+_START_PY_MAX = 42  # most threads alive in this process when it started a process (any method)
+_START_OS_MAX = 43
+_HEADER_WORDS = 64
+_EVENTS = 64  # JSON lines up to _DURATIONS
+_DURATIONS = 8192  # the first _DUR_CAP task durations, ns each
+_DUR_CAP = 262144
+# record layout end
+
+_HEADER_SIZE = 8 * _HEADER_WORDS
+_EVENTS_OFF, _EVENTS_END = 8 * _EVENTS, 8 * _DURATIONS
+_DUR_OFF, _DUR_BASE = 8 * _DURATIONS, _DURATIONS
 _SIZE = _DUR_OFF + 8 * _DUR_CAP
-# Indexes into the record as an array of 8-byte words (byte offset / 8; see the docstring).
-_PICKLED, _UNPICKLED = 10, 13  # bytes, ns, calls
-_TASKS, _TAIL_NS, _TAIL_SUMSQ, _TAIL_MIN, _TAIL_MAX = 16, 17, 18, 19, 20
-_POOL, _PROCESS_POOL, _THREAD_POOL, _CHUNKS = 22, 23, 24, 25
-_STARTS = {"fork": 26, "spawn": 27, "forkserver": 28}
-_FORKS, _FORK_PY_MAX, _FORK_OS_MAX = 29, 30, 31
-_EVENTS_LEN, _EVENTS_DROPPED = 32, 33
-_DUR_BASE = _DUR_OFF // 8
+_STARTS = {"fork": _STARTS_FORK, "spawn": _STARTS_SPAWN, "forkserver": _STARTS_FORKSERVER}
+# The knocker's period: 50 knocks a second cost each GIL-holding worker one forced hand-off per
+# 20 ms (tens of microseconds), and give a 1.5 s task run 75 samples.
+_KNOCK_S = 0.02
+# FORKCAST_PYTHON_KNOCK=0 turns the knocker off: for measuring what it costs, side by side.
+_KNOCK = os.environ.get("FORKCAST_PYTHON_KNOCK") != "0"
 
 
 class _Record:
@@ -109,15 +141,25 @@ class _Record:
             self.mm = mmap.mmap(fd, _SIZE)
         finally:
             os.close(fd)
+        # The last two pool tasks' (begin, end) monotonic ns, end None while one runs: the
+        # knocker counts only knocks that fell inside a task.
+        self.tasks_seen = ((0, 0), (0, 0))
+        self.knocking = False
         self.mm[0:8] = b"FKPYREC1"
         words = memoryview(self.mm)
         self.u32 = words[:16].cast("I")
-        self.u32[2], self.u32[3] = 1, _HEADER_SIZE
+        self.u32[2 * _VERSION], self.u32[2 * _VERSION + 1] = 1, _HEADER_SIZE
         self.q = words.cast("q")
         self.d = words.cast("d")
-        self.q[2], self.q[3] = pid, os.getppid()
+        self.q[_PID], self.q[_PPID] = pid, os.getppid()
+        self.q[_CREATED_NS] = _ns()
+        gil = getattr(sys, "_is_gil_enabled", None)
+        self.q[_GIL] = 1 if gil is None or gil() else 2
+        self.q[_KNOCK_NS] = int(_KNOCK_S * 1e9)
+        self.q[_SWITCH_NS] = int(sys.getswitchinterval() * 1e9)
         self.set_role(role)
-        self.mm[64:80] = started_by.encode()[:16].ljust(16, b"\0")
+        at = 8 * _STARTED_BY
+        self.mm[at:at + 16] = started_by.encode()[:16].ljust(16, b"\0")
 
     def close(self):
         for view in (self.u32, self.q, self.d):
@@ -126,7 +168,8 @@ class _Record:
 
     def set_role(self, role):
         self.role = role
-        self.mm[32:64] = role.encode()[:32].ljust(32, b"\0")
+        at = 8 * _ROLE
+        self.mm[at:at + 32] = role.encode()[:32].ljust(32, b"\0")
 
     def add3(self, at, n, ns):
         q = self.q
@@ -163,13 +206,6 @@ class _Record:
         finally:
             self.release()
 
-    def count(self, at):
-        self.acquire()
-        try:
-            self.q[at] += 1
-        finally:
-            self.release()
-
     def fork(self, python_threads, os_threads):
         q = self.q
         with self.lock:
@@ -177,6 +213,38 @@ class _Record:
             q[_FORK_PY_MAX] = max(q[_FORK_PY_MAX], python_threads)
             q[_FORK_OS_MAX] = max(q[_FORK_OS_MAX], os_threads)
         self.event(ev="fork", python_threads=python_threads, os_threads=os_threads)
+
+    def started(self, pid, method, at_ns, python_threads, os_threads):
+        """This process started process `pid` by `method` at `at_ns`, with these threads alive."""
+        q = self.q
+        with self.lock:
+            if method in _STARTS:
+                q[_STARTS[method]] += 1
+            q[_START_PY_MAX] = max(q[_START_PY_MAX], python_threads)
+            q[_START_OS_MAX] = max(q[_START_OS_MAX], os_threads)
+        self.event(ev="start", pid=pid, method=method, at_ns=at_ns, python_threads=python_threads,
+                   os_threads=os_threads)
+
+    def busy_at(self, t):
+        return any(b <= t and (e is None or t <= e) for b, e in self.tasks_seen)
+
+    def end_task(self, now):
+        last = self.tasks_seen[1]
+        if last[1] is None:
+            self.tasks_seen = (self.tasks_seen[0], (last[0], now))
+
+    def begin_task(self, now):
+        """A pool task begins: the first one dates the worker's start-up and, in a worker process
+        (not a ThreadPool's thread), starts the knocker."""
+        self.tasks_seen = (self.tasks_seen[1], (now, None))
+        if self.q[_FIRST_TASK_NS] == 0:
+            self.q[_FIRST_TASK_NS] = now
+        if not self.knocking and self.role in ("pool_worker", "process_pool_worker") and _KNOCK:
+            self.knocking = True
+            import _thread
+
+            # A bare _thread: threading never sees it, so it never counts as the target's thread.
+            _thread.start_new_thread(_knocker, (self,))
 
     def event(self, **fields):
         line = ("{%s}\n" % ",".join('"%s":%s' % (k, _json(v)) for k, v in fields.items())).encode()
@@ -204,6 +272,42 @@ def _json(value):
     )
 
 
+# --- GIL knocks ----------------------------------------------------------------------------------
+
+def _knocker(rec):
+    """Sleeps _KNOCK_S at a time; each wake-up needs the GIL back. A free GIL is taken within
+    microseconds (80 us on average on a loaded 2-core VM); a held one keeps the knocker waiting
+    until its holder releases it, for up to a switch interval, so a wait of a fifth of one
+    (1 ms by default) or more found it held. The time this thread spent runnable without a CPU
+    (its schedstat) is taken out of the wait first: on a busy host the wake-up also queues for a
+    core, and that is not the GIL. A knock counts when a task was running at the wake-up (the
+    knocker only runs once it has the GIL, often at the task's end, so `busy` then would miss
+    it). Only this thread writes the knock words, so it takes no lock."""
+    import _thread
+    from time import sleep
+
+    knock_ns = rec.q[_KNOCK_NS]
+    held_ns = rec.q[_SWITCH_NS] // 5
+    q = rec.q
+    try:
+        fd = os.open("/proc/self/task/%d/schedstat" % _thread.get_native_id(), os.O_RDONLY)
+    except (OSError, AttributeError):
+        fd = -1
+
+    def queued_ns():
+        return int(os.pread(fd, 64, 0).split()[1]) if fd >= 0 else 0
+
+    while _rec is rec:
+        t0, r0 = _ns(), queued_ns()
+        sleep(_KNOCK_S)
+        waited = _ns() - t0 - knock_ns - (queued_ns() - r0)
+        if _rec is rec and rec.busy_at(t0 + knock_ns):
+            q[_KNOCKS] += 1
+            if waited >= held_ns:
+                q[_KNOCKS_HELD] += 1
+            q[_KNOCK_WAIT_NS] += max(waited, 0)
+
+
 # --- fork ---------------------------------------------------------------------------------------
 
 def _threads_now():
@@ -218,6 +322,9 @@ def _threads_now():
         os_threads = len(os.listdir("/proc/self/task"))
     except OSError:
         os_threads = 0
+    rec = _rec
+    if rec is not None and rec.knocking and os_threads > 1:
+        os_threads -= 1  # the knocker is ours, not the target's
     return python_threads, os_threads
 
 
@@ -380,6 +487,9 @@ class _TaskQueue:
             return task
         clock = self._fc_clock
         clock.start = _ns()
+        rec = _rec
+        if rec is not None:
+            _safe(rec.begin_task, clock.start)
         try:
             timed = clock.per_item(task)
         except Exception:
@@ -403,6 +513,8 @@ class _ResultQueue:
         clock = self._fc_clock
         start, clock.start = clock.start, None
         rec = _rec
+        if rec is not None:
+            _safe(rec.end_task, end)
         if start is not None and rec is not None:
             try:
                 rec.task(None if clock.items_timed else end - start, clock.source, chunk=True)
@@ -519,11 +631,14 @@ def _patch_process(m):
 
     @_wraps(start)
     def fc_start(self, *args, **kwargs):
+        at = _ns()
+        threads = _safe(_threads_now) or (0, 0)
         result = start(self, *args, **kwargs)
         rec = _rec
-        method = getattr(getattr(self, "_popen", None), "method", None)
+        popen = getattr(self, "_popen", None)
+        method = getattr(popen, "method", None)
         if rec is not None and method in _STARTS:
-            _safe(rec.count, _STARTS[method])
+            _safe(rec.started, getattr(popen, "pid", None), method, at, *threads)
         return result
 
     @_wraps(bootstrap)

@@ -95,7 +95,8 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
         f.ipc_bytes = Some(bytes as f64);
         f.ipc_call_s = Some(call_ns as f64 * 1e-9);
     }
-    if let Some(py) = &data.python {
+    // A probe that saw no interpreter measured nothing: its sums stay None, never 0.
+    if let Some(py) = data.python.as_ref().filter(|py| !py.processes.is_empty()) {
         let procs = &py.processes;
         f.pickle_s = Some(procs.iter().map(|p| p.pickle_s + p.unpickle_s).sum());
         f.pickled_bytes = Some(procs.iter().map(|p| p.pickled_bytes as f64).sum());

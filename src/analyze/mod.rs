@@ -6,6 +6,7 @@
 
 pub mod ipc;
 pub mod point;
+pub mod pools;
 pub mod scaling;
 pub mod stats;
 pub mod timeline;
@@ -147,11 +148,36 @@ fn fill_relative(points: &mut [PointSummary], idx: &[usize], workers: &[u32]) {
     else {
         return;
     };
+    let spread = |s: &PointSummary| {
+        s.wall_min_s
+            .zip(s.wall_max_s)
+            .map(|(min, max)| scaling::WallSpread { min, max })
+    };
+    let base_spread = idx.iter().find_map(|&i| spread(&points[i]));
     let mut prev: Option<(f64, f64)> = None;
+    let mut prev_spread: Option<scaling::WallSpread> = None;
     for (&i, &n) in idx.iter().zip(workers) {
         let Some(wall) = points[i].wall_s else {
             continue;
         };
+        let here_spread = spread(&points[i]);
+        if let Some((lo, hi)) = base_spread
+            .zip(here_spread)
+            .and_then(|(b, h)| scaling::ratio_bounds(b, h))
+        {
+            (points[i].speedup_low, points[i].speedup_high) = (Some(lo), Some(hi));
+        }
+        if let (Some((na, _)), Some((lo, hi))) = (
+            prev,
+            prev_spread
+                .zip(here_spread)
+                .and_then(|(p, h)| scaling::ratio_bounds(p, h)),
+        ) {
+            let nb = f64::from(n);
+            points[i].marginal_efficiency_low = scaling::marginal_efficiency_of_ratio(na, nb, lo);
+            points[i].marginal_efficiency_high = scaling::marginal_efficiency_of_ratio(na, nb, hi);
+        }
+        prev_spread = here_spread;
         let (n0, w0) = (f64::from(base.0), base.1);
         let nf = f64::from(n);
         let here = (nf, 1.0 / wall);

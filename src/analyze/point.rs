@@ -22,12 +22,23 @@ pub struct PointSummary {
     pub wall_stddev_s: Option<f64>,
     /// Throughput relative to the series' smallest worker count (same total work assumed).
     pub speedup: Option<f64>,
+    /// Bounds of `speedup` from the runs' spread: the baseline's fastest run against this
+    /// point's slowest, and the other way round (see `scaling::ratio_bounds`).
+    #[serde(default)]
+    pub speedup_low: Option<f64>,
+    #[serde(default)]
+    pub speedup_high: Option<f64>,
     /// speedup / (workers / baseline workers).
     pub efficiency: Option<f64>,
     /// Karp-Flatt experimentally determined serial fraction (needs a 1-worker baseline).
     pub karp_flatt: Option<f64>,
     /// Throughput gained over the ideal gain for the workers added since the previous point.
     pub marginal_efficiency: Option<f64>,
+    /// Bounds of `marginal_efficiency` from the two points' run spreads.
+    #[serde(default)]
+    pub marginal_efficiency_low: Option<f64>,
+    #[serde(default)]
+    pub marginal_efficiency_high: Option<f64>,
     /// Median CPU seconds of the whole tree per run.
     pub cpu_s: Option<f64>,
     /// Average cores busy over the run: tree CPU time / wall time.
@@ -64,6 +75,10 @@ pub struct PointSummary {
     /// What the probes measured (IPC bytes and tax, tasks, sink I/O); absent without probes.
     #[serde(flatten)]
     pub probes: Option<ipc::ProbeSummary>,
+    /// Python pools: start method, workers' start-up, threads at start, GIL share (python
+    /// probe); absent when the probe saw no pool.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pools: Option<super::pools::PoolSummary>,
     /// Largest PSS of a worker process, averaged over workers and runs, in bytes.
     pub pss_bytes_per_worker: Option<f64>,
     /// How the workers were laid out at this point (from the sampler).
@@ -158,6 +173,10 @@ pub fn summarize_point(
         .map(|p| ipc::figures(p, own_dir))
         .collect();
     s.probes = ipc::summarize(&probe_runs, s.cpu_s);
+    s.pools = super::pools::summarize(&ok, point.workers);
+    if s.pools.is_some() {
+        s.sources.insert("pools".into(), Source::PythonProbe);
+    }
     if s.probes.is_some() {
         let injected = |name: &str| {
             ok.iter()

@@ -76,6 +76,30 @@ pub fn marginal_efficiency(prev: (f64, f64), next: (f64, f64)) -> Option<f64> {
     (valid(&prev) && valid(&next) && nb > na).then(|| ((xb - xa) / xa) / ((nb - na) / na))
 }
 
+/// The run-to-run spread of one point's wall time, seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WallSpread {
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Bounds of the throughput ratio `later / earlier` (= earlier wall / later wall) from the two
+/// points' spreads, bootstrap-free: the slowest earlier run against the fastest later one, and
+/// the other way round. A ratio whose bounds straddle a threshold is within the noise. `None`
+/// unless every wall is positive and finite.
+pub fn ratio_bounds(earlier: WallSpread, later: WallSpread) -> Option<(f64, f64)> {
+    let ok = [earlier.min, earlier.max, later.min, later.max]
+        .iter()
+        .all(|w| w.is_finite() && *w > 0.0);
+    ok.then(|| (earlier.min / later.max, earlier.max / later.min))
+}
+
+/// Marginal efficiency (see `marginal_efficiency`) of a step from `na` to `nb` workers whose
+/// throughput changed by `ratio`; `None` unless nb > na > 0.
+pub fn marginal_efficiency_of_ratio(na: f64, nb: f64, ratio: f64) -> Option<f64> {
+    (na > 0.0 && nb > na && ratio.is_finite()).then(|| (ratio - 1.0) / ((nb - na) / na))
+}
+
 /// Fits Amdahl's law; `None` unless every point is valid and there are ≥ 2 distinct worker counts.
 pub fn fit_amdahl(points: &[(f64, f64)]) -> Option<AmdahlFit> {
     let (pts, scale) = prepare(points, 2)?;
@@ -336,6 +360,29 @@ mod tests {
         assert_eq!(marginal_efficiency((4.0, 150.0), (4.0, 160.0)), None);
         assert_eq!(marginal_efficiency((4.0, 0.0), (8.0, 160.0)), None);
         assert_eq!(marginal_efficiency((4.0, 150.0), (f64::NAN, 160.0)), None);
+    }
+
+    #[test]
+    fn ratio_bounds_pair_the_slowest_with_the_fastest_run() {
+        let one = WallSpread {
+            min: 9.0,
+            max: 11.0,
+        };
+        let two = WallSpread { min: 5.0, max: 6.0 };
+        assert_eq!(ratio_bounds(one, two), Some((1.5, 2.2)));
+        // A step whose bounds straddle 1 may be a gain or a loss: within the noise.
+        let (lo, hi) = ratio_bounds(
+            one,
+            WallSpread {
+                min: 9.5,
+                max: 10.5,
+            },
+        )
+        .unwrap();
+        assert!(lo < 1.0 && hi > 1.0);
+        assert_eq!(ratio_bounds(one, WallSpread { min: 0.0, max: 1.0 }), None);
+        assert_eq!(marginal_efficiency_of_ratio(2.0, 4.0, 1.5), Some(0.5));
+        assert_eq!(marginal_efficiency_of_ratio(2.0, 2.0, 1.5), None);
     }
 
     #[test]

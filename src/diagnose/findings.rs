@@ -19,7 +19,9 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
         let within: Vec<_> = pts.iter().filter(|(n, _)| *n <= cores).collect();
         if let (Some(first), Some(last)) = (within.first(), within.last()) {
             let s = last.1.speedup.unwrap_or(1.0);
-            if last.0 > first.0 && s < FLAT_CURVE_SPEEDUP {
+            // Flat only when even the runs' best case stays under the mark.
+            let best = last.1.speedup_high.unwrap_or(s);
+            if last.0 > first.0 && best < FLAT_CURVE_SPEEDUP {
                 out.push(format!(
                     "Wall time barely moved from {} to {} workers (speedup {s:.2}): something other \
                      than CPU limits this workload (a lock, the GIL, I/O or a shared sink).",
@@ -31,7 +33,11 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
         for pair in pts.windows(2) {
             let ((n_a, a_s), (n_b, b_s)) = (pair[0], pair[1]);
             if let (Some(wa), Some(wb)) = (a_s.wall_s, b_s.wall_s) {
-                if wb > wa * 1.02 {
+                // Slower beyond the noise: even the fastest run of the larger count took longer
+                // than the slowest run of the smaller one.
+                let (fastest_b, slowest_a) =
+                    (b_s.wall_min_s.unwrap_or(wb), a_s.wall_max_s.unwrap_or(wa));
+                if fastest_b > slowest_a * 1.02 {
                     let cause = if n_b > cores {
                         format!("{n_b} workers exceed the {cores} cores, so they time-share")
                     } else {

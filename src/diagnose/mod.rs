@@ -1,5 +1,6 @@
 //! The decision tree, walked with measured answers: a pure function of the analysis.
 
+mod advice;
 mod confidence;
 mod findings;
 mod steps;
@@ -78,6 +79,26 @@ pub enum Scheduling {
     Chunked,
 }
 
+/// How a Python pool should start its workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartMethod {
+    Fork,
+    Forkserver,
+    Spawn,
+}
+
+impl StartMethod {
+    /// The name multiprocessing uses (and report.json writes).
+    pub fn name(self) -> &'static str {
+        match self {
+            StartMethod::Fork => "fork",
+            StartMethod::Forkserver => "forkserver",
+            StartMethod::Spawn => "spawn",
+        }
+    }
+}
+
 /// The verdict. Fields whose step is not measured yet are left out, never guessed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Recommendation {
@@ -91,6 +112,9 @@ pub struct Recommendation {
     pub scheduling: Option<Scheduling>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<u32>,
+    /// null when no Python process pool was seen, or fork's safety could not be judged.
+    #[serde(default)]
+    pub start_method: Option<StartMethod>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -112,11 +136,14 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let latency_goal = steps::latency_goal(m, a);
     let (shared_sink, sink) = steps::shared_sink(m, a);
     let task_variance = steps::task_variance(m, a);
-    let scheduling = match task_variance.answer {
-        Answer::Yes => Some(Scheduling::DynamicSmallTasks),
-        Answer::No => Some(Scheduling::Chunked),
-        Answer::Unknown => None,
+    let scheduling = match (task_variance.answer, latency_goal.answer) {
+        (Answer::Unknown, _) => None,
+        // For latency every result should wait behind as little work as possible: small
+        // tasks handed out one at a time, whatever their spread.
+        (_, Answer::Yes) | (Answer::Yes, _) => Some(Scheduling::DynamicSmallTasks),
+        (Answer::No, _) => Some(Scheduling::Chunked),
     };
+    let (start_method, start) = steps::start_method(m, a);
     let (worker_count, workers) = steps::worker_count(m, a);
     let model = match (cpu_bound.answer, threads_scale.answer) {
         (Answer::No, _) => Some(Model::AsyncOrThreads),
@@ -131,18 +158,23 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         shared_sink,
         latency_goal,
         task_variance,
+        start_method,
         worker_count,
     ];
     let (confidence, confidence_reasons) = confidence::judge(m, a, &steps);
+    let recommendation = Recommendation {
+        model,
+        data_passing,
+        sink,
+        scheduling,
+        workers,
+        start_method: start,
+    };
+    let mut findings = findings::findings(m, a);
+    findings.extend(advice::for_goal(m, a, &steps, &recommendation));
     Diagnosis {
-        recommendation: Recommendation {
-            model,
-            data_passing,
-            sink,
-            scheduling,
-            workers,
-        },
-        findings: findings::findings(m, a),
+        recommendation,
+        findings,
         steps,
         confidence,
         confidence_reasons,

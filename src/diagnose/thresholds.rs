@@ -49,6 +49,15 @@ pub const LARGE_PAYLOAD_BYTES_PER_TASK: f64 = 1048576.0;
 /// ... or when pickling and unpickling take a tenth of the tree's CPU.
 pub const LARGE_PAYLOAD_IPC_TAX: f64 = 0.10;
 
+/// A GIL-held share needs this many knocks inside tasks (python probe, one per 20 ms): at 20
+/// the binomial standard error is at most 0.11, less than the gap between work that releases
+/// the GIL (~0) and work that keeps it (~1).
+pub const MIN_GIL_KNOCKS: u64 = 20;
+
+/// fork is safe only from a parent with this many threads (itself): a forked child gets a
+/// snapshot of every lock another thread held at that instant, and nobody to release it.
+pub const FORK_SAFE_THREADS: u64 = 1;
+
 /// Workers may use at most this share of the memory available at the start.
 pub const WORKER_MEMORY_SHARE: f64 = 0.8;
 
@@ -119,6 +128,18 @@ pub fn all() -> Vec<Threshold> {
             name: "straggler tail: share of the active span with fewer workers busy",
             value: STRAGGLER_TAIL_SHARE,
             why: "the outside-in sign of uneven tasks: cores idle at the end of the run",
+        },
+        Threshold {
+            step: "threads_scale",
+            name: "GIL knocks inside tasks needed for a GIL-held share",
+            value: MIN_GIL_KNOCKS as f64,
+            why: "20 knocks pin the share within ~0.11, enough to tell ~0 from ~1",
+        },
+        Threshold {
+            step: "start_method",
+            name: "threads in the parent when it starts workers for fork to be safe",
+            value: FORK_SAFE_THREADS as f64,
+            why: "a forked child inherits other threads' held locks with nobody to release them",
         },
         Threshold {
             step: "worker_count",

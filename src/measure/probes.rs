@@ -176,6 +176,59 @@ pub struct PythonProcess {
     pub max_os_threads_at_fork: Option<u64>,
     /// Events (pools, chunksizes, forks) that did not fit in the record; their sums are still right.
     pub events_dropped: u64,
+    /// Processes this process started (multiprocessing, any method), in order; the events that
+    /// did not fit are counted in `events_dropped`.
+    #[serde(default)]
+    pub starts: Vec<ProcessStart>,
+    /// Most threads alive in this process when it started a process (any method); None when it
+    /// started none.
+    #[serde(default)]
+    pub max_python_threads_at_start: Option<u64>,
+    #[serde(default)]
+    pub max_os_threads_at_start: Option<u64>,
+    /// The monotonic clock (CLOCK_MONOTONIC, ns) when the probe started recording in this
+    /// interpreter (at its start, or right after its fork).
+    #[serde(default)]
+    pub created_at_ns: Option<u64>,
+    /// The monotonic clock (CLOCK_MONOTONIC, ns, one clock for the host) when this worker's
+    /// first pool task began; None when it ran none.
+    #[serde(default)]
+    pub first_task_at_ns: Option<u64>,
+    /// The GIL knocker's counts in this pool worker; None where it did not run.
+    #[serde(default)]
+    pub gil_knocks: Option<GilKnocks>,
+    /// The interpreter runs with a GIL (always before 3.13); false on a free-threaded build with
+    /// the GIL off; None when the record predates the field.
+    #[serde(default)]
+    pub gil_enabled: Option<bool>,
+}
+
+/// One process started by multiprocessing, as its parent saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessStart {
+    pub pid: Option<i32>,
+    /// `fork`, `spawn` or `forkserver`.
+    pub method: String,
+    /// The parent's monotonic clock (ns) when it called `Process.start()`.
+    pub at_ns: u64,
+    /// Threads alive in the parent then (`threading.active_count()`, `/proc/self/task`).
+    pub python_threads: u64,
+    pub os_threads: u64,
+}
+
+/// How often a pool worker's knocker thread found the GIL held while a task ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GilKnocks {
+    /// Knocks that fell inside a task.
+    pub knocks: u64,
+    /// ... that waited at least a fifth of the switch interval for the GIL (it was held).
+    pub held: u64,
+    /// Their summed waits for the GIL (past the sleep, run-queue time taken out), seconds.
+    pub wait_s: f64,
+    /// The knocker's sleep between knocks, seconds.
+    pub interval_s: f64,
+    /// `sys.getswitchinterval()`, seconds.
+    pub switch_interval_s: f64,
 }
 
 /// Tasks per kind of pool.

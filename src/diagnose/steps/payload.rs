@@ -49,18 +49,22 @@ pub fn large_payload(m: &Measurements, a: &Analysis) -> (Step, Option<DataPassin
         (false, true) => Answer::No,
         (false, false) => Answer::Unknown,
     };
-    let per_task_text = per_task
-        .map(|b| format!("{:.0} KiB per task", b / 1024.0))
-        .unwrap_or_else(|| {
-            format!(
-                "{:.0} KiB in all (task count unknown)",
-                p.ipc_bytes.unwrap_or(0.0) / 1024.0
-            )
-        });
+    let per_task_text = match (per_task, p.ipc_bytes) {
+        (Some(b), _) => format!("{:.0} KiB per task", b / 1024.0),
+        (None, Some(total)) => format!("{:.0} KiB in all (task count unknown)", total / 1024.0),
+        (None, None) => "an unmeasured number of bytes (the preload probe did not run)".into(),
+    };
+    // Pickling is only stated where the python probe saw the tree's interpreters; `+ 0.0`
+    // keeps a rounded zero from printing as "-0.0".
     st.evidence = format!(
         "At {n} workers the processes exchanged {per_task_text}{}.",
-        tax.map(|t| format!(", and pickling took {:.1} % of the tree's CPU", t * 100.0))
-            .unwrap_or_default()
+        tax.map(|t| format!(
+            ", and pickling took {:.1} % of the tree's CPU",
+            (t * 100.0).max(0.0) + 0.0
+        ))
+        .unwrap_or_else(|| {
+            ", with no pickling measured (the python probe saw no interpreter)".into()
+        })
     );
     let advice = match st.answer {
         Answer::Yes => Some(DataPassing::ReferencesOrSharedMemory),

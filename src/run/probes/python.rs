@@ -1,17 +1,20 @@
 //! The Python probe's forkcast side: writes the embedded `sitecustomize.py` loader and
 //! `_forkcast_probe.py` into the run folder and reads the per-process record files the probe
-//! leaves (format in `_forkcast_probe.py`'s docstring).
+//! leaves. The record's layout is defined once, in the probe's "record layout" block, and parsed
+//! from the embedded probe here (`Layout`), so the two sides cannot drift.
 
 use super::{c_text, u32_at, u64_at};
 use crate::measure::probes::{
-    ChunksizeRecord, PoolRecord, ProcessStarts, PythonData, PythonProcess, TaskSources,
-    ThreadsAtFork,
+    ChunksizeRecord, GilKnocks, PoolRecord, ProcessStart, ProcessStarts, PythonData, PythonProcess,
+    TaskSources, ThreadsAtFork,
 };
 use anyhow::{Context, Result};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Names the folder the probe writes its per-process records into.
 pub const ENV_PYTHON_OUT: &str = "FORKCAST_PYTHON_OUT";
@@ -28,9 +31,59 @@ const FILES: [(&str, &str); 2] = [
     ),
 ];
 const MAGIC: &[u8; 8] = b"FKPYREC1";
-const EVENTS_OFF: usize = 512;
-const DUR_OFF: usize = 65536;
-const DUR_CAP: u64 = 262_144;
+
+/// The probe's "record layout" block: word index (byte offset / 8) per name, without the
+/// leading underscore (`_PICKLED = 10` gives `PICKLED` -> 10).
+struct Layout(HashMap<&'static str, usize>);
+
+impl Layout {
+    /// Parses the block between `# record layout begin` and `# record layout end` of `probe`:
+    /// one `_NAME = INDEX  # comment` per line.
+    fn parse(probe: &'static str) -> Result<Layout, String> {
+        let begin = probe
+            .find("# record layout begin")
+            .ok_or("no `# record layout begin`")?;
+        let end = probe[begin..]
+            .find("# record layout end")
+            .ok_or("no `# record layout end`")?;
+        let mut words = HashMap::new();
+        for line in probe[begin..begin + end].lines().skip(1) {
+            let code = line.split('#').next().unwrap_or("").trim();
+            if code.is_empty() {
+                continue;
+            }
+            let (name, value) = code
+                .split_once('=')
+                .ok_or_else(|| format!("not `_NAME = INDEX`: {line}"))?;
+            let name = name.trim().strip_prefix('_').ok_or("names start with _")?;
+            let value: usize = value.trim().parse().map_err(|e| format!("{line}: {e}"))?;
+            if words.insert(name, value).is_some() {
+                return Err(format!("{name} defined twice"));
+            }
+        }
+        Ok(Layout(words))
+    }
+
+    /// The byte offset of word `name`.
+    fn at(&self, name: &str) -> usize {
+        8 * self.word(name)
+    }
+
+    fn word(&self, name: &str) -> usize {
+        // The embedded probe is fixed at build time and the tests read every name used here.
+        *self
+            .0
+            .get(name)
+            .unwrap_or_else(|| panic!("the Python probe's layout has no _{name}"))
+    }
+}
+
+fn layout() -> &'static Layout {
+    static LAYOUT: OnceLock<Layout> = OnceLock::new();
+    LAYOUT.get_or_init(|| {
+        Layout::parse(FILES[1].1).expect("the embedded Python probe's record layout parses")
+    })
+}
 
 /// Installs the probe and creates an empty `dir/python-out/`; returns (the folder to put first on
 /// PYTHONPATH, the output folder). Records of an earlier run in the same folder are removed.
@@ -122,65 +175,91 @@ fn record_start_ns(path: &Path) -> Option<u64> {
 }
 
 fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
+    let l = layout();
+    let (events_off, dur_off) = (l.at("EVENTS"), l.at("DURATIONS"));
+    let dur_cap = l.word("DUR_CAP") as u64;
     let f = File::open(path)?;
-    let mut h = vec![0u8; DUR_OFF];
-    if f.read_exact_at(&mut h, 0).is_err() || &h[..8] != MAGIC || u32_at(&h, 8) != 1 {
+    let mut h = vec![0u8; dur_off];
+    if f.read_exact_at(&mut h, 0).is_err() || &h[..8] != MAGIC || u32_at(&h, l.at("VERSION")) != 1 {
         return Ok(None);
     }
-    let ns = |at: usize| i64_at(&h, at).max(0) as f64 / 1e9;
-    let count = |at: usize| i64_at(&h, at).max(0) as u64;
-    let tasks = count(128);
-    let stored = tasks.min(DUR_CAP);
+    let word = |name: &str| i64_at(&h, l.at(name));
+    let ns = |name: &str| word(name).max(0) as f64 / 1e9;
+    let count = |name: &str| word(name).max(0) as u64;
+    let text = |name: &str, len: usize| c_text(&h[l.at(name)..l.at(name) + len]);
+    let tasks = count("TASKS");
+    let stored = tasks.min(dur_cap);
     let mut raw = vec![0u8; stored as usize * 8];
-    f.read_exact_at(&mut raw, DUR_OFF as u64)?;
+    f.read_exact_at(&mut raw, dur_off as u64)?;
     let durations: Vec<f64> = raw
         .chunks_exact(8)
         .map(|c| i64_at(c, 0).max(0) as f64 / 1e9)
         .collect();
     // Tasks past the array only left sums: fold them in.
-    let tail = tasks > DUR_CAP;
-    let tail_min = tail.then(|| ns(152));
-    let tail_max = tail.then(|| ns(160));
+    let tail = tasks > dur_cap;
+    let tail_min = tail.then(|| ns("TAIL_MIN"));
+    let tail_max = tail.then(|| ns("TAIL_MAX"));
     let min = durations.iter().copied().chain(tail_min).reduce(f64::min);
     let max = durations.iter().copied().chain(tail_max).reduce(f64::max);
+    let tail_sumsq = f64::from_ne_bytes(h[l.at("TAIL_SUMSQ")..l.at("TAIL_SUMSQ") + 8].try_into()?);
+    let (pickled, unpickled) = (l.at("PICKLED"), l.at("UNPICKLED"));
+    let knocks = count("KNOCKS");
     let mut p = PythonProcess {
-        pid: i64_at(&h, 16) as i32,
-        ppid: i64_at(&h, 24) as i32,
-        role: c_text(&h[32..64]),
-        started_by: c_text(&h[64..80]),
-        pickled_bytes: count(80),
-        pickle_s: ns(88),
-        pickle_calls: count(96),
-        unpickled_bytes: count(104),
-        unpickle_s: ns(112),
-        unpickle_calls: count(120),
+        pid: word("PID") as i32,
+        ppid: word("PPID") as i32,
+        role: text("ROLE", 32),
+        started_by: text("STARTED_BY", 16),
+        pickled_bytes: i64_at(&h, pickled).max(0) as u64,
+        pickle_s: i64_at(&h, pickled + 8).max(0) as f64 / 1e9,
+        pickle_calls: i64_at(&h, pickled + 16).max(0) as u64,
+        unpickled_bytes: i64_at(&h, unpickled).max(0) as u64,
+        unpickle_s: i64_at(&h, unpickled + 8).max(0) as f64 / 1e9,
+        unpickle_calls: i64_at(&h, unpickled + 16).max(0) as u64,
         tasks,
-        task_s_sum: durations.iter().sum::<f64>() + ns(136),
-        task_s_sumsq: durations.iter().map(|d| d * d).sum::<f64>()
-            + f64::from_ne_bytes(h[144..152].try_into()?) / 1e18,
+        task_s_sum: durations.iter().sum::<f64>() + ns("TAIL_NS"),
+        task_s_sumsq: durations.iter().map(|d| d * d).sum::<f64>() + tail_sumsq / 1e18,
         task_s_min: min,
         task_s_max: max,
         task_durations_s: durations,
         task_durations_truncated: tail,
         tasks_by_source: TaskSources {
-            pool: count(176),
-            process_pool: count(184),
-            thread_pool: count(192),
+            pool: count("POOL"),
+            process_pool: count("PROCESS_POOL"),
+            thread_pool: count("THREAD_POOL"),
         },
-        chunks: count(200),
+        chunks: count("CHUNKS"),
         process_starts: ProcessStarts {
-            fork: count(208),
-            spawn: count(216),
-            forkserver: count(224),
+            fork: count("STARTS_FORK"),
+            spawn: count("STARTS_SPAWN"),
+            forkserver: count("STARTS_FORKSERVER"),
         },
-        forks: count(232),
-        max_python_threads_at_fork: (count(232) > 0).then(|| count(240)),
-        max_os_threads_at_fork: (count(232) > 0).then(|| count(248)),
-        events_dropped: count(264),
+        forks: count("FORKS"),
+        max_python_threads_at_fork: (count("FORKS") > 0).then(|| count("FORK_PY_MAX")),
+        max_os_threads_at_fork: (count("FORKS") > 0).then(|| count("FORK_OS_MAX")),
+        events_dropped: count("EVENTS_DROPPED"),
+        created_at_ns: (count("CREATED_NS") > 0).then(|| count("CREATED_NS")),
+        first_task_at_ns: (count("FIRST_TASK_NS") > 0).then(|| count("FIRST_TASK_NS")),
+        gil_knocks: (knocks > 0).then(|| GilKnocks {
+            knocks,
+            held: count("KNOCKS_HELD"),
+            wait_s: ns("KNOCK_WAIT_NS"),
+            interval_s: ns("KNOCK_NS"),
+            switch_interval_s: ns("SWITCH_NS"),
+        }),
+        gil_enabled: match count("GIL") {
+            1 => Some(true),
+            2 => Some(false),
+            _ => None,
+        },
         ..PythonProcess::default()
     };
-    let events_len = (count(256) as usize).min(DUR_OFF - EVENTS_OFF);
-    let events = String::from_utf8_lossy(&h[EVENTS_OFF..EVENTS_OFF + events_len]);
+    let started = p.process_starts.fork + p.process_starts.spawn + p.process_starts.forkserver;
+    if started > 0 {
+        p.max_python_threads_at_start = Some(count("START_PY_MAX"));
+        p.max_os_threads_at_start = Some(count("START_OS_MAX"));
+    }
+    let events_len = (count("EVENTS_LEN") as usize).min(dur_off - events_off);
+    let events = String::from_utf8_lossy(&h[events_off..events_off + events_len]);
     for line in events.lines() {
         if let Ok(v) = serde_json::from_str::<Value>(line) {
             apply_event(&mut p, &v);
@@ -202,6 +281,13 @@ fn apply_event(p: &mut PythonProcess, v: &Value) {
             api: text("api").unwrap_or_default(),
             workers: num("workers"),
             start_method: text("start_method"),
+        }),
+        Some("start") => p.starts.push(ProcessStart {
+            pid: v.get("pid").and_then(Value::as_i64).map(|x| x as i32),
+            method: text("method").unwrap_or_default(),
+            at_ns: num("at_ns").unwrap_or(0),
+            python_threads: num("python_threads").unwrap_or(0),
+            os_threads: num("os_threads").unwrap_or(0),
         }),
         Some("chunksize") => p.chunksizes.push(ChunksizeRecord {
             api: text("api").unwrap_or_default(),
@@ -259,40 +345,49 @@ mod tests {
     /// A record as the probe lays it out: `tasks` tasks, the first ones lasting 1 ms each, and
     /// (past the cap) two more of 2 ms and 4 ms kept only as tail sums.
     fn synthetic_record(path: &Path, tasks: u64) {
-        let mut b = vec![0u8; DUR_OFF + (tasks.min(DUR_CAP) * 8) as usize];
+        let l = layout();
+        let (dur_off, cap) = (l.at("DURATIONS"), l.word("DUR_CAP") as u64);
+        let mut b = vec![0u8; dur_off + (tasks.min(cap) * 8) as usize];
         b[..8].copy_from_slice(MAGIC);
-        b[8..12].copy_from_slice(&1u32.to_ne_bytes());
-        let put =
-            |b: &mut Vec<u8>, at: usize, v: i64| b[at..at + 8].copy_from_slice(&v.to_ne_bytes());
-        put(&mut b, 16, 42);
-        b[32..39].copy_from_slice(b"process");
-        put(&mut b, 128, tasks as i64);
-        put(&mut b, 176, tasks as i64);
-        if tasks > DUR_CAP {
-            put(&mut b, 136, 6_000_000);
-            b[144..152].copy_from_slice(&(4e12f64 + 16e12).to_ne_bytes());
-            put(&mut b, 152, 2_000_000);
-            put(&mut b, 160, 4_000_000);
+        let v = l.at("VERSION");
+        b[v..v + 4].copy_from_slice(&1u32.to_ne_bytes());
+        let put = |b: &mut Vec<u8>, name: &str, v: i64| {
+            let at = l.at(name);
+            b[at..at + 8].copy_from_slice(&v.to_ne_bytes())
+        };
+        put(&mut b, "PID", 42);
+        let role = l.at("ROLE");
+        b[role..role + 7].copy_from_slice(b"process");
+        put(&mut b, "TASKS", tasks as i64);
+        put(&mut b, "POOL", tasks as i64);
+        put(&mut b, "KNOCKS", 40);
+        put(&mut b, "KNOCKS_HELD", 10);
+        put(&mut b, "GIL", 2);
+        if tasks > cap {
+            put(&mut b, "TAIL_NS", 6_000_000);
+            let sq = l.at("TAIL_SUMSQ");
+            b[sq..sq + 8].copy_from_slice(&(4e12f64 + 16e12).to_ne_bytes());
+            put(&mut b, "TAIL_MIN", 2_000_000);
+            put(&mut b, "TAIL_MAX", 4_000_000);
         }
-        for i in 0..tasks.min(DUR_CAP) as usize {
-            put(&mut b, DUR_OFF + 8 * i, 1_000_000);
+        for i in 0..tasks.min(cap) as usize {
+            let at = dur_off + 8 * i;
+            b[at..at + 8].copy_from_slice(&1_000_000i64.to_ne_bytes());
         }
         std::fs::write(path, b).unwrap();
     }
 
     #[test]
     fn tasks_past_the_duration_array_still_count_in_the_sums() {
+        let cap = layout().word("DUR_CAP") as u64;
         let path = std::env::temp_dir().join(format!("py-{}-1.bin", std::process::id()));
-        synthetic_record(&path, DUR_CAP + 2);
+        synthetic_record(&path, cap + 2);
         let p = read_record(&path).unwrap().unwrap();
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(
-            (p.pid, p.role.as_str(), p.tasks),
-            (42, "process", DUR_CAP + 2)
-        );
-        assert_eq!(p.task_durations_s.len() as u64, DUR_CAP);
+        assert_eq!((p.pid, p.role.as_str(), p.tasks), (42, "process", cap + 2));
+        assert_eq!(p.task_durations_s.len() as u64, cap);
         assert!(p.task_durations_truncated);
-        let n = DUR_CAP as f64;
+        let n = cap as f64;
         assert!(
             (p.task_s_sum - (n * 1e-3 + 6e-3)).abs() < 1e-9,
             "{}",
@@ -300,6 +395,43 @@ mod tests {
         );
         assert!((p.task_s_sumsq - (n * 1e-6 + 20e-6)).abs() < 1e-9);
         assert_eq!((p.task_s_min, p.task_s_max), (Some(1e-3), Some(4e-3)));
+        let knocks = p.gil_knocks.unwrap();
+        assert_eq!((knocks.knocks, knocks.held), (40, 10));
+        assert_eq!(
+            p.gil_enabled,
+            Some(false),
+            "GIL word 2 is a free-threaded build"
+        );
+    }
+
+    #[test]
+    fn the_layout_block_is_whole_and_every_word_of_it_is_read_here() {
+        let l = layout();
+        let header = l.word("HEADER_WORDS");
+        let sizes = ["HEADER_WORDS", "EVENTS", "DURATIONS", "DUR_CAP"];
+        let mut fields: Vec<(usize, &str)> =
+            l.0.iter()
+                .filter(|(name, _)| !sizes.contains(name))
+                .map(|(name, &w)| (w, *name))
+                .collect();
+        fields.sort();
+        assert!(fields.len() > 30, "{fields:?}");
+        for pair in fields.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "two names on one word: {pair:?}");
+        }
+        assert!(fields.iter().all(|(w, _)| *w < header), "{fields:?}");
+        assert_eq!(8 * header, 512, "the docstring's 512-byte header");
+        assert!(l.word("EVENTS") >= header && l.word("DURATIONS") > l.word("EVENTS"));
+        // Every word the probe writes has a reader here (MAGIC is checked as bytes).
+        let this_file = include_str!("python.rs");
+        for (_, name) in fields.iter().filter(|(_, n)| *n != "MAGIC") {
+            assert!(
+                this_file.contains(&format!("\"{name}\"")),
+                "python.rs never reads _{name}"
+            );
+        }
+        assert!(Layout::parse("no block").is_err());
+        assert!(Layout::parse("# record layout begin\n_A = x\n# record layout end").is_err());
     }
 
     #[test]

@@ -1,0 +1,162 @@
+//! Python pools at one point, from the python probe: the start method, each worker's start-up
+//! (its parent's `Process.start()` to its first task), the threads alive in the parent when it
+//! started workers, and how much of the workers' task time they held the GIL.
+
+use super::point::run_ok;
+use super::stats::median;
+use crate::measure::probes::PythonData;
+use crate::measure::Run;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The pools of one point, over its successful runs (the contract's `summary.pools`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PoolSummary {
+    /// The start method most processes were started by; None when the tree started none.
+    pub start_method: Option<String>,
+    /// Processes started per run, by method (median over runs).
+    pub started_by_method: BTreeMap<String, f64>,
+    /// Start-up of the workers that ran a task: the parent's `Process.start()` to the worker's
+    /// first task, pooled over runs; None when no started worker ran one.
+    pub worker_startup: Option<Startup>,
+    /// Median over runs of the workers' summed start-up over (wall time x workers): the share of
+    /// the pool's capacity spent starting workers.
+    pub startup_share: Option<f64>,
+    /// Most OS threads (`/proc/self/task`, native ones included) alive in a process when it
+    /// started or forked a worker, forkservers left out (they fork for others); None when unseen.
+    pub max_threads_at_start: Option<u64>,
+    /// Share of the GIL knocks inside tasks that found the GIL held, over the workers (median over
+    /// runs); None without knocks (no pool worker ran long enough, or the knocker was off).
+    pub gil_held_share: Option<f64>,
+    /// Knocks behind `gil_held_share`, per run (median).
+    pub gil_knocks: Option<f64>,
+    /// false when the interpreters ran free-threaded with the GIL off; None when unrecorded.
+    pub gil_enabled: Option<bool>,
+}
+
+/// Start-up times of workers, seconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Startup {
+    pub workers: u64,
+    pub median_s: f64,
+    pub max_s: f64,
+}
+
+/// One run's pool figures.
+struct RunPools {
+    methods: BTreeMap<String, u64>,
+    startups_s: Vec<f64>,
+    threads: Option<u64>,
+    knocks: u64,
+    held: u64,
+    gil_enabled: Option<bool>,
+}
+
+fn run_pools(py: &PythonData) -> RunPools {
+    let procs = &py.processes;
+    let mut methods = BTreeMap::new();
+    let mut startups_s = Vec::new();
+    for p in procs {
+        for start in &p.starts {
+            *methods.entry(start.method.clone()).or_insert(0) += 1;
+            let first = procs
+                .iter()
+                .find(|w| Some(w.pid) == start.pid)
+                .and_then(|w| w.first_task_at_ns);
+            if let Some(first) = first.filter(|&f| f >= start.at_ns) {
+                startups_s.push((first - start.at_ns) as f64 / 1e9);
+            }
+        }
+    }
+    let threads = procs
+        .iter()
+        .filter(|p| p.role != "forkserver")
+        .flat_map(|p| [p.max_os_threads_at_start, p.max_os_threads_at_fork])
+        .flatten()
+        .max();
+    let knocks = procs.iter().filter_map(|p| p.gil_knocks.as_ref());
+    RunPools {
+        methods,
+        startups_s,
+        threads,
+        knocks: knocks.clone().map(|k| k.knocks).sum(),
+        held: knocks.map(|k| k.held).sum(),
+        gil_enabled: procs
+            .iter()
+            .filter_map(|p| p.gil_enabled)
+            .reduce(|a, b| a && b),
+    }
+}
+
+/// Summarises the pools of a point's successful runs; None when the probe saw no pool.
+pub fn summarize(runs: &[&Run], workers: u32) -> Option<PoolSummary> {
+    let per_run: Vec<(f64, RunPools)> = runs
+        .iter()
+        .filter(|r| run_ok(r))
+        .filter_map(|r| {
+            let py = r.probes.as_ref()?.python.as_ref()?;
+            Some((r.wall_s, run_pools(py)))
+        })
+        .collect();
+    let any_pool = per_run
+        .iter()
+        .any(|(_, p)| !p.methods.is_empty() || p.knocks > 0);
+    if !any_pool {
+        return None;
+    }
+    let mut started_by_method = BTreeMap::new();
+    for (_, p) in &per_run {
+        for m in p.methods.keys() {
+            started_by_method.entry(m.clone()).or_insert(0.0);
+        }
+    }
+    for (m, value) in started_by_method.iter_mut() {
+        let counts: Vec<f64> = per_run
+            .iter()
+            .map(|(_, p)| p.methods.get(m).copied().unwrap_or(0) as f64)
+            .collect();
+        *value = median(&counts).unwrap_or(0.0);
+    }
+    let start_method = started_by_method
+        .iter()
+        .filter(|(_, n)| **n > 0.0)
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(m, _)| m.clone());
+    let pooled: Vec<f64> = per_run
+        .iter()
+        .flat_map(|(_, p)| p.startups_s.iter().copied())
+        .collect();
+    let worker_startup = median(&pooled).map(|m| Startup {
+        workers: pooled.len() as u64,
+        median_s: m,
+        max_s: pooled.iter().copied().fold(0.0, f64::max),
+    });
+    let shares: Vec<f64> = per_run
+        .iter()
+        .filter(|(wall, p)| *wall > 0.0 && !p.startups_s.is_empty())
+        .map(|(wall, p)| p.startups_s.iter().sum::<f64>() / (wall * f64::from(workers.max(1))))
+        .collect();
+    let held: Vec<f64> = per_run
+        .iter()
+        .filter(|(_, p)| p.knocks > 0)
+        .map(|(_, p)| p.held as f64 / p.knocks as f64)
+        .collect();
+    let knocks: Vec<f64> = per_run
+        .iter()
+        .filter(|(_, p)| p.knocks > 0)
+        .map(|(_, p)| p.knocks as f64)
+        .collect();
+    Some(PoolSummary {
+        start_method,
+        started_by_method,
+        worker_startup,
+        startup_share: median(&shares).map(|s| s.min(1.0)),
+        max_threads_at_start: per_run.iter().filter_map(|(_, p)| p.threads).max(),
+        gil_held_share: median(&held),
+        gil_knocks: median(&knocks),
+        gil_enabled: per_run
+            .iter()
+            .filter_map(|(_, p)| p.gil_enabled)
+            .reduce(|a, b| a && b),
+    })
+}

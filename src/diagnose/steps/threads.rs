@@ -1,0 +1,173 @@
+//! Do threads scale? From a run whose workers were threads, else from the share of the process
+//! workers' task time they held the GIL (python probe), else unknown.
+
+use super::{primary_points, round, step};
+use crate::analyze::point::PointSummary;
+use crate::analyze::{Analysis, Layout};
+use crate::diagnose::thresholds::{MIN_GIL_KNOCKS, THREADS_SCALE_EFFICIENCY};
+use crate::diagnose::{Answer, Step};
+use crate::measure::Measurements;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Does the work release the GIL / do threads scale?
+pub fn threads_scale(m: &Measurements, a: &Analysis) -> Step {
+    let mut st = step(
+        "threads_scale",
+        "Does the work release the GIL / do threads scale?",
+        Answer::Unknown,
+        BTreeMap::new(),
+    );
+    st.threshold = format!(
+        "thread efficiency (measured, or predicted from the GIL-held share) >= \
+         {THREADS_SCALE_EFFICIENCY} at n = min(cores, max n) -> yes"
+    );
+    let cores = crate::analyze::parallel_cores(&m.host);
+    if let Some(series) = a.series.iter().find(|s| s.layout == Some(Layout::Threads)) {
+        let pts: Vec<(u32, &PointSummary)> = series
+            .points
+            .iter()
+            .map(|&i| (m.points[i].workers, &a.points[i]))
+            .collect();
+        measured_threads(&mut st, &pts, cores);
+        st.measured.insert("params".into(), json!(series.params));
+        return st;
+    }
+    from_gil(&mut st, &primary_points(m, a), cores);
+    st
+}
+
+/// The largest point with 2..=cores workers and a speedup.
+fn target<'a>(pts: &[(u32, &'a PointSummary)], cores: u32) -> Option<(u32, &'a PointSummary)> {
+    pts.iter()
+        .copied()
+        .filter(|(n, s)| *n >= 2 && *n <= cores.max(2) && s.efficiency.is_some())
+        .max_by_key(|(n, _)| *n)
+}
+
+/// A run whose workers were threads of one process: its efficiency decides.
+fn measured_threads(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
+    st.source = "procfs sampler (worker layout) and wall-time scaling".into();
+    let Some((n, s)) = target(pts, cores) else {
+        st.evidence =
+            "The threads series has no point with 2 or more workers within the core count.".into();
+        return;
+    };
+    let (Some(eff), Some(speedup)) = (s.efficiency, s.speedup) else {
+        return;
+    };
+    st.measured.insert("workers".into(), json!(n));
+    st.measured
+        .insert("efficiency".into(), json!(round(eff, 2)));
+    st.measured
+        .insert("speedup".into(), json!(round(speedup, 2)));
+    let bounds = s.speedup_low.zip(s.speedup_high);
+    if let Some((lo, hi)) = bounds {
+        st.measured
+            .insert("speedup_low".into(), json!(round(lo, 2)));
+        st.measured
+            .insert("speedup_high".into(), json!(round(hi, 2)));
+    }
+    if let Some(b) = s.busy_cores {
+        st.measured.insert("busy_cores".into(), json!(round(b, 2)));
+    }
+    st.answer = if eff >= THREADS_SCALE_EFFICIENCY {
+        Answer::Yes
+    } else {
+        Answer::No
+    };
+    st.evidence = format!(
+        "With {n} threads the speedup was {speedup:.2}{} (efficiency {eff:.2}){}{}.",
+        bounds
+            .map(|(lo, hi)| format!(" ({lo:.2} to {hi:.2} over the runs)"))
+            .unwrap_or_default(),
+        s.busy_cores
+            .map(|b| format!(" and the tree kept {b:.2} cores busy"))
+            .unwrap_or_default(),
+        if st.answer == Answer::No {
+            ": the threads serialise (a GIL or a lock)"
+        } else {
+            ""
+        }
+    );
+}
+
+/// Processes only: predict n threads from the processes' speedup with the GIL-held share of the
+/// task time made serial (Amdahl): S_threads = 1 / (h + (1 - h) / S_processes).
+fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
+    st.source = "python probe (GIL knocker in each pool worker) and wall-time scaling of the \
+                 process workers"
+        .into();
+    let free_threaded = pts
+        .iter()
+        .any(|(_, s)| s.pools.as_ref().and_then(|p| p.gil_enabled) == Some(false));
+    let gil = pts.iter().find_map(|(n, s)| {
+        let p = s.pools.as_ref()?;
+        let knocks = p.gil_knocks.filter(|&k| k >= MIN_GIL_KNOCKS as f64)?;
+        Some((*n, p.gil_held_share?, knocks))
+    });
+    let Some((n, s)) = target(pts, cores) else {
+        st.evidence = "No run had its workers as threads, and no point with 2 or more workers \
+                       within the cores gives a speedup to predict threads from."
+            .into();
+        return;
+    };
+    let (Some(speedup), Some(n0)) = (s.speedup, pts.first().map(|(n0, _)| *n0)) else {
+        return;
+    };
+    let held = match (free_threaded, gil) {
+        (true, _) => 0.0,
+        (false, Some((_, h, _))) => h,
+        (false, None) => {
+            st.evidence = "No run had its workers as threads of one process, and no GIL figure \
+                           was measured (not CPython, probes off, or tasks too short for the \
+                           knocker): sweep a threads mode (e.g. -P mode=processes,threads) to \
+                           answer it."
+                .into();
+            return;
+        }
+    };
+    let predicted = 1.0 / (held + (1.0 - held) / speedup);
+    let eff = predicted / (f64::from(n) / f64::from(n0));
+    st.measured.insert("workers".into(), json!(n));
+    st.measured
+        .insert("process_speedup".into(), json!(round(speedup, 2)));
+    st.measured.insert(
+        "predicted_thread_speedup".into(),
+        json!(round(predicted, 2)),
+    );
+    st.measured
+        .insert("predicted_efficiency".into(), json!(round(eff, 2)));
+    st.answer = if eff >= THREADS_SCALE_EFFICIENCY {
+        Answer::Yes
+    } else {
+        Answer::No
+    };
+    let verdict = if st.answer == Answer::Yes {
+        "threads would scale as well, without starting processes or pickling"
+    } else {
+        "threads would take turns on the GIL"
+    };
+    if free_threaded {
+        st.measured.insert("free_threaded".into(), json!(true));
+        st.evidence = format!(
+            "The interpreter is a free-threaded build running with the GIL off, so threads run \
+             Python in parallel: {n} threads would scale like the processes' speedup of \
+             {speedup:.2} (efficiency {eff:.2}): {verdict}."
+        );
+        return;
+    }
+    let (at, h, knocks) = gil.unwrap_or((n0, held, 0.0));
+    st.measured
+        .insert("gil_held_share".into(), json!(round(h, 2)));
+    st.measured.insert("gil_knocks".into(), json!(knocks));
+    st.measured
+        .insert("gil_measured_at_workers".into(), json!(at));
+    st.evidence = format!(
+        "At {at} worker{} the workers held the GIL in {:.0} % of {knocks:.0} knocks during their \
+         tasks; with that share serial, {n} threads would reach a speedup of {predicted:.2} \
+         (efficiency {eff:.2}) against the processes' {speedup:.2}: {verdict}.",
+        if at == 1 { "" } else { "s" },
+        h * 100.0,
+    );
+}
