@@ -6,6 +6,7 @@ use clap::Parser;
 use forkcast::cli::{Cli, Command, ReportArgs, RunArgs};
 use forkcast::error::{exit_code_for, UsageError};
 use forkcast::measure::Measurements;
+use forkcast::report::visuals;
 use forkcast::report::{Exporter, Json, Report, Status, Terminal};
 use forkcast::{analyze, diagnose, output, plan, run};
 use std::io::Write;
@@ -42,15 +43,19 @@ fn run_command(args: &RunArgs) -> anyhow::Result<u8> {
     output::prepare_dir(&plan.output_dir)?;
     let say = |line: &str| eprintln!("{line}");
     let progress: run::Progress = (!args.quiet).then_some(&say as &dyn Fn(&str));
+    let vis = visuals::Options {
+        png: args.png,
+        trace: args.trace,
+    };
     let (m, ended) = run::run_sweep(&plan, host, progress, args.show_output, |m| {
-        write_report(m, Status::InProgress, &plan.output_dir).map(|_| ())
+        write_report(m, Status::InProgress, &plan.output_dir, vis).map(|_| ())
     })?;
     let status = if ended == run::Ended::Interrupted {
         Status::Interrupted
     } else {
         Status::Complete
     };
-    let summary = write_report(&m, status, &plan.output_dir)?;
+    let summary = write_report(&m, status, &plan.output_dir, vis)?;
     emit(&summary, args.json, args.quiet, &plan.output_dir)?;
     Ok(if status == Status::Interrupted {
         INTERRUPTED
@@ -82,7 +87,7 @@ fn report_command(args: &ReportArgs) -> anyhow::Result<u8> {
     let out = match &args.output {
         Some(dir) => {
             output::prepare_dir(dir)?;
-            write_report(&m, Status::Complete, dir)?
+            write_report(&m, Status::Complete, dir, visuals::Options::default())?
         }
         None => Rendered::new(&m, Status::Complete)?,
     };
@@ -119,9 +124,19 @@ struct Rendered {
 
 impl Rendered {
     fn new(m: &Measurements, status: Status) -> anyhow::Result<Rendered> {
+        Self::with(m, status, |_| Ok(()))
+    }
+
+    /// Renders, and hands the report to `also` (the visuals) while it is at hand.
+    fn with(
+        m: &Measurements,
+        status: Status,
+        also: impl FnOnce(&Report) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Rendered> {
         let a = analyze::analyze(m);
         let d = diagnose::diagnose(m, &a);
         let report = Report::new(m, &a, &d, status);
+        also(&report)?;
         Ok(Rendered {
             json: Json.serialize(&report)?,
             text: Terminal.serialize(&report)?,
@@ -129,9 +144,17 @@ impl Rendered {
     }
 }
 
-/// Analyses, diagnoses and writes report.json and summary.txt into `dir`.
-fn write_report(m: &Measurements, status: Status, dir: &Path) -> anyhow::Result<Rendered> {
-    let r = Rendered::new(m, status)?;
+/// Analyses, diagnoses and writes report.json, summary.txt, the plots, report.html and
+/// trace.json into `dir`.
+fn write_report(
+    m: &Measurements,
+    status: Status,
+    dir: &Path,
+    vis: visuals::Options,
+) -> anyhow::Result<Rendered> {
+    let r = Rendered::with(m, status, |report| {
+        visuals::write(report, dir, vis).map(|_| ())
+    })?;
     output::write_atomic(&dir.join("report.json"), &r.json).context("cannot write report.json")?;
     output::write_atomic(&dir.join("summary.txt"), &r.text).context("cannot write summary.txt")?;
     Ok(r)

@@ -1,9 +1,15 @@
 //! The report: the contract's shape (schema_version 1) assembled from measurements, analysis
 //! and diagnosis, and the exporters that turn it into bytes.
 
+pub mod html;
 mod json;
+mod pick;
+pub mod plots;
 mod terminal;
+pub mod trace;
+pub mod visuals;
 
+pub use html::Html;
 pub use json::Json;
 pub use terminal::Terminal;
 
@@ -64,6 +70,11 @@ pub struct Report<'a> {
     pub series: &'a [Series],
     pub primary_series: Option<usize>,
     pub diagnosis: &'a Diagnosis,
+    /// What the report was built from, for the exporters that draw (plots, html, trace).
+    #[serde(skip)]
+    pub measurements: &'a Measurements,
+    #[serde(skip)]
+    pub analysis: &'a Analysis,
 }
 
 impl<'a> Report<'a> {
@@ -85,6 +96,8 @@ impl<'a> Report<'a> {
             series: &a.series,
             primary_series: a.primary,
             diagnosis: d,
+            measurements: m,
+            analysis: a,
         }
     }
 }
