@@ -87,6 +87,20 @@ pub struct RunArgs {
     #[arg(long, default_value = "auto", value_name = "auto|none|LIST")]
     pub probes: String,
 
+    /// Also write every plot as PNG beside its SVG.
+    #[arg(long)]
+    pub png: bool,
+
+    /// trace.json (Chrome Trace Event format, opens in Perfetto) for the largest point, for
+    /// all points, or none.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "largest",
+        value_name = "largest|all|none"
+    )]
+    pub trace: TraceScope,
+
     /// Latency or throughput: what the workload is judged on.
     #[arg(long, value_enum, default_value = "throughput")]
     pub goal: Goal,
@@ -108,6 +122,18 @@ pub struct RunArgs {
 pub enum Goal {
     Throughput,
     Latency,
+}
+
+/// Which points trace.json covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TraceScope {
+    /// The largest worker count of the best series (its typical run).
+    #[default]
+    Largest,
+    /// Every point (its typical run), one after another on the time axis.
+    All,
+    /// No trace.json.
+    None,
 }
 
 #[derive(Debug, Args)]

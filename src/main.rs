@@ -6,7 +6,7 @@ use clap::Parser;
 use forkcast::cli::{Cli, Command, DiffArgs, ReportArgs, RunArgs};
 use forkcast::error::exit_code_for;
 use forkcast::report::render::{self, Analysed};
-use forkcast::report::{diff, Format, Report, Status};
+use forkcast::report::{diff, visuals, Format, Report, Status};
 use forkcast::saved::{self, Written};
 use forkcast::{analyze, diagnose, output, plan, run};
 use std::io::Write;
@@ -49,8 +49,12 @@ fn run_command(args: &RunArgs) -> anyhow::Result<u8> {
     let bar = forkcast::report::progress::Bar::for_sweep(&plan, args.quiet, args.json);
     let say = |line: &str| bar.line(line);
     let progress: run::Progress = (!args.quiet).then_some(&say as &dyn Fn(&str));
+    let vis = visuals::Options {
+        png: args.png,
+        trace: args.trace,
+    };
     let (m, ended) = run::run_sweep(&plan, host, progress, args.show_output, |m| {
-        saved::save(&plan.output_dir, m, Status::InProgress).map(|_| ())
+        saved::save(&plan.output_dir, m, Status::InProgress, vis).map(|_| ())
     })?;
     bar.finish();
     let status = if ended == run::Ended::Interrupted {
@@ -58,7 +62,7 @@ fn run_command(args: &RunArgs) -> anyhow::Result<u8> {
     } else {
         Status::Complete
     };
-    let written = saved::save(&plan.output_dir, &m, status)?;
+    let written = saved::save(&plan.output_dir, &m, status, vis)?;
     let report_path = plan.output_dir.join(saved::REPORT_FILE);
     if args.json {
         std::io::stdout().lock().write_all(&written.json)?;
@@ -107,7 +111,7 @@ fn report_command(args: &ReportArgs) -> anyhow::Result<u8> {
     let (analysed, raw) = match &args.output {
         Some(dir) => {
             output::prepare_dir(dir)?;
-            let written = saved::save(dir, m, status)?;
+            let written = saved::save(dir, m, status, visuals::Options::default())?;
             eprintln!("report: {}", dir.join(saved::REPORT_FILE).display());
             (written.analysed, Some(saved::RAW_FILE.to_string()))
         }
@@ -149,10 +153,7 @@ fn write_visuals(report: &Report, args: &ReportArgs, folder: &Path) -> anyhow::R
     }
     if let Some(dir) = &args.plots {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for file in forkcast::report::plots(report, false)? {
-            let path = dir.join(&file.name);
-            output::write_atomic(&path, &file.bytes)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+        for path in forkcast::report::plots(report, dir, false)? {
             eprintln!("plot: {}", path.display());
         }
     }

@@ -10,7 +10,7 @@ use crate::error::UsageError;
 use crate::measure::Measurements;
 use crate::output;
 use crate::report::render::{self, Analysed};
-use crate::report::{Format, Status, SCHEMA_VERSION};
+use crate::report::{visuals, Format, Report, Status, SCHEMA_VERSION};
 use anyhow::Context;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
@@ -57,8 +57,13 @@ pub struct Written {
 }
 
 /// Writes raw.json.gz, then analyses and writes report.json, summary.txt and the report's
-/// other files ([`crate::report::folder_files`]), into `dir`.
-pub fn save(dir: &Path, m: &Measurements, status: Status) -> anyhow::Result<Written> {
+/// pictures (plots, report.html, trace.json: [`visuals::write`]), into `dir`.
+pub fn save(
+    dir: &Path,
+    m: &Measurements,
+    status: Status,
+    vis: visuals::Options,
+) -> anyhow::Result<Written> {
     write_raw(&dir.join(RAW_FILE), m, status)?;
     let analysed = render::analyse(m);
     let json = render::export(m, &analysed, status, Some(RAW_FILE), Format::Json)?;
@@ -67,10 +72,8 @@ pub fn save(dir: &Path, m: &Measurements, status: Status) -> anyhow::Result<Writ
         .with_context(|| format!("cannot write {REPORT_FILE} in {}", dir.display()))?;
     output::write_atomic(&dir.join(SUMMARY_FILE), &text)
         .with_context(|| format!("cannot write {SUMMARY_FILE} in {}", dir.display()))?;
-    for file in render::extra_files(m, &analysed, status)? {
-        let path = dir.join(&file.name);
-        output::write_atomic(&path, &file.bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    if let Analysed::Ok(ad) = &analysed {
+        visuals::write(&Report::new(m, &ad.0, &ad.1, status), dir, vis)?;
     }
     Ok(Written {
         analysed,

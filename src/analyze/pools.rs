@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The pools of one point, over its successful runs (the contract's `summary.pools`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct PoolSummary {
     /// The start method most processes were started by; None when the tree started none.
     pub start_method: Option<String>,
@@ -35,7 +35,7 @@ pub struct PoolSummary {
 }
 
 /// Start-up times of workers, seconds.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Startup {
     pub workers: u64,
     pub median_s: f64,

@@ -80,7 +80,7 @@ pub enum Scheduling {
 }
 
 /// How a Python pool should start its workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StartMethod {
     Fork,

@@ -204,7 +204,7 @@ pub struct PythonProcess {
 }
 
 /// One process started by multiprocessing, as its parent saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProcessStart {
     pub pid: Option<i32>,
     /// `fork`, `spawn` or `forkserver`.
@@ -217,7 +217,7 @@ pub struct ProcessStart {
 }
 
 /// How often a pool worker's knocker thread found the GIL held while a task ran.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GilKnocks {
     /// Knocks that fell inside a task.
     pub knocks: u64,

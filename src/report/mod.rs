@@ -3,13 +3,19 @@
 
 mod csv;
 pub mod diff;
+pub mod html;
 mod json;
 mod markdown;
+mod pick;
+pub mod plots;
 pub mod progress;
 pub mod render;
 mod terminal;
+pub mod trace;
+pub mod visuals;
 
 pub use csv::Csv;
+pub use html::Html;
 pub use json::{lean_point, Json};
 pub use markdown::Markdown;
 pub use terminal::Terminal;
@@ -21,6 +27,7 @@ use crate::measure::{Host, Measurements, PointMeasurements};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// Bumped only when a contract field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -55,28 +62,14 @@ impl Format {
     }
 }
 
-/// One output file of a multi-file exporter (the plots): its name in the folder and its bytes.
-pub struct OutputFile {
-    pub name: String,
-    pub bytes: Vec<u8>,
+/// report.html for `forkcast report --html`.
+pub fn html(report: &Report) -> anyhow::Result<Vec<u8>> {
+    Html.serialize(report)
 }
 
-/// report.html: the seam `forkcast report --html` calls. The HTML exporter lands in html.rs
-/// (issue 10 item 3); until then this says so rather than writing a placeholder page.
-pub fn html(_report: &Report) -> anyhow::Result<Vec<u8>> {
-    anyhow::bail!("--html is not built into this forkcast yet (issue 10, report.html)")
-}
-
-/// The plots (scaling, efficiency, breakdown, timeline): the seam `forkcast report --plots`
-/// calls; they land in plots/ (issue 10 item 2).
-pub fn plots(_report: &Report, _png: bool) -> anyhow::Result<Vec<OutputFile>> {
-    anyhow::bail!("--plots is not built into this forkcast yet (issue 10, scaling plots)")
-}
-
-/// The files written into the output folder beside report.json after every point (report.html
-/// and the plots, once html.rs and plots/ land); none yet.
-pub fn folder_files(_report: &Report) -> anyhow::Result<Vec<OutputFile>> {
-    Ok(Vec::new())
+/// The plots (scaling, efficiency, breakdown, timeline) for `forkcast report --plots DIR`.
+pub fn plots(report: &Report, dir: &Path, png: bool) -> anyhow::Result<Vec<PathBuf>> {
+    plots::write_plots(report, dir, png)
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -135,6 +128,11 @@ pub struct Report<'a> {
     pub series: &'a [Series],
     pub primary_series: Option<usize>,
     pub diagnosis: &'a Diagnosis,
+    /// What the report was built from, for the exporters that draw (plots, html, trace).
+    #[serde(skip)]
+    pub measurements: &'a Measurements,
+    #[serde(skip)]
+    pub analysis: &'a Analysis,
 }
 
 impl<'a> Report<'a> {
@@ -162,6 +160,8 @@ impl<'a> Report<'a> {
             series: &a.series,
             primary_series: a.primary,
             diagnosis: d,
+            measurements: m,
+            analysis: a,
         }
     }
 }

@@ -1,10 +1,7 @@
 //! Analysis and diagnosis run behind a catch_unwind, so a bug in them costs the verdict, never
 //! the run: the caller has already saved the raw measurements, and the report says what failed.
 
-use super::{
-    folder_files, lean_point, FailedReport, Format, OutputFile, Report, Status, Tool,
-    SCHEMA_VERSION,
-};
+use super::{lean_point, FailedReport, Format, Report, Status, Tool, SCHEMA_VERSION};
 use crate::analyze::{self, Analysis};
 use crate::diagnose::{self, Diagnosis};
 use crate::measure::Measurements;
@@ -99,17 +96,5 @@ pub fn export(
             raw.unwrap_or("the raw file")
         )
         .into_bytes()),
-    }
-}
-
-/// The files beside report.json ([`folder_files`]); none when analysis failed.
-pub fn extra_files(
-    m: &Measurements,
-    analysed: &Analysed,
-    status: Status,
-) -> anyhow::Result<Vec<OutputFile>> {
-    match analysed {
-        Analysed::Ok(ad) => folder_files(&Report::new(m, &ad.0, &ad.1, status)),
-        Analysed::Failed(_) => Ok(Vec::new()),
     }
 }

@@ -1,0 +1,166 @@
+//! Plots of a report with plotters: scaling, efficiency, where the time went, and the busy
+//! timeline of the largest point. SVG always (also inlined in report.html), PNG on request.
+
+mod breakdown;
+mod efficiency;
+mod scaling;
+pub mod style;
+mod timeline;
+
+use super::Report;
+use crate::analyze::{parallel_cores, Analysis, Series};
+use crate::measure::Measurements;
+use crate::output::write_atomic;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// What a plot reads.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub m: &'a Measurements,
+    pub a: &'a Analysis,
+}
+
+impl<'a> Inputs<'a> {
+    pub fn of(report: &Report<'a>) -> Self {
+        Inputs {
+            m: report.measurements,
+            a: report.analysis,
+        }
+    }
+
+    /// Cores a CPU-bound pool can use in parallel (the physical-core boundary).
+    pub fn cores(&self) -> u32 {
+        parallel_cores(&self.m.host)
+    }
+
+    /// The series in report order with their display names.
+    pub fn series(&self) -> impl Iterator<Item = (usize, &'a Series, String)> {
+        self.a
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, s, series_name(s)))
+    }
+}
+
+/// "mode=threads, size=8" (or "measured" for a sweep without parameters).
+pub fn series_name(s: &Series) -> String {
+    if s.params.is_empty() {
+        return "measured".into();
+    }
+    s.params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One plot: a file name and a drawing on any plotters backend.
+trait Plot {
+    /// The file name without extension ("scaling").
+    const NAME: &'static str;
+    /// Whether the inputs hold what this plot needs.
+    fn available(inp: &Inputs) -> bool;
+    fn draw<'a, DB: DrawingBackend + 'a>(
+        inp: &Inputs,
+        area: &'a DrawingArea<DB, Shift>,
+    ) -> DrawResult<DB>;
+}
+
+/// A chart with f64 axes, as every plot here uses.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// A rendered SVG plot, named by its file stem.
+pub struct Svg {
+    pub name: &'static str,
+    pub svg: String,
+}
+
+fn svg<P: Plot>(inp: &Inputs) -> anyhow::Result<Option<Svg>> {
+    if !P::available(inp) {
+        return Ok(None);
+    }
+    style::register();
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, style::SIZE).into_drawing_area();
+        P::draw(inp, &root).map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", P::NAME))?;
+        root.present()
+            .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", P::NAME))?;
+    }
+    Ok(Some(Svg {
+        name: P::NAME,
+        svg: out,
+    }))
+}
+
+fn png<P: Plot>(inp: &Inputs, dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if !P::available(inp) {
+        return Ok(None);
+    }
+    style::register();
+    let path = dir.join(format!("{}.png", P::NAME));
+    // The encoder picks the format from the extension, so the temporary name ends in .png.
+    let tmp = dir.join(format!("{}.tmp.png", P::NAME));
+    {
+        let root = BitMapBackend::new(&tmp, style::SIZE).into_drawing_area();
+        P::draw(inp, &root).map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", P::NAME))?;
+        root.present()
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(Some(path))
+}
+
+/// Every plot the report's data allows, as SVG text (for files and for report.html).
+pub fn svg_plots(report: &Report) -> anyhow::Result<Vec<Svg>> {
+    let inp = Inputs::of(report);
+    Ok([
+        svg::<scaling::Scaling>(&inp)?,
+        svg::<efficiency::Efficiency>(&inp)?,
+        svg::<breakdown::Breakdown>(&inp)?,
+        svg::<timeline::Timeline>(&inp)?,
+    ]
+    .into_iter()
+    .flatten()
+    .collect())
+}
+
+/// Writes `<name>.svg` for every plot the data allows (and `<name>.png` with `png`) into `dir`;
+/// returns the files written.
+pub fn write_plots(report: &Report, dir: &Path, png_too: bool) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for plot in svg_plots(report)? {
+        let path = dir.join(format!("{}.svg", plot.name));
+        write_atomic(&path, plot.svg.as_bytes())?;
+        written.push(path);
+    }
+    if png_too {
+        let inp = Inputs::of(report);
+        written.extend(
+            [
+                png::<scaling::Scaling>(&inp, dir)?,
+                png::<efficiency::Efficiency>(&inp, dir)?,
+                png::<breakdown::Breakdown>(&inp, dir)?,
+                png::<timeline::Timeline>(&inp, dir)?,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+    }
+    Ok(written)
+}
+
+/// The upper end of an axis holding values up to `max`: a little headroom, never empty.
+fn axis_top(max: f64) -> f64 {
+    if max.is_finite() && max > 0.0 {
+        max * 1.12
+    } else {
+        1.0
+    }
+}
