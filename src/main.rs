@@ -18,6 +18,9 @@ const TARGET_ALWAYS_FAILED: u8 = 3;
 const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
+    if let Some(code) = run::keeper::run_if_keeper() {
+        return code;
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_command(&args),

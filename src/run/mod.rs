@@ -3,6 +3,7 @@
 
 pub mod counters;
 pub mod host;
+pub mod keeper;
 pub mod probes;
 pub mod reap;
 pub mod sampler;
@@ -155,8 +156,8 @@ fn run_once(
         )
         .into());
     }
-    let ended = reap::wait_and_reap(child.pid, child.pid, t0, plan.timeout)
-        .context("waiting for the target")?;
+    let ended =
+        reap::wait_and_reap(&mut child, t0, plan.timeout).context("waiting for the target")?;
     let counters = (!counters.is_empty()).then(|| counters.read());
     // A sampler that could not start leaves the run without a timeline, not without a result.
     let sampled = sampler.ok().map(|s| s.finish());
