@@ -45,13 +45,13 @@ fn run_command(args: &RunArgs) -> anyhow::Result<u8> {
     output::prepare_dir(&plan.output_dir)?;
     let say = |line: &str| eprintln!("{line}");
     let progress: run::Progress = (!args.quiet).then_some(&say as &dyn Fn(&str));
-    let (m, ended) = run::run_sweep(&plan, host, progress, args.show_output, |m| {
+    let (m, ended) = run::run_sweep(&plan, host, progress, args.show_output, None, |m| {
         write_report(m, Status::InProgress, &plan.output_dir).map(|_| ())
     })?;
-    let status = if ended == run::Ended::Interrupted {
-        Status::Interrupted
-    } else {
-        Status::Complete
+    let status = match ended {
+        run::Ended::Interrupted => Status::Interrupted,
+        run::Ended::FailedFast => Status::FailedFast,
+        run::Ended::Complete => Status::Complete,
     };
     let summary = write_report(&m, status, &plan.output_dir)?;
     emit(&summary, args.json, args.quiet, &plan.output_dir)?;

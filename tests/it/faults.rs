@@ -104,3 +104,193 @@ fn daemons_of_a_finished_run_are_killed_and_counted() {
         "both daemons were counted: {run}"
     );
 }
+
+/// The run of the point whose parameter `case` is `value` (one run per point).
+fn run_of<'a>(report: &'a serde_json::Value, value: &str) -> &'a serde_json::Value {
+    let p = report["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["params"]["case"] == value)
+        .unwrap_or_else(|| panic!("no point case={value}"));
+    &p["runs"][0]
+}
+
+/// The kinds of fault recorded for a run.
+fn fault_kinds(run: &serde_json::Value) -> Vec<String> {
+    run["outcome"]["faults"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no outcome in {run}"))
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn each_fault_is_recorded_with_its_story_and_the_other_points_still_run() {
+    let dir = TempDir::new("faults");
+    let script = "case {case} in \
+        segv) kill -SEGV $$ ;; \
+        usr1) kill -USR1 $$ ;; \
+        exit) echo bad input >&2; exit 4 ;; \
+        hang) trap '' TERM; sleep 300 ;; \
+        instant) true ;; \
+        ok) sleep 0.2 ;; \
+        esac # {workers}";
+    let out = crate::support::run_quietly(
+        &dir,
+        &words("-w 1 --runs 1 --warmup 0 --timeout 1s -P case=segv,usr1,exit,hang,instant,ok"),
+        &["bash", "-c", script],
+    );
+    out.expect(out.code == Some(0), "some runs succeeded: exit 0");
+    let report = read_report(dir.path());
+    let expect = |case: &str, ended: &str, kinds: &[&str]| {
+        let run = run_of(&report, case);
+        assert_eq!(run["outcome"]["ended"], ended, "case {case}: {run}");
+        assert_eq!(fault_kinds(run), kinds, "case {case}");
+        let summary = run["outcome"]["summary"].as_str().unwrap();
+        assert!(summary.starts_with(&ended.replace('_', " ")), "{summary}");
+    };
+    expect("segv", "crashed", &["crash"]);
+    expect("usr1", "killed", &["signal"]);
+    expect("exit", "failed", &["exit_code"]);
+    expect("hang", "timed_out", &["timeout", "sigterm_ignored"]);
+    expect("instant", "ok", &["too_short"]);
+    expect("ok", "ok", &[]);
+    assert!(run_of(&report, "segv")["outcome"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("SIGSEGV"));
+    let hang = run_of(&report, "hang");
+    assert_eq!(hang["sigterm_ignored"], true);
+    assert!(
+        crate::support::num(&hang["wall_s"], "hang wall") >= 3.0,
+        "SIGKILL came after the 2 s grace"
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.txt")).unwrap();
+    assert!(summary.contains("Faults (runner):"), "{summary}");
+    assert!(
+        summary.contains("crashed: killed by SIGSEGV (11)"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn fail_fast_stops_at_the_first_failed_run_and_keeps_the_report() {
+    let dir = TempDir::new("failfast");
+    let out = crate::support::run_quietly(
+        &dir,
+        &words("-w 1,2 --runs 1 --warmup 0 --fail-fast -P case=exit,ok"),
+        &["bash", "-c", "[ {case} = ok ] || exit 9 # {workers}"],
+    );
+    out.expect(out.code == Some(3), "the only run made failed: exit 3");
+    let report = read_report(dir.path());
+    assert_eq!(report["status"], "failed_fast");
+    let runs: usize = report["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["runs"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(runs, 1, "nothing ran after the failure");
+}
+
+#[test]
+fn an_output_flood_keeps_the_first_and_last_mib_and_counts_every_byte() {
+    let dir = TempDir::new("flood");
+    let started = Instant::now();
+    let out = crate::support::run_quietly(
+        &dir,
+        &words("-w 1 --runs 1 --warmup 0 --output-cap 1MiB"),
+        &[
+            "bash",
+            "-c",
+            "echo first line; yes {workers} | head -c 50000000; echo last line",
+        ],
+    );
+    out.expect(out.code == Some(0), "the flood itself succeeds");
+    eprintln!("flood of 50 MB: {:?}", started.elapsed());
+    let report = read_report(dir.path());
+    let run = &report["points"][0]["runs"][0];
+    assert_eq!(
+        run["stdout_bytes"],
+        50_000_000 + 11 + 10,
+        "every byte is counted"
+    );
+    assert_eq!(fault_kinds(run), ["output_capped"]);
+    let saved = dir.path().join(run["stdout_file"].as_str().unwrap());
+    let bytes = std::fs::read(&saved).unwrap();
+    assert!(
+        bytes.len() < 2 * 1024 * 1024 + 200,
+        "{} bytes saved",
+        bytes.len()
+    );
+    assert!(bytes.starts_with(b"first line\n1\n1\n"));
+    assert!(bytes.ends_with(b"\n1\n1\nlast line\n") || bytes.ends_with(b"1last line\n"));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("bytes left out here"), "the cut is marked");
+}
+
+#[test]
+fn a_fork_storm_is_capped_with_a_clear_message_and_the_report_is_written() {
+    let dir = TempDir::new("storm");
+    let storm = "import os, time\n\
+                 kids = []\n\
+                 for i in range(512):\n    \
+                     pid = os.fork()\n    \
+                     if pid == 0:\n        time.sleep(1.5)\n        os._exit(0)\n    \
+                     kids.append(pid)\n\
+                 for p in kids:\n    os.waitpid(p, 0)\n";
+    let python = crate::support::python().display().to_string();
+    let started = Instant::now();
+    let out = crate::support::run_quietly(
+        &dir,
+        &words("-w 1 --runs 1 --warmup 0 --probes none --max-processes 64 --workers-env N"),
+        &[python.as_str(), "-c", storm],
+    );
+    eprintln!("fork storm of 512: {:?}", started.elapsed());
+    out.expect(out.code == Some(0), "the storm itself succeeds");
+    let report = read_report(dir.path());
+    let run = &report["points"][0]["runs"][0];
+    assert_eq!(fault_kinds(run), ["process_cap"], "{}", run["outcome"]);
+    let untracked = crate::support::num(&run["sampled"]["untracked_processes"], "untracked");
+    assert!(
+        untracked >= 400.0,
+        "most of the 512 went untracked: {untracked}"
+    );
+    assert_eq!(run["sampled"]["process_cap"], 64);
+    let message = run["outcome"]["faults"][0]["message"].as_str().unwrap();
+    assert!(message.contains("more than 64 processes") && message.contains("--max-processes"));
+}
+
+#[test]
+fn runs_are_interleaved_across_points_with_warmups_first() {
+    let dir = TempDir::new("order");
+    let log = dir.join("order.log");
+    let script = format!("echo {{workers}} >> {}", log.display());
+    let out = crate::support::run_quietly(
+        &dir,
+        &words("-w 1,2,4 --runs 2 --warmup 1"),
+        &["bash", "-c", script.as_str()],
+    );
+    out.expect(out.code == Some(0), "the sweep succeeds");
+    let order = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        order.split_whitespace().collect::<Vec<_>>(),
+        ["1", "2", "4", "1", "2", "4", "1", "2", "4"]
+    );
+    let report = read_report(dir.path());
+    for p in report["points"].as_array().unwrap() {
+        let warmups: Vec<bool> = p["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["warmup"] == true)
+            .collect();
+        assert_eq!(
+            warmups,
+            [true, false, false],
+            "each point: its warmup, then its runs"
+        );
+    }
+}
