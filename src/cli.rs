@@ -106,7 +106,8 @@ pub struct RunArgs {
     pub max_processes: u32,
 
     /// Finish an interrupted or killed sweep in DIR without redoing its finished runs (the
-    /// command and options are read from DIR; a command given here must match).
+    /// command and options are read from DIR; a command given here must match, and only -q,
+    /// --json and --show-output are taken from this invocation).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
 

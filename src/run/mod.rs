@@ -8,6 +8,7 @@ pub mod outcome;
 pub mod output_cap;
 pub mod probes;
 pub mod reap;
+pub mod resume;
 pub mod sampler;
 pub mod spawn;
 
@@ -185,6 +186,7 @@ fn run_once(
         sampler::SamplerConfig {
             requested_hz: plan.sample_hz,
             max_processes: plan.max_processes,
+            adopter: Some(child.keeper),
             ..Default::default()
         },
     );

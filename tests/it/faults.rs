@@ -294,3 +294,85 @@ fn runs_are_interleaved_across_points_with_warmups_first() {
         );
     }
 }
+
+#[test]
+fn a_killed_sweep_resumes_without_redoing_its_finished_runs() {
+    let dir = TempDir::new("resume");
+    let out_dir = dir.join("out");
+    let (log, hung) = (dir.join("done.log"), dir.join("hung.flag"));
+    let marker = format!("forkcast-resume-{}", std::process::id());
+    // The first run at 2 workers hangs (and is killed with forkcast); every later run is quick.
+    // A run logs its worker count only when it finishes.
+    let script = format!(
+        "if [ {{workers}} = 2 ] && [ ! -e {hung} ]; then touch {hung}; exec -a {marker} sleep 300; fi; \
+         echo {{workers}} >> {log}",
+        hung = hung.display(),
+        log = log.display()
+    );
+    let target = ["bash", "-c", script.as_str()];
+    let options = words("-w 1,2 --runs 2 --warmup 0");
+    let mut forkcast = crate::support::forkcast()
+        .args(run_args(&out_dir.display().to_string(), &options, &target))
+        .spawn()
+        .unwrap();
+    let hanging = wait_for(Duration::from_secs(20), || {
+        !processes_with(&marker).is_empty()
+    });
+    assert!(hanging.is_some(), "the sweep reached its hanging run");
+    forkcast.kill().unwrap();
+    forkcast.wait().unwrap();
+    assert!(wait_for(Duration::from_secs(2), || processes_with(&marker)
+        .is_empty())
+    .is_some());
+    let before = read_report(&out_dir);
+    assert_eq!(
+        before["status"], "in_progress",
+        "the killed sweep's report says so"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "1\n",
+        "one run had finished"
+    );
+
+    let out_str = out_dir.display().to_string();
+    let other = crate::support::run_forkcast(&[
+        "run", "-q", "--resume", &out_str, "--", "bash", "-c", "true",
+    ]);
+    other.expect(other.code == Some(2), "a different command is refused");
+    other.expect(
+        other.stderr.trim().lines().count() == 1 && other.stderr.contains("leave the command out"),
+        "in one line that says what to do",
+    );
+
+    let resumed = crate::support::run_forkcast(&["run", "-q", "--resume", &out_str]);
+    resumed.expect(resumed.code == Some(0), "the resumed sweep finishes");
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        log_text.split_whitespace().collect::<Vec<_>>(),
+        ["1", "2", "1", "2"],
+        "only the missing runs were made"
+    );
+    let report = read_report(&out_dir);
+    assert_eq!(report["status"], "complete");
+    for p in report["points"].as_array().unwrap() {
+        assert_eq!(
+            p["runs"].as_array().unwrap().len(),
+            2,
+            "{} has both its runs",
+            p["workers"]
+        );
+    }
+    let again = crate::support::run_forkcast(&["run", "-q", "--resume", &out_str]);
+    again.expect(
+        again.code == Some(2) && again.stderr.contains("nothing to resume"),
+        "a finished sweep is refused",
+    );
+    let stranger = dir.join("stranger");
+    std::fs::create_dir_all(&stranger).unwrap();
+    let no = crate::support::run_forkcast(&["run", "--resume", &stranger.display().to_string()]);
+    no.expect(
+        no.code == Some(2) && no.stderr.contains("no sweep.json"),
+        "a folder that is not a sweep is refused",
+    );
+}

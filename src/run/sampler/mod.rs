@@ -44,6 +44,8 @@ pub struct SamplerConfig {
     /// Most processes tracked at once; later ones are counted, not sampled (a fork storm must
     /// not make the sampler's cost and the report grow without bound).
     pub max_processes: u32,
+    /// The tree's subreaper (the runner's keeper), whose children are all orphans of the tree.
+    pub adopter: Option<i32>,
 }
 
 impl Default for SamplerConfig {
@@ -52,6 +54,7 @@ impl Default for SamplerConfig {
             requested_hz: None,
             pss_every: Duration::from_millis(500),
             max_processes: 1024,
+            adopter: None,
         }
     }
 }
@@ -81,6 +84,7 @@ pub fn start(root_pid: i32, t0: Instant, config: SamplerConfig) -> io::Result<Sa
         pace,
         config.requested_hz,
         config.max_processes,
+        config.adopter,
     )?;
     let baseline_cpu = sys::thread_cpu_time().saturating_sub(cpu_before);
     let (stop, stop_rx) = mpsc::channel();

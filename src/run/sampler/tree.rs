@@ -64,11 +64,16 @@ impl Tree {
         pace: Pace,
         requested_hz: Option<f64>,
         max_processes: u32,
+        adopter: Option<i32>,
     ) -> io::Result<Self> {
+        let mut discovery = Discovery::new(root)?;
+        if let Some(pid) = adopter {
+            discovery.adopted_by(pid);
+        }
         let mut tree = Tree {
             t0,
             root,
-            discovery: Discovery::new(root)?,
+            discovery,
             gate: PidGate::new(),
             procs: Vec::new(),
             data: SamplerData {
