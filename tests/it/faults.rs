@@ -376,3 +376,42 @@ fn a_killed_sweep_resumes_without_redoing_its_finished_runs() {
         "a folder that is not a sweep is refused",
     );
 }
+
+#[test]
+fn sigterm_mid_sweep_stops_the_tree_and_keeps_a_consistent_report() {
+    let dir = TempDir::new("sigterm");
+    let marker = format!("forkcast-term-{}", std::process::id());
+    let script = format!("[ {{workers}} = 2 ] && exec -a {marker} sleep 300; sleep 0.1");
+    let mut forkcast = crate::support::forkcast()
+        .args(run_args(
+            &dir.str(),
+            &words("-w 1,2 --runs 2 --warmup 0"),
+            &["bash", "-c", script.as_str()],
+        ))
+        .spawn()
+        .unwrap();
+    let hanging = wait_for(Duration::from_secs(20), || {
+        !processes_with(&marker).is_empty()
+    });
+    assert!(hanging.is_some(), "the sweep reached the hanging point");
+    // SAFETY: signalling the forkcast child we spawned.
+    unsafe { libc::kill(forkcast.id() as i32, libc::SIGTERM) };
+    let status = forkcast.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "interrupted: exit 130");
+    assert!(processes_with(&marker).is_empty(), "the tree was stopped");
+    let report = read_report(dir.path());
+    assert_eq!(report["status"], "interrupted");
+    let runs = |w: u64| {
+        report["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["workers"] == w)
+            .map(|p| p["runs"].as_array().unwrap().clone())
+            .unwrap()
+    };
+    assert_eq!(runs(1).len(), 1, "the finished run at 1 worker is kept");
+    assert_eq!(runs(1)[0]["outcome"]["ended"], "ok");
+    assert_eq!(runs(2).len(), 1);
+    assert_eq!(runs(2)[0]["outcome"]["ended"], "interrupted");
+}
