@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Exit code when the target failed every measured run.
+/// Exit code when the target failed every measured run, or any run under --fail-fast.
 const TARGET_ALWAYS_FAILED: u8 = 3;
 /// Exit code after Ctrl-C, as shells expect (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
@@ -73,6 +73,12 @@ fn run_command(given: &RunArgs) -> anyhow::Result<u8> {
     emit(&summary, args.json, args.quiet, &plan.output_dir)?;
     Ok(if status == Status::Interrupted {
         INTERRUPTED
+    } else if status == Status::FailedFast {
+        eprintln!(
+            "forkcast: stopped at the first failed run (--fail-fast); see {}/runs/*.stderr",
+            plan.output_dir.display()
+        );
+        TARGET_ALWAYS_FAILED
     } else if m
         .points
         .iter()
