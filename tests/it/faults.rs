@@ -80,12 +80,12 @@ fn kill_9_of_forkcast_takes_the_whole_tree_with_it_within_2_s() {
 }
 
 #[test]
-fn daemons_of_a_finished_run_are_killed_and_counted() {
+fn daemons_of_a_finished_run_are_killed_and_counted_even_one_that_ignores_sigterm() {
     let dir = TempDir::new("daemons");
     let marker = format!("forkcast-daemons-{}", std::process::id());
     let script = format!(
-        "( setsid bash -c 'exec -a {marker} sleep 300' & ) ; ( (exec -a {marker} sleep 300) & ) ; \
-         sleep 0.3 # {{workers}}"
+        "( setsid bash -c \"trap '' TERM; exec -a {marker} sleep 300\" & ) ; \
+         ( (exec -a {marker} sleep 300) & ) ; sleep 0.3 # {{workers}}"
     );
     let out = crate::support::run_quietly(
         &dir,
