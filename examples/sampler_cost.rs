@@ -73,6 +73,7 @@ fn measure(label: &str, (threads, spinning, nap): (usize, usize, f64), hz: Optio
         SamplerConfig {
             requested_hz: hz,
             pss_every: Duration::from_millis(500),
+            ..SamplerConfig::default()
         },
     )
     .expect("start sampler");

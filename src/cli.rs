@@ -105,14 +105,47 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "throughput")]
     pub goal: Goal,
 
+    /// Order of the runs: interleaved (every point's warmups, then rounds of one run per point:
+    /// 1, 2, 4, 1, 2, 4, ...) so host drift is spread over every point, or sequential (all runs
+    /// of a point before the next).
+    #[arg(long, value_enum, default_value = "interleaved")]
+    pub order: Order,
+
+    /// Stop the sweep at the first failed run (by default every point still runs).
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// Most of each run's stdout and of its stderr to keep: the first and the last SIZE are
+    /// saved, the total byte count is recorded (e.g. 8MiB, 512KiB, 1GB).
+    #[arg(long, default_value = "8MiB", value_name = "SIZE")]
+    pub output_cap: String,
+
+    /// Most processes of the target's tree the sampler tracks at once; beyond it the run goes on,
+    /// unsampled processes are counted and the report says so.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_processes: u32,
+
+    /// Finish an interrupted or killed sweep in DIR without redoing its finished runs (the
+    /// command and options are read from DIR; a command given here must match, and only -q,
+    /// --json and --show-output are taken from this invocation).
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+
     /// The command to run; `{workers}` and `{NAME}` are substituted in every argument.
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        required = true,
+        required_unless_present = "resume",
         value_name = "COMMAND"
     )]
     pub command: Vec<String>,
+}
+
+/// The order of a sweep's runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Order {
+    Interleaved,
+    Sequential,
 }
 
 #[derive(

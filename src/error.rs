@@ -43,6 +43,12 @@ pub enum UsageError {
     NewerReport(String, u32, u32),
     #[error("the command '{0}' was not found: check its spelling or give its full path")]
     CommandNotFound(String),
+    #[error("--output-cap '{0}' is not a size: use e.g. 8MiB, 512KiB or 1GB")]
+    BadOutputCap(String),
+    #[error("--max-processes must be at least 1")]
+    ZeroMaxProcesses,
+    #[error("cannot resume {0}: {1}")]
+    NotResumable(String, String),
 }
 
 /// Exit codes: 0 ok, 1 forkcast itself failed, 2 bad input, 3 the target failed every run.

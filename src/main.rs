@@ -15,12 +15,15 @@ use std::process::ExitCode;
 
 /// Exit code when forkcast itself failed (here: analysis failed; the raw data is kept).
 const FORKCAST_FAILED: u8 = 1;
-/// Exit code when the target failed every measured run.
+/// Exit code when the target failed every measured run, or any run under --fail-fast.
 const TARGET_ALWAYS_FAILED: u8 = 3;
 /// Exit code after Ctrl-C, as shells expect (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
+    if let Some(code) = run::keeper::run_if_keeper() {
+        return code;
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_command(&args),
@@ -41,11 +44,27 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_command(args: &RunArgs) -> anyhow::Result<u8> {
+fn run_command(given: &RunArgs) -> anyhow::Result<u8> {
     let host = run::host::describe_host();
+    // `--resume DIR`: the saved sweep's options; the presentation flags stay as given.
+    let resumed = run::resume::load(given)?;
+    let args = resumed.as_ref().map_or(given, |r| &r.args);
     let plan = plan::plan(args, host.usable_cpus)?;
-    output::prepare_dir(&plan.output_dir)?;
-    output::clear_old_runs(&plan.output_dir)?;
+    let saved = match resumed {
+        Some(r) => {
+            if let Some(m) = &r.measurements {
+                run::resume::check_against_plan(&plan.output_dir, m, &plan)?;
+            }
+            r.measurements
+        }
+        None => {
+            output::prepare_dir(&plan.output_dir)?;
+            output::clear_old_runs(&plan.output_dir)?;
+            run::resume::save_sweep(&plan.output_dir)?;
+            None
+        }
+    };
+    let args = given;
     let bar = forkcast::report::progress::Bar::for_sweep(&plan, args.quiet, args.json);
     let say = |line: &str| bar.line(line);
     let progress: run::Progress = (!args.quiet).then_some(&say as &dyn Fn(&str));
@@ -53,14 +72,14 @@ fn run_command(args: &RunArgs) -> anyhow::Result<u8> {
         png: args.png,
         trace: args.trace,
     };
-    let (m, ended) = run::run_sweep(&plan, host, progress, args.show_output, |m| {
+    let (m, ended) = run::run_sweep(&plan, host, progress, args.show_output, saved, |m| {
         saved::save(&plan.output_dir, m, Status::InProgress, vis).map(|_| ())
     })?;
     bar.finish();
-    let status = if ended == run::Ended::Interrupted {
-        Status::Interrupted
-    } else {
-        Status::Complete
+    let status = match ended {
+        run::Ended::Interrupted => Status::Interrupted,
+        run::Ended::FailedFast => Status::FailedFast,
+        run::Ended::Complete => Status::Complete,
     };
     let written = saved::save(&plan.output_dir, &m, status, vis)?;
     let report_path = plan.output_dir.join(saved::REPORT_FILE);
@@ -76,6 +95,12 @@ fn run_command(args: &RunArgs) -> anyhow::Result<u8> {
     }
     Ok(if status == Status::Interrupted {
         INTERRUPTED
+    } else if status == Status::FailedFast {
+        eprintln!(
+            "forkcast: stopped at the first failed run (--fail-fast); see {}/runs/*.stderr",
+            plan.output_dir.display()
+        );
+        TARGET_ALWAYS_FAILED
     } else if m
         .points
         .iter()

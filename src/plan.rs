@@ -1,7 +1,7 @@
 //! Expands the parsed flags into every point to run, with argv already substituted, before
 //! anything spawns. Bad input is caught here, as a `UsageError`.
 
-use crate::cli::{Goal, RunArgs};
+use crate::cli::{Goal, Order, RunArgs};
 use crate::error::UsageError;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,6 +25,47 @@ pub struct Plan {
     pub probes: ProbeChoice,
     pub goal: Goal,
     pub output_dir: PathBuf,
+    /// The order the runs are made in (see [`Plan::schedule`]).
+    pub order: Order,
+    /// Stop at the first failed run.
+    pub fail_fast: bool,
+    /// Bytes of the head and of the tail of each saved stdout/stderr.
+    pub output_cap_bytes: u64,
+    /// Most processes the sampler tracks at once.
+    pub max_processes: u32,
+}
+
+/// One run of the sweep: which point, which repetition of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Index into `Plan::points`.
+    pub point: usize,
+    /// 0-based among the point's runs, warmups first.
+    pub repetition: u32,
+    pub warmup: bool,
+}
+
+impl Plan {
+    /// Every run in the order it is made. Interleaved: every point's warmups first, then rounds
+    /// of one measured run per point (1, 2, 4, 1, 2, 4, ...), so a host that drifts (measured:
+    /// the same CPU-bound job took 5.8 to 8.6 s within minutes, issue 9) slows every point alike
+    /// instead of turning into a fake speedup. Sequential: all runs of a point, then the next.
+    pub fn schedule(&self) -> Vec<Step> {
+        let (points, warmup, runs) = (self.points.len(), self.warmup, self.runs);
+        let step = |point, repetition| Step {
+            point,
+            repetition,
+            warmup: repetition < warmup,
+        };
+        match self.order {
+            Order::Interleaved => (0..warmup + runs)
+                .flat_map(|r| (0..points).map(move |p| step(p, r)))
+                .collect(),
+            Order::Sequential => (0..points)
+                .flat_map(|p| (0..warmup + runs).map(move |r| step(p, r)))
+                .collect(),
+        }
+    }
 }
 
 /// Which probes to inject into the target.
@@ -113,6 +154,10 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
     }
     let timeout = args.timeout.as_deref().map(parse_duration).transpose()?;
     let probes = parse_probes(&args.probes)?;
+    let output_cap_bytes = parse_size(&args.output_cap)?;
+    if args.max_processes == 0 {
+        return Err(UsageError::ZeroMaxProcesses);
+    }
 
     let mut points = Vec::new();
     for combo in param_grid(&params) {
@@ -152,7 +197,37 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
         probes,
         goal: args.goal,
         output_dir: args.output.clone().unwrap_or_else(default_output_dir),
+        order: args.order,
+        fail_fast: args.fail_fast,
+        output_cap_bytes,
+        max_processes: args.max_processes,
     })
+}
+
+/// `8MiB`, `512KiB`, `1GB`, `100k`, or bare bytes; 0 is refused (nothing would be kept).
+pub fn parse_size(text: &str) -> Result<u64, UsageError> {
+    let bad = || UsageError::BadOutputCap(text.to_string());
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let bytes = value * scale;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as u64)
 }
 
 /// `1,2,4`, `1..8`, `2..16:2` or `auto`; sorted, deduplicated, never 0.
@@ -368,6 +443,71 @@ mod tests {
         assert!(py.python && !py.preload && !py.auto);
         assert!(parse_probes("preload,python").unwrap().preload);
         assert!(matches!(parse_probes("gdb"), Err(UsageError::BadProbes(_))));
+    }
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        assert_eq!(parse_size("8MiB").unwrap(), 8 << 20);
+        assert_eq!(parse_size("512KiB").unwrap(), 512 << 10);
+        assert_eq!(parse_size("1GB").unwrap(), 1_000_000_000);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("8 parsecs").is_err());
+    }
+
+    fn plan_of(extra: &[&str]) -> Plan {
+        use clap::Parser;
+        let mut argv = vec![
+            "forkcast", "run", "-w", "1,2,4", "--runs", "2", "--warmup", "1",
+        ];
+        argv.extend_from_slice(extra);
+        argv.extend_from_slice(&["--", "job", "{workers}"]);
+        let cli = crate::cli::Cli::parse_from(argv);
+        let crate::cli::Command::Run(args) = cli.command else {
+            unreachable!()
+        };
+        plan(&args, 2).unwrap()
+    }
+
+    #[test]
+    fn runs_are_interleaved_by_default_with_warmups_first() {
+        let order: Vec<(u32, bool)> = plan_of(&[])
+            .schedule()
+            .iter()
+            .map(|s| (plan_of(&[]).points[s.point].workers, s.warmup))
+            .collect();
+        let w = |n| (n, true);
+        let r = |n| (n, false);
+        assert_eq!(
+            order,
+            [w(1), w(2), w(4), r(1), r(2), r(4), r(1), r(2), r(4)]
+        );
+    }
+
+    #[test]
+    fn sequential_order_finishes_each_point_first() {
+        let p = plan_of(&["--order", "sequential"]);
+        let order: Vec<(u32, u32)> = p
+            .schedule()
+            .iter()
+            .map(|s| (p.points[s.point].workers, s.repetition))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (1, 0),
+                (1, 1),
+                (1, 2),
+                (2, 0),
+                (2, 1),
+                (2, 2),
+                (4, 0),
+                (4, 1),
+                (4, 2)
+            ]
+        );
+        assert!(p.schedule()[0].warmup && !p.schedule()[1].warmup);
     }
 
     #[test]

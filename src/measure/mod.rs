@@ -3,10 +3,12 @@
 //! Units are in the field names. `Option` means "not measured" (never a 0 that means unknown).
 
 mod host;
+mod outcome;
 pub mod probes;
 mod sampled;
 
 pub use host::Host;
+pub use outcome::{Ending, Fault, FaultKind, Outcome};
 pub use sampled::{IoCounters, ProcessRecord, SamplerData, ThreadRecord, Tick, WaitCount};
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,9 @@ pub struct Run {
     /// Descendants still alive when the root exited; forkcast killed and reaped them.
     #[serde(default)]
     pub leftover_processes: u32,
+    /// Part of the tree was still alive 2 s after SIGTERM and needed SIGKILL.
+    #[serde(default)]
+    pub sigterm_ignored: bool,
     /// rusage of the reaped tree (RUSAGE_CHILDREN delta), always measured.
     pub rusage: Rusage,
     /// perf_event counters of the whole tree; None when perf_event could not be opened at all.
@@ -77,6 +82,15 @@ pub struct Run {
     pub stderr_file: Option<String>,
     /// Other processes' CPU on the host during the run, in cores (noisy-host evidence).
     pub host_other_cpu_cores: Option<f64>,
+    /// Bytes the target wrote to stdout and to stderr in all; the saved files keep at most the
+    /// first and the last `--output-cap` of each.
+    #[serde(default)]
+    pub stdout_bytes: Option<u64>,
+    #[serde(default)]
+    pub stderr_bytes: Option<u64>,
+    /// What happened, in words and as data; None in reports from before it was recorded.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
 }
 
 /// rusage of the reaped process tree.

@@ -30,6 +30,12 @@ pub struct SamplerData {
     /// Every process of the tree that the sampler saw (exited ones included). Raw file only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<ProcessRecord>,
+    /// The cap on processes tracked at once (`--max-processes`), when the tree reached it.
+    #[serde(default)]
+    pub process_cap: Option<u32>,
+    /// Processes of the tree that joined while the cap was reached and were never sampled.
+    #[serde(default)]
+    pub untracked_processes: u64,
 }
 
 /// The whole tree at one tick; rates are over the interval since the previous tick.

@@ -96,6 +96,8 @@ pub enum Status {
     Complete,
     /// Stopped by Ctrl-C/SIGTERM; the points measured so far are kept.
     Interrupted,
+    /// Stopped at the first failed run (`--fail-fast`); the runs so far are kept.
+    FailedFast,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

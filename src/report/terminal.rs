@@ -31,6 +31,7 @@ impl Exporter for Terminal {
         writeln!(o)?;
         points_table(&mut o, r)?;
         writeln!(o)?;
+        run_faults(&mut o, r)?;
         where_time_went(&mut o, r)?;
         fits(&mut o, r)?;
         steps(&mut o, r)?;
@@ -352,5 +353,40 @@ pub(super) fn status_words(s: Status) -> &'static str {
         Status::InProgress => "in progress (more points to come)",
         Status::Complete => "complete",
         Status::Interrupted => "interrupted (the points measured before the stop)",
+        Status::FailedFast => "stopped at the first failed run (--fail-fast)",
     }
+}
+
+/// Every run that did not simply succeed, with what happened (from the runner: the keeper's
+/// wait status, the timeout, the output cap, the sampler's process cap).
+fn run_faults(o: &mut String, r: &Report) -> std::fmt::Result {
+    let mut lines = Vec::new();
+    for p in &r.points {
+        for (i, run) in p.measured.runs.iter().enumerate() {
+            let Some(out) = run.outcome.as_ref().filter(|o| !o.faults.is_empty()) else {
+                continue;
+            };
+            let params = params_label(&p.measured.params);
+            let params = if params.is_empty() {
+                params
+            } else {
+                format!(" {params}")
+            };
+            let kind = if run.warmup { "warmup" } else { "run" };
+            lines.push(format!(
+                "  workers={}{params} {kind} {}: {}",
+                p.measured.workers,
+                i + 1,
+                out.summary
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(o, "Faults (runner):")?;
+    for l in lines {
+        writeln!(o, "{l}")?;
+    }
+    writeln!(o)
 }

@@ -3,14 +3,18 @@
 
 pub mod counters;
 pub mod host;
+pub mod keeper;
+pub mod outcome;
+pub mod output_cap;
 pub mod probes;
 pub mod reap;
+pub mod resume;
 pub mod sampler;
 pub mod spawn;
 
 use crate::error::UsageError;
-use crate::measure::{Host, Measurements, PointMeasurements, Run, Source};
-use crate::plan::{Plan, PlannedPoint};
+use crate::measure::{Ending, Host, Measurements, PointMeasurements, Run, Source};
+use crate::plan::{Plan, PlannedPoint, Step};
 use anyhow::Context;
 use std::ffi::OsString;
 use std::fs::File;
@@ -21,21 +25,26 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
     Complete,
-    /// Ctrl-C or SIGTERM: the points so far are kept.
+    /// Ctrl-C or SIGTERM: the runs so far are kept.
     Interrupted,
+    /// `--fail-fast` and a run failed: the runs so far are kept.
+    FailedFast,
 }
 
 /// Progress lines for the user; `None` keeps quiet.
 pub type Progress<'a> = Option<&'a dyn Fn(&str)>;
 
-/// Runs every point of the plan. `after_point` sees the measurements after each point, so the
-/// caller can rewrite the report and an interrupted sweep keeps what it measured.
+/// Makes every run of the plan that `resumed` (the measurements of an earlier, unfinished
+/// sweep) does not already hold, in the plan's order. `after_run` sees the measurements after
+/// each run, so the caller can rewrite the report and an interrupted sweep keeps what it
+/// measured.
 pub fn run_sweep(
     plan: &Plan,
     host: Host,
     progress: Progress,
     show_output: bool,
-    mut after_point: impl FnMut(&Measurements) -> anyhow::Result<()>,
+    resumed: Option<Measurements>,
+    mut after_run: impl FnMut(&Measurements) -> anyhow::Result<()>,
 ) -> anyhow::Result<(Measurements, Ended)> {
     let program = plan.points[0].argv[0].clone();
     let program_path = spawn::resolve_program(&program)
@@ -45,7 +54,7 @@ pub fn run_sweep(
     std::fs::create_dir_all(&runs_dir)
         .with_context(|| format!("cannot create {}", runs_dir.display()))?;
 
-    let mut m = Measurements {
+    let mut m = resumed.unwrap_or_else(|| Measurements {
         host,
         command: plan.template.clone(),
         params: plan.params.iter().cloned().collect(),
@@ -54,53 +63,78 @@ pub fn run_sweep(
             .ok()
             .map(|p| p.display().to_string()),
         points: Vec::new(),
-    };
-    let total_points = plan.points.len();
-    for (pi, point) in plan.points.iter().enumerate() {
-        m.points.push(PointMeasurements {
-            workers: point.workers,
-            params: point.params.clone(),
-            argv: point.argv.clone(),
-            runs: Vec::new(),
+    });
+    // Runs already measured count as done, point by point (a point's runs are saved in the
+    // order they were made, so the first `done` repetitions are the finished ones).
+    let done: Vec<u32> = plan
+        .points
+        .iter()
+        .map(|p| find_point(&m, p).map_or(0, |i| m.points[i].runs.len() as u32))
+        .collect();
+    let todo: Vec<Step> = plan
+        .schedule()
+        .into_iter()
+        .filter(|s| s.repetition >= done[s.point])
+        .collect();
+    for (k, step) in todo.iter().enumerate() {
+        let point = &plan.points[step.point];
+        let slot = find_point(&m, point).unwrap_or_else(|| {
+            m.points.push(PointMeasurements {
+                workers: point.workers,
+                params: point.params.clone(),
+                argv: point.argv.clone(),
+                runs: Vec::new(),
+            });
+            m.points.len() - 1
         });
-        let repetitions = (0..plan.warmup)
-            .map(|_| true)
-            .chain((0..plan.runs).map(|_| false));
-        for (ri, warmup) in repetitions.enumerate() {
-            let label = format!(
-                "{:02}-w{}{}-r{}{}",
-                pi + 1,
+        let label = format!(
+            "{:02}-w{}{}-r{}{}",
+            step.point + 1,
+            point.workers,
+            param_label(point),
+            step.repetition,
+            if step.warmup { "-warmup" } else { "" }
+        );
+        let run = run_once(plan, point, &program_path, &runs_dir, &label, step.warmup)?;
+        let outcome = run.outcome.as_ref();
+        if let Some(say) = progress {
+            let ended_ok = outcome.is_none_or(|o| o.ended == Ending::Ok && o.faults.is_empty());
+            say(&format!(
+                "[{}/{}] workers={}{} {} {:.3} s{}",
+                k + 1,
+                todo.len(),
                 point.workers,
-                param_label(point),
-                ri,
-                if warmup { "-warmup" } else { "" }
-            );
-            let run = run_once(plan, point, &program_path, &runs_dir, &label, warmup)?;
-            if let Some(say) = progress {
-                say(&format!(
-                    "[{}/{}] workers={}{} {} {:.3} s{}",
-                    pi + 1,
-                    total_points,
-                    point.workers,
-                    param_label(point).replace('-', " "),
-                    if warmup { "warmup" } else { "run" },
-                    run.wall_s,
-                    describe_failure(&run)
-                ));
-            }
-            if show_output {
-                echo_output(&plan.output_dir, &run);
-            }
-            let interrupted = run.interrupted;
-            m.points[pi].runs.push(run);
-            if interrupted || reap::interrupted().is_some() {
-                after_point(&m)?;
-                return Ok((m, Ended::Interrupted));
-            }
+                param_label(point).replace('-', " "),
+                if step.warmup { "warmup" } else { "run" },
+                run.wall_s,
+                match outcome {
+                    Some(o) if !ended_ok => format!(" ({})", o.summary),
+                    _ => String::new(),
+                }
+            ));
         }
-        after_point(&m)?;
+        if show_output {
+            echo_output(&plan.output_dir, &run);
+        }
+        let interrupted = run.interrupted;
+        let failed = outcome.is_some_and(|o| o.ended != Ending::Ok);
+        m.points[slot].runs.push(run);
+        after_run(&m)?;
+        if interrupted || reap::interrupted().is_some() {
+            return Ok((m, Ended::Interrupted));
+        }
+        if plan.fail_fast && failed {
+            return Ok((m, Ended::FailedFast));
+        }
     }
     Ok((m, Ended::Complete))
+}
+
+/// The measured point that `point` of the plan is (same workers and params).
+fn find_point(m: &Measurements, point: &PlannedPoint) -> Option<usize> {
+    m.points
+        .iter()
+        .position(|p| p.workers == point.workers && p.params == point.params)
 }
 
 /// One execution: gate, attach, release, wait, reap, read.
@@ -122,6 +156,14 @@ fn run_once(
         stderr: File::create(&stderr_path)
             .with_context(|| format!("cannot create {}", stderr_path.display()))?,
     };
+    let guard = output_cap::OutputGuard::start(
+        vec![
+            (stdout_path.clone(), stdio.stdout.try_clone()?),
+            (stderr_path.clone(), stdio.stderr.try_clone()?),
+        ],
+        plan.output_cap_bytes,
+    )
+    .context("cannot start the output cap")?;
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(k, _)| !point.env.iter().any(|(name, _)| k == name.as_str()))
         .collect();
@@ -143,6 +185,8 @@ fn run_once(
         sampler_t0,
         sampler::SamplerConfig {
             requested_hz: plan.sample_hz,
+            max_processes: plan.max_processes,
+            adopter: Some(child.keeper),
             ..Default::default()
         },
     );
@@ -155,9 +199,10 @@ fn run_once(
         )
         .into());
     }
-    let ended = reap::wait_and_reap(child.pid, child.pid, t0, plan.timeout)
-        .context("waiting for the target")?;
+    let ended =
+        reap::wait_and_reap(&mut child, t0, plan.timeout).context("waiting for the target")?;
     let counters = (!counters.is_empty()).then(|| counters.read());
+    let output_bytes = guard.finish();
     // A sampler that could not start leaves the run without a timeline, not without a result.
     let sampled = sampler.ok().map(|s| s.finish());
     let probe_data = prepared
@@ -181,7 +226,7 @@ fn run_once(
             .display()
             .to_string()
     };
-    Ok(Run {
+    let mut run = Run {
         warmup,
         wall_s,
         cpu_user_s: Some(ended.rusage.user_s),
@@ -192,6 +237,7 @@ fn run_once(
         timed_out: ended.timed_out,
         interrupted: ended.interrupted,
         leftover_processes: ended.leftover_processes,
+        sigterm_ignored: ended.sigterm_ignored,
         rusage: ended.rusage,
         counters,
         sampled,
@@ -201,7 +247,15 @@ fn run_once(
         stdout_file: Some(relative(&stdout_path)),
         stderr_file: Some(relative(&stderr_path)),
         host_other_cpu_cores,
-    })
+        stdout_bytes: output_bytes.first().copied().flatten(),
+        stderr_bytes: output_bytes.get(1).copied().flatten(),
+        outcome: None,
+    };
+    let caps = outcome::Caps {
+        output_cap_bytes: plan.output_cap_bytes,
+    };
+    run.outcome = Some(outcome::outcome_of(&run, &caps));
+    Ok(run)
 }
 
 /// Prepares the probes `--probes` asks for. Under `auto`, a probe that cannot reach this target
@@ -269,20 +323,6 @@ fn param_label(point: &PlannedPoint) -> String {
             format!("-{k}={safe}")
         })
         .collect()
-}
-
-fn describe_failure(run: &Run) -> String {
-    if run.timed_out {
-        " (timed out, tree killed)".into()
-    } else if run.interrupted {
-        " (interrupted, tree killed)".into()
-    } else if let Some(sig) = run.signal {
-        format!(" (killed by signal {sig})")
-    } else if run.exit_code != Some(0) {
-        format!(" (exit code {})", run.exit_code.unwrap_or(-1))
-    } else {
-        String::new()
-    }
 }
 
 /// `--show-output`: the run's saved output, after the run.

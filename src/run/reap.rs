@@ -1,8 +1,12 @@
-//! Waiting for the target, enforcing the timeout, forwarding Ctrl-C, and reaping every
-//! descendant (forkcast is a child subreaper, so orphans come back to it).
+//! Waiting for the target, enforcing the timeout, forwarding Ctrl-C, and cleaning up every
+//! descendant. The keeper (src/run/keeper.rs) is the tree's subreaper and reaps it; forkcast
+//! decides when to signal, and reads the keeper's report at the end.
 
+use super::keeper::children_of;
+use super::spawn::GatedChild;
 use crate::measure::Rusage;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -53,87 +57,102 @@ pub struct Ended {
     pub signal: Option<i32>,
     pub timed_out: bool,
     pub interrupted: bool,
+    /// The tree (or what outlived the root) was still alive `KILL_GRACE` after SIGTERM, so it
+    /// got SIGKILL.
+    pub sigterm_ignored: bool,
     /// Descendants still alive when the root exited (killed by forkcast).
     pub leftover_processes: u32,
     /// Sum over every reaped process (root, orphans, killed leftovers).
     pub rusage: Rusage,
 }
 
-/// Waits for `pid` (released at `t0`), enforcing `timeout`, then cleans up the whole tree.
+/// Waits for the gated child (released at `t0`), enforcing `timeout`, then cleans up the whole
+/// tree and collects the keeper's report.
 pub fn wait_and_reap(
-    pid: i32,
-    pgid: i32,
+    child: &mut GatedChild,
     t0: Instant,
     timeout: Option<Duration>,
 ) -> io::Result<Ended> {
-    let pidfd = pidfd_open(pid)?;
+    let (pgid, keeper) = (child.pid, child.keeper);
     let mut ended = Ended::default();
     let deadline = timeout.map(|t| t0 + t);
     let mut kill_at: Option<Instant> = None;
     loop {
-        if poll_readable(pidfd, Duration::from_millis(50))? {
+        if poll_readable(child.pidfd.as_raw_fd(), Duration::from_millis(50))? {
             break;
         }
         let now = Instant::now();
         if kill_at.is_none() {
             if let Some(sig) = interrupted() {
                 ended.interrupted = true;
-                signal_tree(pgid, sig);
+                signal_tree(pgid, keeper, sig);
                 kill_at = Some(now + KILL_GRACE);
             } else if deadline.is_some_and(|d| now >= d) {
                 ended.timed_out = true;
-                signal_tree(pgid, libc::SIGTERM);
+                signal_tree(pgid, keeper, libc::SIGTERM);
                 kill_at = Some(now + KILL_GRACE);
             }
         } else if kill_at.is_some_and(|k| now >= k) {
-            signal_tree(pgid, libc::SIGKILL);
+            ended.sigterm_ignored = true;
+            signal_tree(pgid, keeper, libc::SIGKILL);
             kill_at = Some(now + Duration::from_secs(3600));
         }
     }
     ended.wall = t0.elapsed();
-    // SAFETY: closing the pidfd we opened.
-    unsafe { libc::close(pidfd) };
-    let (status, usage) =
-        wait4(pid, 0)?.ok_or_else(|| io::Error::other("the target was reaped by someone else"))?;
-    add_rusage(&mut ended.rusage, &usage);
-    if libc::WIFEXITED(status) {
-        ended.exit_code = Some(libc::WEXITSTATUS(status));
-    } else if libc::WIFSIGNALED(status) {
-        ended.signal = Some(libc::WTERMSIG(status));
+    let (leftovers, leftovers_ignored) = cleanup_descendants(pgid, keeper);
+    ended.leftover_processes = leftovers;
+    ended.sigterm_ignored |= leftovers_ignored;
+    let report = child.finish()?;
+    ended.exit_code = report.exit_code;
+    ended.signal = report.signal;
+    ended.rusage = report.rusage;
+    if ended.exit_code.is_none() && ended.signal.is_none() {
+        return Err(io::Error::other("the keeper never saw the target exit"));
     }
-    ended.leftover_processes = cleanup_descendants(pgid, &mut ended.rusage);
     Ok(ended)
 }
 
-/// Terminates whatever of the tree outlived the root (its group and any reparented orphans),
-/// reaps it all, and returns how many processes were still alive.
-fn cleanup_descendants(pgid: i32, total: &mut Rusage) -> u32 {
+/// How long processes that outlive the root get to exit by themselves before they count as
+/// leftovers: Python's forkserver and resource tracker exit when the root's pipes close, a few
+/// ms after it (measured on lab 03 with forkserver: both were signalled as leftovers without it).
+const LINGER: Duration = Duration::from_millis(250);
+
+/// Terminates whatever of the tree outlived the root (its group and any orphans reparented to
+/// the keeper) and waits until the keeper has reaped it. Returns how many processes were still
+/// alive, and whether any of them survived SIGTERM.
+fn cleanup_descendants(pgid: i32, keeper: i32) -> (u32, bool) {
+    let linger_until = Instant::now() + LINGER;
+    while Instant::now() < linger_until && (!children_of(keeper).is_empty() || group_alive(pgid)) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let mut leftovers = 0;
+    let mut ignored = false;
     for sig in [libc::SIGTERM, libc::SIGKILL] {
-        let alive = our_children();
+        let alive = children_of(keeper);
         if alive.is_empty() && !group_alive(pgid) {
             break;
         }
         if sig == libc::SIGTERM {
             leftovers = alive.len() as u32;
+        } else {
+            ignored = true;
         }
-        signal_tree(pgid, sig);
+        signal_tree(pgid, keeper, sig);
         let until = Instant::now() + KILL_GRACE;
-        while Instant::now() < until && (!our_children().is_empty() || group_alive(pgid)) {
-            reap_ready(total);
+        while Instant::now() < until && (!children_of(keeper).is_empty() || group_alive(pgid)) {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-    reap_ready(total);
-    leftovers
+    (leftovers, ignored)
 }
 
-/// Sends `sig` to the target's group and to every process that has been reparented to us.
-fn signal_tree(pgid: i32, sig: i32) {
+/// Sends `sig` to the target's group and to every process that has been reparented to the
+/// keeper.
+fn signal_tree(pgid: i32, keeper: i32, sig: i32) {
     // SAFETY: kill() with a negative pid signals the target's own process group only.
     unsafe { libc::kill(-pgid, sig) };
-    for pid in our_children() {
-        // SAFETY: these are our own children (orphans reparented to the subreaper).
+    for pid in children_of(keeper) {
+        // SAFETY: these are the keeper's children: the target and orphans of its tree.
         unsafe { libc::kill(pid, sig) };
     }
 }
@@ -143,56 +162,7 @@ fn group_alive(pgid: i32) -> bool {
     unsafe { libc::kill(-pgid, 0) == 0 }
 }
 
-/// Reaps every child that has exited, adding its rusage.
-fn reap_ready(total: &mut Rusage) {
-    while let Ok(Some((_, usage))) = wait4(-1, libc::WNOHANG) {
-        add_rusage(total, &usage);
-    }
-}
-
-/// Our live (not yet reaped) children, found through /proc since this kernel has no
-/// /proc/PID/task/TID/children.
-fn our_children() -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // Fields after the last ')' are: state ppid ...; zombies are reaped, not signalled.
-            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-            let mut fields = rest.split_whitespace();
-            let state = fields.next();
-            let ppid = fields.next().and_then(|p| p.parse::<i32>().ok());
-            ppid == Some(me) && state != Some("Z")
-        })
-        .collect()
-}
-
-fn wait4(pid: i32, flags: i32) -> io::Result<Option<(i32, libc::rusage)>> {
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid out-parameter.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: wait4 writes into the two locals we pass.
-        let r = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
-        if r > 0 {
-            return Ok(Some((status, usage)));
-        }
-        if r == 0 {
-            return Ok(None);
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::ECHILD) => return Ok(None),
-            _ => return Err(err),
-        }
-    }
-}
-
-fn add_rusage(total: &mut Rusage, u: &libc::rusage) {
+pub(super) fn add_rusage(total: &mut Rusage, u: &libc::rusage) {
     let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
     total.user_s += secs(u.ru_utime);
     total.sys_s += secs(u.ru_stime);
@@ -201,15 +171,6 @@ fn add_rusage(total: &mut Rusage, u: &libc::rusage) {
     total.involuntary_switches += u.ru_nivcsw as u64;
     total.minor_faults += u.ru_minflt as u64;
     total.major_faults += u.ru_majflt as u64;
-}
-
-fn pidfd_open(pid: i32) -> io::Result<i32> {
-    // SAFETY: the pidfd_open syscall takes a pid and flags and returns a new fd.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(fd as i32)
 }
 
 /// True when `fd` became readable (the process exited) within `timeout`; EINTR counts as not yet.

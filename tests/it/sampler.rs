@@ -47,6 +47,7 @@ fn config(hz: Option<f64>) -> SamplerConfig {
     SamplerConfig {
         requested_hz: hz,
         pss_every: Duration::from_millis(200),
+        ..SamplerConfig::default()
     }
 }
 

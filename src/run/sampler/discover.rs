@@ -75,6 +75,9 @@ pub(super) struct Discovery {
     scan: u32,
     /// The root's process group, once the root leads one of its own.
     tree_pgrp: Option<i32>,
+    /// The subreaper above the root (the runner's keeper): every other child of it is an
+    /// orphan of the tree (a double fork, a setsid daemon whose parent exited unseen).
+    adopter: Option<i32>,
     names: Vec<u8>,
     stat_buf: Vec<u8>,
     listed: Vec<i32>,
@@ -100,6 +103,7 @@ impl Discovery {
             seen: HashMap::new(),
             scan: 0,
             tree_pgrp: None,
+            adopter: None,
             names: Vec::new(),
             stat_buf: Vec::with_capacity(1024),
             listed: Vec::new(),
@@ -110,6 +114,11 @@ impl Discovery {
     /// Records the root's current process group (read from its stat by the tracker).
     pub(super) fn root_pgrp(&mut self, pgrp: i32) {
         self.tree_pgrp = (pgrp == self.root).then_some(pgrp);
+    }
+
+    /// Counts every child of `pid` (the tree's subreaper) as part of the tree.
+    pub(super) fn adopted_by(&mut self, pid: i32) {
+        self.adopter = Some(pid);
     }
 
     /// Drops a pid so the next scan examines it again (a tree process exited; its pid may be
@@ -167,7 +176,8 @@ impl Discovery {
             for c in fresh.iter_mut().filter(|c| !c.decided) {
                 let parent_in_tree = self.seen.get(&c.ppid).is_some_and(|s| s.tree);
                 let in_group = self.tree_pgrp == Some(c.pgrp);
-                if c.pid == self.root || parent_in_tree || in_group {
+                let orphan = self.adopter == Some(c.ppid);
+                if c.pid == self.root || parent_in_tree || in_group || orphan {
                     c.decided = true;
                     progress = true;
                     self.seen.insert(c.pid, Seen { scan, tree: true });

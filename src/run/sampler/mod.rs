@@ -41,6 +41,11 @@ pub struct SamplerConfig {
     /// exe/cmdline), e.g. 0.5 s; stretched when reading every process that often would cost
     /// more than the budget.
     pub pss_every: Duration,
+    /// Most processes tracked at once; later ones are counted, not sampled (a fork storm must
+    /// not make the sampler's cost and the report grow without bound).
+    pub max_processes: u32,
+    /// The tree's subreaper (the runner's keeper), whose children are all orphans of the tree.
+    pub adopter: Option<i32>,
 }
 
 impl Default for SamplerConfig {
@@ -48,6 +53,8 @@ impl Default for SamplerConfig {
         SamplerConfig {
             requested_hz: None,
             pss_every: Duration::from_millis(500),
+            max_processes: 1024,
+            adopter: None,
         }
     }
 }
@@ -71,7 +78,14 @@ pub fn start(root_pid: i32, t0: Instant, config: SamplerConfig) -> io::Result<Sa
     let _ = sys::raise_nofile_limit();
     let cpu_before = sys::thread_cpu_time();
     let pace = Pace::new(config.requested_hz, config.pss_every);
-    let tree = Tree::new(root_pid, t0, pace, config.requested_hz)?;
+    let tree = Tree::new(
+        root_pid,
+        t0,
+        pace,
+        config.requested_hz,
+        config.max_processes,
+        config.adopter,
+    )?;
     let baseline_cpu = sys::thread_cpu_time().saturating_sub(cpu_before);
     let (stop, stop_rx) = mpsc::channel();
     let thread = std::thread::Builder::new()

@@ -26,6 +26,8 @@ pub(super) struct Tree {
     prev_t_s: Option<f64>,
     /// The tree's threads were waiting for a CPU at the last tick (see [`RUNQUEUE_PRESSURE`]).
     pressure: bool,
+    /// Most live processes tracked at once.
+    max_processes: u32,
 }
 
 /// Run-queue threads (average over a tick) above which every thread's state is read at every
@@ -61,11 +63,17 @@ impl Tree {
         t0: Instant,
         pace: Pace,
         requested_hz: Option<f64>,
+        max_processes: u32,
+        adopter: Option<i32>,
     ) -> io::Result<Self> {
+        let mut discovery = Discovery::new(root)?;
+        if let Some(pid) = adopter {
+            discovery.adopted_by(pid);
+        }
         let mut tree = Tree {
             t0,
             root,
-            discovery: Discovery::new(root)?,
+            discovery,
             gate: PidGate::new(),
             procs: Vec::new(),
             data: SamplerData {
@@ -77,6 +85,7 @@ impl Tree {
             first_t_s: None,
             prev_t_s: None,
             pressure: false,
+            max_processes: max_processes.max(1),
         };
         tree.sweep(Instant::now(), 0.0);
         if tree.procs.is_empty() {
@@ -175,6 +184,12 @@ impl Tree {
         };
         let first_slow_s = t_s + FIRST_SLOW_READ_S.min(self.pace.pss_every_s());
         for j in joined {
+            if self.procs.len() >= self.max_processes as usize {
+                // Discovery keeps it as a tree member, so it is counted once and never sampled.
+                self.data.process_cap = Some(self.max_processes);
+                self.data.untracked_processes += 1;
+                continue;
+            }
             let idx = self.data.processes.len();
             match LiveProc::open(&j, idx, first_slow_s) {
                 Ok(p) => {

@@ -1,0 +1,156 @@
+//! `forkcast run --resume DIR`: finishing a sweep that was interrupted or killed, without
+//! redoing its finished runs.
+//!
+//! A sweep saves its own command line in DIR/sweep.json before its first run, and report.json
+//! is rewritten after every run, so DIR always holds the plan and every finished run. Resuming
+//! re-parses the saved command line into the same plan, loads the saved measurements, drops
+//! the runs that were cut short, and lets `run_sweep` make only the runs still missing.
+
+use crate::cli::{Cli, Command, RunArgs};
+use crate::error::UsageError;
+use crate::measure::Measurements;
+use anyhow::Context;
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The file in the output folder that makes a sweep resumable.
+const SWEEP_FILE: &str = "sweep.json";
+
+/// What a sweep saves about itself so it can be resumed.
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedSweep {
+    /// forkcast's arguments after the program name (`run ... -- COMMAND`).
+    args: Vec<String>,
+    /// The folder forkcast ran in: the target's relative paths are relative to it.
+    cwd: PathBuf,
+}
+
+/// A sweep to finish: its original options and what it already measured.
+pub struct Resumed {
+    pub args: RunArgs,
+    pub measurements: Option<Measurements>,
+}
+
+/// Saves this invocation's command line into `dir`, so the sweep can be resumed. It holds the
+/// command exactly as given (secrets included, since a resume must run the same thing), so only
+/// forkcast's user may read it.
+pub fn save_sweep(dir: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let saved = SavedSweep {
+        args: std::env::args().skip(1).collect(),
+        cwd: std::env::current_dir()?,
+    };
+    let path = dir.join(SWEEP_FILE);
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(&serde_json::to_vec_pretty(&saved)?)?;
+    Ok(())
+}
+
+/// With `--resume DIR`: the saved sweep's options (output folder DIR, run in its saved folder)
+/// and its finished runs. Without it: None.
+pub fn load(given: &RunArgs) -> Result<Option<Resumed>, UsageError> {
+    let Some(dir) = &given.resume else {
+        return Ok(None);
+    };
+    let shown = dir.display().to_string();
+    let refuse = |why: &str| UsageError::NotResumable(shown.clone(), why.to_string());
+    let dir = std::fs::canonicalize(dir)
+        .map_err(|_| refuse("it does not exist: give the -o DIR of the sweep to finish"))?;
+    let text = std::fs::read_to_string(dir.join(SWEEP_FILE)).map_err(|_| {
+        refuse("it holds no sweep.json, so it is not a folder `forkcast run -o DIR` wrote")
+    })?;
+    let saved: SavedSweep = serde_json::from_str(&text)
+        .map_err(|e| refuse(&format!("its sweep.json is corrupt: {e}")))?;
+    let mut args =
+        match Cli::try_parse_from(std::iter::once("forkcast".to_string()).chain(saved.args)) {
+            Ok(Cli {
+                command: Command::Run(args),
+            }) => args,
+            _ => {
+                return Err(refuse(
+                    "its sweep.json does not hold a `forkcast run` command line",
+                ))
+            }
+        };
+    if !given.command.is_empty() && given.command != args.command {
+        return Err(refuse(&format!(
+            "it measured `{}`, not `{}`: leave the command out to resume it as it was, or give a \
+             new -o DIR",
+            args.command.join(" "),
+            given.command.join(" ")
+        )));
+    }
+    std::env::set_current_dir(&saved.cwd).map_err(|e| {
+        refuse(&format!(
+            "it ran in {}, which is gone: {e}",
+            saved.cwd.display()
+        ))
+    })?;
+    args.output = Some(dir.clone());
+    let measurements = load_saved(&dir)?.map(|mut m| {
+        // A run cut short by Ctrl-C is not a finished run: it is made again.
+        for p in &mut m.points {
+            p.runs.retain(|r| !r.interrupted);
+        }
+        m
+    });
+    Ok(Some(Resumed { args, measurements }))
+}
+
+/// The measurements saved in `dir` so far; None when no run had finished yet.
+///
+/// The one place that reads them, so it can move to the raw measurements file with its loader
+/// (`forkcast::saved::load`) when that lands; today report.json holds them (its points carry
+/// every measured field beside their summaries).
+fn load_saved(dir: &Path) -> Result<Option<Measurements>, UsageError> {
+    let path = dir.join("report.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| UsageError::NotAReport(path.display().to_string(), e.to_string()))
+}
+
+/// Checks that the saved runs belong to `plan` and that some are still to make.
+pub fn check_against_plan(
+    dir: &Path,
+    m: &Measurements,
+    plan: &crate::plan::Plan,
+) -> Result<(), UsageError> {
+    let refuse = |why: String| UsageError::NotResumable(dir.display().to_string(), why);
+    for p in &m.points {
+        let planned = plan
+            .points
+            .iter()
+            .find(|q| q.workers == p.workers && q.params == p.params);
+        if planned.is_none_or(|q| q.argv != p.argv) {
+            return Err(refuse(format!(
+                "its point workers={} was not planned the same way now (did --workers auto see \
+                 another host?): give a new -o DIR",
+                p.workers
+            )));
+        }
+    }
+    let per_point = plan.warmup + plan.runs;
+    let finished = plan.points.iter().all(|q| {
+        m.points
+            .iter()
+            .find(|p| p.workers == q.workers && p.params == q.params)
+            .is_some_and(|p| p.runs.len() as u32 >= per_point)
+    });
+    if finished {
+        return Err(refuse(
+            "every run of it is finished: nothing to resume (`forkcast report` re-reads it)".into(),
+        ));
+    }
+    Ok(())
+}
