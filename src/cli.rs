@@ -86,10 +86,10 @@ pub struct RunArgs {
     pub goal: Goal,
 
     /// The command to run; `{workers}` and `{NAME}` are substituted in every argument.
+    // Not `required`: plan names a missing command with its fix (UsageError::EmptyCommand).
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        required = true,
         value_name = "COMMAND"
     )]
     pub command: Vec<String>,

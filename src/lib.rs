@@ -10,5 +10,6 @@ pub mod error;
 pub mod measure;
 pub mod output;
 pub mod plan;
+pub mod reader;
 pub mod report;
 pub mod run;

@@ -2,9 +2,10 @@
 //! and the one place that decides the exit code.
 
 use anyhow::Context;
+use clap::error::ErrorKind;
 use clap::Parser;
 use forkcast::cli::{Cli, Command, ReportArgs, RunArgs};
-use forkcast::error::{exit_code_for, UsageError};
+use forkcast::error::{clap_one_line, exit_code_for, UsageError};
 use forkcast::measure::Measurements;
 use forkcast::report::{Exporter, Json, Report, Status, Terminal};
 use forkcast::{analyze, diagnose, output, plan, run};
@@ -18,7 +19,20 @@ const TARGET_ALWAYS_FAILED: u8 = 3;
 const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help, --version, and a bare `forkcast` print clap's full text.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            eprintln!("forkcast: error: {}", clap_one_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Run(args) => run_command(&args),
         Command::Report(args) => report_command(&args),
@@ -72,15 +86,12 @@ fn run_command(args: &RunArgs) -> anyhow::Result<u8> {
 
 fn report_command(args: &ReportArgs) -> anyhow::Result<u8> {
     let path = args.saved.display().to_string();
-    let text = std::fs::read_to_string(&args.saved)
-        .map_err(|e| UsageError::BadFile(path.clone(), e.to_string()))?;
-    let m: Measurements = serde_json::from_str(&text)
-        .map_err(|e| UsageError::NotAReport(path.clone(), e.to_string()))?;
-    if m.points.is_empty() {
-        return Err(UsageError::NotAReport(path, "it has no points".into()).into());
-    }
+    let bytes = std::fs::read(&args.saved)
+        .map_err(|e| UsageError::UnreadableReport(path.clone(), e.to_string()))?;
+    let m = forkcast::reader::parse_report(&bytes, &path)?;
     let out = match &args.output {
         Some(dir) => {
+            plan::check_output_dir(dir)?;
             output::prepare_dir(dir)?;
             write_report(&m, Status::Complete, dir)?
         }

@@ -1,5 +1,6 @@
 //! End-to-end and CLI tests: one integration binary, one module per area.
 
+mod bad_input;
 mod cli;
 mod ipc;
 mod lab01;
