@@ -7,5 +7,6 @@ mod lab01;
 mod labs;
 mod offcpu;
 mod probes;
+mod properties;
 mod sampler;
 mod support;
