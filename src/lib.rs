@@ -11,5 +11,6 @@ pub mod measure;
 pub mod output;
 pub mod plan;
 pub mod reader;
+pub mod redact;
 pub mod report;
 pub mod run;

@@ -11,6 +11,7 @@ pub mod spawn;
 use crate::error::UsageError;
 use crate::measure::{Host, Measurements, PointMeasurements, Run, Source};
 use crate::plan::{Plan, PlannedPoint};
+use crate::redact;
 use anyhow::Context;
 use std::ffi::OsString;
 use std::fs::File;
@@ -45,10 +46,21 @@ pub fn run_sweep(
     std::fs::create_dir_all(&runs_dir)
         .with_context(|| format!("cannot create {}", runs_dir.display()))?;
 
+    // Secrets never reach the measurements (so no exporter sees them); the target runs its real
+    // argv. Labels and file names come from the redacted params too.
     let mut m = Measurements {
         host,
-        command: plan.template.clone(),
-        params: plan.params.iter().cloned().collect(),
+        command: redact::argv(&plan.template),
+        params: plan
+            .params
+            .iter()
+            .map(|(name, values)| {
+                (
+                    name.clone(),
+                    values.iter().map(|v| redact::text(v)).collect(),
+                )
+            })
+            .collect(),
         goal: format!("{:?}", plan.goal).to_lowercase(),
         output_dir: std::fs::canonicalize(&plan.output_dir)
             .ok()
@@ -57,10 +69,19 @@ pub fn run_sweep(
     };
     let total_points = plan.points.len();
     for (pi, point) in plan.points.iter().enumerate() {
+        let shown = PlannedPoint {
+            params: point
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), redact::text(v)))
+                .collect(),
+            argv: redact::argv(&point.argv),
+            ..point.clone()
+        };
         m.points.push(PointMeasurements {
             workers: point.workers,
-            params: point.params.clone(),
-            argv: point.argv.clone(),
+            params: shown.params.clone(),
+            argv: shown.argv.clone(),
             runs: Vec::new(),
         });
         let repetitions = (0..plan.warmup)
@@ -71,7 +92,7 @@ pub fn run_sweep(
                 "{:02}-w{}{}-r{}{}",
                 pi + 1,
                 point.workers,
-                param_label(point),
+                param_label(&shown),
                 ri,
                 if warmup { "-warmup" } else { "" }
             );
@@ -82,7 +103,7 @@ pub fn run_sweep(
                     pi + 1,
                     total_points,
                     point.workers,
-                    param_label(point).replace('-', " "),
+                    param_label(&shown).replace('-', " "),
                     if warmup { "warmup" } else { "run" },
                     run.wall_s,
                     describe_failure(&run)
@@ -92,7 +113,7 @@ pub fn run_sweep(
                 echo_output(&plan.output_dir, &run);
             }
             let interrupted = run.interrupted;
-            m.points[pi].runs.push(run);
+            m.points[pi].runs.push(redact_run(run));
             if interrupted || reap::interrupted().is_some() {
                 after_point(&m)?;
                 return Ok((m, Ended::Interrupted));
@@ -215,6 +236,14 @@ fn inject_probes(
     let choice = plan.probes;
     let mut kinds = Vec::new();
     let mut notes = Vec::new();
+    if (choice.preload || choice.python) && probes::target_is_setuid(program) {
+        notes.push(format!(
+            "probes skipped: {} is setuid/setgid, and forkcast does not inject code into a \
+             program that runs with other rights; its answers come from the outside only",
+            program.display()
+        ));
+        return Ok((None, Vec::new(), notes));
+    }
     if choice.preload {
         let reachable = probes::target_is_dynamic(program);
         let lib = probes::locate_preload_lib();
@@ -249,6 +278,14 @@ fn inject_probes(
         })
         .collect();
     Ok((Some(prepared), names, notes))
+}
+
+/// The sampler read the tree's command lines from /proc: mask their secrets too.
+fn redact_run(mut run: Run) -> Run {
+    for p in run.sampled.iter_mut().flat_map(|s| &mut s.processes) {
+        p.cmdline = redact::argv(&p.cmdline);
+    }
+    run
 }
 
 fn param_label(point: &PlannedPoint) -> String {

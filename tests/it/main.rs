@@ -9,4 +9,5 @@ mod offcpu;
 mod probes;
 mod properties;
 mod sampler;
+mod secrets;
 mod support;
