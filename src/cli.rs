@@ -23,6 +23,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Print the decision tree's thresholds and why each is what it is.
     Explain,
+    /// Print what this host and user let forkcast measure, and how to enable the rest.
+    Doctor,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod cli;
 pub mod diagnose;
+pub mod doctor;
 pub mod error;
 pub mod measure;
 pub mod output;

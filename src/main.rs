@@ -37,6 +37,9 @@ fn main() -> ExitCode {
         Command::Run(args) => run_command(&args),
         Command::Report(args) => report_command(&args),
         Command::Explain => explain(),
+        Command::Doctor => forkcast::doctor::print(&mut std::io::stdout().lock())
+            .map(|()| 0)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,6 +1,7 @@
 //! Running the plan: every point, warmups then measured runs, each run gated, counted, sampled
 //! and reaped. The only stage that touches processes, /proc and perf_event.
 
+pub mod capability;
 pub mod counters;
 pub mod host;
 pub mod probes;

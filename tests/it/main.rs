@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod degraded;
 mod ipc;
 mod lab01;
 mod labs;
