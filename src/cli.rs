@@ -29,6 +29,8 @@ pub enum Command {
     Schema,
     /// Print the decision tree's thresholds and why each is what it is.
     Explain,
+    /// Print what this host and user let forkcast measure, and how to enable the rest.
+    Doctor,
 }
 
 #[derive(Debug, Args)]
@@ -132,10 +134,10 @@ pub struct RunArgs {
     pub resume: Option<PathBuf>,
 
     /// The command to run; `{workers}` and `{NAME}` are substituted in every argument.
+    // Not `required`: plan names a missing command with its fix (UsageError::EmptyCommand).
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        required_unless_present = "resume",
         value_name = "COMMAND"
     )]
     pub command: Vec<String>,

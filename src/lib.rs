@@ -6,10 +6,13 @@
 pub mod analyze;
 pub mod cli;
 pub mod diagnose;
+pub mod doctor;
 pub mod error;
 pub mod measure;
 pub mod output;
 pub mod plan;
+pub mod reader;
+pub mod redact;
 pub mod report;
 pub mod run;
 pub mod saved;

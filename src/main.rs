@@ -2,9 +2,10 @@
 //! and the one place that decides the exit code.
 
 use anyhow::Context;
+use clap::error::ErrorKind;
 use clap::Parser;
 use forkcast::cli::{Cli, Command, DiffArgs, ReportArgs, RunArgs};
-use forkcast::error::exit_code_for;
+use forkcast::error::{clap_one_line, exit_code_for};
 use forkcast::report::render::{self, Analysed};
 use forkcast::report::{diff, visuals, Format, Report, Status};
 use forkcast::saved::{self, Written};
@@ -24,13 +25,29 @@ fn main() -> ExitCode {
     if let Some(code) = run::keeper::run_if_keeper() {
         return code;
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help, --version, and a bare `forkcast` print clap's full text.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            eprintln!("forkcast: error: {}", clap_one_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Run(args) => run_command(&args),
         Command::Report(args) => report_command(&args),
         Command::Diff(args) => diff_command(&args),
         Command::Schema => schema(),
         Command::Explain => explain(),
+        Command::Doctor => forkcast::doctor::print(&mut std::io::stdout().lock())
+            .map(|()| 0)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -135,6 +152,7 @@ fn report_command(args: &ReportArgs) -> anyhow::Result<u8> {
     let format = if args.json { Format::Json } else { args.format };
     let (analysed, raw) = match &args.output {
         Some(dir) => {
+            plan::check_output_dir(dir)?;
             output::prepare_dir(dir)?;
             let written = saved::save(dir, m, status, visuals::Options::default())?;
             eprintln!("report: {}", dir.join(saved::REPORT_FILE).display());

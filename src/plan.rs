@@ -145,19 +145,21 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
     } else {
         args.command.clone()
     };
-    let uses = |name: &str| template.iter().any(|a| a.contains(&format!("{{{name}}}")));
-    if !uses("workers") && args.workers_env.is_none() {
-        return Err(UsageError::NoWorkerPlaceholder);
+    if template.first().is_none_or(|p| p.trim().is_empty()) {
+        return Err(UsageError::EmptyCommand);
     }
-    if let Some((name, _)) = params.iter().find(|(name, _)| !uses(name)) {
-        return Err(UsageError::UnusedParam(name.clone()));
-    }
+    check_placeholders(&template, &params, args.workers_env.is_some())?;
     let timeout = args.timeout.as_deref().map(parse_duration).transpose()?;
     let probes = parse_probes(&args.probes)?;
     let output_cap_bytes = parse_size(&args.output_cap)?;
     if args.max_processes == 0 {
         return Err(UsageError::ZeroMaxProcesses);
     }
+    if !args.shell {
+        check_program(&template[0])?;
+    }
+    let output_dir = args.output.clone().unwrap_or_else(default_output_dir);
+    check_output_dir(&output_dir)?;
 
     let mut points = Vec::new();
     for combo in param_grid(&params) {
@@ -196,7 +198,7 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
         sample_hz: args.sample_hz,
         probes,
         goal: args.goal,
-        output_dir: args.output.clone().unwrap_or_else(default_output_dir),
+        output_dir,
         order: args.order,
         fail_fast: args.fail_fast,
         output_cap_bytes,
@@ -230,6 +232,151 @@ pub fn parse_size(text: &str) -> Result<u64, UsageError> {
     Ok(bytes as u64)
 }
 
+/// The most worker counts one sweep takes: each is at least one run of the whole workload.
+pub const MAX_WORKER_COUNTS: usize = 128;
+
+/// The longest `--timeout`: beyond it a limit is a typo, not a limit.
+const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `{workers}` (or `--workers-env`) must be there, every `-P` name must be used, and a `{name}`
+/// that is neither, where it looks meant as one, is named with the fix. Other braces stay the
+/// target's own (`python -c "print({})"`, `${HOME}` under `--shell`).
+fn check_placeholders(
+    template: &[String],
+    params: &[(String, Vec<String>)],
+    workers_env: bool,
+) -> Result<(), UsageError> {
+    let uses = |name: &str| template.iter().any(|a| a.contains(&format!("{{{name}}}")));
+    let known: Vec<&str> = std::iter::once("workers")
+        .chain(params.iter().map(|(n, _)| n.as_str()))
+        .collect();
+    let unknown = template
+        .iter()
+        .flat_map(|a| placeholders(a))
+        .find(|name| !known.contains(&name.as_str()));
+    let has_workers = uses("workers") || workers_env;
+    if let Some(name) = &unknown {
+        if let Some(near) = known.iter().find(|k| looks_like(name, k)) {
+            return Err(UsageError::UnknownPlaceholder(
+                name.clone(),
+                format!("did you mean {{{near}}}?"),
+            ));
+        }
+        if !has_workers {
+            return Err(UsageError::UnknownPlaceholder(
+                name.clone(),
+                format!(
+                    "put {{workers}} where the command takes its worker count (or pass \
+                     --workers-env NAME), and add -P {name}=v1,v2 to sweep {{{name}}}"
+                ),
+            ));
+        }
+    }
+    if !has_workers {
+        return Err(UsageError::NoWorkerPlaceholder);
+    }
+    if let Some((name, _)) = params.iter().find(|(name, _)| !uses(name)) {
+        return Err(UsageError::UnusedParam(name.clone()));
+    }
+    Ok(())
+}
+
+/// The `{name}`s in `arg` that could be placeholders: a name like a -P name, not after `$`.
+fn placeholders(arg: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = arg;
+    let mut prev = None;
+    while let Some(open) = rest.find('{') {
+        let before = rest[..open].chars().last().or(prev);
+        let after = &rest[open + 1..];
+        if let Some(close) = after.find('}') {
+            let name = &after[..close];
+            if before != Some('$') && is_param_name(name) {
+                found.push(name.to_string());
+            }
+        }
+        prev = Some('{');
+        rest = after;
+    }
+    found
+}
+
+fn is_param_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// A typo of `known`: the same name in another case, or within two edits of it.
+fn looks_like(name: &str, known: &str) -> bool {
+    name.eq_ignore_ascii_case(known) || (known.len() >= 4 && edit_distance(name, known) <= 2)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The program must exist and be executable before any output folder is made. A name without
+/// a slash is looked up on PATH, as execvp does (the runner resolves it again to exec it).
+fn check_program(program: &str) -> Result<(), UsageError> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &std::path::Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let candidates: Vec<PathBuf> = if program.contains('/') {
+        vec![PathBuf::from(program)]
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        std::env::split_paths(&path)
+            .map(|d| d.join(program))
+            .collect()
+    };
+    if candidates.iter().any(|p| executable(p)) {
+        return Ok(());
+    }
+    if let Some(file) = candidates.iter().find(|p| p.is_file()) {
+        return Err(UsageError::NotExecutable(file.display().to_string()));
+    }
+    if program.contains('/') && candidates[0].is_dir() {
+        return Err(UsageError::CommandIsFolder(program.to_string()));
+    }
+    if program.starts_with('-') {
+        return Err(UsageError::UnknownFlag(program.to_string()));
+    }
+    Err(UsageError::CommandNotFound(program.to_string()))
+}
+
+/// `-o DIR` must be (or be creatable as) a folder: neither it nor a parent may be a file.
+pub fn check_output_dir(dir: &std::path::Path) -> Result<(), UsageError> {
+    let file = dir
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .find(|a| a.exists() || a.is_symlink())
+        .filter(|a| !a.is_dir());
+    match file {
+        Some(f) => Err(UsageError::OutputIsFile(
+            dir.display().to_string(),
+            f.display().to_string(),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `1,2,4`, `1..8`, `2..16:2` or `auto`; sorted, deduplicated, never 0.
 pub fn parse_workers(spec: &str, usable_cpus: u32) -> Result<Vec<u32>, UsageError> {
     let bad = || UsageError::BadWorkers(spec.to_string());
@@ -248,6 +395,14 @@ pub fn parse_workers(spec: &str, usable_cpus: u32) -> Result<Vec<u32>, UsageErro
         if lo > hi || step == 0 {
             return Err(bad());
         }
+        let n = u64::from(hi - lo) / u64::from(step) + 1;
+        if n > MAX_WORKER_COUNTS as u64 {
+            return Err(UsageError::TooManyWorkerCounts(
+                spec.into(),
+                n,
+                MAX_WORKER_COUNTS,
+            ));
+        }
         (lo..=hi).step_by(step as usize).collect()
     } else {
         spec.split(',')
@@ -261,6 +416,13 @@ pub fn parse_workers(spec: &str, usable_cpus: u32) -> Result<Vec<u32>, UsageErro
     counts.dedup();
     if counts.is_empty() {
         return Err(bad());
+    }
+    if counts.len() > MAX_WORKER_COUNTS {
+        return Err(UsageError::TooManyWorkerCounts(
+            spec.into(),
+            counts.len() as u64,
+            MAX_WORKER_COUNTS,
+        ));
     }
     Ok(counts)
 }
@@ -283,16 +445,21 @@ fn parse_params(raw: &[String]) -> Result<Vec<(String, Vec<String>)>, UsageError
             .ok_or_else(|| UsageError::BadParam(p.clone()))?;
         let name = name.trim();
         let values: Vec<String> = values.split(',').map(str::to_string).collect();
-        let valid_name = !name.is_empty()
-            && name != "workers"
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid_name || values.iter().any(String::is_empty) {
+        if name == "workers" {
+            return Err(UsageError::ReservedParam);
+        }
+        if !is_param_name(name) || values.iter().any(String::is_empty) {
             return Err(UsageError::BadParam(p.clone()));
         }
         if params.iter().any(|(n, _)| n == name) {
             return Err(UsageError::DuplicateParam(name.to_string()));
+        }
+        let repeated = (1..values.len()).find(|&i| values[..i].contains(&values[i]));
+        if let Some(i) = repeated {
+            return Err(UsageError::RepeatedValue(
+                name.to_string(),
+                values[i].clone(),
+            ));
         }
         params.push((name.to_string(), values));
     }
@@ -341,10 +508,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, UsageError> {
         _ => return Err(UsageError::BadTimeout(text.into())),
     };
     let secs = value * scale;
-    if !secs.is_finite() || secs <= 0.0 {
-        return Err(UsageError::BadTimeout(text.into()));
+    if secs == 0.0 {
+        return Err(UsageError::ZeroTimeout(text.into()));
     }
-    Ok(Duration::from_secs_f64(secs))
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d <= MAX_TIMEOUT => Ok(d),
+        _ => Err(UsageError::HugeTimeout(text.into())),
+    }
 }
 
 /// `forkcast-out/YYYYmmdd-HHMMSS` (UTC), unique enough for one user at a time.
@@ -418,6 +588,26 @@ mod tests {
         let values = BTreeMap::from([("workers".to_string(), "4".to_string())]);
         assert_eq!(substitute("--jobs={workers}", &values), "--jobs=4");
         assert_eq!(substitute("print({})", &values), "print({})");
+    }
+
+    #[test]
+    fn only_braces_that_look_like_names_are_placeholders() {
+        assert_eq!(
+            placeholders("--n={workers} ${HOME} {} {1} {a b}"),
+            vec!["workers"]
+        );
+        assert_eq!(placeholders("{{mode}}"), vec!["mode"]);
+        assert!(looks_like("worker", "workers") && looks_like("WORKERS", "workers"));
+        assert!(!looks_like("x", "workers") && !looks_like("size", "mode"));
+        let t = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(
+            check_placeholders(&t(&["python", "-c", "print({x})", "{workers}"]), &[], false)
+                .is_ok()
+        );
+        assert!(matches!(
+            check_placeholders(&t(&["run", "{wrkers}"]), &[], false),
+            Err(UsageError::UnknownPlaceholder(..))
+        ));
     }
 
     #[test]

@@ -135,7 +135,7 @@ class _Record:
         self.role = role
         pid = os.getpid()
         name = os.path.join(out_dir, "py-%d-%d.bin" % (pid, _ns()))
-        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             os.ftruncate(fd, _SIZE)
             self.mm = mmap.mmap(fd, _SIZE)

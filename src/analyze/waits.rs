@@ -63,7 +63,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         // its time spent so, so ticks (not the time left in the caught intervals, which
         // misses waits in intervals that end with the thread running) divide the total.
         let off = (accounted_life_s(t) - t.on_cpu_s - t.runqueue_s).max(0.0);
-        let ticks: u32 = t.waits.iter().map(|w| w.ticks).sum();
+        let ticks: u64 = t.waits.iter().map(|w| u64::from(w.ticks)).sum();
         if ticks == 0 {
             if off > 0.0 {
                 *out.by_kind.entry(UNSAMPLED.into()).or_default() += off / life;
@@ -71,7 +71,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
             continue;
         }
         for wc in &t.waits {
-            let share = off * f64::from(wc.ticks) / f64::from(ticks) / life;
+            let share = off * f64::from(wc.ticks) / ticks as f64 / life;
             *out.by_kind.entry(wc.kind.clone()).or_default() += share;
             *out.by_resource.entry(wc.resource.clone()).or_default() += share;
             waiters.entry(&wc.resource).or_default().insert(t.tid);

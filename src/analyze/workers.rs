@@ -46,7 +46,7 @@ pub struct Workers {
 }
 
 /// Finds the workers of a run that asked for `requested` workers; None when the sampler saw
-/// no CPU use at all.
+/// no CPU use at all, or no process used enough of it to stand out.
 ///
 /// CPU use decides first. When it finds another count than requested (a workload that mostly
 /// waits gives its workers little CPU, less than the parent spent importing), a group of
@@ -70,7 +70,7 @@ pub fn identify(data: &SamplerData, requested: u32) -> Option<Workers> {
     }
     // One busy process too many, and it is the parent of the others: a dispatcher that also
     // pickles or merges results (lab 02's payload parent), not one of the pool.
-    if by_cpu.count == requested + 1 && parents.len() == 1 {
+    if by_cpu.count.checked_sub(1) == Some(requested) && parents.len() == 1 {
         return Some(without(by_cpu, parents[0]));
     }
     if requested < 2 {
@@ -201,7 +201,9 @@ fn identify_by_cpu(data: &SamplerData) -> Option<Workers> {
         });
     }
     // One busy process: are its threads the workers?
-    let top = data.processes.iter().find(|p| p.pid == busy_procs[0].0)?;
+    // No busy process at all: a fork storm of equal sleepers, where nothing stands out.
+    let top_pid = busy_procs.first()?.0;
+    let top = data.processes.iter().find(|p| p.pid == top_pid)?;
     let max_thread = top.threads.iter().map(|t| t.on_cpu_s).fold(0.0, f64::max);
     let mut threads: Vec<(i32, f64)> = top
         .threads

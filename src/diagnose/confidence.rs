@@ -1,6 +1,6 @@
 //! How sure the diagnosis is, and why not more.
 
-use super::thresholds::{CONFIDENT_RUNS, NOISY_POINT_CV};
+use super::thresholds::{CONFIDENT_RUNS, NOISY_POINT_CV, UNREADABLE_WAIT_SHARE};
 use super::{Answer, Confidence, Step};
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
@@ -65,6 +65,19 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         1,
         "the procfs sampler saw no workers, so per-worker shares are estimates".into(),
     );
+    if let Some(share) = unreadable_wait_share(m).filter(|&s| s > UNREADABLE_WAIT_SHARE) {
+        doubt_if(
+            true,
+            1,
+            format!(
+                "what the threads blocked on could not be read for {:.0} % of their blocked time \
+                 (/proc/PID/syscall refused: a target of another user, setuid or non-dumpable), \
+                 so shared_sink and the off-CPU breakdown are less sure; run forkcast as root to \
+                 read it (see forkcast doctor)",
+                share * 100.0
+            ),
+        );
+    }
     let unknown: Vec<&str> = steps
         .iter()
         .filter(|s| s.answer == Answer::Unknown && s.id == "cpu_bound")
@@ -81,4 +94,27 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         _ => Confidence::Low,
     };
     (level, reasons)
+}
+
+/// Share of the measured runs' sampled blocked time whose cause the sampler could not read (it
+/// records those waits as resource and syscall `unknown`); None when nothing was seen blocked.
+fn unreadable_wait_share(m: &Measurements) -> Option<f64> {
+    let waits = m
+        .points
+        .iter()
+        .flat_map(|p| &p.runs)
+        .filter(|r| !r.warmup)
+        .filter_map(|r| r.sampled.as_ref())
+        .flat_map(|s| &s.processes)
+        .flat_map(|p| &p.threads)
+        .flat_map(|t| &t.waits);
+    let (mut unknown, mut total) = (0.0, 0.0);
+    for w in waits {
+        let blocked = w.blocked_s.clamp(0.0, f64::MAX);
+        total += blocked;
+        if w.resource == "unknown" && w.syscall == "unknown" {
+            unknown += blocked;
+        }
+    }
+    (total > 0.0 && total.is_finite()).then(|| unknown / total)
 }

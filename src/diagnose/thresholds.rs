@@ -71,6 +71,10 @@ pub const NOISY_POINT_CV: f64 = 0.10;
 /// Fewer measured runs than this per point lowers confidence.
 pub const CONFIDENT_RUNS: u32 = 3;
 
+/// Share of the sampled blocked time whose cause could not be read (/proc/PID/syscall refused)
+/// above which the answers built on what threads wait on (sinks, off-CPU breakdown) are doubted.
+pub const UNREADABLE_WAIT_SHARE: f64 = 0.2;
+
 /// The table `forkcast explain` prints.
 pub fn all() -> Vec<Threshold> {
     vec![
@@ -164,6 +168,12 @@ pub fn all() -> Vec<Threshold> {
             name: "measured runs per point",
             value: f64::from(CONFIDENT_RUNS),
             why: "a median of fewer than 3 runs cannot reject one bad run",
+        },
+        Threshold {
+            step: "confidence",
+            name: "share of blocked time whose cause /proc/PID/syscall could not tell",
+            value: UNREADABLE_WAIT_SHARE,
+            why: "with a fifth of the waits unnamed, a sink of that size could hide among them",
         },
     ]
 }

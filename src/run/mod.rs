@@ -1,6 +1,7 @@
 //! Running the plan: every point, warmups then measured runs, each run gated, counted, sampled
 //! and reaped. The only stage that touches processes, /proc and perf_event.
 
+pub mod capability;
 pub mod counters;
 pub mod host;
 pub mod keeper;
@@ -15,6 +16,7 @@ pub mod spawn;
 use crate::error::UsageError;
 use crate::measure::{Ending, Host, Measurements, PointMeasurements, Run, Source};
 use crate::plan::{Plan, PlannedPoint, Step};
+use crate::redact;
 use anyhow::Context;
 use std::ffi::OsString;
 use std::fs::File;
@@ -54,20 +56,31 @@ pub fn run_sweep(
     std::fs::create_dir_all(&runs_dir)
         .with_context(|| format!("cannot create {}", runs_dir.display()))?;
 
+    // Secrets never reach the measurements (so no exporter sees them); the target runs its real
+    // argv. Labels and file names come from the redacted params too.
     let mut m = resumed.unwrap_or_else(|| Measurements {
         host,
-        command: plan.template.clone(),
-        params: plan.params.iter().cloned().collect(),
+        command: redact::argv(&plan.template),
+        params: plan
+            .params
+            .iter()
+            .map(|(name, values)| {
+                (
+                    name.clone(),
+                    values.iter().map(|v| redact::text(v)).collect(),
+                )
+            })
+            .collect(),
         goal: format!("{:?}", plan.goal).to_lowercase(),
         output_dir: std::fs::canonicalize(&plan.output_dir)
             .ok()
             .map(|p| p.display().to_string()),
         points: Vec::new(),
     });
+    let shown: Vec<PlannedPoint> = plan.points.iter().map(redacted_point).collect();
     // Runs already measured count as done, point by point (a point's runs are saved in the
     // order they were made, so the first `done` repetitions are the finished ones).
-    let done: Vec<u32> = plan
-        .points
+    let done: Vec<u32> = shown
         .iter()
         .map(|p| find_point(&m, p).map_or(0, |i| m.points[i].runs.len() as u32))
         .collect();
@@ -78,11 +91,12 @@ pub fn run_sweep(
         .collect();
     for (k, step) in todo.iter().enumerate() {
         let point = &plan.points[step.point];
-        let slot = find_point(&m, point).unwrap_or_else(|| {
+        let seen = &shown[step.point];
+        let slot = find_point(&m, seen).unwrap_or_else(|| {
             m.points.push(PointMeasurements {
-                workers: point.workers,
-                params: point.params.clone(),
-                argv: point.argv.clone(),
+                workers: seen.workers,
+                params: seen.params.clone(),
+                argv: seen.argv.clone(),
                 runs: Vec::new(),
             });
             m.points.len() - 1
@@ -91,7 +105,7 @@ pub fn run_sweep(
             "{:02}-w{}{}-r{}{}",
             step.point + 1,
             point.workers,
-            param_label(point),
+            param_label(seen),
             step.repetition,
             if step.warmup { "-warmup" } else { "" }
         );
@@ -104,7 +118,7 @@ pub fn run_sweep(
                 k + 1,
                 todo.len(),
                 point.workers,
-                param_label(point).replace('-', " "),
+                param_label(seen).replace('-', " "),
                 if step.warmup { "warmup" } else { "run" },
                 run.wall_s,
                 match outcome {
@@ -118,7 +132,7 @@ pub fn run_sweep(
         }
         let interrupted = run.interrupted;
         let failed = outcome.is_some_and(|o| o.ended != Ending::Ok);
-        m.points[slot].runs.push(run);
+        m.points[slot].runs.push(redact_run(run));
         after_run(&m)?;
         if interrupted || reap::interrupted().is_some() {
             return Ok((m, Ended::Interrupted));
@@ -269,6 +283,14 @@ fn inject_probes(
     let choice = plan.probes;
     let mut kinds = Vec::new();
     let mut notes = Vec::new();
+    if (choice.preload || choice.python) && probes::target_is_setuid(program) {
+        notes.push(format!(
+            "probes skipped: {} is setuid/setgid, and forkcast does not inject code into a \
+             program that runs with other rights; its answers come from the outside only",
+            program.display()
+        ));
+        return Ok((None, Vec::new(), notes));
+    }
     if choice.preload {
         let reachable = probes::target_is_dynamic(program);
         let lib = probes::locate_preload_lib();
@@ -303,6 +325,27 @@ fn inject_probes(
         })
         .collect();
     Ok((Some(prepared), names, notes))
+}
+
+/// The sampler read the tree's command lines from /proc: mask their secrets too.
+/// The point as the measurements record it: params and argv with secrets masked.
+fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
+    PlannedPoint {
+        params: point
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), redact::text(v)))
+            .collect(),
+        argv: redact::argv(&point.argv),
+        ..point.clone()
+    }
+}
+
+fn redact_run(mut run: Run) -> Run {
+    for p in run.sampled.iter_mut().flat_map(|s| &mut s.processes) {
+        p.cmdline = redact::argv(&p.cmdline);
+    }
+    run
 }
 
 fn param_label(point: &PlannedPoint) -> String {

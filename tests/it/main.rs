@@ -1,12 +1,16 @@
 //! End-to-end and CLI tests: one integration binary, one module per area.
 
+mod bad_input;
 mod cli;
+mod degraded;
 mod faults;
 mod ipc;
 mod lab01;
 mod labs;
 mod offcpu;
 mod probes;
+mod properties;
 mod report;
 mod sampler;
+mod secrets;
 mod support;

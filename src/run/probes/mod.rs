@@ -11,15 +11,16 @@
 //! target's own sitecustomize after itself.
 
 mod preload;
+pub mod private;
 mod python;
 mod target;
 
 pub use preload::{locate_preload_lib, ENV_PRELOAD_LIB, ENV_PRELOAD_OUT};
 pub use python::ENV_PYTHON_OUT;
-pub use target::{looks_like_python, target_is_dynamic};
+pub use target::{looks_like_python, target_is_dynamic, target_is_setuid};
 
 use crate::measure::probes::ProbeData;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
@@ -49,8 +50,7 @@ pub fn prepare(
     base_env: &[(OsString, OsString)],
 ) -> Result<PreparedProbes> {
     let dir = run_dir.join("probes");
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("creating the probe folder {}", dir.display()))?;
+    private::dir(&dir)?;
     let mut prepared = PreparedProbes {
         env: Vec::new(),
         preload_file: None,

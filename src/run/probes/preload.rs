@@ -74,7 +74,7 @@ pub fn create_counter_file(path: &Path, nslots: u32) -> Result<()> {
     put_u32(&mut header, offset_of!(Header, rows_per_slot), ROWS as u32);
     put_u32(&mut header, offset_of!(Header, nslots), nslots);
     let write = || -> std::io::Result<()> {
-        let f = File::create(path)?;
+        let f = super::private::new_file(path)?;
         f.write_all_at(&header, 0)?;
         f.set_len((HEADER_SIZE + nslots as usize * SLOT_SIZE) as u64)
     };

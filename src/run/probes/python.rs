@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -98,11 +99,18 @@ pub fn install(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     if out.exists() {
         std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
     }
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    if let Some(site) = cache_dir().filter(|site| write_files(site).is_ok()) {
+    super::private::dir(&out)?;
+    // The probe's code runs inside the target: only from a folder nobody else can write.
+    let private_site = |site: &PathBuf| {
+        site.parent()
+            .is_some_and(|p| super::private::dir(p).is_ok())
+            && super::private::dir(site).is_ok()
+    };
+    if let Some(site) = cache_dir().filter(|site| private_site(site) && write_files(site).is_ok()) {
         return Ok((site, out));
     }
     let site = dir.join("python");
+    super::private::dir(&site)?;
     write_files(&site)
         .with_context(|| format!("writing the Python probe into {}", site.display()))?;
     Ok((site, out))
@@ -139,7 +147,8 @@ fn write_files(site: &Path) -> std::io::Result<()> {
             continue;
         }
         let tmp = site.join(format!(".{name}.{}", std::process::id()));
-        std::fs::write(&tmp, text)?;
+        let _ = std::fs::remove_file(&tmp);
+        super::private::new_file(&tmp)?.write_all(text.as_bytes())?;
         std::fs::rename(&tmp, &file)?;
     }
     Ok(())

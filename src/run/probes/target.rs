@@ -6,6 +6,14 @@ use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// True when the program runs with another user's or group's rights (set-user-ID or
+/// set-group-ID). Such a target is not probed: the loader drops LD_PRELOAD for it, and forkcast
+/// will not hand a privileged program files and code it chose.
+pub fn target_is_setuid(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o6000 != 0)
+}
+
 /// True when the program has an ELF program interpreter (PT_INTERP), i.e. the dynamic loader
 /// runs and honours LD_PRELOAD. A `#!` script counts as its interpreter. Unreadable: false.
 pub fn target_is_dynamic(path: &Path) -> bool {
