@@ -7,6 +7,7 @@ pub mod probes;
 pub mod reap;
 pub mod sampler;
 pub mod spawn;
+pub mod switches;
 
 use crate::error::UsageError;
 use crate::measure::{Host, Measurements, PointMeasurements, Run, Source};
@@ -138,7 +139,8 @@ fn run_once(
     let counters = counters::TreeCounters::attach(child.pid);
     // The sampler's clock starts with its baseline sweep, a moment before release.
     let sampler_t0 = Instant::now();
-    let sampler = sampler::start(
+    // Switch records when perf_event allows them, else the procfs sampler (issue 12).
+    let sampler = switches::start(
         child.pid,
         sampler_t0,
         sampler::SamplerConfig {
