@@ -172,6 +172,13 @@ pub struct SwitchStats {
     /// Threads and processes the task records showed.
     pub threads_seen: u64,
     pub processes_seen: u64,
+    /// Wall time to open the rings on the gated child, in seconds.
+    #[serde(default)]
+    pub attach_s: f64,
+    /// Wall time from the tree's reaping to the data in hand (last drain, bins into ticks),
+    /// in seconds.
+    #[serde(default)]
+    pub collect_s: f64,
     /// Memory the collector held for intervals and bins at its peak, in bytes (estimate:
     /// element counts times sizes).
     pub peak_state_bytes: u64,

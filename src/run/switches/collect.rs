@@ -17,8 +17,13 @@ use std::time::{Duration, Instant};
 /// A process's first slow read comes this long after its fork: skips a fresh fork's PSS and
 /// launcher helpers that live a few ms (the sampler's FIRST_SLOW_READ_S).
 const FIRST_SLOW_READ_S: f64 = 0.1;
-/// Share of one core the slow reads may use (the sampler's SLOW_BUDGET).
-const SLOW_BUDGET: f64 = 0.005;
+/// Share of one core the slow reads may use (twice the sampler's SLOW_BUDGET: the collector
+/// itself costs less than the sampler's sweeps).
+const SLOW_BUDGET: f64 = 0.01;
+/// CPU the slow reads may spend ahead of the budget, in seconds: the first read of a pool of
+/// ~50 freshly forked workers (smaps_rollup ~1 ms each) fits at once; a tree of 512 processes
+/// is read over the next seconds instead of in one burst.
+const SLOW_ALLOWANCE_S: f64 = 0.05;
 /// Shortest gap between wake-ups when the rings fill fast.
 const MIN_GAP: Duration = Duration::from_millis(2);
 /// A drain that found more than this share of a ring's capacity shortens the next gaps.
@@ -40,6 +45,8 @@ pub(super) struct Collector {
     batch: Vec<Record>,
     next_slow_s: HashMap<i32, f64>,
     slow_cost_s: Option<f64>,
+    /// CPU spent on slow reads so far, in seconds (against SLOW_BUDGET x elapsed).
+    slow_spent_s: f64,
     errors: u64,
     /// Current gap scale: 1, halved under ring pressure, back up when drains are small.
     pressure_scale: f64,
@@ -72,6 +79,7 @@ impl Collector {
             batch: Vec::with_capacity(4096),
             next_slow_s: HashMap::new(),
             slow_cost_s: None,
+            slow_spent_s: 0.0,
             errors: 0,
             pressure_scale: 1.0,
         }
@@ -186,6 +194,9 @@ impl Collector {
             if now_s < due {
                 continue;
             }
+            if self.slow_spent_s + cpu.as_secs_f64() > SLOW_ALLOWANCE_S + SLOW_BUDGET * now_s {
+                break;
+            }
             let before = thread_cpu_time();
             self.errors += u64::from(self.namer.read_slow(pid, &mut p.record));
             p.identity_due = false;
@@ -200,6 +211,7 @@ impl Collector {
                 p.identity_due = false;
             }
         }
+        self.slow_spent_s += cpu.as_secs_f64();
         if reads > 0 {
             let each = cpu.as_secs_f64() / f64::from(reads);
             self.slow_cost_s = Some(match self.slow_cost_s {

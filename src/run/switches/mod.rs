@@ -44,6 +44,7 @@ pub enum Timeline {
 pub struct SwitchHandle {
     stop: mpsc::Sender<()>,
     thread: JoinHandle<SamplerData>,
+    attach: Duration,
 }
 
 /// Starts the timeline of the tree rooted at `root_pid` (held before exec): switch records
@@ -71,12 +72,18 @@ impl Timeline {
     pub fn finish(self) -> SamplerData {
         match self {
             Timeline::Switches(h) => {
+                let asked = Instant::now();
                 let _ = h.stop.send(());
-                h.thread.join().unwrap_or_else(|_| SamplerData {
+                let mut data = h.thread.join().unwrap_or_else(|_| SamplerData {
                     errors: 1,
                     switches_unavailable: Some("the switch collector panicked".into()),
                     ..SamplerData::default()
-                })
+                });
+                if let Some(s) = data.switches.as_mut() {
+                    s.attach_s = h.attach.as_secs_f64();
+                    s.collect_s = asked.elapsed().as_secs_f64();
+                }
+                data
             }
             Timeline::Sampler(s, why) => {
                 let mut data = s.finish();
@@ -88,7 +95,7 @@ impl Timeline {
 }
 
 fn start_switches(root_pid: i32, t0: Instant, config: &SamplerConfig) -> io::Result<SwitchHandle> {
-    let cpu_before = thread_cpu_time();
+    let (cpu_before, opened) = (thread_cpu_time(), Instant::now());
     let rings = Rings::open(root_pid)?;
     let t0_ns = mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64);
     let iv = Intervals::new(
@@ -109,7 +116,11 @@ fn start_switches(root_pid: i32, t0: Instant, config: &SamplerConfig) -> io::Res
     let thread = std::thread::Builder::new()
         .name("forkcast-switches".into())
         .spawn(move || c.run(stop_rx))?;
-    Ok(SwitchHandle { stop, thread })
+    Ok(SwitchHandle {
+        stop,
+        thread,
+        attach: opened.elapsed(),
+    })
 }
 
 /// CLOCK_MONOTONIC now, in ns: the clock the events stamp records with (and `Instant`'s).
