@@ -57,8 +57,8 @@ fn main() -> anyhow::Result<()> {
     anyhow::ensure!(args.len() >= 2, "usage: offcpu_exact WORKERS COMMAND...");
     let workers: u32 = args[0].parse()?;
     let argv: Vec<String> = args[1..].to_vec();
-    let program = spawn::resolve_program(&argv[0])
-        .ok_or_else(|| anyhow::anyhow!("{} not found", argv[0]))?;
+    let program =
+        spawn::resolve_program(&argv[0]).ok_or_else(|| anyhow::anyhow!("{} not found", argv[0]))?;
     reap::install_process_handling()?;
     let stdio = spawn::Stdio {
         stdout: File::create("/dev/null")?,
@@ -78,13 +78,15 @@ fn main() -> anyhow::Result<()> {
     let ended = reap::wait_and_reap(child.pid, child.pid, t0, Some(Duration::from_secs(600)))?;
     let (exact, sampled) = (exact.finish(), sampled.finish());
     println!(
-        "{} (wall {:.2} s, exit {:?}; sampler at {:.1} Hz, {} late ticks; {} switch records, {} lost)",
+        "{} (wall {:.2} s, exit {:?}; sampler at {:.1} Hz, {} late ticks; {} switch records, \
+         {} wake-up records, {} lost)",
         argv.join(" "),
         ended.wall.as_secs_f64(),
         ended.exit_code,
         sampled.achieved_hz,
         sampled.late_ticks,
         exact.switches.as_ref().map_or(0, |s| s.switch_records),
+        exact.switches.as_ref().map_or(0, |s| s.wake_records),
         exact.switches.as_ref().map_or(0, |s| s.lost_records),
     );
     let (Some(e), Some(s)) = (shares(&exact, workers), shares(&sampled, workers)) else {
@@ -94,7 +96,10 @@ fn main() -> anyhow::Result<()> {
         "  workers found: exact {}, sampled {}",
         e.workers, s.workers
     );
-    println!("  {:<16} {:>8} {:>8} {:>9}", "share", "exact", "sampled", "diff (pp)");
+    println!(
+        "  {:<16} {:>8} {:>8} {:>9}",
+        "share", "exact", "sampled", "diff (pp)"
+    );
     let row = |name: &str, a: f64, b: f64| {
         println!(
             "  {name:<16} {:>7.1}% {:>7.1}% {:>+9.1}",

@@ -128,8 +128,9 @@ pub struct ThreadRecord {
     /// (resource, syscall).
     #[serde(default)]
     pub waits: Vec<WaitCount>,
-    /// Exact off-CPU time not runnable (blocked, asleep, and a woken thread's wait for a CPU,
-    /// which switch records cannot split from the sleep), in seconds; switch records only.
+    /// Exact off-CPU time not runnable (blocked, asleep), in seconds; switch records only. A
+    /// woken thread's wait for a CPU is in `runqueue_s` when `switches.wakeups_traced`, else
+    /// here (switch records alone cannot split it from the sleep).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_s: Option<f64>,
     /// Voluntary switches out (the thread blocked); switch records only.
@@ -151,6 +152,15 @@ pub struct SwitchStats {
     pub records: u64,
     pub switch_records: u64,
     pub task_records: u64,
+    /// sched_wakeup records: a woken thread's wait for a CPU counts as runnable.
+    #[serde(default)]
+    pub wake_records: u64,
+    /// Whether sched_wakeup could be traced (root and tracefs); without it a woken thread's
+    /// wait for a CPU counts as blocked, and `wakeups_unavailable` says why.
+    #[serde(default)]
+    pub wakeups_traced: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wakeups_unavailable: Option<String>,
     /// Records the kernel dropped because a ring was full (PERF_RECORD_LOST); when not 0 the
     /// intervals around the loss are wrong and the report says so.
     pub lost_records: u64,

@@ -64,6 +64,8 @@ impl Collector {
             cpus: rings.cpus() as u32,
             ring_bytes_per_cpu: rings.ring_bytes as u64,
             ring_capacity_records: (rings.ring_bytes / SWITCH_RECORD_BYTES) as u64,
+            wakeups_traced: rings.wakeups_traced(),
+            wakeups_unavailable: rings.wakeups_unavailable.clone(),
             ..SwitchStats::default()
         };
         Collector {
@@ -132,6 +134,7 @@ impl Collector {
         for r in &self.batch {
             match r {
                 Record::Switch { .. } => self.stats.switch_records += 1,
+                Record::Wakeup { .. } => self.stats.wake_records += 1,
                 Record::Lost { .. } => {}
                 _ => self.stats.task_records += 1,
             }

@@ -8,8 +8,9 @@
 //! outgrows [`MAX_BINS`], so memory is bounded by threads x MAX_BINS whatever the run's length.
 //! Cost grows with the records (one state change each), not with threads x rate.
 //!
-//! What switch records cannot tell: a woken thread's wait for a CPU shows as blocked, since
-//! no record marks the wake-up (the sched_wakeup tracepoint would; tracefs is often absent).
+//! A woken thread waits for a CPU before its switch in: sched_wakeup records (where the
+//! tracepoint can be opened: root, tracefs mounted) mark the wake-up, so that wait counts as
+//! runnable. Without them it is filed under blocked, and `SwitchStats::wakeups_traced` is false.
 
 use super::record::Record;
 use crate::measure::{ProcessRecord, SamplerData, ThreadRecord, Tick, WaitCount};
@@ -24,7 +25,8 @@ pub const MAX_BINS: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
     Running,
-    /// Switched out while runnable (preempted), or forked and not yet scheduled.
+    /// Switched out while runnable (preempted), woken and not yet on a CPU, or forked and not
+    /// yet scheduled.
     Runnable,
     /// Switched out voluntarily: asleep, waiting on I/O, a lock, a child.
     Blocked,
@@ -185,6 +187,15 @@ impl Intervals {
                         p.record.comm.clone_from(comm);
                     }
                     p.identity_due |= exec;
+                }
+            }
+            Record::Wakeup { tid, time_ns } => {
+                if self
+                    .threads
+                    .get(&tid)
+                    .is_some_and(|t| t.state == State::Blocked)
+                {
+                    self.change(tid, time_ns, State::Runnable);
                 }
             }
             Record::Lost { lost } => self.lost_records += lost,
@@ -526,6 +537,21 @@ mod tests {
         assert!((data.timeline[1].runqueue_threads - 1.0).abs() < 1e-6);
         assert_eq!(&t1.states[..4], "RRQR");
         assert_eq!(data.timeline[8].threads, 1, "thread 2 exited at 60 ms");
+    }
+
+    #[test]
+    fn a_wakeup_ends_the_blocked_interval_and_the_wait_for_a_cpu_is_runnable() {
+        let mut iv = Intervals::new(0, 1, 0, "root".into(), 0);
+        iv.apply(&switch(1, 10, true, false));
+        iv.apply(&Record::Wakeup {
+            tid: 1,
+            time_ns: 30 * MS,
+        });
+        iv.apply(&switch(1, 45, false, false));
+        let t = &iv.finish(50 * MS).processes[0].threads[0];
+        assert!((t.blocked_s.unwrap() - 0.020).abs() < 1e-9, "{t:?}");
+        assert!((t.runqueue_s - 0.015).abs() < 1e-9);
+        assert!((t.on_cpu_s - 0.015).abs() < 1e-9);
     }
 
     #[test]

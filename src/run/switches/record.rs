@@ -13,6 +13,9 @@ pub const RECORD_COMM: u32 = 3;
 pub const RECORD_EXIT: u32 = 4;
 /// PERF_RECORD_FORK: same layout as EXIT.
 pub const RECORD_FORK: u32 = 7;
+/// PERF_RECORD_SAMPLE: here only from the sched_wakeup tracepoint, with TID | TIME | RAW:
+/// `{u32 pid, tid (the waker); u64 time; u32 size; u8 raw[size]}`.
+pub const RECORD_SAMPLE: u32 = 9;
 /// PERF_RECORD_SWITCH: no body, only the trailer (the task switched in or out).
 pub const RECORD_SWITCH: u32 = 14;
 
@@ -55,6 +58,8 @@ pub enum Record {
         exec: bool,
         time_ns: u64,
     },
+    /// Task `tid` was woken: from here it waits for a CPU (sched_wakeup).
+    Wakeup { tid: i32, time_ns: u64 },
     /// The kernel dropped `lost` records: a ring was full.
     Lost { lost: u64 },
 }
@@ -66,7 +71,8 @@ impl Record {
             Record::Switch { time_ns, .. }
             | Record::Fork { time_ns, .. }
             | Record::Exit { time_ns, .. }
-            | Record::Comm { time_ns, .. } => *time_ns,
+            | Record::Comm { time_ns, .. }
+            | Record::Wakeup { time_ns, .. } => *time_ns,
             Record::Lost { .. } => 0,
         }
     }
@@ -82,9 +88,14 @@ pub enum Parsed {
     Bad,
 }
 
-/// Decodes one record of type `ty` with header flags `misc` from its body `b`.
-pub fn parse(ty: u32, misc: u16, b: &[u8]) -> Parsed {
+/// Decodes one record of type `ty` with header flags `misc` from its body `b`. A sample is a
+/// sched_wakeup whose woken pid sits at `wakee_offset` in the raw tracepoint data.
+pub fn parse(ty: u32, misc: u16, b: &[u8], wakee_offset: usize) -> Parsed {
     let rec = match ty {
+        RECORD_SAMPLE => (b.len() >= 20 + wakee_offset + 4).then(|| Record::Wakeup {
+            tid: i32_at(b, 20 + wakee_offset),
+            time_ns: u64_at(b, 8),
+        }),
         RECORD_SWITCH => trailer(b).map(|(pid, tid, time_ns)| Record::Switch {
             pid,
             tid,
@@ -152,7 +163,12 @@ mod tests {
     #[test]
     fn a_switch_out_says_whether_the_task_was_preempted() {
         let b = trailer_bytes(10, 11, 5_000);
-        let preempted = parse(RECORD_SWITCH, MISC_SWITCH_OUT | MISC_SWITCH_OUT_PREEMPT, &b);
+        let preempted = parse(
+            RECORD_SWITCH,
+            MISC_SWITCH_OUT | MISC_SWITCH_OUT_PREEMPT,
+            &b,
+            0,
+        );
         assert_eq!(
             preempted,
             Parsed::Record(Record::Switch {
@@ -163,7 +179,7 @@ mod tests {
                 preempted: true
             })
         );
-        let switched_in = parse(RECORD_SWITCH, MISC_SWITCH_OUT_PREEMPT, &b);
+        let switched_in = parse(RECORD_SWITCH, MISC_SWITCH_OUT_PREEMPT, &b, 0);
         assert!(matches!(
             switched_in,
             Parsed::Record(Record::Switch {
@@ -172,7 +188,7 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(parse(RECORD_SWITCH, 0, &b[..8]), Parsed::Bad);
+        assert_eq!(parse(RECORD_SWITCH, 0, &b[..8], 0), Parsed::Bad);
     }
 
     #[test]
@@ -184,7 +200,7 @@ mod tests {
         fork.extend(7_000u64.to_ne_bytes());
         fork.extend(trailer_bytes(20, 21, 7_000));
         assert_eq!(
-            parse(RECORD_FORK, 0, &fork),
+            parse(RECORD_FORK, 0, &fork, 0),
             Parsed::Record(Record::Fork {
                 pid: 20,
                 ppid: 10,
@@ -194,7 +210,7 @@ mod tests {
             })
         );
         assert_eq!(
-            parse(RECORD_EXIT, 0, &fork),
+            parse(RECORD_EXIT, 0, &fork, 0),
             Parsed::Record(Record::Exit {
                 pid: 20,
                 tid: 21,
@@ -205,7 +221,7 @@ mod tests {
         comm.extend(b"python3\0");
         comm.extend(trailer_bytes(20, 20, 9_000));
         assert_eq!(
-            parse(RECORD_COMM, MISC_COMM_EXEC, &comm),
+            parse(RECORD_COMM, MISC_COMM_EXEC, &comm, 0),
             Parsed::Record(Record::Comm {
                 pid: 20,
                 tid: 20,
@@ -214,6 +230,23 @@ mod tests {
                 time_ns: 9_000
             })
         );
-        assert_eq!(parse(99, 0, &comm), Parsed::Other);
+        assert_eq!(parse(99, 0, &comm, 0), Parsed::Other);
+    }
+
+    #[test]
+    fn a_wakeup_sample_names_the_woken_task_from_the_raw_data() {
+        let mut b = trailer_bytes(10, 11, 8_000); // pid, tid of the waker, time
+        let mut raw = vec![0u8; 36];
+        raw[24..28].copy_from_slice(&42i32.to_ne_bytes());
+        b.extend((raw.len() as u32).to_ne_bytes());
+        b.extend(&raw);
+        assert_eq!(
+            parse(RECORD_SAMPLE, 0, &b, 24),
+            Parsed::Record(Record::Wakeup {
+                tid: 42,
+                time_ns: 8_000
+            })
+        );
+        assert_eq!(parse(RECORD_SAMPLE, 0, &b[..30], 24), Parsed::Bad);
     }
 }
