@@ -117,6 +117,15 @@ fn timeline_findings(m: &Measurements) -> Vec<String> {
             "Timeline estimated from /proc ticks, not exact: {why}."
         ));
     }
+    if let Some(why) = sampled()
+        .filter_map(|s| s.switches.as_ref())
+        .find_map(|s| s.wakeups_unavailable.as_deref())
+    {
+        out.push(format!(
+            "Wake-ups not traced ({why}): a woken thread's wait for a CPU counts as blocked, \
+             not as run-queue time."
+        ));
+    }
     let lost: u64 = sampled()
         .filter_map(|s| s.switches.as_ref())
         .map(|s| s.lost_records)
