@@ -7,6 +7,11 @@
     default probes on): what forkcast as a whole costs the workload (issue 3 target <= 1.03).
 --compare probes: under `forkcast run --probes none` vs under `forkcast run` (probes on): what
     the injected probes alone cost (issue 6 target < 3 %).
+--compare tools: bare, `forkcast run --probes none` (switch records + counters, the timeline
+    only), `perf stat` and `perf sched record` (the kernel's own tools for counting and for
+    recording every switch), in rotating order within each pair, each as a ratio to bare
+    (issue 12 target: forkcast <= 1.01). Also prints the milliseconds forkcast adds around a run
+    (its outer wall minus bare's), and of those the ring attach and the collection after reaping.
 
 Each pair runs both sides in alternating order so drift hits both alike. The figure compared is
 the lab's own `wall=` (its pool's wall time, printed on its closing line), so interpreter start
@@ -49,6 +54,65 @@ def bare(a):
     return lab_wall(out), time.perf_counter() - t
 
 
+def perf_tool(a, tool):
+    with tempfile.TemporaryDirectory() as d:
+        if tool == "stat":
+            pre = ["perf", "stat", "-e", "task-clock,context-switches", "-x,", "-o",
+                   os.path.join(d, "stat.txt"), "--"]
+        else:
+            pre = ["perf", "sched", "record", "-q", "-o", os.path.join(d, "sched.data"), "--"]
+        t = time.perf_counter()
+        out = subprocess.run(pre + lab_argv(a) + ["--workers", str(a.workers)], check=True,
+                             capture_output=True, text=True).stdout
+        return lab_wall(out), time.perf_counter() - t
+
+
+def under_forkcast_timed(a, extra):
+    """(lab wall, outer wall, ms forkcast adds around the run, attach ms, collect ms)."""
+    with tempfile.TemporaryDirectory() as d:
+        out_dir = os.path.join(d, "out")
+        t = time.perf_counter()
+        subprocess.run([a.forkcast, "run", "-q", "-o", out_dir, "-w", str(a.workers), "--runs", "1",
+                        "--warmup", "0", *extra, "--", *lab_argv(a), "--workers", "{workers}"],
+                       check=True)
+        outer = time.perf_counter() - t
+        report = json.load(open(os.path.join(out_dir, "report.json")))
+        run = report["points"][0]["runs"][0]
+        text = open(os.path.join(out_dir, run["stdout_file"])).read()
+        sw = (run.get("sampled") or {}).get("switches") or {}
+        return (lab_wall(text), outer, sw.get("attach_s", 0) * 1e3, sw.get("collect_s", 0) * 1e3,
+                (run.get("sampled") or {}).get("source"))
+
+
+def compare_tools(a):
+    sides = [("bare", lambda: bare(a)), ("forkcast", lambda: under_forkcast_timed(a, ["--probes", "none"])),
+             ("perf stat", lambda: perf_tool(a, "stat")), ("perf sched record", lambda: perf_tool(a, "sched"))]
+    ratios = {name: [] for name, _ in sides[1:]}
+    added, attach, collect = [], [], []
+    for i in range(a.pairs):
+        order = [(i + k) % len(sides) for k in range(len(sides))]
+        res = {j: sides[j][1]() for j in order}
+        base_lab, base_outer = res[0]
+        for j in range(1, len(sides)):
+            ratios[sides[j][0]].append(res[j][0] / base_lab)
+        fc = res[1]
+        added.append((fc[1] - base_outer) * 1e3)
+        attach.append(fc[2])
+        collect.append(fc[3])
+        print("round %2d (order %s): bare %.3f s; %s" % (
+            i + 1, ",".join(sides[j][0] for j in order), base_lab,
+            "; ".join("%s %.3f s (x%.4f)" % (sides[j][0], res[j][0], res[j][0] / base_lab)
+                      for j in range(1, len(sides)))) + " [timeline: %s]" % fc[4])
+    print("lab %s, %d workers, %s, %d rounds: median ratio of the lab's wall to bare:"
+          % (a.lab, a.workers, a.size, a.pairs))
+    for name, rs in ratios.items():
+        print("  %-18s %.4f (min %.4f, max %.4f)" % (name, statistics.median(rs), min(rs), max(rs)))
+    print("forkcast adds around each run: median %.0f ms (outer wall minus bare's); of that, "
+          "ring attach %.2f ms and collection after reaping %.2f ms (medians); the rest is "
+          "forkcast's start, spawn, reap and report writing"
+          % (statistics.median(added), statistics.median(attach), statistics.median(collect)))
+
+
 def under_forkcast(a, extra):
     with tempfile.TemporaryDirectory() as d:
         out_dir = os.path.join(d, "out")
@@ -63,7 +127,7 @@ def under_forkcast(a, extra):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--compare", choices=["bare", "probes"], default="bare")
+    ap.add_argument("--compare", choices=["bare", "probes", "tools"], default="bare")
     ap.add_argument("--lab", choices=sorted(LABS), default="01")
     ap.add_argument("--pairs", type=int, default=10)
     ap.add_argument("--size", default="full")
@@ -73,6 +137,8 @@ def main():
     a = ap.parse_args()
     if not os.path.exists(a.forkcast):
         sys.exit("benchmark: %s missing: run cargo build --release" % a.forkcast)
+    if a.compare == "tools":
+        return compare_tools(a)
     if a.compare == "bare":
         sides = (("bare", lambda: bare(a)), ("forkcast", lambda: under_forkcast(a, [])))
     else:

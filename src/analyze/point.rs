@@ -247,17 +247,28 @@ pub fn summarize_point(
             s.sinks = Some(median_sinks(off.iter().map(|o| &o.sinks)));
             s.external_waits = Some(median_sinks(off.iter().map(|o| &o.external)));
         }
+        // Lifetimes, on-CPU and run-queue time and the timeline come from switch records
+        // when every run had them; what a wait was on, and PSS, always come from /proc.
+        let timeline = if sampled
+            .iter()
+            .all(|(d, _)| d.source == Some(Source::PerfSwitch))
+        {
+            Source::PerfSwitch
+        } else {
+            Source::Procfs
+        };
+        for key in ["offcpu", "sinks", "pss_bytes_per_worker"] {
+            s.sources.insert(key.into(), Source::Procfs);
+        }
         for key in [
-            "offcpu",
-            "sinks",
             "worker_layout",
             "on_cpu_share",
             "runqueue_share",
-            "pss_bytes_per_worker",
             "straggler_tail",
             "all_cores_busy_share",
+            "timeline",
         ] {
-            s.sources.insert(key.into(), Source::Procfs);
+            s.sources.insert(key.into(), timeline);
         }
     }
     s

@@ -92,6 +92,7 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
             failed.join(", ")
         ));
     }
+    out.extend(timeline_findings(m));
     if let Some(c) = m
         .points
         .iter()
@@ -103,6 +104,43 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
         }
     } else if m.points.iter().any(|p| !p.runs.is_empty()) {
         out.push("perf_event counters could not be opened: CPU time comes from rusage.".into());
+    }
+    out
+}
+
+/// Where the timeline came from when it was not exact (switch records unavailable), and
+/// switch records the kernel dropped.
+fn timeline_findings(m: &Measurements) -> Vec<String> {
+    let sampled = || {
+        m.points
+            .iter()
+            .flat_map(|p| &p.runs)
+            .filter_map(|r| r.sampled.as_ref())
+    };
+    let mut out = Vec::new();
+    if let Some(why) = sampled().find_map(|s| s.switches_unavailable.as_deref()) {
+        out.push(format!(
+            "Timeline estimated from /proc ticks, not exact: {why}."
+        ));
+    }
+    if let Some(why) = sampled()
+        .filter_map(|s| s.switches.as_ref())
+        .find_map(|s| s.wakeups_unavailable.as_deref())
+    {
+        out.push(format!(
+            "Wake-ups not traced ({why}): a woken thread's wait for a CPU counts as blocked, \
+             not as run-queue time."
+        ));
+    }
+    let lost: u64 = sampled()
+        .filter_map(|s| s.switches.as_ref())
+        .map(|s| s.lost_records)
+        .sum();
+    if lost > 0 {
+        out.push(format!(
+            "The kernel dropped {lost} context-switch records (rings full): the intervals \
+             around the loss are approximate."
+        ));
     }
     out
 }

@@ -9,7 +9,9 @@ mod sampled;
 
 pub use host::Host;
 pub use outcome::{Ending, Fault, FaultKind, Outcome};
-pub use sampled::{IoCounters, ProcessRecord, SamplerData, ThreadRecord, Tick, WaitCount};
+pub use sampled::{
+    IoCounters, ProcessRecord, SamplerData, SwitchStats, ThreadRecord, Tick, WaitCount,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -24,6 +26,8 @@ pub enum Source {
     Rusage,
     /// The procfs sampler.
     Procfs,
+    /// perf_event context-switch and task records (exact intervals per thread).
+    PerfSwitch,
     /// The LD_PRELOAD probe.
     PreloadProbe,
     /// The Python sitecustomize probe.

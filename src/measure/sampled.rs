@@ -24,7 +24,21 @@ pub struct SamplerData {
     /// Sampler CPU spent listing /proc and reading the stat of pids not seen before, in seconds.
     #[serde(default)]
     pub discovery_cpu_s: f64,
-    /// One entry per tick, in time order. Kept in the raw file only (report.json leaves it out).
+    /// Which source built the timeline, the threads' on-CPU, run-queue and lifetime figures:
+    /// `perf_switch` (exact, from context-switch and task records) or `procfs` (ticks; absent in
+    /// reports written before switch records existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<super::Source>,
+    /// Why switch records were not used for this run (no permission, forced off), with the fix;
+    /// None when they were used or never tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switches_unavailable: Option<String>,
+    /// What the context-switch collector did, when it built this data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switches: Option<SwitchStats>,
+    /// One entry per tick, in time order. From switch records a tick is a fixed-width bin
+    /// (`switches.bin_s`) ending at `t_s`, never late. Kept in the raw file only (report.json
+    /// leaves it out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Tick>,
     /// Every process of the tree that the sampler saw (exited ones included). Raw file only.
@@ -123,6 +137,70 @@ pub struct ThreadRecord {
     /// (resource, syscall).
     #[serde(default)]
     pub waits: Vec<WaitCount>,
+    /// Exact off-CPU time not runnable (blocked, asleep), in seconds; switch records only. A
+    /// woken thread's wait for a CPU is in `runqueue_s` when `switches.wakeups_traced`, else
+    /// here (switch records alone cannot split it from the sleep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_s: Option<f64>,
+    /// Voluntary switches out (the thread blocked); switch records only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voluntary_switches: Option<u64>,
+    /// Switches out while still runnable (preempted); switch records only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preempted_switches: Option<u64>,
+}
+
+/// What the context-switch collector did in one run (all counts over the whole run).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SwitchStats {
+    /// CPUs with a ring buffer.
+    pub cpus: u32,
+    /// Bytes of ring buffer per CPU (data pages, a power of two).
+    pub ring_bytes_per_cpu: u64,
+    /// Records read: switches, forks, exits, comms.
+    pub records: u64,
+    pub switch_records: u64,
+    pub task_records: u64,
+    /// sched_wakeup records: a woken thread's wait for a CPU counts as runnable.
+    #[serde(default)]
+    pub wake_records: u64,
+    /// Whether sched_wakeup could be traced (root and tracefs); without it a woken thread's
+    /// wait for a CPU counts as blocked, and `wakeups_unavailable` says why.
+    #[serde(default)]
+    pub wakeups_traced: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wakeups_unavailable: Option<String>,
+    /// Records the kernel dropped because a ring was full (PERF_RECORD_LOST); when not 0 the
+    /// intervals around the loss are wrong and the report says so.
+    pub lost_records: u64,
+    /// Records that could not be parsed (short, unknown layout).
+    pub bad_records: u64,
+    /// Width of one timeline bin, in seconds (doubled whenever the run outgrew the bin cap).
+    pub bin_s: f64,
+    /// Times the collector woke to drain the rings and name waits (jittered, exponential gaps).
+    pub wakeups: u64,
+    /// Wake-ups that came later than one mean gap after they were due (the timeline's bins
+    /// are never late: they come from the records' own times).
+    pub late_wakeups: u64,
+    /// Blocked intervals named by reading /proc (syscall, fd): at most one read per interval.
+    pub wait_lookups: u64,
+    /// Largest number of records one drain found in one ring, and that ring's capacity in
+    /// records of the usual size: how close the rings came to overflowing.
+    pub max_drain_records: u64,
+    pub ring_capacity_records: u64,
+    /// Threads and processes the task records showed.
+    pub threads_seen: u64,
+    pub processes_seen: u64,
+    /// Wall time to open the rings on the gated child, in seconds.
+    #[serde(default)]
+    pub attach_s: f64,
+    /// Wall time from the tree's reaping to the data in hand (last drain, bins into ticks),
+    /// in seconds.
+    #[serde(default)]
+    pub collect_s: f64,
+    /// Memory the collector held for intervals and bins at its peak, in bytes (estimate:
+    /// element counts times sizes).
+    pub peak_state_bytes: u64,
 }
 
 /// Ticks (and off-CPU time) a thread spent blocked on one resource in one syscall.

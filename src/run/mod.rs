@@ -12,6 +12,7 @@ pub mod reap;
 pub mod resume;
 pub mod sampler;
 pub mod spawn;
+pub mod switches;
 
 use crate::error::UsageError;
 use crate::measure::{Ending, Host, Measurements, PointMeasurements, Run, Source};
@@ -194,7 +195,8 @@ fn run_once(
     let counters = counters::TreeCounters::attach(child.pid);
     // The sampler's clock starts with its baseline sweep, a moment before release.
     let sampler_t0 = Instant::now();
-    let sampler = sampler::start(
+    // Switch records when perf_event allows them, else the procfs sampler (issue 12).
+    let sampler = switches::start(
         child.pid,
         sampler_t0,
         sampler::SamplerConfig {

@@ -14,3 +14,4 @@ mod report;
 mod sampler;
 mod secrets;
 mod support;
+mod switches;

@@ -112,6 +112,7 @@ fn thread(pid: i32) -> impl Strategy<Value = ThreadRecord> {
                     busy,
                     states,
                     waits,
+                    ..Default::default()
                 }
             },
         )
@@ -201,6 +202,7 @@ fn sampled(max_processes: usize) -> impl Strategy<Value = SamplerData> {
             untracked_processes: 0,
             timeline,
             processes,
+            ..Default::default()
         })
 }
 

@@ -272,13 +272,15 @@ fn root_that_execs_shows_its_new_image() {
 #[test]
 fn requested_and_adaptive_rates_are_sane() {
     let target = Target::sh("sleep 3");
+    // Gaps are exponential around the period (sampler/jitter.rs): ~50 ticks in 1 s vary by
+    // ~14 % (1/sqrt(50)), so the bounds allow three of those either way above a loaded floor.
     let d = sample_for(&target, Some(50.0), 1.0);
     assert_eq!(d.requested_hz, Some(50.0));
-    assert!((30.0..=52.0).contains(&d.achieved_hz), "{}", d.achieved_hz);
+    assert!((30.0..=72.0).contains(&d.achieved_hz), "{}", d.achieved_hz);
     assert_eq!(d.ticks, d.timeline.len() as u64);
     let d = sample_for(&target, None, 1.0);
     assert!(
-        (30.0..=102.0).contains(&d.achieved_hz),
+        (30.0..=145.0).contains(&d.achieved_hz),
         "adaptive: {}",
         d.achieved_hz
     );

@@ -9,7 +9,7 @@
 use super::resolve::{Resolver, Resource};
 use super::sys::{is_gone, ProcFile};
 use super::wait::{classify, parse_syscall, SyscallState};
-use crate::measure::{ThreadRecord, WaitCount};
+use crate::measure::WaitCount;
 use std::path::Path;
 
 /// The last wait seen: (syscall nr, arg0, arg1) and its index in the record's waits.
@@ -46,7 +46,7 @@ impl BlockedProbe {
         idle: bool,
         res: &mut Resolver,
         buf: &mut Vec<u8>,
-        rec: &mut ThreadRecord,
+        waits: &mut Vec<WaitCount>,
     ) -> Looked {
         if idle {
             if let Some(m) = self.memo {
@@ -88,7 +88,7 @@ impl BlockedProbe {
                 (key, res.resolve(pid, &call), name)
             }
         };
-        let idx = index_of(rec, resource, syscall);
+        let idx = index_of(waits, resource, syscall);
         self.memo = Some(Memo { key, idx });
         Looked {
             idx: Some(idx),
@@ -144,21 +144,20 @@ fn read_wchan(pid: i32, tid: i32, buf: &mut Vec<u8>) -> String {
     }
 }
 
-/// The index of (resource, syscall) in the record's waits, added when new.
-fn index_of(rec: &mut ThreadRecord, r: Resource, syscall: String) -> usize {
-    if let Some(i) = rec
-        .waits
+/// The index of (resource, syscall) in the thread's waits, added when new.
+fn index_of(waits: &mut Vec<WaitCount>, r: Resource, syscall: String) -> usize {
+    if let Some(i) = waits
         .iter()
         .position(|w| w.resource == r.name && w.syscall == syscall)
     {
         return i;
     }
-    rec.waits.push(WaitCount {
+    waits.push(WaitCount {
         resource: r.name,
         kind: r.kind.to_string(),
         syscall,
         ticks: 0,
         blocked_s: 0.0,
     });
-    rec.waits.len() - 1
+    waits.len() - 1
 }

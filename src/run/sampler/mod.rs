@@ -8,11 +8,17 @@
 //! `resolve` (with `unixdiag`) names the resource, `tree` folds a sweep into the data, `rate`
 //! paces the ticks. This file is the thread and its API.
 //!
+//! Ticks come at jittered, exponentially distributed gaps around the period (`jitter`), so a
+//! periodic workload cannot alias with them. Where switch records give the timeline
+//! (`run::switches`), only `namer` runs: it names the waits of threads that stay blocked.
+//!
 //! Each tick is a value: a [`Tick`](crate::measure::Tick) with its lateness and errors attached
 //! (STYLE 7). A bad read is counted, never fatal; a task that vanished is not an error.
 
 mod blocked;
 mod discover;
+pub(crate) mod jitter;
+pub(crate) mod namer;
 mod parse;
 mod process;
 mod rate;
@@ -23,7 +29,8 @@ mod tree;
 mod unixdiag;
 mod wait;
 
-use crate::measure::SamplerData;
+use crate::measure::{SamplerData, Source};
+use jitter::Jitter;
 use rate::Pace;
 use std::io;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -118,7 +125,8 @@ impl SamplerHandle {
 fn run(mut tree: Tree, stop: mpsc::Receiver<()>, baseline_cpu: Duration) -> SamplerData {
     let cpu_start = sys::thread_cpu_time();
     let mut cpu_prev = cpu_start;
-    let mut due = Instant::now() + tree.pace.period();
+    let mut jitter = Jitter::new();
+    let mut due = Instant::now() + jitter.gap(tree.pace.period());
     // Anything but a timeout (the stop message, or the handle dropped) ends the loop.
     while let Err(RecvTimeoutError::Timeout) =
         stop.recv_timeout(due.saturating_duration_since(Instant::now()))
@@ -134,14 +142,13 @@ fn run(mut tree: Tree, stop: mpsc::Receiver<()>, baseline_cpu: Duration) -> Samp
         );
         cpu_prev = cpu_now;
         let period = tree.pace.period();
+        let gap = jitter.gap(period);
         // Fell behind by more than a period: start afresh from now instead of bursting.
-        due = if late > period {
-            now + period
-        } else {
-            due + period
-        };
+        due = if late > period { now + gap } else { due + gap };
     }
     tree.sweep(Instant::now(), 0.0);
     let cpu = sys::thread_cpu_time().saturating_sub(cpu_start) + baseline_cpu;
-    tree.into_data(cpu)
+    let mut data = tree.into_data(cpu);
+    data.source = Some(Source::Procfs);
+    data
 }

@@ -174,53 +174,63 @@ impl LiveProc {
 
     /// Reads exe and cmdline (comm comes from the leader thread's stat).
     pub(super) fn read_identity(&self, bufs: &mut Shared, rec: &mut ProcessRecord) -> u32 {
-        let mut errors = 0;
-        match std::fs::read_link(format!("/proc/{}/exe", self.pid)) {
-            Ok(p) => rec.exe = Some(p.to_string_lossy().into_owned()),
-            Err(e) if is_gone(&e) => {}
-            Err(_) => errors += 1, // kernel thread or no permission: exe stays unknown
-        }
-        let path = PathBuf::from(format!("/proc/{}/cmdline", self.pid));
-        match sys::read_once(&path, &mut bufs.file) {
-            Ok(()) => {
-                let argv = parse_cmdline(&bufs.file);
-                if !argv.is_empty() {
-                    rec.cmdline = argv;
-                }
-            }
-            Err(e) if is_gone(&e) => {}
-            Err(_) => errors += 1,
-        }
-        if rec.comm.is_empty() {
-            if let Some(t) = rec.threads.iter().find(|t| t.tid == self.pid) {
-                rec.comm = t.comm.clone();
-            }
-        }
-        errors
+        read_identity(self.pid, bufs, rec)
     }
 
-    /// Reads the slow counters: PSS (kept as the maximum seen), io, the pipes, sockets and
-    /// files held, and identity again (a cmdline may change without a new comm). Returns the
-    /// errors met.
+    /// The slow counters (see [`read_slow`]).
     pub(super) fn read_slow(&self, bufs: &mut Shared, rec: &mut ProcessRecord) -> u32 {
-        let mut errors = self.read_identity(bufs, rec);
-        errors += bufs.res.held(self.pid, &mut rec.held);
-        let rollup = PathBuf::from(format!("/proc/{}/smaps_rollup", self.pid));
-        match sys::read_once(&rollup, &mut bufs.file) {
-            Ok(()) => {
-                if let Some(pss) = parse_pss_bytes(&bufs.file) {
-                    rec.max_pss_bytes = Some(rec.max_pss_bytes.unwrap_or(0).max(pss));
-                }
-            }
-            Err(e) if is_gone(&e) => {}
-            Err(_) => errors += 1,
-        }
-        let io_path = PathBuf::from(format!("/proc/{}/io", self.pid));
-        match sys::read_once(&io_path, &mut bufs.file) {
-            Ok(()) => rec.io = parse_io(&bufs.file).or(rec.io.take()),
-            Err(e) if is_gone(&e) => {}
-            Err(_) => errors += 1,
-        }
-        errors
+        read_slow(self.pid, bufs, rec)
     }
+}
+
+/// Reads exe and cmdline of `pid` into its record (comm comes from stat or the task records).
+pub(super) fn read_identity(pid: i32, bufs: &mut Shared, rec: &mut ProcessRecord) -> u32 {
+    let mut errors = 0;
+    match std::fs::read_link(format!("/proc/{pid}/exe")) {
+        Ok(p) => rec.exe = Some(p.to_string_lossy().into_owned()),
+        Err(e) if is_gone(&e) => {}
+        Err(_) => errors += 1, // kernel thread or no permission: exe stays unknown
+    }
+    let path = PathBuf::from(format!("/proc/{pid}/cmdline"));
+    match sys::read_once(&path, &mut bufs.file) {
+        Ok(()) => {
+            let argv = parse_cmdline(&bufs.file);
+            if !argv.is_empty() {
+                rec.cmdline = argv;
+            }
+        }
+        Err(e) if is_gone(&e) => {}
+        Err(_) => errors += 1,
+    }
+    if rec.comm.is_empty() {
+        if let Some(t) = rec.threads.iter().find(|t| t.tid == pid) {
+            rec.comm = t.comm.clone();
+        }
+    }
+    errors
+}
+
+/// Reads the slow counters of `pid`: PSS (kept as the maximum seen), io, the pipes, sockets
+/// and files held, and identity again (a cmdline may change without a new comm). Returns the
+/// errors met.
+pub(super) fn read_slow(pid: i32, bufs: &mut Shared, rec: &mut ProcessRecord) -> u32 {
+    let mut errors = read_identity(pid, bufs, rec);
+    errors += bufs.res.held(pid, &mut rec.held);
+    let rollup = PathBuf::from(format!("/proc/{pid}/smaps_rollup"));
+    match sys::read_once(&rollup, &mut bufs.file) {
+        Ok(()) => {
+            if let Some(pss) = parse_pss_bytes(&bufs.file) {
+                rec.max_pss_bytes = Some(rec.max_pss_bytes.unwrap_or(0).max(pss));
+            }
+        }
+        Err(e) if is_gone(&e) => {}
+        Err(_) => errors += 1,
+    }
+    let io_path = PathBuf::from(format!("/proc/{pid}/io"));
+    match sys::read_once(&io_path, &mut bufs.file) {
+        Ok(()) => rec.io = parse_io(&bufs.file).or(rec.io.take()),
+        Err(e) if is_gone(&e) => {}
+        Err(_) => errors += 1,
+    }
+    errors
 }

@@ -165,7 +165,9 @@ impl LiveThread {
             };
             rec.states.push(letter as char);
             if matches!(self.state, b'S' | b'D') {
-                let looked = self.probe.look(pid, self.tid, idle, res, buf, rec);
+                let looked = self
+                    .probe
+                    .look(pid, self.tid, idle, res, buf, &mut rec.waits);
                 errors = looked.errors;
                 if let Some(w) = looked.idx.and_then(|i| rec.waits.get_mut(i)) {
                     let off_ns = span_ns.saturating_sub(exec_ns + delay_ns);
