@@ -104,6 +104,68 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     })
 }
 
+/// The workers' steady state in one run: each worker's span from its first to its last tick
+/// wanting a CPU. What comes before is start-up (a spawned interpreter importing, a pool
+/// worker waiting for its first task while the parent still starts the others); what comes
+/// after is teardown.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SteadyState {
+    /// Share of the steady spans spent wanting a CPU (on one, or runnable in a queue).
+    pub on_cpu_share: f64,
+    /// The steady spans / the workers' sampled lives.
+    pub share_of_life: f64,
+    /// Median time from a worker's first sighting to its first tick wanting a CPU, seconds.
+    pub startup_s: f64,
+}
+
+/// Steady-state figures of one run's workers; None without per-tick series.
+pub fn steady_state(data: &SamplerData, w: &Workers) -> Option<SteadyState> {
+    let tids: std::collections::HashSet<i32> = w.tids.iter().copied().collect();
+    let t = |i: usize| data.timeline.get(i).map(|k| k.t_s);
+    let (mut wanted, mut span, mut life) = (0.0, 0.0, 0.0);
+    let mut startups = Vec::new();
+    for th in data
+        .processes
+        .iter()
+        .flat_map(|p| p.threads.iter())
+        .filter(|th| tids.contains(&th.tid))
+    {
+        let ft = th.first_tick as usize;
+        let n = th.states.len().max(th.busy.len());
+        let wants = |i: usize| match th.states.as_bytes().get(i) {
+            Some(s) => matches!(s, b'R' | b'Q'),
+            None => th.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION),
+        };
+        let (Some(first), Some(last)) = ((0..n).find(|&i| wants(i)), (0..n).rfind(|&i| wants(i)))
+        else {
+            continue;
+        };
+        // Interval i ends at tick first_tick + i; the span starts where its first one began.
+        let (Some(start), Some(end)) = (t((ft + first).saturating_sub(1)), t(ft + last)) else {
+            continue;
+        };
+        let mut on = 0.0;
+        for i in first..=last {
+            let (Some(a), Some(b)) = (t((ft + i).saturating_sub(1)), t(ft + i)) else {
+                continue;
+            };
+            let dt = b - a;
+            let queued = th.states.as_bytes().get(i) == Some(&b'Q');
+            let busy = f64::from(th.busy.get(i).copied().unwrap_or(0.0));
+            on += if queued { dt } else { busy.min(1.0) * dt };
+        }
+        wanted += on;
+        span += end - start;
+        life += (th.last_seen_s - th.first_seen_s).max(end - start);
+        startups.push((start - th.first_seen_s).max(0.0));
+    }
+    (span > 0.0 && life > 0.0).then(|| SteadyState {
+        on_cpu_share: (wanted / span).min(1.0),
+        share_of_life: (span / life).min(1.0),
+        startup_s: super::stats::median(&startups).unwrap_or(0.0),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +213,7 @@ mod tests {
             pids: vec![1; tids.len()],
             tids,
             other_processes: 0,
+            task_s: Vec::new(),
         };
         (data, w)
     }

@@ -4,9 +4,11 @@
 
 mod host;
 pub mod probes;
+mod resource;
 mod sampled;
 
 pub use host::Host;
+pub use resource::{ResourceKind, Service, Written};
 pub use sampled::{IoCounters, ProcessRecord, SamplerData, ThreadRecord, Tick, WaitCount};
 
 use serde::{Deserialize, Serialize};

@@ -23,6 +23,8 @@ mod tree;
 mod unixdiag;
 mod wait;
 
+pub(crate) use resolve::{service_at_path, service_at_port};
+
 use crate::measure::SamplerData;
 use rate::Pace;
 use std::io;

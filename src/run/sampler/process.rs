@@ -204,7 +204,7 @@ impl LiveProc {
     /// errors met.
     pub(super) fn read_slow(&self, bufs: &mut Shared, rec: &mut ProcessRecord) -> u32 {
         let mut errors = self.read_identity(bufs, rec);
-        errors += bufs.res.held(self.pid, &mut rec.held);
+        errors += bufs.res.held(self.pid, &mut rec.held, &mut rec.written);
         let rollup = PathBuf::from(format!("/proc/{}/smaps_rollup", self.pid));
         match sys::read_once(&rollup, &mut bufs.file) {
             Ok(()) => {
