@@ -8,7 +8,7 @@
 //! another. Their tasks are those processes, and the driver (make, xargs, sh) is not a worker.
 
 use super::waits::accounted_life_s;
-use crate::measure::{ProcessRecord, SamplerData};
+use crate::measure::{ProcessRecord, SamplerData, ThreadRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
@@ -309,8 +309,28 @@ fn identify_by_cpu(data: &SamplerData) -> Option<Workers> {
         .map(|(_, c)| *c)
         .collect();
     if !others.is_empty() {
-        let m = median(&others);
-        threads.retain(|&(t, c)| t != top.pid || c >= 0.5 * m);
+        // Compared while the pool runs: before it the main thread imports and sets up, which
+        // in a short run can cost as much CPU as one pool thread's whole work.
+        let pool: Vec<&ThreadRecord> = top
+            .threads
+            .iter()
+            .filter(|t| t.tid != top.pid && threads.iter().any(|(tid, _)| *tid == t.tid))
+            .collect();
+        let main = top.threads.iter().find(|t| t.tid == top.pid);
+        let window = busy_window(&pool);
+        let works = match (main, window) {
+            (Some(m), Some((a, b))) => {
+                let pool_busy: Vec<f64> = pool.iter().map(|t| mean_busy(t, a, b)).collect();
+                mean_busy(m, a, b) >= 0.5 * median(&pool_busy)
+            }
+            _ => {
+                let m = median(&others);
+                threads.iter().any(|&(t, c)| t == top.pid && c >= 0.5 * m)
+            }
+        };
+        if !works {
+            threads.retain(|&(t, _)| t != top.pid);
+        }
     }
     Some(Workers {
         layout: if threads.len() >= 2 {
@@ -325,6 +345,33 @@ fn identify_by_cpu(data: &SamplerData) -> Option<Workers> {
         other_processes,
         task_s: Vec::new(),
     })
+}
+
+/// The ticks from the first to the last at which any of `threads` had a busy sample.
+fn busy_window(threads: &[&ThreadRecord]) -> Option<(usize, usize)> {
+    let spans: Vec<(usize, usize)> = threads
+        .iter()
+        .filter(|t| !t.busy.is_empty())
+        .map(|t| {
+            (
+                t.first_tick as usize,
+                t.first_tick as usize + t.busy.len() - 1,
+            )
+        })
+        .collect();
+    let a = spans.iter().map(|s| s.0).min()?;
+    let b = spans.iter().map(|s| s.1).max()?;
+    Some((a, b))
+}
+
+/// A thread's mean cores used over ticks `a..=b` (0 where it was not alive).
+fn mean_busy(t: &ThreadRecord, a: usize, b: usize) -> f64 {
+    let ft = t.first_tick as usize;
+    let sum: f64 = (a..=b)
+        .filter_map(|k| k.checked_sub(ft).and_then(|i| t.busy.get(i)))
+        .map(|&x| f64::from(x))
+        .sum();
+    sum / (b - a + 1) as f64
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -608,5 +655,23 @@ mod tests {
             },
             2,
         );
+    }
+
+    #[test]
+    fn a_main_thread_that_spent_its_cpu_before_the_pool_started_is_not_a_worker() {
+        // Ticks 0-9: main imports (busy); ticks 10-19: the one pool thread works, main waits.
+        let mut p = proc(1, "python3", &[0.1, 0.1]);
+        p.threads[0].busy = [vec![1.0; 10], vec![0.0; 10]].concat();
+        p.threads[1].first_tick = 10;
+        p.threads[1].busy = vec![1.0; 10];
+        let w = identify(
+            &SamplerData {
+                processes: vec![p],
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!((w.layout, w.tids.clone()), (Layout::Single, vec![101]));
     }
 }

@@ -72,9 +72,10 @@ pub(crate) fn service_at_path(path: &str) -> Option<Service> {
     }
 }
 
-/// An SQLite database, its rollback journal or its write-ahead log: the database file starts
-/// with the header "SQLite format 3\0".
-fn sqlite_file(path: &str) -> Option<Service> {
+/// An SQLite database, its rollback journal or its write-ahead log: the database file (its path
+/// and the service) when the file, or the file it belongs to, starts with the header
+/// "SQLite format 3\0".
+fn sqlite_file(path: &str) -> Option<(&str, Service)> {
     let db = ["-wal", "-journal", "-shm"]
         .iter()
         .find_map(|s| path.strip_suffix(s))
@@ -82,7 +83,7 @@ fn sqlite_file(path: &str) -> Option<Service> {
     let mut head = [0u8; 16];
     let mut f = std::fs::File::open(db).ok()?;
     std::io::Read::read_exact(&mut f, &mut head).ok()?;
-    (&head == b"SQLite format 3\0").then_some(Service::Sqlite)
+    (&head == b"SQLite format 3\0").then_some((db, Service::Sqlite))
 }
 
 /// Most names kept in a process's `held` list.
@@ -275,7 +276,13 @@ impl Resolver {
             return Resource::new(format!("dev:{link}"), Kind::Dev);
         }
         if link.starts_with('/') {
-            return Resource::new(format!("file:{link}"), Kind::File).service(sqlite_file(link));
+            // An SQLite database's journal, WAL and shared-memory index are the database.
+            return match sqlite_file(link) {
+                Some((db, service)) => {
+                    Resource::new(format!("file:{db}"), Kind::File).service(Some(service))
+                }
+                None => Resource::new(format!("file:{link}"), Kind::File),
+            };
         }
         Resource::new(format!("other:{link}"), Kind::Other)
     }
