@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Runs forkcast on every fixtures/expected variant (short size, 1 run) and prints where its
-recommendation differs from what the variant expects. A progress gauge for the decision tree,
-not a test: one run per point on a shared machine is noisy.
+"""Runs forkcast on every fixtures/expected variant (short size, 1 run) and every pool-shape
+fixture in fixtures/workloads/expected/, and prints where its recommendation differs from what
+the variant expects. A progress gauge for the decision tree, not a test: one run per point on
+a shared machine is noisy.
 
-    python3 scripts/check-expected.py [--dsn DSN] [--forkcast target/release/forkcast]
+    python3 scripts/check-expected.py [--dsn DSN] [--forkcast target/release/forkcast] [--only SUBSTR]
+
+A lab variant names its `lab` and `args`; a shape fixture gives its whole `argv`, with
+`{python}` (the venv interpreter), `{workloads}` (fixtures/workloads) and `{workers}`.
 
 Without --dsn, lab 06 runs against a private PostgreSQL started with scripts/private-postgres.sh.
 """
@@ -22,6 +26,7 @@ def main():
     ap.add_argument("--dsn")
     ap.add_argument("--forkcast", default=os.path.join(ROOT, "target/release/forkcast"))
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv/bin/python"))
+    ap.add_argument("--only", default="", help="check only the files whose name contains this")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # Not under tmp: that folder is private to us, and the server runs as another user.
@@ -29,13 +34,20 @@ def main():
         dsn = a.dsn or subprocess.run(["bash", os.path.join(ROOT, "scripts/private-postgres.sh"), "start", pg],
                                       check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         try:
-            for path in sorted(glob.glob(os.path.join(ROOT, "fixtures/expected/*.json"))):
+            paths = sorted(glob.glob(os.path.join(ROOT, "fixtures/expected/*.json")))
+            paths += sorted(glob.glob(os.path.join(ROOT, "fixtures/workloads/expected/*.json")))
+            for path in (p for p in paths if a.only in os.path.basename(p)):
                 e = json.load(open(path))
-                args = [x.replace("{dsn}", dsn) for x in e["args"]] + e.get("short_args", [])
+                if "argv" in e:
+                    subst = {"{python}": a.python, "{workloads}": os.path.join(ROOT, "fixtures/workloads")}
+                    target = [subst.get(x, x) for x in e["argv"]]
+                    target = [x.replace("{workloads}", subst["{workloads}"]) for x in target]
+                else:
+                    args = [x.replace("{dsn}", dsn) for x in e["args"]] + e.get("short_args", [])
+                    target = [a.python, os.path.join(ROOT, "fixtures/labs", e["lab"]), *args]
                 out = os.path.join(tmp, os.path.basename(path)[:-5])
                 r = subprocess.run([a.forkcast, "run", "-q", "-o", out, "-w", ",".join(map(str, e["workers"])),
-                                    "--runs", "1", "--warmup", "0", "--", a.python,
-                                    os.path.join(ROOT, "fixtures/labs", e["lab"]), *args],
+                                    "--runs", "1", "--warmup", "0", *e.get("forkcast_args", []), "--", *target],
                                    capture_output=True, text=True)
                 name = os.path.basename(path)
                 if r.returncode != 0:

@@ -35,6 +35,9 @@ pub struct ProbeFigures {
 pub struct ExternalIo {
     /// "tcp", "udp", "unix" or "file".
     pub kind: String,
+    /// The service it is, where the probe's reader could tell.
+    #[serde(default)]
+    pub service: Option<crate::measure::Service>,
     pub bytes_out: u64,
     pub bytes_in: u64,
     pub calls: u64,
@@ -57,9 +60,7 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
             for row in &p.rows {
                 let peer = row.peer.clone().unwrap_or_default();
                 // Pipes and unnamed socket pairs are the pool's plumbing (IPC).
-                let plumbing = row.kind == FdKind::Pipe
-                    || (row.kind == FdKind::Unix && peer.starts_with("socket:["));
-                if plumbing {
+                if row.plumbing {
                     call_ns += row.blocked_ns;
                     if row.dir == IoDir::Out {
                         bytes += row.bytes;
@@ -77,6 +78,7 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
                 let name = resource_name(kind, &peer);
                 let e = f.external_io.entry(name).or_insert_with(|| ExternalIo {
                     kind: kind.into(),
+                    service: row.service,
                     ..Default::default()
                 });
                 e.calls += row.calls;
@@ -274,7 +276,7 @@ fn sink_io(runs: &[ProbeFigures]) -> Vec<SinkIo> {
             let (bytes_out, call_s) = (med(&|e| e.bytes_out as f64), med(&|e| e.call_s));
             SinkIo {
                 resource: name.clone(),
-                kind: super::waits::describe(&ios[0].kind, name),
+                kind: super::waits::describe(&ios[0].kind, ios[0].service),
                 bytes_out,
                 bytes_in: med(&|e| e.bytes_in as f64),
                 call_s,
@@ -304,6 +306,11 @@ mod tests {
             peer: Some(peer.into()),
             accepted: false,
             overflow: false,
+            // As the probe's reader decides them.
+            plumbing: kind == FdKind::Pipe || peer.starts_with("socket:["),
+            service: peer
+                .ends_with(".s.PGSQL.5432")
+                .then_some(crate::measure::Service::Postgresql),
             dir,
             bytes,
             calls: 1,

@@ -49,6 +49,16 @@ pub struct PointSummary {
     pub on_cpu_share: Option<f64>,
     /// Share of the workers' lifetime spent runnable but waiting for a CPU.
     pub runqueue_share: Option<f64>,
+    /// Share of the workers' steady state (first to last tick wanting a CPU, start-up and
+    /// teardown left out) spent wanting a CPU, median over runs.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub steady_on_cpu_share: Option<f64>,
+    /// The steady state's share of the workers' lives, median over runs.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub steady_share_of_life: Option<f64>,
+    /// A worker's start-up: first sighting to first tick wanting a CPU, seconds (median).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub worker_startup_s: Option<f64>,
     /// Share of the workers' active span at its end with fewer workers busy than at the
     /// widest point (stragglers), median over runs.
     pub straggler_tail: Option<f64>,
@@ -83,6 +93,11 @@ pub struct PointSummary {
     pub pss_bytes_per_worker: Option<f64>,
     /// How the workers were laid out at this point (from the sampler).
     pub worker_layout: Option<Layout>,
+    /// Tasks seen from outside, without a probe: the short-lived processes of a
+    /// process-per-task tool (make -j, xargs -P, `cmd &` and `wait`), their lives as task
+    /// durations, pooled over the runs; absent for other layouts.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub process_tasks: Option<ipc::TaskStats>,
     /// Busy tasks seen (median over runs); compare with `workers`.
     pub workers_observed: Option<u32>,
     /// Processes in the tree that were not workers (launchers, parents), median over runs.
@@ -202,6 +217,12 @@ pub fn summarize_point(
         s.worker_layout = Some(layout);
         s.workers_observed = median_u32(sampled.iter().map(|(_, w)| w.count));
         s.other_processes = median_u32(sampled.iter().map(|(_, w)| w.other_processes));
+        let task_s: Vec<f64> = sampled
+            .iter()
+            .filter(|(_, w)| w.layout == Layout::Tasks)
+            .flat_map(|(_, w)| w.task_s.iter().copied())
+            .collect();
+        s.process_tasks = ipc::task_stats(&task_s);
         let shares: Vec<(f64, f64)> = sampled
             .iter()
             .filter_map(|(d, w)| worker_time_shares(d, w))
@@ -213,6 +234,14 @@ pub fn summarize_point(
             .filter_map(|(d, w)| worker_pss_bytes(d, w))
             .collect();
         s.pss_bytes_per_worker = median(&pss);
+        let steady: Vec<timeline::SteadyState> = sampled
+            .iter()
+            .filter_map(|(d, w)| timeline::steady_state(d, w))
+            .collect();
+        s.steady_on_cpu_share = median(&steady.iter().map(|x| x.on_cpu_share).collect::<Vec<_>>());
+        s.steady_share_of_life =
+            median(&steady.iter().map(|x| x.share_of_life).collect::<Vec<_>>());
+        s.worker_startup_s = median(&steady.iter().map(|x| x.startup_s).collect::<Vec<_>>());
         let strag: Vec<timeline::Stragglers> = sampled
             .iter()
             .filter_map(|(d, w)| timeline::stragglers(d, w))
@@ -262,6 +291,7 @@ pub fn summarize_point(
         }
         for key in [
             "worker_layout",
+            "process_tasks",
             "on_cpu_share",
             "runqueue_share",
             "straggler_tail",
@@ -339,23 +369,31 @@ fn median_sinks<'a>(runs: impl Iterator<Item = &'a Vec<Sink>>) -> Vec<Sink> {
         if out.iter().any(|s| s.resource == sink.resource) {
             continue;
         }
-        let shares: Vec<f64> = runs
-            .iter()
-            .map(|o| {
-                o.iter()
-                    .find(|s| s.resource == sink.resource)
-                    .map_or(0.0, |s| s.wait_share)
-            })
-            .collect();
-        let waiting = runs
-            .iter()
-            .flat_map(|o| o.iter())
-            .filter(|s| s.resource == sink.resource)
-            .map(|s| s.workers_waiting)
-            .max();
+        let median_of = |get: fn(&Sink) -> f64| {
+            let v: Vec<f64> = runs
+                .iter()
+                .map(|o| {
+                    o.iter()
+                        .find(|s| s.resource == sink.resource)
+                        .map_or(0.0, get)
+                })
+                .collect();
+            median(&v).unwrap_or(0.0)
+        };
+        let most = |get: fn(&Sink) -> u32| {
+            runs.iter()
+                .flat_map(|o| o.iter())
+                .filter(|s| s.resource == sink.resource)
+                .map(get)
+                .max()
+                .unwrap_or(0)
+        };
         out.push(Sink {
-            wait_share: median(&shares).unwrap_or(0.0),
-            workers_waiting: waiting.unwrap_or(0),
+            wait_share: median_of(|s| s.wait_share),
+            direct_share: median_of(|s| s.direct_share),
+            sleep_share: median_of(|s| s.sleep_share),
+            workers_waiting: most(|s| s.workers_waiting),
+            workers_writing: most(|s| s.workers_writing),
             ..sink.clone()
         });
     }
@@ -371,8 +409,13 @@ fn median_u32(values: impl Iterator<Item = u32>) -> Option<u32> {
 fn most_common(layouts: impl Iterator<Item = Layout>) -> Layout {
     let all: Vec<Layout> = layouts.collect();
     let count = |l: Layout| all.iter().filter(|&&x| x == l).count();
-    [Layout::Processes, Layout::Threads, Layout::Single]
-        .into_iter()
-        .max_by_key(|&l| count(l))
-        .unwrap_or(Layout::Single)
+    [
+        Layout::Processes,
+        Layout::Threads,
+        Layout::Tasks,
+        Layout::Single,
+    ]
+    .into_iter()
+    .max_by_key(|&l| count(l))
+    .unwrap_or(Layout::Single)
 }

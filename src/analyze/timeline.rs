@@ -1,7 +1,7 @@
 //! Reading the sampler's timeline: how many cores were busy over the run (saturation), and the
 //! straggler tail at the end of a run, when fewer workers are busy than were started.
 
-use super::workers::Workers;
+use super::workers::{Layout, Workers};
 use crate::measure::SamplerData;
 use serde::{Deserialize, Serialize};
 
@@ -61,29 +61,40 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     if w.count < 2 || data.timeline.len() < 3 {
         return None;
     }
+    if w.layout == Layout::Tasks {
+        return idle_slots(data, w);
+    }
     let threads: Vec<_> = data
         .processes
         .iter()
         .flat_map(|p| p.threads.iter())
         .filter(|t| w.tids.contains(&t.tid))
         .collect();
-    // A worker is active at a tick when it wants a CPU: on one (R) or queued for one (Q).
-    // States, not CPU used, so a loaded host that slows every worker shows no false tail.
-    let busy_at = |tick: usize| {
-        threads
-            .iter()
-            .filter(|t| {
-                let Some(i) = tick.checked_sub(t.first_tick as usize) else {
-                    return false;
-                };
-                match t.states.as_bytes().get(i) {
-                    Some(state) => matches!(state, b'R' | b'Q'),
-                    None => {
-                        t.states.is_empty()
-                            && t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION)
-                    }
+    // A worker has work from its first to its last tick wanting a CPU (on one, R, or queued
+    // for one, Q): in between it may wait on a lock, the GIL or a sink, but it is not done.
+    // The tail is the time after some workers were done while others still worked. States,
+    // not CPU used, so a loaded host that slows every worker shows no false tail.
+    let spans: Vec<(usize, usize)> = threads
+        .iter()
+        .filter_map(|t| {
+            let n = t.states.len().max(t.busy.len());
+            let wants = |i: usize| match t.states.as_bytes().get(i) {
+                Some(state) => matches!(state, b'R' | b'Q'),
+                None => {
+                    t.states.is_empty() && t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION)
                 }
-            })
+            };
+            let ft = t.first_tick as usize;
+            Some((
+                ft + (0..n).find(|&i| wants(i))?,
+                ft + (0..n).rfind(|&i| wants(i))?,
+            ))
+        })
+        .collect();
+    let busy_at = |tick: usize| {
+        spans
+            .iter()
+            .filter(|&&(a, b)| a <= tick && tick <= b)
             .count()
     };
     let counts: Vec<usize> = (0..data.timeline.len()).map(busy_at).collect();
@@ -104,10 +115,100 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     })
 }
 
+/// The workers' steady state in one run: each worker's span from its first to its last tick
+/// wanting a CPU. What comes before is start-up (a spawned interpreter importing, a pool
+/// worker waiting for its first task while the parent still starts the others); what comes
+/// after is teardown.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct SteadyState {
+    /// Share of the steady spans spent wanting a CPU (on one, or runnable in a queue).
+    pub on_cpu_share: f64,
+    /// The steady spans / the workers' sampled lives.
+    pub share_of_life: f64,
+    /// Median time from a worker's first sighting to its first tick wanting a CPU, seconds.
+    pub startup_s: f64,
+}
+
+/// Steady-state figures of one run's workers; None without per-tick series.
+pub fn steady_state(data: &SamplerData, w: &Workers) -> Option<SteadyState> {
+    let tids: std::collections::HashSet<i32> = w.tids.iter().copied().collect();
+    let t = |i: usize| data.timeline.get(i).map(|k| k.t_s);
+    let (mut wanted, mut span, mut life) = (0.0, 0.0, 0.0);
+    let mut startups = Vec::new();
+    for th in data
+        .processes
+        .iter()
+        .flat_map(|p| p.threads.iter())
+        .filter(|th| tids.contains(&th.tid))
+    {
+        let ft = th.first_tick as usize;
+        let n = th.states.len().max(th.busy.len());
+        let wants = |i: usize| match th.states.as_bytes().get(i) {
+            Some(s) => matches!(s, b'R' | b'Q'),
+            None => th.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION),
+        };
+        let (Some(first), Some(last)) = ((0..n).find(|&i| wants(i)), (0..n).rfind(|&i| wants(i)))
+        else {
+            continue;
+        };
+        // Interval i ends at tick first_tick + i; the span starts where its first one began.
+        let (Some(start), Some(end)) = (t((ft + first).saturating_sub(1)), t(ft + last)) else {
+            continue;
+        };
+        // schedstat's running and runnable time is exact; by the span's definition the
+        // thread wanted no CPU at the ticks outside it, so nearly all of that time is inside.
+        wanted += th.on_cpu_s + th.runqueue_s;
+        span += end - start;
+        life += (th.last_seen_s - th.first_seen_s).max(end - start);
+        startups.push((start - th.first_seen_s).max(0.0));
+    }
+    (span > 0.0 && life > 0.0).then(|| SteadyState {
+        on_cpu_share: (wanted / span).min(1.0),
+        share_of_life: (span / life).min(1.0),
+        startup_s: super::stats::median(&startups).unwrap_or(0.0),
+    })
+}
+
+/// For a process-per-task tool, the share of the tasks' active span (first task started to
+/// last task ended) during which fewer tasks were alive than there are slots: slots idle
+/// behind a straggler, at the end of the run or at a barrier (`wait` after a batch).
+fn idle_slots(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
+    let pids: std::collections::HashSet<i32> = w.pids.iter().copied().collect();
+    let lives: Vec<(f64, f64)> = data
+        .processes
+        .iter()
+        .filter(|p| pids.contains(&p.pid))
+        .map(|p| (p.first_seen_s, p.last_seen_s))
+        .collect();
+    let first = lives.iter().map(|l| l.0).fold(f64::MAX, f64::min);
+    let last = lives.iter().map(|l| l.1).fold(f64::MIN, f64::max);
+    if last <= first {
+        return None;
+    }
+    let slots = w.count as usize;
+    let mut idle = 0.0;
+    for pair in data.timeline.windows(2) {
+        let (a, b) = (pair[0].t_s.max(first), pair[1].t_s.min(last));
+        if b <= a {
+            continue;
+        }
+        let alive = lives
+            .iter()
+            .filter(|l| l.0 <= pair[1].t_s && l.1 >= pair[1].t_s)
+            .count();
+        if alive < slots {
+            idle += b - a;
+        }
+    }
+    Some(Stragglers {
+        tail_share: idle / (last - first),
+        cpu_cv: super::stats::coefficient_of_variation(&w.cpu_s),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::workers::Layout;
     use crate::measure::{ProcessRecord, ThreadRecord, Tick};
 
     fn timeline(n: usize, cores: &[f64]) -> Vec<Tick> {
@@ -151,6 +252,7 @@ mod tests {
             pids: vec![1; tids.len()],
             tids,
             other_processes: 0,
+            task_s: Vec::new(),
         };
         (data, w)
     }

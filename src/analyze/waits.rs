@@ -1,32 +1,55 @@
 //! Where the workers' off-CPU time went: shares per resource class and per named resource,
 //! and which resources are shared sinks.
 //!
-//! A sink is something outside the pool's own plumbing that two or more workers wait on: a
-//! database endpoint, a network service, a file. Pipes and unnamed socket pairs between a pool's
+//! A sink is something outside the pool's own plumbing that the workers write to and lose time
+//! to: a database endpoint, a network service, a file. The time lost is what they wait on it,
+//! and for a database also the sleeps of its writers (busy handlers, back-off). Pipes and unnamed socket pairs between a pool's
 //! parent and its workers are IPC, and futexes are locks (the GIL among them): neither is a sink.
 
 use super::workers::Workers;
-use crate::measure::{SamplerData, ThreadRecord};
+use crate::measure::{ResourceKind, SamplerData, Service, ThreadRecord, WaitCount};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Off-CPU time of a thread no tick caught it blocked in (short, rare waits).
 const UNSAMPLED: &str = "unsampled";
 
-/// Resource classes that can be sinks.
-const SINK_KINDS: &[&str] = &["tcp", "udp", "unix", "file"];
+/// Syscalls that block while writing: a wait in one of them is the cost of writing to its
+/// resource, whatever the resource is.
+const WRITE_CALLS: &[&str] = &[
+    "write",
+    "pwrite64",
+    "writev",
+    "pwritev",
+    "fsync",
+    "fdatasync",
+    "sync_file_range",
+    "sendto",
+    "sendmsg",
+];
 
-/// A resource at least two workers waited on, with its share of their time.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+/// A resource at least two workers waited on or wrote to, with its share of their time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 pub struct Sink {
     /// The resource as the sampler named it (e.g. "tcp:127.0.0.1:5432", "file:/data/out.log").
     pub resource: String,
-    /// What it is: "postgresql", "tcp service", "unix service", "file".
+    /// What it is: "postgresql", "sqlite", "tcp service", "unix service", "file".
     pub kind: String,
-    /// Blocked time of the workers on it / the workers' lifetime.
+    /// Time the workers lost to it / the workers' lifetime: blocked on it (`direct_share`)
+    /// plus the sleeps of the workers writing to a database (`sleep_share`).
     pub wait_share: f64,
+    /// Blocked on the resource itself (reads of its replies, writes, fsyncs).
+    #[serde(default)]
+    pub direct_share: f64,
+    /// Sleeps of the workers that write to it, when it is a database: SQLite's busy handler
+    /// and client back-off sleep and retry instead of blocking on the resource.
+    #[serde(default)]
+    pub sleep_share: f64,
     /// How many distinct workers waited on it.
     pub workers_waiting: u32,
+    /// How many distinct worker processes held it open for writing.
+    #[serde(default)]
+    pub workers_writing: u32,
 }
 
 /// The off-CPU picture of one run's workers.
@@ -36,28 +59,57 @@ pub struct OffCpu {
     pub by_kind: BTreeMap<String, f64>,
     /// Share of worker lifetime blocked, per named resource.
     pub by_resource: BTreeMap<String, f64>,
-    /// Resources two or more workers waited on that are not the pool's plumbing.
+    /// Resources two or more workers waited on or wrote to that are not the pool's plumbing.
     pub sinks: Vec<Sink>,
-    /// Every resource outside the plumbing that any worker waited on (sinks included).
+    /// Every resource outside the plumbing that any worker lost time to (sinks included).
     pub external: Vec<Sink>,
+}
+
+/// What one resource cost the workers, while it is being summed.
+#[derive(Default)]
+struct Tally {
+    kind: ResourceKind,
+    service: Option<Service>,
+    direct: f64,
+    sleep: f64,
+    waiters: BTreeSet<i32>,
+    writers: BTreeSet<i32>,
+    /// Waited on in a write call, or held open for writing: data goes into it.
+    written: bool,
 }
 
 /// Reads the workers' waits in one run; None without workers or without any lifetime.
 pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
-    let threads: Vec<&ThreadRecord> = data
+    let tids: BTreeSet<i32> = w.tids.iter().copied().collect();
+    let pids: BTreeSet<i32> = w.pids.iter().copied().collect();
+    let threads: Vec<(i32, &ThreadRecord)> = data
         .processes
         .iter()
-        .flat_map(|p| p.threads.iter())
-        .filter(|t| w.tids.contains(&t.tid))
+        .flat_map(|p| p.threads.iter().map(move |t| (p.pid, t)))
+        .filter(|(_, t)| tids.contains(&t.tid))
         .collect();
-    let life: f64 = threads.iter().map(|t| accounted_life_s(t)).sum();
+    let life: f64 = threads.iter().map(|(_, t)| accounted_life_s(t)).sum();
     if life <= 0.0 {
         return None;
     }
+    let mut tally: BTreeMap<String, Tally> = BTreeMap::new();
+    // The databases each worker process writes to: its sleeps are charged to them.
+    let mut databases: HashMap<i32, Vec<String>> = HashMap::new();
+    for p in data.processes.iter().filter(|p| pids.contains(&p.pid)) {
+        for wr in &p.written {
+            let t = tally.entry(wr.resource.clone()).or_default();
+            (t.kind, t.service, t.written) = (wr.kind, wr.service, true);
+            t.writers.insert(p.pid);
+            if wr.service.is_some() {
+                databases
+                    .entry(p.pid)
+                    .or_default()
+                    .push(wr.resource.clone());
+            }
+        }
+    }
     let mut out = OffCpu::default();
-    let mut waiters: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
-    let mut kinds: BTreeMap<&str, &str> = BTreeMap::new();
-    for t in &threads {
+    for &(pid, t) in &threads {
         // schedstat gives a thread's off-CPU time exactly; the ticks that caught it blocked
         // say what on. A tick sees a thread blocked with probability equal to the share of
         // its time spent so, so ticks (not the time left in the caught intervals, which
@@ -72,20 +124,38 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         }
         for wc in &t.waits {
             let share = off * f64::from(wc.ticks) / ticks as f64 / life;
-            *out.by_kind.entry(wc.kind.clone()).or_default() += share;
+            *out.by_kind.entry(wc.kind.to_string()).or_default() += share;
             *out.by_resource.entry(wc.resource.clone()).or_default() += share;
-            waiters.entry(&wc.resource).or_default().insert(t.tid);
-            kinds.insert(&wc.resource, &wc.kind);
+            if is_external(wc) {
+                let e = tally.entry(wc.resource.clone()).or_default();
+                (e.kind, e.service) = (wc.kind, wc.service.or(e.service));
+                e.direct += share;
+                e.waiters.insert(t.tid);
+                // A connection carries data both ways; a file only when it is written.
+                e.written |=
+                    wc.kind != ResourceKind::File || WRITE_CALLS.contains(&wc.syscall.as_str());
+            } else if wc.kind == ResourceKind::Sleep {
+                // A database client that sleeps is backing off from its database.
+                if let Some(db) = databases.get(&pid).and_then(|d| d.first()) {
+                    let e = tally.entry(db.clone()).or_default();
+                    e.sleep += share;
+                    e.waiters.insert(t.tid);
+                }
+            }
         }
     }
-    out.external = waiters
+    out.external = tally
         .iter()
-        .filter(|(res, _)| is_sink_kind(kinds[*res], res))
-        .map(|(res, tids)| Sink {
-            resource: res.to_string(),
-            kind: describe(kinds[*res], res),
-            wait_share: out.by_resource[*res],
-            workers_waiting: tids.len() as u32,
+        // An input file the workers wait to read is where data comes from, not a sink.
+        .filter(|(_, t)| t.written && t.direct + t.sleep > 0.0)
+        .map(|(res, t)| Sink {
+            resource: res.clone(),
+            kind: describe(t.kind.as_str(), t.service),
+            wait_share: t.direct + t.sleep,
+            direct_share: t.direct,
+            sleep_share: t.sleep,
+            workers_waiting: t.waiters.len() as u32,
+            workers_writing: t.writers.len() as u32,
         })
         .collect();
     out.external
@@ -93,7 +163,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
     out.sinks = out
         .external
         .iter()
-        .filter(|s| s.workers_waiting >= 2)
+        .filter(|s| s.workers_waiting >= 2 || s.workers_writing >= 2)
         .cloned()
         .collect();
     Some(out)
@@ -108,19 +178,18 @@ pub fn accounted_life_s(t: &ThreadRecord) -> f64 {
         .max(0.0)
 }
 
-/// Unnamed socket pairs ("unix:[a,b]") are a pool's plumbing; named sockets are services.
-fn is_sink_kind(kind: &str, resource: &str) -> bool {
-    SINK_KINDS.contains(&kind) && !(kind == "unix" && resource.starts_with("unix:["))
+/// A wait on something outside the pool: a service, a file; never the pool's own plumbing.
+fn is_external(wc: &WaitCount) -> bool {
+    wc.kind.can_be_sink() && !wc.plumbing
 }
 
-/// Names the service behind a resource where the address says what it is.
-pub fn describe(kind: &str, resource: &str) -> String {
-    let postgres = resource.ends_with(":5432") || resource.contains(".s.PGSQL.");
-    match kind {
-        _ if postgres => "postgresql".into(),
-        "tcp" | "udp" => format!("{kind} service"),
-        "unix" => "unix service".into(),
-        other => other.into(),
+/// Names what a resource is: the service where the sampler or probe could tell, else its class.
+pub fn describe(kind: &str, service: Option<Service>) -> String {
+    match (service, kind) {
+        (Some(s), _) => s.as_str().into(),
+        (None, "tcp" | "udp") => format!("{kind} service"),
+        (None, "unix") => "unix service".into(),
+        (None, other) => other.into(),
     }
 }
 
@@ -128,17 +197,25 @@ pub fn describe(kind: &str, resource: &str) -> String {
 mod tests {
     use super::*;
     use crate::analyze::workers::Layout;
-    use crate::measure::{ProcessRecord, WaitCount};
+    use crate::measure::{ProcessRecord, WaitCount, Written};
 
-    /// A wait caught at `ticks` ticks (10 ms apart).
-    fn wait(resource: &str, kind: &str, ticks: u32) -> WaitCount {
+    /// A wait in `syscall` caught at `ticks` ticks (10 ms apart), classified as the sampler does.
+    fn wait_in(syscall: &str, resource: &str, kind: ResourceKind, ticks: u32) -> WaitCount {
         WaitCount {
             resource: resource.into(),
-            kind: kind.into(),
-            syscall: "read".into(),
+            kind,
+            plumbing: kind == ResourceKind::Pipe || resource.starts_with("unix:["),
+            service: resource
+                .contains(".s.PGSQL.")
+                .then_some(Service::Postgresql),
+            syscall: syscall.into(),
             ticks,
             blocked_s: f64::from(ticks) * 0.01,
         }
+    }
+
+    fn wait(resource: &str, kind: ResourceKind, ticks: u32) -> WaitCount {
+        wait_in("read", resource, kind, ticks)
     }
 
     /// A thread alive 10 s, `on_cpu_s` of them running.
@@ -153,7 +230,8 @@ mod tests {
         }
     }
 
-    fn run(threads: Vec<ThreadRecord>) -> (SamplerData, Workers) {
+    /// One worker process per thread (pid = tid), each holding `written` open for writing.
+    fn run_writing(threads: Vec<ThreadRecord>, written: &[Written]) -> (SamplerData, Workers) {
         let tids: Vec<i32> = threads.iter().map(|t| t.tid).collect();
         let w = Workers {
             layout: Layout::Processes,
@@ -162,18 +240,28 @@ mod tests {
             pids: tids.clone(),
             tids,
             other_processes: 0,
+            task_s: Vec::new(),
         };
+        let processes = threads
+            .into_iter()
+            .map(|t| ProcessRecord {
+                pid: t.tid,
+                written: written.to_vec(),
+                threads: vec![t],
+                ..Default::default()
+            })
+            .collect();
         (
             SamplerData {
-                processes: vec![ProcessRecord {
-                    pid: 1,
-                    threads,
-                    ..Default::default()
-                }],
+                processes,
                 ..Default::default()
             },
             w,
         )
+    }
+
+    fn run(threads: Vec<ThreadRecord>) -> (SamplerData, Workers) {
+        run_writing(threads, &[])
     }
 
     #[test]
@@ -183,16 +271,16 @@ mod tests {
                 2,
                 6.0,
                 vec![
-                    wait("unix:/tmp/pg/.s.PGSQL.5432", "unix", 3),
-                    wait("pipe:[77]", "pipe", 1),
+                    wait("unix:/tmp/pg/.s.PGSQL.5432", ResourceKind::Unix, 3),
+                    wait("pipe:[77]", ResourceKind::Pipe, 1),
                 ],
             ),
             thread(
                 3,
                 7.0,
                 vec![
-                    wait("unix:/tmp/pg/.s.PGSQL.5432", "unix", 2),
-                    wait("pipe:[77]", "pipe", 1),
+                    wait("unix:/tmp/pg/.s.PGSQL.5432", ResourceKind::Unix, 2),
+                    wait("pipe:[77]", ResourceKind::Pipe, 1),
                 ],
             ),
         ]);
@@ -213,14 +301,17 @@ mod tests {
                 2,
                 7.0,
                 vec![
-                    wait("file:/tmp/out.log", "file", 1),
-                    wait("unix:[5,6]", "unix", 2),
+                    wait_in("write", "file:/tmp/out.log", ResourceKind::File, 1),
+                    wait("unix:[5,6]", ResourceKind::Unix, 2),
                 ],
             ),
             thread(
                 3,
                 4.0,
-                vec![wait("unix:[5,6]", "unix", 2), wait("futex", "futex", 4)],
+                vec![
+                    wait("unix:[5,6]", ResourceKind::Unix, 2),
+                    wait("futex", ResourceKind::Futex, 4),
+                ],
             ),
         ]);
         let o = offcpu(&data, &w).unwrap();
@@ -231,5 +322,63 @@ mod tests {
             "the file one worker wrote is still an external resource"
         );
         assert!((o.by_kind["futex"] - 0.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_input_file_the_workers_wait_to_read_is_not_a_sink() {
+        let input = |tid| {
+            thread(
+                tid,
+                5.0,
+                vec![wait("file:/data/in.csv", ResourceKind::File, 5)],
+            )
+        };
+        let (data, w) = run(vec![input(2), input(3)]);
+        let o = offcpu(&data, &w).unwrap();
+        assert!(o.sinks.is_empty() && o.external.is_empty(), "{o:?}");
+        assert!(
+            (o.by_kind["file"] - 0.5).abs() < 1e-9,
+            "still counted as time off CPU"
+        );
+    }
+
+    #[test]
+    fn the_sleeps_of_workers_writing_one_sqlite_file_are_charged_to_it() {
+        // SQLite's busy handler sleeps and retries: the writers never block on the file itself
+        // except in its fsyncs.
+        let db = Written {
+            resource: "file:/tmp/jobs.db".into(),
+            kind: ResourceKind::File,
+            service: Some(Service::Sqlite),
+        };
+        let writer = |tid, sleep_ticks| {
+            thread(
+                tid,
+                4.0,
+                vec![
+                    wait_in("clock_nanosleep", "sleep", ResourceKind::Sleep, sleep_ticks),
+                    wait_in("fsync", "file:/tmp/jobs.db", ResourceKind::File, 1),
+                ],
+            )
+        };
+        let (data, w) = run_writing(vec![writer(2, 4), writer(3, 2)], &[db]);
+        let o = offcpu(&data, &w).unwrap();
+        let sink = &o.sinks[0];
+        assert_eq!(
+            (sink.resource.as_str(), sink.kind.as_str()),
+            ("file:/tmp/jobs.db", "sqlite")
+        );
+        assert_eq!((sink.workers_writing, sink.workers_waiting), (2, 2));
+        // 6 s off CPU each; worker 2: 4 of 5 ticks asleep, worker 3: 2 of 3.
+        let sleep = (6.0 * 4.0 / 5.0 + 6.0 * 2.0 / 3.0) / 20.0;
+        let direct = (6.0 / 5.0 + 6.0 / 3.0) / 20.0;
+        assert!((sink.sleep_share - sleep).abs() < 1e-9, "{sink:?}");
+        assert!((sink.direct_share - direct).abs() < 1e-9, "{sink:?}");
+        assert!((sink.wait_share - sleep - direct).abs() < 1e-9);
+
+        // The same sleeps in workers that write no database are their own (time.sleep work).
+        let (data, w) = run(vec![writer(2, 4), writer(3, 2)]);
+        let o = offcpu(&data, &w).unwrap();
+        assert_eq!(o.sinks[0].sleep_share, 0.0, "{:?}", o.sinks);
     }
 }

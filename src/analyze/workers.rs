@@ -1,9 +1,16 @@
 //! Which tasks of a tree were the workers, judged by what they did (CPU used), not by being
 //! children: launchers such as the pyenv shell shim add dozens of short processes that are not
 //! workers, and a pool's parent that only hands out tasks is not one either.
+//!
+//! Three shapes: a pool of long-lived processes, a pool of threads in one process, and
+//! process-per-task tools (`make -j N`, `xargs -P N`, a shell loop of `cmd &` and `wait`),
+//! which have no long-lived workers at all: N slots, each running one short process after
+//! another. Their tasks are those processes, and the driver (make, xargs, sh) is not a worker.
 
-use crate::measure::{ProcessRecord, SamplerData};
+use super::waits::accounted_life_s;
+use crate::measure::{ProcessRecord, SamplerData, ThreadRecord};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 
 /// A task counts as busy when it used at least this share of the busiest task's CPU: workers
 /// of one pool get similar shares (a straggler-heavy pool still within 10x), launchers get a
@@ -27,6 +34,9 @@ pub enum Layout {
     Threads,
     /// One busy task.
     Single,
+    /// Process per task: short-lived processes run in slots, one after another (make -j,
+    /// xargs -P, a shell loop of `cmd &` and `wait`); `count` is the slots.
+    Tasks,
 }
 
 /// The workers found in one run.
@@ -43,6 +53,9 @@ pub struct Workers {
     pub tids: Vec<i32>,
     /// Processes in the tree that were not workers (launchers, parents, helpers).
     pub other_processes: u32,
+    /// For `Layout::Tasks`: each task process's duration (its observed life), seconds.
+    #[serde(default)]
+    pub task_s: Vec<f64>,
 }
 
 /// Finds the workers of a run that asked for `requested` workers; None when the sampler saw
@@ -52,8 +65,12 @@ pub struct Workers {
 /// waits gives its workers little CPU, less than the parent spent importing), a group of
 /// exactly `requested` sibling processes with one name is taken as the pool instead.
 pub fn identify(data: &SamplerData, requested: u32) -> Option<Workers> {
+    if let Some(tasks) = process_per_task(data) {
+        return Some(tasks);
+    }
     let by_cpu = identify_by_cpu(data)?;
-    let parent_of = |pid: i32| data.processes.iter().find(|p| p.pid == pid).map(|p| p.ppid);
+    let ppid: HashMap<i32, i32> = data.processes.iter().map(|p| (p.pid, p.ppid)).collect();
+    let parent_of = |pid: i32| ppid.get(&pid).copied();
     // Busy processes that are the parent of another busy one: dispatchers, not pool members.
     let parents: Vec<i32> = if by_cpu.layout == Layout::Processes {
         by_cpu
@@ -98,7 +115,76 @@ fn without(w: Workers, pid: i32) -> Workers {
             .filter_map(|&i| w.tids.get(i).copied())
             .collect(),
         other_processes: w.other_processes + 1,
+        task_s: Vec::new(),
     }
+}
+
+/// The tasks of a process-per-task tool, when the tree is one.
+///
+/// The work is done by leaf processes (a driver, a shell or a pool's parent has children). The
+/// leaves with one name that did most of the tree's CPU are the tasks: a compiler under make, a
+/// compressor under xargs. A pool's workers all live at once; tasks succeed each other in
+/// slots, so more of them ran than were ever alive together, and the most alive together is
+/// the slot count.
+fn process_per_task(data: &SamplerData) -> Option<Workers> {
+    let parents: HashSet<i32> = data.processes.iter().map(|p| p.ppid).collect();
+    let cpu = |p: &ProcessRecord| p.threads.iter().map(|t| t.on_cpu_s).sum::<f64>();
+    let total: f64 = data.processes.iter().map(cpu).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut groups: HashMap<&str, (f64, Vec<&ProcessRecord>)> = HashMap::new();
+    for p in data.processes.iter().filter(|p| !parents.contains(&p.pid)) {
+        let g = groups.entry(p.comm.as_str()).or_default();
+        g.0 += cpu(p);
+        g.1.push(p);
+    }
+    let (group_cpu, tasks) = groups.into_values().max_by(|a, b| a.0.total_cmp(&b.0))?;
+    let slots = most_alive_at_once(&tasks);
+    // Most of the work, and tasks that followed each other.
+    if group_cpu * 2.0 < total || tasks.len() <= slots || tasks.len() < 2 {
+        return None;
+    }
+    let mut tasks = tasks;
+    tasks.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)));
+    let task_s = tasks
+        .iter()
+        .map(|p| {
+            p.threads
+                .iter()
+                .map(accounted_life_s)
+                .fold(p.last_seen_s - p.first_seen_s, f64::max)
+        })
+        .collect();
+    Some(Workers {
+        layout: Layout::Tasks,
+        count: slots as u32,
+        cpu_s: tasks.iter().map(|p| cpu(p)).collect(),
+        pids: tasks.iter().map(|p| p.pid).collect(),
+        tids: tasks
+            .iter()
+            .flat_map(|p| p.threads.iter().map(|t| t.tid))
+            .collect(),
+        other_processes: (data.processes.len() - tasks.len()) as u32,
+        task_s,
+    })
+}
+
+/// The most processes alive at one instant, from their first and last sightings (a process
+/// last seen at the tick another was first seen at was alive with it then).
+fn most_alive_at_once(procs: &[&ProcessRecord]) -> usize {
+    let mut events: Vec<(f64, i32)> = procs
+        .iter()
+        .flat_map(|p| [(p.first_seen_s, 1), (p.last_seen_s.max(p.first_seen_s), -1)])
+        .collect();
+    // Starts before ends at the same instant.
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+    let (mut alive, mut most) = (0i32, 0i32);
+    for (_, d) in events {
+        alive += d;
+        most = most.max(alive);
+    }
+    most.max(0) as usize
 }
 
 /// `requested` processes that share a parent and a name, each living most of the run.
@@ -141,6 +227,7 @@ fn sibling_pool(data: &SamplerData, requested: u32) -> Option<Workers> {
             .iter()
             .filter(|p| !members.contains(&p.pid))
             .count() as u32,
+        task_s: Vec::new(),
     })
 }
 
@@ -164,7 +251,8 @@ fn identify_by_cpu(data: &SamplerData) -> Option<Workers> {
         .collect();
     busy_procs.sort_by(|a, b| b.1.total_cmp(&a.1));
     // A pool's parent hands out tasks: busy, but less than the workers it started.
-    let parent_of = |pid: i32| data.processes.iter().find(|p| p.pid == pid).map(|p| p.ppid);
+    let ppid: HashMap<i32, i32> = data.processes.iter().map(|p| (p.pid, p.ppid)).collect();
+    let parent_of = |pid: i32| ppid.get(&pid).copied();
     let dispatchers: Vec<i32> = busy_procs
         .iter()
         .filter(|&&(pid, cpu)| {
@@ -198,6 +286,7 @@ fn identify_by_cpu(data: &SamplerData) -> Option<Workers> {
             pids: busy_procs.iter().map(|(p, _)| *p).collect(),
             tids,
             other_processes,
+            task_s: Vec::new(),
         });
     }
     // One busy process: are its threads the workers?
@@ -212,16 +301,37 @@ fn identify_by_cpu(data: &SamplerData) -> Option<Workers> {
         .map(|t| (t.tid, t.on_cpu_s))
         .collect();
     threads.sort_by(|a, b| b.1.total_cmp(&a.1));
-    // The main thread that submits work to a thread pool is not a worker, unless it works as
-    // hard as the others (OpenMP-style main threads do).
+    // The main thread that submits work to a thread pool and waits on its futures is not a
+    // worker, at any pool size, unless it works as hard as the others (OpenMP-style main
+    // threads take a share of the loop).
     let others: Vec<f64> = threads
         .iter()
         .filter(|(t, _)| *t != top.pid)
         .map(|(_, c)| *c)
         .collect();
-    if others.len() >= 2 {
-        let m = median(&others);
-        threads.retain(|&(t, c)| t != top.pid || c >= 0.5 * m);
+    if !others.is_empty() {
+        // Compared while the pool runs: before it the main thread imports and sets up, which
+        // in a short run can cost as much CPU as one pool thread's whole work.
+        let pool: Vec<&ThreadRecord> = top
+            .threads
+            .iter()
+            .filter(|t| t.tid != top.pid && threads.iter().any(|(tid, _)| *tid == t.tid))
+            .collect();
+        let main = top.threads.iter().find(|t| t.tid == top.pid);
+        let window = busy_window(&pool);
+        let works = match (main, window) {
+            (Some(m), Some((a, b))) => {
+                let pool_busy: Vec<f64> = pool.iter().map(|t| mean_busy(t, a, b)).collect();
+                mean_busy(m, a, b) >= 0.5 * median(&pool_busy)
+            }
+            _ => {
+                let m = median(&others);
+                threads.iter().any(|&(t, c)| t == top.pid && c >= 0.5 * m)
+            }
+        };
+        if !works {
+            threads.retain(|&(t, _)| t != top.pid);
+        }
     }
     Some(Workers {
         layout: if threads.len() >= 2 {
@@ -234,7 +344,35 @@ fn identify_by_cpu(data: &SamplerData) -> Option<Workers> {
         pids: vec![top.pid; threads.len()],
         tids: threads.iter().map(|(t, _)| *t).collect(),
         other_processes,
+        task_s: Vec::new(),
     })
+}
+
+/// The ticks from the first to the last at which any of `threads` had a busy sample.
+fn busy_window(threads: &[&ThreadRecord]) -> Option<(usize, usize)> {
+    let spans: Vec<(usize, usize)> = threads
+        .iter()
+        .filter(|t| !t.busy.is_empty())
+        .map(|t| {
+            (
+                t.first_tick as usize,
+                t.first_tick as usize + t.busy.len() - 1,
+            )
+        })
+        .collect();
+    let a = spans.iter().map(|s| s.0).min()?;
+    let b = spans.iter().map(|s| s.1).max()?;
+    Some((a, b))
+}
+
+/// A thread's mean cores used over ticks `a..=b` (0 where it was not alive).
+fn mean_busy(t: &ThreadRecord, a: usize, b: usize) -> f64 {
+    let ft = t.first_tick as usize;
+    let sum: f64 = (a..=b)
+        .filter_map(|k| k.checked_sub(ft).and_then(|i| t.busy.get(i)))
+        .map(|&x| f64::from(x))
+        .sum();
+    sum / (b - a + 1) as f64
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -421,5 +559,120 @@ mod tests {
             ..Default::default()
         })
         .is_none());
+    }
+
+    /// A process of `comm` under `ppid`, alive from `from_s` to `to_s`, on a CPU `cpu_s`.
+    fn task(pid: i32, ppid: i32, comm: &str, from_s: f64, to_s: f64, cpu_s: f64) -> ProcessRecord {
+        let mut p = proc(pid, comm, &[cpu_s]);
+        p.ppid = ppid;
+        (p.first_seen_s, p.last_seen_s) = (from_s, to_s);
+        p.threads[0].first_seen_s = from_s;
+        p.threads[0].last_seen_s = to_s;
+        p
+    }
+
+    #[test]
+    fn a_make_with_two_slots_has_its_compilers_as_tasks_and_make_is_not_a_worker() {
+        // make (pid 1) runs sh (2..) which runs cc1 (10..): two at a time, one long unit.
+        let mut processes = vec![task(1, 0, "make", 0.0, 3.0, 0.02)];
+        let units = [
+            (0.0, 2.8),
+            (0.0, 0.4),
+            (0.41, 0.8),
+            (0.81, 1.2),
+            (1.21, 1.6),
+        ];
+        for (i, &(a, b)) in units.iter().enumerate() {
+            let i = i as i32;
+            processes.push(task(2 + i, 1, "sh", a, b, 0.001));
+            processes.push(task(10 + i, 2 + i, "cc1", a, b, b - a));
+        }
+        let w = identify(
+            &SamplerData {
+                processes,
+                ..Default::default()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Tasks, 2));
+        assert_eq!(w.pids.len(), 5, "every compiler is a task: {:?}", w.pids);
+        assert!(w.pids.iter().all(|&p| p >= 10));
+        assert_eq!(w.other_processes, 6, "make and its shells");
+        assert!((w.task_s[0] - 2.8).abs() < 1e-9, "{:?}", w.task_s);
+    }
+
+    #[test]
+    fn a_pool_whose_workers_live_together_is_not_a_process_per_task_tool() {
+        let mut processes = vec![task(1, 0, "python3", 0.0, 3.0, 0.1)];
+        processes.extend((2..4).map(|pid| task(pid, 1, "python3", 0.1, 2.9, 2.5)));
+        let w = identify(
+            &SamplerData {
+                processes,
+                ..Default::default()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Processes, 2));
+    }
+
+    #[test]
+    fn a_thread_pool_of_one_is_its_one_thread_not_the_main_thread_waiting_on_it() {
+        // ThreadPoolExecutor(1): main imported and submitted (0.12 s), then waited on futures.
+        let w = identify(
+            &SamplerData {
+                processes: vec![proc(1, "python3", &[0.12, 1.3])],
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            (w.layout, w.count, w.tids.clone()),
+            (Layout::Single, 1, vec![101])
+        );
+    }
+
+    #[test]
+    fn thousands_of_short_processes_and_a_tree_of_dispatchers_do_not_panic() {
+        // A fork storm: 4000 processes, each a parent of the next, none busier than the last.
+        let processes: Vec<ProcessRecord> = (1..=4000)
+            .map(|pid| task(pid, pid - 1, "sh", f64::from(pid) * 1e-3, 5.0, 0.01))
+            .collect();
+        let data = SamplerData {
+            processes,
+            ..Default::default()
+        };
+        let _ = identify(&data, 512);
+        // Every busy process a dispatcher of a busier child: none is left as a worker.
+        let chain: Vec<ProcessRecord> = (1..=3)
+            .map(|pid| task(pid, pid - 1, "sh", 0.0, 1.0, f64::from(pid).powi(3)))
+            .collect();
+        let _ = identify(
+            &SamplerData {
+                processes: chain,
+                ..Default::default()
+            },
+            2,
+        );
+    }
+
+    #[test]
+    fn a_main_thread_that_spent_its_cpu_before_the_pool_started_is_not_a_worker() {
+        // Ticks 0-9: main imports (busy); ticks 10-19: the one pool thread works, main waits.
+        let mut p = proc(1, "python3", &[0.1, 0.1]);
+        p.threads[0].busy = [vec![1.0; 10], vec![0.0; 10]].concat();
+        p.threads[1].first_tick = 10;
+        p.threads[1].busy = vec![1.0; 10];
+        let w = identify(
+            &SamplerData {
+                processes: vec![p],
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!((w.layout, w.tids.clone()), (Layout::Single, vec![101]));
     }
 }

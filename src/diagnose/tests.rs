@@ -169,7 +169,10 @@ fn with_sink(on_cpu: f64, share: f64, waiting: u32) -> PointSummary {
         resource: "tcp:10.0.0.5:5432".into(),
         kind: "postgresql".into(),
         wait_share: share,
+        direct_share: share,
         workers_waiting: waiting,
+        workers_writing: waiting,
+        ..Default::default()
     };
     let mut s = busy(on_cpu);
     s.offcpu_resources = Some([(sink.resource.clone(), share)].into_iter().collect());

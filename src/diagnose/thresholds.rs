@@ -14,6 +14,11 @@ pub struct Threshold {
 /// gains more than adding cores.
 pub const CPU_BOUND_ON_CPU_SHARE: f64 = 0.7;
 
+/// The sink sets the pace when the workers wait on it longer than they compute (more than
+/// one second per CPU second): even one writer overlapping those waits with the work could
+/// not keep up with one worker, so the waits are the workload, not a cost to move aside.
+pub const SINK_SETS_PACE_WAIT_PER_CPU_S: f64 = 1.0;
+
 /// Threads scale when n threads deliver at least this share of n times one thread's
 /// throughput; a GIL-bound pure-Python loop gives about 1/n, code that releases the GIL ~0.9.
 pub const THREADS_SCALE_EFFICIENCY: f64 = 0.6;
@@ -80,10 +85,16 @@ pub fn all() -> Vec<Threshold> {
     vec![
         Threshold {
             step: "cpu_bound",
-            name: "on-CPU (running + runnable) share of a worker's life, at the smallest count",
+            name: "on-CPU (running + runnable) share of the workers' steady state, net of sink waits, at the smallest count",
             value: CPU_BOUND_ON_CPU_SHARE,
             why:
                 "below it, waits take over 30 % of the time: overlapping them gains more than cores",
+        },
+        Threshold {
+            step: "cpu_bound",
+            name: "sink wait per CPU second above which sink waits are not netted out",
+            value: SINK_SETS_PACE_WAIT_PER_CPU_S,
+            why: "a sink that waits longer than the work computes sets the pace even behind one writer",
         },
         Threshold {
             step: "threads_scale",

@@ -5,10 +5,12 @@
 mod host;
 mod outcome;
 pub mod probes;
+mod resource;
 mod sampled;
 
 pub use host::Host;
 pub use outcome::{Ending, Fault, FaultKind, Outcome};
+pub use resource::{ResourceKind, Service, Written};
 pub use sampled::{
     IoCounters, ProcessRecord, SamplerData, SwitchStats, ThreadRecord, Tick, WaitCount,
 };

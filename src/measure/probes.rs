@@ -114,6 +114,12 @@ pub struct IoRow {
     /// The row collects the peers of this kind that did not fit in the per-process table.
     #[serde(default)]
     pub overflow: bool,
+    /// A pipe or an unnamed socket pair: the pool's own plumbing, decided when the row was read.
+    #[serde(default)]
+    pub plumbing: bool,
+    /// The service at `peer`, where its port or socket name says which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<super::Service>,
     pub dir: IoDir,
     pub bytes: u64,
     pub calls: u64,

@@ -1,5 +1,6 @@
 //! What the procfs sampler saw during one run: a timeline of the tree and a record per task.
 
+use super::resource::{ResourceKind, Service, Written};
 use serde::{Deserialize, Serialize};
 
 /// The procfs sampler's output for one run.
@@ -99,6 +100,10 @@ pub struct ProcessRecord {
     /// plumbing (a pipe held by the workers and their parent) from a sink.
     #[serde(default)]
     pub held: Vec<String>,
+    /// Files this process held open for writing and named sockets it held (at most 64), with
+    /// their class: the resources it can write to, the pool's plumbing left out.
+    #[serde(default)]
+    pub written: Vec<Written>,
     pub threads: Vec<ThreadRecord>,
 }
 
@@ -212,7 +217,13 @@ pub struct WaitCount {
     /// `poll:<r1>,<r2>,+N` (several fds; a poll on one fd is named by that fd), `other:<syscall>`.
     pub resource: String,
     /// Its class: pipe, unix, tcp, udp, file, dev, socket, event, futex, sleep, poll, wait, other.
-    pub kind: String,
+    pub kind: ResourceKind,
+    /// The pool's own plumbing (a pipe, an unnamed socket pair): IPC, never a sink.
+    #[serde(default)]
+    pub plumbing: bool,
+    /// The service it is, where the sampler could tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
     /// The syscall the thread was blocked in ("read", "futex", ...; "sys_NR" when unnamed,
     /// "none" when blocked outside a syscall).
     pub syscall: String,

@@ -264,7 +264,7 @@ fn describe_state(state: char, t: &ThreadRecord) -> (String, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::WaitCount;
+    use crate::measure::{ResourceKind, WaitCount};
 
     fn thread(first_tick: u32, states: &str, waits: Vec<WaitCount>) -> ThreadRecord {
         ThreadRecord {
@@ -308,7 +308,9 @@ mod tests {
     fn a_thread_with_one_wait_resource_is_blocked_on_it() {
         let w = WaitCount {
             resource: "tcp:127.0.0.1:5432".into(),
-            kind: "tcp".into(),
+            kind: ResourceKind::Tcp,
+            plumbing: false,
+            service: None,
             syscall: "recvfrom".into(),
             ticks: 3,
             blocked_s: 0.03,

@@ -8,8 +8,8 @@ use forkcast::measure::probes::{
     PythonProcess,
 };
 use forkcast::measure::{
-    Counters, Host, IoCounters, Measurements, PointMeasurements, ProcessRecord, Run, Rusage,
-    SamplerData, ThreadRecord, Tick, WaitCount,
+    Counters, Host, IoCounters, Measurements, PointMeasurements, ProcessRecord, ResourceKind, Run,
+    Rusage, SamplerData, Service, ThreadRecord, Tick, WaitCount, Written,
 };
 use forkcast::{analyze, diagnose};
 use proptest::collection::vec;
@@ -66,11 +66,29 @@ fn resource() -> impl Strategy<Value = (String, String)> {
     ]
 }
 
+/// The kind the sampler gives a resource of that class word (unknown words are Other).
+fn kind_of(word: &str) -> ResourceKind {
+    use ResourceKind::*;
+    [
+        Pipe, Unix, Tcp, Udp, File, Dev, Socket, Event, Futex, Sleep, Poll, Wait,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == word)
+    .unwrap_or(Other)
+}
+
+/// The service a resource name points at, as the sampler's edge decides it.
+fn service_of(resource: &str) -> Option<Service> {
+    resource.contains("5432").then_some(Service::Postgresql)
+}
+
 fn wait() -> impl Strategy<Value = WaitCount> {
-    (resource(), "[a-z_]{0,8}", ticks(), secs()).prop_map(
-        |((resource, kind), syscall, ticks, blocked_s)| WaitCount {
+    (resource(), "[a-z_]{0,8}", ticks(), secs(), any::<bool>()).prop_map(
+        |((resource, kind), syscall, ticks, blocked_s, plumbing)| WaitCount {
+            service: service_of(&resource),
             resource,
-            kind,
+            kind: kind_of(&kind),
+            plumbing: plumbing && kind == "pipe",
             syscall,
             ticks,
             blocked_s,
@@ -134,6 +152,15 @@ fn process(max_threads: usize) -> impl Strategy<Value = ProcessRecord> {
                 count(),
             )
                 .prop_map(move |(threads, held, io)| ProcessRecord {
+                    written: held
+                        .iter()
+                        .filter(|r| r.starts_with("file:") || r.starts_with("tcp:"))
+                        .map(|r| Written {
+                            resource: r.clone(),
+                            kind: kind_of(r.split(':').next().unwrap_or("")),
+                            service: service_of(r),
+                        })
+                        .collect(),
                     pid,
                     ppid,
                     comm: comm.clone(),
@@ -222,6 +249,8 @@ fn preload() -> impl Strategy<Value = PreloadData> {
     )
         .prop_map(
             |(kind, peer, accepted, dir, (bytes, calls, blocked_ns))| IoRow {
+                service: peer.as_deref().and_then(service_of),
+                plumbing: peer.is_none() && kind == FdKind::Pipe,
                 kind,
                 peer,
                 accepted,

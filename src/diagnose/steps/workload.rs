@@ -57,11 +57,26 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
         return (st, Some(advice));
     };
     // At the smallest count the same resource is usually waited on by the one worker alone.
+    // The same resource by name; or, when each run made a fresh one (a database in a new
+    // temporary folder), the largest of the same kind.
     let before = lo
-        .offcpu_resources
-        .as_ref()
-        .and_then(|r| r.get(&sink.resource))
-        .copied()
+        .external_waits
+        .iter()
+        .flatten()
+        .find(|k| k.resource == sink.resource)
+        .or_else(|| {
+            lo.external_waits
+                .iter()
+                .flatten()
+                .find(|k| k.kind == sink.kind)
+        })
+        .map(|k| k.wait_share)
+        .or_else(|| {
+            lo.offcpu_resources
+                .as_ref()
+                .and_then(|r| r.get(&sink.resource))
+                .copied()
+        })
         .unwrap_or(0.0);
     // Growth is judged per second of work done: when the sink's server shares the cores, CPU
     // contention stretches every worker's life and hides a wait that grew per task.
@@ -74,12 +89,34 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
             (Some(a), Some(b)) => b > a * SINK_RISE_FACTOR,
             _ => sink.wait_share > before * SINK_RISE_FACTOR,
         };
+    // What the growth cost: the waits added per CPU second since the smallest count stretch
+    // every worker's life by that much of its CPU time; without them the same work would end
+    // sooner by that share.
+    let added = match (w_lo, w_hi, hi.on_cpu_share) {
+        (Some(a), Some(b), Some(on)) if b > a => ((b - a) * on).min(0.99),
+        _ => 0.0,
+    };
+    let cost = hi
+        .speedup
+        .filter(|_| n_hi > n_lo && added > 0.0)
+        .map(|sp| (sp / (1.0 - added), sp));
+    let lost_speedup = hi.efficiency.is_none_or(|e| e < 1.0);
     st.measured.insert("resource".into(), json!(sink.resource));
     st.measured.insert("kind".into(), json!(sink.kind));
     st.measured
         .insert("workers_waiting".into(), json!(sink.workers_waiting));
     st.measured
+        .insert("workers_writing".into(), json!(sink.workers_writing));
+    st.measured
         .insert("wait_share".into(), json!(round(sink.wait_share, 3)));
+    st.measured.insert(
+        "direct_wait_share".into(),
+        json!(round(sink.direct_share, 3)),
+    );
+    st.measured.insert(
+        "writer_sleep_share".into(),
+        json!(round(sink.sleep_share, 3)),
+    );
     st.measured
         .insert(format!("wait_share_at_{n_lo}"), json!(round(before, 3)));
     st.measured.insert(
@@ -90,28 +127,54 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
         format!("wait_per_cpu_second_at_{n_lo}"),
         json!(w_lo.map(|w| round(w, 3))),
     );
-    let contended = sink.wait_share >= SINK_WAIT_SHARE && (rising || n_hi == n_lo);
+    if let Some((without, with)) = cost {
+        st.measured.insert(
+            "speedup_without_added_waits".into(),
+            json!(round(without, 2)),
+        );
+        st.measured.insert("speedup".into(), json!(round(with, 2)));
+    }
+    let contended =
+        sink.wait_share >= SINK_WAIT_SHARE && ((rising && lost_speedup) || n_hi == n_lo);
     st.answer = if contended { Answer::Yes } else { Answer::No };
-    st.evidence =
+    let how = if sink.sleep_share > 0.0 {
         format!(
-            "At {n_hi} workers, {} workers waited on {} ({}) {:.1} % of their time{}.",
-            sink.workers_waiting,
-            sink.resource,
-            sink.kind,
-            sink.wait_share * 100.0,
-            if n_hi > n_lo {
-                format!(
-                ", against {:.1} % at {n_lo} worker{}; per second of CPU work {} s against {} s{}",
+            " ({:.1} % blocked on it, {:.1} % asleep between tries to write it)",
+            sink.direct_share * 100.0,
+            sink.sleep_share * 100.0
+        )
+    } else {
+        String::new()
+    };
+    st.evidence = format!(
+        "At {n_hi} workers, {} workers lost {:.1} % of their time to {} ({}){how}{}.",
+        sink.workers_waiting.max(sink.workers_writing),
+        sink.wait_share * 100.0,
+        sink.resource,
+        sink.kind,
+        if n_hi > n_lo {
+            format!(
+                ", against {:.1} % at {n_lo} worker{}; per second of CPU work {} s against {} s{}{}",
                 before * 100.0,
                 if n_lo == 1 { "" } else { "s" },
                 w_hi.map_or("?".into(), |w| format!("{w:.2}")),
                 w_lo.map_or("?".into(), |w| format!("{w:.2}")),
-                if rising { ", so the wait grows with workers" } else { ", so it does not grow" }
+                if rising {
+                    ", so the wait grows with workers"
+                } else {
+                    ", so it does not grow"
+                },
+                match cost {
+                    Some((without, with)) if rising => format!(
+                        "; it cost speedup: {with:.2} measured, about {without:.2} without the added waits"
+                    ),
+                    _ => String::new(),
+                }
             )
-            } else {
-                " (only one worker count measured, so its growth is unknown)".into()
-            }
-        );
+        } else {
+            " (only one worker count measured, so its growth is unknown)".into()
+        }
+    );
     (
         st,
         Some(if contended {
@@ -133,17 +196,25 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     st.threshold = format!(
         "task duration CV >= {TASK_DURATION_CV} or straggler tail >= {STRAGGLER_TAIL_SHARE} -> yes"
     );
-    st.source = "python probe: task durations (CV); procfs sampler: workers busy per tick \
-                 (straggler tail), CPU spread across workers"
+    st.source = "python probe: task durations (CV); procfs sampler: lives of task processes \
+                 (process-per-task tools), workers busy per tick (straggler tail), CPU spread \
+                 across workers"
         .into();
     let cores = crate::analyze::parallel_cores(&m.host);
     let pts = primary_points(m, a);
     // Task sizes are a property of the tasks: read them where workers contend least (the
     // smallest count), from enough tasks for a spread to mean something.
-    let cv = pts.iter().find_map(|(n, s)| {
-        let t = s.probes.as_ref()?.task_durations.as_ref()?;
-        (t.count >= MIN_TASKS_FOR_CV).then_some((*n, t.cv?, t.count))
-    });
+    // Without the python probe, a process-per-task tool's tasks are its processes.
+    let enough = |n: u32, t: &crate::analyze::ipc::TaskStats| {
+        (t.count >= MIN_TASKS_FOR_CV).then_some((n, t.cv?, t.count))
+    };
+    let cv = pts
+        .iter()
+        .find_map(|(n, s)| enough(*n, s.probes.as_ref()?.task_durations.as_ref()?))
+        .or_else(|| {
+            pts.iter()
+                .find_map(|(n, s)| enough(*n, s.process_tasks.as_ref()?))
+        });
     let tail = pts
         .iter()
         .filter(|(n, s)| *n >= 2 && *n <= cores.max(2) && s.straggler_tail.is_some())

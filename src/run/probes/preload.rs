@@ -183,6 +183,18 @@ fn parse_row(r: &[u8]) -> Vec<IoRow> {
         (abi::DIR_OUT, IoDir::Out),
         (abi::DIR_SYNC, IoDir::Sync),
     ];
+    // Decided here, once: pipes and unnamed socket pairs are plumbing; a port or socket name
+    // says which service a peer is.
+    let plumbing = kind == FdKind::Pipe
+        || (kind == FdKind::Unix && peer.as_deref().is_some_and(|p| p.starts_with("socket:[")));
+    let service = match (kind, peer.as_deref()) {
+        (FdKind::Tcp | FdKind::Udp, Some(p)) => p
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .and_then(|a| crate::run::sampler::service_at_port(a.port())),
+        (FdKind::Unix, Some(p)) if !plumbing => crate::run::sampler::service_at_path(p),
+        _ => None,
+    };
     let mut out = Vec::new();
     for (d, dir) in dirs {
         let at = offset_of!(Row, ctr) + d * size_of::<abi::Counter>();
@@ -195,6 +207,8 @@ fn parse_row(r: &[u8]) -> Vec<IoRow> {
             peer: peer.clone(),
             accepted: flags & abi::ROW_LOCAL != 0,
             overflow: tag == abi::PEER_OVERFLOW,
+            plumbing,
+            service,
             dir,
             bytes: u64_at(r, at + offset_of!(abi::Counter, bytes)),
             calls,

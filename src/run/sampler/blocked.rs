@@ -9,7 +9,7 @@
 use super::resolve::{Resolver, Resource};
 use super::sys::{is_gone, ProcFile};
 use super::wait::{classify, parse_syscall, SyscallState};
-use crate::measure::WaitCount;
+use crate::measure::{ResourceKind, WaitCount};
 use std::path::Path;
 
 /// The last wait seen: (syscall nr, arg0, arg1) and its index in the record's waits.
@@ -62,14 +62,14 @@ impl BlockedProbe {
             Some(SyscallState::Running) => return Looked { idx: None, errors },
             None => (
                 (-2, 0, 0),
-                Resource::new("unknown", "other"),
+                Resource::new("unknown", ResourceKind::Other),
                 "unknown".to_string(),
             ),
             Some(SyscallState::NotInSyscall) => {
                 let wchan = read_wchan(pid, tid, buf);
                 (
                     (-1, 0, 0),
-                    Resource::new(format!("other:{wchan}"), "other"),
+                    Resource::new(format!("other:{wchan}"), ResourceKind::Other),
                     "none".to_string(),
                 )
             }
@@ -154,7 +154,9 @@ fn index_of(waits: &mut Vec<WaitCount>, r: Resource, syscall: String) -> usize {
     }
     waits.push(WaitCount {
         resource: r.name,
-        kind: r.kind.to_string(),
+        kind: r.kind,
+        plumbing: r.plumbing,
+        service: r.service,
         syscall,
         ticks: 0,
         blocked_s: 0.0,

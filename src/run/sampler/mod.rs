@@ -29,6 +29,8 @@ mod tree;
 mod unixdiag;
 mod wait;
 
+pub(crate) use resolve::{service_at_path, service_at_port};
+
 use crate::measure::{SamplerData, Source};
 use jitter::Jitter;
 use rate::Pace;

@@ -215,7 +215,7 @@ pub(super) fn read_identity(pid: i32, bufs: &mut Shared, rec: &mut ProcessRecord
 /// errors met.
 pub(super) fn read_slow(pid: i32, bufs: &mut Shared, rec: &mut ProcessRecord) -> u32 {
     let mut errors = read_identity(pid, bufs, rec);
-    errors += bufs.res.held(pid, &mut rec.held);
+    errors += bufs.res.held(pid, &mut rec.held, &mut rec.written);
     let rollup = PathBuf::from(format!("/proc/{pid}/smaps_rollup"));
     match sys::read_once(&rollup, &mut bufs.file) {
         Ok(()) => {

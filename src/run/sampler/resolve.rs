@@ -9,26 +9,81 @@
 use super::sys::{self, SockDiag};
 use super::unixdiag;
 use super::wait::{self, Call, Target};
+use crate::measure::{ResourceKind as Kind, Service, Written};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-/// A named resource and its class.
+/// A named resource, its class, and what it is: decided here, once, so analysis never
+/// re-parses the name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Resource {
     /// e.g. "futex", `pipe:[1234]`, "unix:/tmp/x/.s.PGSQL.5432", "tcp:127.0.0.1:5432".
     pub name: String,
-    /// pipe, unix, tcp, udp, file, dev, socket, event, futex, sleep, poll, wait, other.
-    pub kind: &'static str,
+    pub kind: Kind,
+    /// A pipe or an unnamed socket pair: the pool's own plumbing.
+    pub plumbing: bool,
+    pub service: Option<Service>,
+    /// Held open for writing (a file opened O_WRONLY or O_RDWR; any socket).
+    pub writable: bool,
 }
 
 impl Resource {
-    pub(super) fn new(name: impl Into<String>, kind: &'static str) -> Self {
+    pub(super) fn new(name: impl Into<String>, kind: Kind) -> Self {
         Resource {
             name: name.into(),
             kind,
+            plumbing: kind == Kind::Pipe,
+            service: None,
+            writable: matches!(kind, Kind::Unix | Kind::Tcp | Kind::Udp),
         }
     }
+
+    fn plumbing(mut self) -> Self {
+        self.plumbing = true;
+        self
+    }
+
+    fn service(mut self, service: Option<Service>) -> Self {
+        self.service = service;
+        self
+    }
+}
+
+/// The service behind a socket, by its well-known port.
+pub(crate) fn service_at_port(port: u16) -> Option<Service> {
+    match port {
+        5432 => Some(Service::Postgresql),
+        3306 => Some(Service::Mysql),
+        6379 => Some(Service::Redis),
+        _ => None,
+    }
+}
+
+/// The service behind a named unix socket, by the name its server gives it.
+pub(crate) fn service_at_path(path: &str) -> Option<Service> {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    if file.starts_with(".s.PGSQL.") {
+        Some(Service::Postgresql)
+    } else if file.starts_with("mysql") && file.ends_with(".sock") {
+        Some(Service::Mysql)
+    } else {
+        None
+    }
+}
+
+/// An SQLite database, its rollback journal or its write-ahead log: the database file (its path
+/// and the service) when the file, or the file it belongs to, starts with the header
+/// "SQLite format 3\0".
+fn sqlite_file(path: &str) -> Option<(&str, Service)> {
+    let db = ["-wal", "-journal", "-shm"]
+        .iter()
+        .find_map(|s| path.strip_suffix(s))
+        .unwrap_or(path);
+    let mut head = [0u8; 16];
+    let mut f = std::fs::File::open(db).ok()?;
+    std::io::Read::read_exact(&mut f, &mut head).ok()?;
+    (&head == b"SQLite format 3\0").then_some((db, Service::Sqlite))
 }
 
 /// Most names kept in a process's `held` list.
@@ -58,21 +113,21 @@ impl Resolver {
     pub(super) fn resolve(&mut self, pid: i32, call: &Call) -> Resource {
         match call.target {
             Target::Fd(fd) => self.fd(pid, fd),
-            Target::Futex => Resource::new("futex", "futex"),
-            Target::Sleep => Resource::new("sleep", "sleep"),
-            Target::Child => Resource::new("child", "wait"),
+            Target::Futex => Resource::new("futex", Kind::Futex),
+            Target::Sleep => Resource::new("sleep", Kind::Sleep),
+            Target::Child => Resource::new("child", Kind::Wait),
             Target::Other => {
                 let name = call
                     .name
                     .map_or_else(|| "other".to_string(), |n| format!("other:{n}"));
-                Resource::new(name, "other")
+                Resource::new(name, Kind::Other)
             }
             Target::PollFds { ptr, nfds } => {
                 let n = nfds.min(64) as usize;
                 let mut raw = vec![0u8; n * 8];
                 let fds = match sys::read_process_memory(pid, ptr, &mut raw) {
                     Ok(got) => wait::pollfds(&raw[..got]),
-                    Err(_) => return Resource::new("poll", "poll"),
+                    Err(_) => return Resource::new("poll", Kind::Poll),
                 };
                 self.polled(pid, &fds)
             }
@@ -94,7 +149,7 @@ impl Resolver {
                         let fds = wait::epoll_targets(&self.buf);
                         self.polled(pid, &fds)
                     }
-                    Err(_) => Resource::new("poll", "poll"),
+                    Err(_) => Resource::new("poll", Kind::Poll),
                 }
             }
         }
@@ -102,7 +157,12 @@ impl Resolver {
 
     /// Adds the pipes, sockets and regular files process `pid` holds open to `held`. Returns
     /// the errors met (a vanished process is not one).
-    pub(super) fn held(&mut self, pid: i32, held: &mut Vec<String>) -> u32 {
+    pub(super) fn held(
+        &mut self,
+        pid: i32,
+        held: &mut Vec<String>,
+        written: &mut Vec<Written>,
+    ) -> u32 {
         let dir = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
             Ok(d) => d,
             Err(e) => return u32::from(!sys::is_gone(&e)),
@@ -115,8 +175,19 @@ impl Resolver {
                 continue;
             };
             let r = self.fd(pid, fd);
-            if matches!(r.kind, "pipe" | "unix" | "tcp" | "udp" | "file") && !held.contains(&r.name)
-            {
+            let writes = r.writable && !r.plumbing && r.kind.can_be_sink();
+            if writes && written.len() < MAX_HELD && !written.iter().any(|w| w.resource == r.name) {
+                written.push(Written {
+                    resource: r.name.clone(),
+                    kind: r.kind,
+                    service: r.service,
+                });
+            }
+            let listed = matches!(
+                r.kind,
+                Kind::Pipe | Kind::Unix | Kind::Tcp | Kind::Udp | Kind::File
+            );
+            if listed && !held.contains(&r.name) {
                 held.push(r.name);
             }
         }
@@ -139,8 +210,10 @@ impl Resolver {
             }
         }
         match names.len() {
-            0 => Resource::new("sleep", "sleep"),
-            1 => names.pop().unwrap_or_else(|| Resource::new("poll", "poll")),
+            0 => Resource::new("sleep", Kind::Sleep),
+            1 => names
+                .pop()
+                .unwrap_or_else(|| Resource::new("poll", Kind::Poll)),
             n => {
                 names.sort_by(|a, b| a.name.cmp(&b.name));
                 let mut s = String::from("poll:");
@@ -154,7 +227,7 @@ impl Resolver {
                 if more > 0 {
                     s.push_str(&format!(",+{more}"));
                 }
-                Resource::new(s, "poll")
+                Resource::new(s, Kind::Poll)
             }
         }
     }
@@ -163,7 +236,7 @@ impl Resolver {
     fn fd(&mut self, pid: i32, fd: i32) -> Resource {
         let link = match std::fs::read_link(format!("/proc/{pid}/fd/{fd}")) {
             Ok(l) => l.to_string_lossy().into_owned(),
-            Err(_) => return Resource::new(format!("fd:{fd}"), "other"),
+            Err(_) => return Resource::new(format!("fd:{fd}"), Kind::Other),
         };
         if let Some((cached, r)) = self.fds.get(&(pid, fd)) {
             if *cached == link {
@@ -171,14 +244,17 @@ impl Resolver {
             }
         }
         self.resolutions += 1;
-        let r = self.classify_link(pid, &link);
+        let mut r = self.classify_link(pid, &link);
+        if r.kind == Kind::File {
+            r.writable = opened_for_writing(pid, fd);
+        }
         self.fds.insert((pid, fd), (link, r.clone()));
         r
     }
 
     fn classify_link(&mut self, pid: i32, link: &str) -> Resource {
         if link.starts_with("pipe:") {
-            return Resource::new(link, "pipe");
+            return Resource::new(link, Kind::Pipe);
         }
         if let Some(ino) = link
             .strip_prefix("socket:[")
@@ -190,19 +266,25 @@ impl Resolver {
         if let Some(anon) = link.strip_prefix("anon_inode:") {
             let anon = anon.trim_matches(|c| c == '[' || c == ']');
             let kind = match anon {
-                "eventpoll" => "poll",
-                "timerfd" => "sleep",
-                _ => "event",
+                "eventpoll" => Kind::Poll,
+                "timerfd" => Kind::Sleep,
+                _ => Kind::Event,
             };
             return Resource::new(anon, kind);
         }
         if link.starts_with("/dev/") {
-            return Resource::new(format!("dev:{link}"), "dev");
+            return Resource::new(format!("dev:{link}"), Kind::Dev);
         }
         if link.starts_with('/') {
-            return Resource::new(format!("file:{link}"), "file");
+            // An SQLite database's journal, WAL and shared-memory index are the database.
+            return match sqlite_file(link) {
+                Some((db, service)) => {
+                    Resource::new(format!("file:{db}"), Kind::File).service(Some(service))
+                }
+                None => Resource::new(format!("file:{link}"), Kind::File),
+            };
         }
-        Resource::new(format!("other:{link}"), "other")
+        Resource::new(format!("other:{link}"), Kind::Other)
     }
 
     /// A socket by inode: unix (via unix_diag), else tcp/udp from the target's net tables.
@@ -222,7 +304,7 @@ impl Resolver {
                     .get(&ino)
                     .cloned()
                     .or_else(|| unix_table(pid, ino))
-                    .unwrap_or_else(|| Resource::new(format!("socket:[{ino}]"), "socket"))
+                    .unwrap_or_else(|| Resource::new(format!("socket:[{ino}]"), Kind::Socket))
             }
         };
         self.sockets.insert(ino, r.clone());
@@ -241,20 +323,24 @@ impl Resolver {
         self.seq = self.seq.wrapping_add(1);
         let me = unixdiag::query(diag, ino32, self.seq).ok()?;
         if let Some(path) = me.path {
-            return Some(Resource::new(format!("unix:{path}"), "unix"));
+            let service = service_at_path(&path);
+            return Some(Resource::new(format!("unix:{path}"), Kind::Unix).service(service));
         }
         let Some(peer) = me.peer else {
-            return Some(Resource::new(format!("unix:[{ino}]"), "unix"));
+            return Some(Resource::new(format!("unix:[{ino}]"), Kind::Unix).plumbing());
         };
         self.seq = self.seq.wrapping_add(1);
         match unixdiag::query(diag, peer, self.seq)
             .ok()
             .and_then(|p| p.path)
         {
-            Some(path) => Some(Resource::new(format!("unix:{path}"), "unix")),
+            Some(path) => {
+                let service = service_at_path(&path);
+                Some(Resource::new(format!("unix:{path}"), Kind::Unix).service(service))
+            }
             None => {
                 let (a, b) = (ino.min(u64::from(peer)), ino.max(u64::from(peer)));
-                Some(Resource::new(format!("unix:[{a},{b}]"), "unix"))
+                Some(Resource::new(format!("unix:[{a},{b}]"), Kind::Unix).plumbing())
             }
         }
     }
@@ -265,11 +351,24 @@ impl Resolver {
 fn unix_table(pid: i32, ino: u64) -> Option<Resource> {
     let table = procfs::process::Process::new(pid).ok()?.unix().ok()?;
     let e = table.into_iter().find(|e| e.inode == ino)?;
-    let name = match e.path {
-        Some(p) => format!("unix:{}", p.display()),
-        None => format!("unix:[{ino}]"),
+    Some(match e.path {
+        Some(p) => {
+            let path = p.display().to_string();
+            Resource::new(format!("unix:{path}"), Kind::Unix).service(service_at_path(&path))
+        }
+        None => Resource::new(format!("unix:[{ino}]"), Kind::Unix).plumbing(),
+    })
+}
+
+/// Whether fd `fd` of `pid` was opened for writing (the access mode in its fdinfo flags).
+fn opened_for_writing(pid: i32, fd: i32) -> bool {
+    let Ok(info) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
+        return false;
     };
-    Some(Resource::new(name, "unix"))
+    info.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| i64::from_str_radix(f.trim(), 8).ok())
+        .is_some_and(|flags| flags & i64::from(libc::O_ACCMODE) != i64::from(libc::O_RDONLY))
 }
 
 /// The tcp and udp sockets of the target's network namespace (/proc/PID/net/*), by inode:
@@ -280,12 +379,16 @@ fn inet_table(pid: i32) -> Vec<(u64, Resource)> {
     };
     let mut out = Vec::new();
     for e in [p.tcp(), p.tcp6()].into_iter().flatten().flatten() {
-        let name = if e.state == procfs::net::TcpState::Listen {
-            format!("tcp:listen:{}", e.local_address)
+        let (name, port) = if e.state == procfs::net::TcpState::Listen {
+            (format!("tcp:listen:{}", e.local_address), None)
         } else {
-            format!("tcp:{}", e.remote_address)
+            (
+                format!("tcp:{}", e.remote_address),
+                Some(e.remote_address.port()),
+            )
         };
-        out.push((e.inode, Resource::new(name, "tcp")));
+        let service = port.and_then(service_at_port);
+        out.push((e.inode, Resource::new(name, Kind::Tcp).service(service)));
     }
     let unspecified = |a: &SocketAddr| a.ip().is_unspecified() && a.port() == 0;
     for e in [p.udp(), p.udp6()].into_iter().flatten().flatten() {
@@ -294,7 +397,7 @@ fn inet_table(pid: i32) -> Vec<(u64, Resource)> {
         } else {
             e.remote_address
         };
-        out.push((e.inode, Resource::new(format!("udp:{addr}"), "udp")));
+        out.push((e.inode, Resource::new(format!("udp:{addr}"), Kind::Udp)));
     }
     out.retain(|(ino, _)| *ino != 0);
     out
@@ -317,13 +420,17 @@ mod tests {
         let mut r = Resolver::default();
         let (rd, _wr) = std::io::pipe().unwrap();
         let p = fd_of(me, &mut r, &rd);
-        assert!(p.name.starts_with("pipe:[") && p.kind == "pipe", "{p:?}");
+        assert!(
+            p.name.starts_with("pipe:[") && p.kind == Kind::Pipe && p.plumbing,
+            "{p:?}"
+        );
         let path = std::env::temp_dir().join(format!("fc-resolve-{me}.log"));
         let mut f = std::fs::File::create(&path).unwrap();
         f.write_all(b"x").unwrap();
+        let file = fd_of(me, &mut r, &f);
         assert_eq!(
-            fd_of(me, &mut r, &f),
-            Resource::new(format!("file:{}", path.display()), "file")
+            (file.name, file.kind, file.writable, file.plumbing),
+            (format!("file:{}", path.display()), Kind::File, true, false)
         );
         std::fs::remove_file(&path).unwrap();
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -347,7 +454,7 @@ mod tests {
         let (ra, rb) = (fd_of(me, &mut r, &a), fd_of(me, &mut r, &b));
         assert_eq!(ra, rb);
         assert!(
-            ra.name.starts_with("unix:[") && ra.name.contains(','),
+            ra.name.starts_with("unix:[") && ra.name.contains(',') && ra.plumbing,
             "{ra:?}"
         );
     }
@@ -359,10 +466,10 @@ mod tests {
         let (r1, _w1) = std::io::pipe().unwrap();
         let (r2, _w2) = std::io::pipe().unwrap();
         let one = r.polled(me, &[r1.as_raw_fd()]);
-        assert_eq!(one.kind, "pipe");
+        assert_eq!(one.kind, Kind::Pipe);
         let two = r.polled(me, &[r1.as_raw_fd(), r2.as_raw_fd()]);
         assert!(
-            two.name.starts_with("poll:pipe:[") && two.kind == "poll",
+            two.name.starts_with("poll:pipe:[") && two.kind == Kind::Poll,
             "{two:?}"
         );
         assert_eq!(r.polled(me, &[]).name, "sleep");
@@ -379,7 +486,10 @@ mod tests {
             .unwrap()
             .ino();
         let r = unix_table(me, ino).unwrap();
-        assert_eq!(r, Resource::new(format!("unix:{}", path.display()), "unix"));
+        assert_eq!(
+            r,
+            Resource::new(format!("unix:{}", path.display()), Kind::Unix)
+        );
         std::fs::remove_file(&path).unwrap();
     }
 
@@ -390,8 +500,47 @@ mod tests {
         let (rd, wr) = std::io::pipe().unwrap();
         let pipe = fd_of(me, &mut r, &rd).name;
         let mut held = Vec::new();
-        assert_eq!(r.held(me, &mut held), 0);
+        let mut written = Vec::new();
+        assert_eq!(r.held(me, &mut held, &mut written), 0);
         assert_eq!(held.iter().filter(|h| **h == pipe).count(), 1, "{held:?}");
+        assert!(
+            !written.iter().any(|w| w.resource == pipe),
+            "a pipe is plumbing, never written to as a sink: {written:?}"
+        );
         drop((rd, wr));
+    }
+
+    #[test]
+    fn a_file_open_for_writing_is_written_and_an_sqlite_database_is_named_so() {
+        let me = std::process::id() as i32;
+        let mut r = Resolver::default();
+        let dir = std::env::temp_dir();
+        let db = dir.join(format!("fc-resolve-{me}.db"));
+        std::fs::write(&db, b"SQLite format 3\0rest of the header").unwrap();
+        let input = dir.join(format!("fc-resolve-{me}.in"));
+        std::fs::write(&input, b"input").unwrap();
+        let w = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&db)
+            .unwrap();
+        let ro = std::fs::File::open(&input).unwrap();
+        let (mut held, mut written) = (Vec::new(), Vec::new());
+        r.held(me, &mut held, &mut written);
+        let name = format!("file:{}", db.display());
+        let entry = written.iter().find(|x| x.resource == name).unwrap();
+        assert_eq!(
+            (entry.kind, entry.service),
+            (Kind::File, Some(Service::Sqlite))
+        );
+        let input_name = format!("file:{}", input.display());
+        assert!(held.contains(&input_name), "{held:?}");
+        assert!(
+            !written.iter().any(|x| x.resource == input_name),
+            "read-only: {written:?}"
+        );
+        drop((w, ro));
+        std::fs::remove_file(&db).unwrap();
+        std::fs::remove_file(&input).unwrap();
     }
 }

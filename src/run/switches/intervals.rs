@@ -561,7 +561,9 @@ mod tests {
         let t = iv.threads.get_mut(&1).unwrap();
         t.waits.push(WaitCount {
             resource: "futex".into(),
-            kind: "futex".into(),
+            kind: crate::measure::ResourceKind::Futex,
+            plumbing: false,
+            service: None,
             syscall: "futex".into(),
             ticks: 1,
             blocked_s: 0.0,

@@ -45,7 +45,7 @@ fn main_wait(p: &ProcessRecord, comm: &str) -> (String, String) {
     let t = t.unwrap_or_else(|| panic!("no thread {comm}: {:?}", p.threads));
     let w = t.waits.iter().max_by_key(|w| w.ticks);
     let w = w.unwrap_or_else(|| panic!("{comm} never blocked: {}", t.states));
-    (w.resource.clone(), w.kind.clone())
+    (w.resource.clone(), w.kind.to_string())
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn gil_contention_shows_as_futex_waits() {
     let blocked = |kind: &str| -> f64 {
         let waits = p.threads.iter().flat_map(|t| &t.waits);
         waits
-            .filter(|w| kind.is_empty() || w.kind == kind)
+            .filter(|w| kind.is_empty() || w.kind.as_str() == kind)
             .map(|w| w.blocked_s)
             .sum()
     };
