@@ -60,9 +60,21 @@ pub struct Written {
 /// other files ([`crate::report::folder_files`]), into `dir`.
 pub fn save(dir: &Path, m: &Measurements, status: Status) -> anyhow::Result<Written> {
     write_raw(&dir.join(RAW_FILE), m, status)?;
-    let analysed = render::analyse(m);
-    let json = render::export(m, &analysed, status, Some(RAW_FILE), Format::Json)?;
-    let text = render::export(m, &analysed, status, Some(RAW_FILE), Format::Text)?;
+    let mut analysed = render::analyse(m);
+    let export = |analysed: &Analysed| -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+        Ok((
+            render::export(m, analysed, status, Some(RAW_FILE), Format::Json)?,
+            render::export(m, analysed, status, Some(RAW_FILE), Format::Text)?,
+        ))
+    };
+    // An exporter's panic costs the verdict like an analysis panic does, never the run.
+    let (json, text) = match render::guard(|| export(&analysed)) {
+        Ok(done) => done?,
+        Err(panic) => {
+            analysed = Analysed::Failed(format!("writing the report: {panic}"));
+            export(&analysed)?
+        }
+    };
     output::write_atomic(&dir.join(REPORT_FILE), &json)
         .with_context(|| format!("cannot write {REPORT_FILE} in {}", dir.display()))?;
     output::write_atomic(&dir.join(SUMMARY_FILE), &text)
