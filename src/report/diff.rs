@@ -117,6 +117,9 @@ pub struct Diff {
     pub base: String,
     pub new: String,
     pub noise_rule: &'static str,
+    /// The two sweeps ran different command templates (the comparison may still be wanted,
+    /// e.g. before and after a change of the workload's flags).
+    pub commands_differ: bool,
     pub points: Vec<PointDiff>,
     pub only_in_base: Vec<PointKey>,
     pub only_in_new: Vec<PointKey>,
@@ -180,6 +183,7 @@ pub fn diff(base: Side, new: Side) -> Diff {
         base: base.name,
         new: new.name,
         noise_rule: NOISE_RULE,
+        commands_differ: base.m.command != new.m.command,
         points,
         only_in_base,
         only_in_new,
@@ -318,6 +322,9 @@ fn table(d: &Diff, markdown: bool) -> String {
         writeln!(o, "  ({})", NOISE_RULE).ok();
     }
     let bullet = if markdown { "- " } else { "  " };
+    if d.commands_differ {
+        writeln!(o, "{bullet}note: the two sweeps ran different commands").ok();
+    }
     for (what, keys) in [
         ("only in base", &d.only_in_base),
         ("only in new", &d.only_in_new),
@@ -421,6 +428,7 @@ mod tests {
             base: "a".into(),
             new: "b".into(),
             noise_rule: NOISE_RULE,
+            commands_differ: false,
             points: vec![point(c)],
             only_in_base: vec![],
             only_in_new: vec![],
