@@ -123,13 +123,19 @@ pub fn load(path: &Path) -> Result<Measurements, UsageError> {
 pub fn load_saved(path: &Path) -> Result<Saved, UsageError> {
     let file = locate(path)?;
     let bytes = std::fs::read(&file).map_err(|e| bad_file(&file, &e))?;
+    from_bytes(&file, &bytes)
+}
+
+/// [`load_saved`] on bytes already read from `file` (a report.json or a raw file; a report
+/// that names its raw file reads it beside `file`). The entry point for fuzzing the reader.
+pub fn from_bytes(file: &Path, bytes: &[u8]) -> Result<Saved, UsageError> {
     let saved = if bytes.starts_with(&[0x1f, 0x8b]) {
-        read_raw(&file, &bytes)?
+        read_raw(file, bytes)?
     } else {
-        read_report(&file, &bytes)?
+        read_report(file, bytes)?
     };
     if saved.measurements.points.is_empty() {
-        return Err(not_a_report(&file, "it has no points"));
+        return Err(not_a_report(file, "it has no points"));
     }
     Ok(saved)
 }
