@@ -92,6 +92,9 @@ pub struct PointDiff {
     pub params: BTreeMap<String, String>,
     /// Median wall time in seconds; None when a side has no successful run.
     pub wall_s: Option<Change>,
+    /// The runs' wall-time standard deviation on each side (base, new), seconds; None with
+    /// fewer than two successful runs.
+    pub wall_stddev_s: [Option<f64>; 2],
     /// Speedup against the series' smallest count; None at that count (always 1) or when a
     /// side lacks it.
     pub speedup: Option<Change>,
@@ -149,6 +152,10 @@ pub fn diff(base: Side, new: Side) -> Diff {
         match find(&new, &key) {
             Some(j) => points.push(PointDiff {
                 wall_s: wall_change(&base, i, &new, j),
+                wall_stddev_s: [
+                    base.a.points[i].wall_stddev_s,
+                    new.a.points[j].wall_stddev_s,
+                ],
                 speedup: speedup_range(&base, i)
                     .zip(speedup_range(&new, j))
                     .map(|((b, br, bn), (n, nr, nn))| Change::new(b, br, n, nr, bn && nn)),
@@ -422,6 +429,7 @@ mod tests {
             workers: 1,
             params: BTreeMap::new(),
             wall_s: Some(c),
+            wall_stddev_s: [None, None],
             speedup: None,
         };
         let d = |c: Change| Diff {
