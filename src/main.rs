@@ -206,8 +206,12 @@ fn write_visuals(report: &Report, args: &ReportArgs, folder: &Path) -> anyhow::R
 fn diff_command(args: &DiffArgs) -> anyhow::Result<u8> {
     let base = saved::load(&args.base)?;
     let new = saved::load(&args.new)?;
-    let (Analysed::Ok(b), Analysed::Ok(n)) = (render::analyse(&base), render::analyse(&new)) else {
-        anyhow::bail!("analysis failed on one of the sweeps; `forkcast report` on each says which");
+    let (b, n) = match (render::analyse(&base), render::analyse(&new)) {
+        (Analysed::Ok(b), Analysed::Ok(n)) => (b, n),
+        (Analysed::Failed(e), _) => {
+            anyhow::bail!("analysis of {} failed: {e}", args.base.display())
+        }
+        (_, Analysed::Failed(e)) => anyhow::bail!("analysis of {} failed: {e}", args.new.display()),
     };
     let d = diff::diff(
         diff::Side::new(&base, &b.0, &b.1, &args.base),

@@ -92,6 +92,9 @@ pub struct PointDiff {
     pub params: BTreeMap<String, String>,
     /// Median wall time in seconds; None when a side has no successful run.
     pub wall_s: Option<Change>,
+    /// The runs' wall-time standard deviation on each side (base, new), seconds; None with
+    /// fewer than two successful runs.
+    pub wall_stddev_s: [Option<f64>; 2],
     /// Speedup against the series' smallest count; None at that count (always 1) or when a
     /// side lacks it.
     pub speedup: Option<Change>,
@@ -117,6 +120,9 @@ pub struct Diff {
     pub base: String,
     pub new: String,
     pub noise_rule: &'static str,
+    /// The two sweeps ran different command templates (the comparison may still be wanted,
+    /// e.g. before and after a change of the workload's flags).
+    pub commands_differ: bool,
     pub points: Vec<PointDiff>,
     pub only_in_base: Vec<PointKey>,
     pub only_in_new: Vec<PointKey>,
@@ -146,6 +152,10 @@ pub fn diff(base: Side, new: Side) -> Diff {
         match find(&new, &key) {
             Some(j) => points.push(PointDiff {
                 wall_s: wall_change(&base, i, &new, j),
+                wall_stddev_s: [
+                    base.a.points[i].wall_stddev_s,
+                    new.a.points[j].wall_stddev_s,
+                ],
                 speedup: speedup_range(&base, i)
                     .zip(speedup_range(&new, j))
                     .map(|((b, br, bn), (n, nr, nn))| Change::new(b, br, n, nr, bn && nn)),
@@ -180,6 +190,7 @@ pub fn diff(base: Side, new: Side) -> Diff {
         base: base.name,
         new: new.name,
         noise_rule: NOISE_RULE,
+        commands_differ: base.m.command != new.m.command,
         points,
         only_in_base,
         only_in_new,
@@ -318,6 +329,9 @@ fn table(d: &Diff, markdown: bool) -> String {
         writeln!(o, "  ({})", NOISE_RULE).ok();
     }
     let bullet = if markdown { "- " } else { "  " };
+    if d.commands_differ {
+        writeln!(o, "{bullet}note: the two sweeps ran different commands").ok();
+    }
     for (what, keys) in [
         ("only in base", &d.only_in_base),
         ("only in new", &d.only_in_new),
@@ -415,12 +429,14 @@ mod tests {
             workers: 1,
             params: BTreeMap::new(),
             wall_s: Some(c),
+            wall_stddev_s: [None, None],
             speedup: None,
         };
         let d = |c: Change| Diff {
             base: "a".into(),
             new: "b".into(),
             noise_rule: NOISE_RULE,
+            commands_differ: false,
             points: vec![point(c)],
             only_in_base: vec![],
             only_in_new: vec![],

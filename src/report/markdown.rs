@@ -129,3 +129,16 @@ fn cell(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('\n', " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn cells_cannot_break_the_table_or_open_a_tag() {
+        assert_eq!(
+            cell("a|b\n<script>alert(1)</script>"),
+            "a\\|b &lt;script>alert(1)&lt;/script>"
+        );
+    }
+}

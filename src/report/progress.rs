@@ -60,3 +60,10 @@ impl Bar {
         }
     }
 }
+
+/// An error that ends the sweep early must not leave a half-drawn bar above its message.
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -29,32 +29,37 @@ impl Analysed {
 
 /// Runs analyze and diagnose; a panic in them becomes `Failed` with its message and place.
 pub fn analyse(m: &Measurements) -> Analysed {
-    static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
-    let previous = panic::take_hook();
-    panic::set_hook(Box::new(|info| {
-        let line = info.to_string().replace('\n', ": ");
-        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
-    }));
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+    let result = guard(|| {
         if std::env::var_os(INJECT_PANIC_ENV).is_some() {
             panic!("analysis panic injected by {INJECT_PANIC_ENV}");
         }
         let a = analyze::analyze(m);
         let d = diagnose::diagnose(m, &a);
         (a, d)
-    }));
-    panic::set_hook(previous);
+    });
     match result {
         Ok(ad) => Analysed::Ok(Box::new(ad)),
-        Err(_) => {
-            let msg = LAST_PANIC
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-                .unwrap_or_else(|| "analysis panicked".into());
-            Analysed::Failed(msg)
-        }
+        Err(msg) => Analysed::Failed(msg),
     }
+}
+
+/// Runs `f`; a panic in it becomes its message and place, one line, instead of unwinding.
+pub fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(|info| {
+        let line = info.to_string().replace('\n', ": ");
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
+    }));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    panic::set_hook(previous);
+    result.map_err(|_| {
+        LAST_PANIC
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| "panicked".into())
+    })
 }
 
 /// The report in `format`; `raw` names the raw file beside it, when there is one.

@@ -350,7 +350,7 @@ pub(super) fn answer_word(a: Answer) -> &'static str {
 
 pub(super) fn status_words(s: Status) -> &'static str {
     match s {
-        Status::InProgress => "in progress (more points to come)",
+        Status::InProgress => "in progress (the sweep had not finished: still running, or killed)",
         Status::Complete => "complete",
         Status::Interrupted => "interrupted (the points measured before the stop)",
         Status::FailedFast => "stopped at the first failed run (--fail-fast)",

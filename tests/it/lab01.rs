@@ -15,6 +15,9 @@ fn processes_scale_and_pure_python_threads_do_not() {
             "--mode {mode} --work pure --workers {workers} --size short",
         ),
     );
+    // The README's sweep shape (2 x 2 points, 1 warmup + 3 runs): report.json stays lean.
+    let bytes = std::fs::metadata(d.join("report.json")).unwrap().len();
+    assert!(bytes <= 100 * 1024, "report.json is {bytes} B, over 100 KB");
     let procs2 = &point(&r, "processes", 2)["summary"];
     let threads2 = &point(&r, "threads", 2)["summary"];
     let context = format!("processes@2: {procs2}\nthreads@2: {threads2}");
@@ -43,9 +46,6 @@ fn processes_scale_and_pure_python_threads_do_not() {
     assert_eq!(step(&r, "threads_scale")["answer"], "no");
     assert_eq!(r["diagnosis"]["recommendation"]["model"], "processes");
     assert_eq!(r["diagnosis"]["recommendation"]["workers"], 2);
-    // The README's sweep shape (2 x 2 points, 1 warmup + 3 runs): report.json stays lean.
-    let bytes = std::fs::metadata(d.join("report.json")).unwrap().len();
-    assert!(bytes <= 100 * 1024, "report.json is {bytes} B, over 100 KB");
 }
 
 #[test]

@@ -430,3 +430,34 @@ fn progress_off_a_terminal_is_one_plain_line_per_run() {
     ]);
     quiet.expect(quiet.stderr.is_empty(), "--quiet prints nothing on stderr");
 }
+
+#[test]
+fn a_sweep_killed_after_its_first_point_keeps_that_point() {
+    let dir = TempDir::new("kill9");
+    let mut child = forkcast()
+        .args(run_args(
+            &dir.str(),
+            &words("-w 1,2 --runs 1 --warmup 0"),
+            &["sh", "-c", "sleep 1 # {workers}"],
+        ))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.join("report.json").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: killing the forkcast child we spawned; no handler can save anything after this.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    let saved = read_report(dir.path());
+    assert_eq!(saved["status"], "in_progress");
+    let again = json_of(&["report", &dir.str()]);
+    assert_eq!(
+        again["points"].as_array().unwrap().len(),
+        1,
+        "the finished point"
+    );
+    assert!(again["points"][0]["runs"][0]["wall_s"].as_f64().unwrap() >= 1.0);
+    // Its sleeping target may outlive forkcast by up to a second (issue 11 item 2).
+    std::thread::sleep(Duration::from_millis(1100));
+}
