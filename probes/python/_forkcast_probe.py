@@ -102,6 +102,7 @@ _KNOCK_NS = 40  # the knocker's sleep
 _SWITCH_NS = 41  # sys.getswitchinterval()
 _START_PY_MAX = 42  # most threads alive in this process when it started a process (any method)
 _START_OS_MAX = 43
+_KNOCK_CPU_NS = 44  # the knocker thread's own on-CPU time (its cost)
 _HEADER_WORDS = 64
 _EVENTS = 64  # JSON lines up to _DURATIONS
 _DURATIONS = 8192  # the first _DUR_CAP task durations, ns each
@@ -113,9 +114,11 @@ _EVENTS_OFF, _EVENTS_END = 8 * _EVENTS, 8 * _DURATIONS
 _DUR_OFF, _DUR_BASE = 8 * _DURATIONS, _DURATIONS
 _SIZE = _DUR_OFF + 8 * _DUR_CAP
 _STARTS = {"fork": _STARTS_FORK, "spawn": _STARTS_SPAWN, "forkserver": _STARTS_FORKSERVER}
-# The knocker's period: 50 knocks a second cost each GIL-holding worker one forced hand-off per
-# 20 ms (tens of microseconds), and give a 1.5 s task run 75 samples.
-_KNOCK_S = 0.02
+# The knocker's period: 25 knocks a second. A knock costs 100-400 us of CPU on a loaded 2-core
+# VM (a GIL hand-off and a schedstat read), so under 1 % of a worker (scripts/bench-gil-knocker.py
+# and each report's `gil_knocker_cost`), and a point's runs give a few dozen knocks per second of
+# task time.
+_KNOCK_S = 0.04
 # FORKCAST_PYTHON_KNOCK=0 turns the knocker off: for measuring what it costs, side by side.
 _KNOCK = os.environ.get("FORKCAST_PYTHON_KNOCK") != "0"
 
@@ -294,13 +297,23 @@ def _knocker(rec):
     except (OSError, AttributeError):
         fd = -1
 
-    def queued_ns():
-        return int(os.pread(fd, 64, 0).split()[1]) if fd >= 0 else 0
+    def schedstat():
+        """(on-CPU ns, runnable-but-queued ns) of this thread."""
+        if fd < 0:
+            return 0, 0
+        fields = os.pread(fd, 64, 0).split()
+        return int(fields[0]), int(fields[1])
 
+    # One schedstat read per knock: the one after a wake-up also starts the next sleep.
+    _, r0 = schedstat()
     while _rec is rec:
-        t0, r0 = _ns(), queued_ns()
+        t0 = _ns()
         sleep(_KNOCK_S)
-        waited = _ns() - t0 - knock_ns - (queued_ns() - r0)
+        t1 = _ns()
+        cpu, r1 = schedstat()
+        waited = t1 - t0 - knock_ns - (r1 - r0)
+        r0 = r1
+        q[_KNOCK_CPU_NS] = cpu
         if _rec is rec and rec.busy_at(t0 + knock_ns):
             q[_KNOCKS] += 1
             if waited >= held_ns:
