@@ -94,6 +94,17 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         1,
         "the threads' efficiency is within the noise of its threshold (see threads_scale)".into(),
     );
+    let gil_disagrees = steps.iter().any(|s| {
+        s.id == "threads_scale"
+            && s.measured.get("gil_figure_agrees") == Some(&serde_json::Value::Bool(false))
+    });
+    doubt_if(
+        gil_disagrees,
+        1,
+        "the threads run and the processes' GIL figure disagree on threads_scale (a busy host \
+         bends the threads' timing; rerun when it is quiet)"
+            .into(),
+    );
     let unknown: Vec<&str> = steps
         .iter()
         .filter(|s| s.answer == Answer::Unknown && s.id == "cpu_bound")

@@ -31,10 +31,49 @@ pub fn threads_scale(m: &Measurements, a: &Analysis) -> Step {
             .collect();
         measured_threads(&mut st, &pts, cores);
         st.measured.insert("params".into(), json!(series.params));
+        cross_check(&mut st, m, a, cores);
         return st;
     }
     from_gil(&mut st, &primary_points(m, a), cores);
     st
+}
+
+/// Beside a threads run, the GIL figure of a processes series of the same sweep: both are
+/// stated, and a disagreement is flagged (a busy host bends a threads run; the GIL share is not
+/// a timing).
+fn cross_check(st: &mut Step, m: &Measurements, a: &Analysis, cores: u32) {
+    let Some(series) = a
+        .series
+        .iter()
+        .find(|s| s.layout == Some(Layout::Processes))
+    else {
+        return;
+    };
+    let pts: Vec<(u32, &PointSummary)> = series
+        .points
+        .iter()
+        .map(|&i| (m.points[i].workers, &a.points[i]))
+        .collect();
+    let mut gil = step("gil", "", Answer::Unknown, BTreeMap::new());
+    from_gil(&mut gil, &pts, cores);
+    if gil.answer == Answer::Unknown || st.answer == Answer::Unknown {
+        return;
+    }
+    for (key, v) in gil.measured {
+        st.measured.entry(key).or_insert(v);
+    }
+    let agree = gil.answer == st.answer;
+    st.measured.insert("gil_figure_agrees".into(), json!(agree));
+    st.evidence = format!(
+        "{} The processes' GIL figure {}: {}",
+        st.evidence,
+        if agree {
+            "agrees"
+        } else {
+            "disagrees (see confidence)"
+        },
+        gil.evidence
+    );
 }
 
 /// The largest point with 2..=cores workers and a speedup.

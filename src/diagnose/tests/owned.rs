@@ -542,3 +542,73 @@ fn numbers_are_read_with_their_decimals_and_names_are_skipped() {
         vec![(12.5, 1), (-0.21, 2), (3.0, 0)]
     );
 }
+
+#[test]
+fn a_threads_run_that_disagrees_with_the_gil_figure_lowers_confidence() {
+    // -P mode=processes,threads on a busy host: BLAKE2b-like work (GIL free in 98 % of knocks)
+    // whose threads run did not scale.
+    let mut m = Measurements {
+        host: host(2),
+        command: vec!["job".into()],
+        params: Default::default(),
+        goal: "throughput".into(),
+        output_dir: None,
+        points: vec![],
+    };
+    let mut a = Analysis {
+        points: vec![],
+        series: vec![],
+        primary: Some(0),
+    };
+    for (mode, layout, walls) in [
+        ("processes", Layout::Processes, [4.0, 2.1]),
+        ("threads", Layout::Threads, [4.0, 3.8]),
+    ] {
+        let params: std::collections::BTreeMap<String, String> =
+            [("mode".to_string(), mode.to_string())].into();
+        let mut idx = vec![];
+        for (n, wall) in [(1u32, walls[0]), (2, walls[1])] {
+            let mut s = if layout == Layout::Processes {
+                pool("fork", 1, 0.02, 100, 2)
+            } else {
+                busy(0.97)
+            };
+            s.wall_s = Some(wall);
+            s.speedup = Some(walls[0] / wall);
+            s.efficiency = Some(walls[0] / wall / f64::from(n));
+            s.runs_ok = 3;
+            s.worker_layout = Some(layout);
+            idx.push(a.points.len());
+            a.points.push(s);
+            m.points.push(PointMeasurements {
+                workers: n,
+                params: params.clone(),
+                argv: vec![],
+                runs: vec![],
+            });
+        }
+        a.series.push(Series {
+            params,
+            points: idx,
+            scaling: Scaling::default(),
+            best_throughput_per_s: Some(1.0 / walls[1]),
+            layout: Some(layout),
+        });
+    }
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, "threads_scale");
+    assert_eq!(
+        st.answer,
+        Answer::No,
+        "the threads run decides: {}",
+        st.evidence
+    );
+    assert_eq!(st.measured["gil_figure_agrees"], false);
+    assert!(
+        d.confidence_reasons
+            .iter()
+            .any(|r| r.contains("GIL figure disagree")),
+        "{:?}",
+        d.confidence_reasons
+    );
+}
