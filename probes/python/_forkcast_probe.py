@@ -12,8 +12,8 @@ the environment) records, per process, into its own memory-mapped file in that d
 - each worker's start-up: the parent's clock when it started the process, and the worker's clock
   at its first task (one monotonic clock for every process of the host);
 - how much of a pool worker's task time it holds the GIL: a knocker thread sleeps _KNOCK_S,
-  and a wake-up that waits for the GIL a fifth of `sys.getswitchinterval()` or more found it
-  held (a free GIL is taken in microseconds). The method of gil_load and gilknocker.
+  and a wake-up that has to block again for the GIL found it held (see `_knocker`). The method of
+  gil_load and gilknocker.
 
 Every update is a write into a MAP_SHARED mapping, so a worker that leaves by os._exit or is
 killed by Pool.terminate() loses nothing: there is nothing to flush. The probe never writes to
@@ -102,6 +102,7 @@ _KNOCK_NS = 40  # the knocker's sleep
 _SWITCH_NS = 41  # sys.getswitchinterval()
 _START_PY_MAX = 42  # most threads alive in this process when it started a process (any method)
 _START_OS_MAX = 43
+_KNOCK_CPU_NS = 44  # the knocker thread's own on-CPU time (its cost)
 _HEADER_WORDS = 64
 _EVENTS = 64  # JSON lines up to _DURATIONS
 _DURATIONS = 8192  # the first _DUR_CAP task durations, ns each
@@ -113,9 +114,11 @@ _EVENTS_OFF, _EVENTS_END = 8 * _EVENTS, 8 * _DURATIONS
 _DUR_OFF, _DUR_BASE = 8 * _DURATIONS, _DURATIONS
 _SIZE = _DUR_OFF + 8 * _DUR_CAP
 _STARTS = {"fork": _STARTS_FORK, "spawn": _STARTS_SPAWN, "forkserver": _STARTS_FORKSERVER}
-# The knocker's period: 50 knocks a second cost each GIL-holding worker one forced hand-off per
-# 20 ms (tens of microseconds), and give a 1.5 s task run 75 samples.
-_KNOCK_S = 0.02
+# The knocker's period: 25 knocks a second. A knock costs 100-400 us of CPU on a loaded 2-core
+# VM (a GIL hand-off and a schedstat read), so under 1 % of a worker (scripts/bench-gil-knocker.py
+# and each report's `gil_knocker_cost`), and a point's runs give a few dozen knocks per second of
+# task time.
+_KNOCK_S = 0.04
 # FORKCAST_PYTHON_KNOCK=0 turns the knocker off: for measuring what it costs, side by side.
 _KNOCK = os.environ.get("FORKCAST_PYTHON_KNOCK") != "0"
 
@@ -275,14 +278,16 @@ def _json(value):
 # --- GIL knocks ----------------------------------------------------------------------------------
 
 def _knocker(rec):
-    """Sleeps _KNOCK_S at a time; each wake-up needs the GIL back. A free GIL is taken within
-    microseconds (80 us on average on a loaded 2-core VM); a held one keeps the knocker waiting
-    until its holder releases it, for up to a switch interval, so a wait of a fifth of one
-    (1 ms by default) or more found it held. The time this thread spent runnable without a CPU
-    (its schedstat) is taken out of the wait first: on a busy host the wake-up also queues for a
-    core, and that is not the GIL. A knock counts when a task was running at the wake-up (the
-    knocker only runs once it has the GIL, often at the task's end, so `busy` then would miss
-    it). Only this thread writes the knock words, so it takes no lock."""
+    """Sleeps _KNOCK_S at a time; each wake-up needs the GIL back. With the GIL free the knocker
+    takes it and runs on: the scheduler ran it once since it went to sleep (its schedstat's
+    third field). With the GIL held it blocks again on the GIL's condition variable until the
+    holder lets go, so it runs twice or more: that knock found the GIL held, however short the
+    wait (a task that ends just after the knock still held it). Without schedstat, a wait of a
+    fifth of a switch interval (1 ms by default) or more counts as held. A knock counts when a
+    task was running at the wake-up (the knocker only runs once it has the GIL, often at the
+    task's end, so `busy` then would miss it). The wait summed leaves out the time the knocker
+    was runnable without a CPU (schedstat's second field): that is the host, not the GIL. Only
+    this thread writes the knock words, so it takes no lock."""
     import _thread
     from time import sleep
 
@@ -294,16 +299,27 @@ def _knocker(rec):
     except (OSError, AttributeError):
         fd = -1
 
-    def queued_ns():
-        return int(os.pread(fd, 64, 0).split()[1]) if fd >= 0 else 0
+    def schedstat():
+        """(on-CPU ns, runnable-but-queued ns, times run) of this thread."""
+        if fd < 0:
+            return 0, 0, 0
+        fields = os.pread(fd, 64, 0).split()
+        return int(fields[0]), int(fields[1]), int(fields[2])
 
+    # One schedstat read per knock: the one after a wake-up also starts the next sleep.
+    _, queued0, runs0 = schedstat()
     while _rec is rec:
-        t0, r0 = _ns(), queued_ns()
+        t0 = _ns()
         sleep(_KNOCK_S)
-        waited = _ns() - t0 - knock_ns - (queued_ns() - r0)
+        t1 = _ns()
+        cpu, queued, runs = schedstat()
+        waited = t1 - t0 - knock_ns - (queued - queued0)
+        held = runs - runs0 >= 2 if fd >= 0 else waited >= held_ns
+        queued0, runs0 = queued, runs
+        q[_KNOCK_CPU_NS] = cpu
         if _rec is rec and rec.busy_at(t0 + knock_ns):
             q[_KNOCKS] += 1
-            if waited >= held_ns:
+            if held:
                 q[_KNOCKS_HELD] += 1
             q[_KNOCK_WAIT_NS] += max(waited, 0)
 

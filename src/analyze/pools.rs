@@ -25,11 +25,15 @@ pub struct PoolSummary {
     /// Most OS threads (`/proc/self/task`, native ones included) alive in a process when it
     /// started or forked a worker, forkservers left out (they fork for others); None when unseen.
     pub max_threads_at_start: Option<u64>,
-    /// Share of the GIL knocks inside tasks that found the GIL held, over the workers (median over
-    /// runs); None without knocks (no pool worker ran long enough, or the knocker was off).
+    /// Share of the GIL knocks inside tasks that found the GIL held, pooled over the workers and
+    /// runs; None without knocks (no pool worker ran long enough, or the knocker was off).
     pub gil_held_share: Option<f64>,
-    /// Knocks behind `gil_held_share`, per run (median).
-    pub gil_knocks: Option<f64>,
+    /// Knocks behind `gil_held_share` (all runs), and how many found the GIL held.
+    pub gil_knocks: Option<u64>,
+    pub gil_knocks_held: Option<u64>,
+    /// The knocker threads' own CPU time over the knocked workers' task time (median over
+    /// runs): the measurement's cost.
+    pub gil_knocker_cost: Option<f64>,
     /// false when the interpreters ran free-threaded with the GIL off; None when unrecorded.
     pub gil_enabled: Option<bool>,
 }
@@ -49,6 +53,8 @@ struct RunPools {
     threads: Option<u64>,
     knocks: u64,
     held: u64,
+    /// (knocker CPU s, task s) of the knocked workers.
+    knock_cost: (f64, f64),
     gil_enabled: Option<bool>,
 }
 
@@ -75,7 +81,12 @@ fn run_pools(py: &PythonData) -> RunPools {
         .flatten()
         .max();
     let knocks = procs.iter().filter_map(|p| p.gil_knocks.as_ref());
+    let knock_cost = procs
+        .iter()
+        .filter_map(|p| p.gil_knocks.as_ref().map(|k| (k.cpu_s, p.task_s_sum)))
+        .fold((0.0, 0.0), |(c, t), (kc, kt)| (c + kc, t + kt));
     RunPools {
+        knock_cost,
         methods,
         startups_s,
         threads,
@@ -136,24 +147,23 @@ pub fn summarize(runs: &[&Run], workers: u32) -> Option<PoolSummary> {
         .filter(|(wall, p)| *wall > 0.0 && !p.startups_s.is_empty())
         .map(|(wall, p)| p.startups_s.iter().sum::<f64>() / (wall * f64::from(workers.max(1))))
         .collect();
-    let held: Vec<f64> = per_run
+    let knocks: u64 = per_run.iter().map(|(_, p)| p.knocks).sum();
+    let held: u64 = per_run.iter().map(|(_, p)| p.held).sum();
+    let costs: Vec<f64> = per_run
         .iter()
-        .filter(|(_, p)| p.knocks > 0)
-        .map(|(_, p)| p.held as f64 / p.knocks as f64)
-        .collect();
-    let knocks: Vec<f64> = per_run
-        .iter()
-        .filter(|(_, p)| p.knocks > 0)
-        .map(|(_, p)| p.knocks as f64)
+        .filter(|(_, p)| p.knock_cost.1 > 0.0)
+        .map(|(_, p)| p.knock_cost.0 / p.knock_cost.1)
         .collect();
     Some(PoolSummary {
+        gil_knocker_cost: median(&costs),
         start_method,
         started_by_method,
         worker_startup,
         startup_share: median(&shares).map(|s| s.min(1.0)),
         max_threads_at_start: per_run.iter().filter_map(|(_, p)| p.threads).max(),
-        gil_held_share: median(&held),
-        gil_knocks: median(&knocks),
+        gil_held_share: (knocks > 0).then(|| held as f64 / knocks as f64),
+        gil_knocks: (knocks > 0).then_some(knocks),
+        gil_knocks_held: (knocks > 0).then_some(held),
         gil_enabled: per_run
             .iter()
             .filter_map(|(_, p)| p.gil_enabled)

@@ -1,6 +1,8 @@
 //! How sure the diagnosis is, and why not more.
 
-use super::thresholds::{CONFIDENT_RUNS, NOISY_POINT_CV, UNREADABLE_WAIT_SHARE};
+use super::thresholds::{
+    CONFIDENT_RUNS, NOISY_POINT_CV, THREADS_SCALE_EFFICIENCY, UNREADABLE_WAIT_SHARE,
+};
 use super::{Answer, Confidence, Step};
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
@@ -78,6 +80,46 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
             ),
         );
     }
+    // A step of the curve whose runs' spread straddles the threshold decided nothing.
+    let within_noise = steps
+        .iter()
+        .find(|s| s.id == "worker_count")
+        .and_then(|s| s.measured.get("within_noise_at"))
+        .and_then(|v| v.as_u64());
+    doubt_if(
+        within_noise.is_some(),
+        1,
+        format!(
+            "the step to {} workers is within the run-to-run noise (see worker_count)",
+            within_noise.unwrap_or(0)
+        ),
+    );
+    let threads_straddle = steps
+        .iter()
+        .find(|s| s.id == "threads_scale")
+        .and_then(|s| {
+            let n = s.measured.get("workers")?.as_f64()?;
+            let lo = s.measured.get("speedup_low")?.as_f64()? / n;
+            let hi = s.measured.get("speedup_high")?.as_f64()? / n;
+            Some(lo < THREADS_SCALE_EFFICIENCY && hi >= THREADS_SCALE_EFFICIENCY)
+        })
+        .unwrap_or(false);
+    doubt_if(
+        threads_straddle,
+        1,
+        "the threads' efficiency is within the noise of its threshold (see threads_scale)".into(),
+    );
+    let gil_disagrees = steps.iter().any(|s| {
+        s.id == "threads_scale"
+            && s.measured.get("gil_figure_agrees") == Some(&serde_json::Value::Bool(false))
+    });
+    doubt_if(
+        gil_disagrees,
+        1,
+        "the threads run and the processes' GIL figure disagree on threads_scale (a busy host \
+         bends the threads' timing; rerun when it is quiet)"
+            .into(),
+    );
     let unknown: Vec<&str> = steps
         .iter()
         .filter(|s| s.answer == Answer::Unknown && s.id == "cpu_bound")

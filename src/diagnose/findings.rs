@@ -17,8 +17,8 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
             .filter(|(_, s)| s.wall_s.is_some())
             .collect();
         let within: Vec<_> = pts.iter().filter(|(n, _)| *n <= cores).collect();
-        if let (Some(first), Some(last)) = (within.first(), within.last()) {
-            let s = last.1.speedup.unwrap_or(1.0);
+        let last_speedup = within.last().and_then(|l| l.1.speedup);
+        if let (Some(first), Some(last), Some(s)) = (within.first(), within.last(), last_speedup) {
             // Flat only when even the runs' best case stays under the mark.
             let best = last.1.speedup_high.unwrap_or(s);
             if last.0 > first.0 && best < FLAT_CURVE_SPEEDUP {

@@ -359,3 +359,5 @@ fn a_wide_spread_of_task_durations_gets_dynamic_small_tasks_even_without_a_tail(
         Some(Scheduling::Chunked)
     );
 }
+
+mod owned;

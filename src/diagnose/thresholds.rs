@@ -54,7 +54,7 @@ pub const LARGE_PAYLOAD_BYTES_PER_TASK: f64 = 1048576.0;
 /// ... or when pickling and unpickling take a tenth of the tree's CPU.
 pub const LARGE_PAYLOAD_IPC_TAX: f64 = 0.10;
 
-/// A GIL-held share needs this many knocks inside tasks (python probe, one per 20 ms): at 20
+/// A GIL-held share needs this many knocks inside tasks (python probe, one per 40 ms of task time, pooled over a series): at 20
 /// the binomial standard error is at most 0.11, less than the gap between work that releases
 /// the GIL (~0) and work that keeps it (~1).
 pub const MIN_GIL_KNOCKS: u64 = 20;

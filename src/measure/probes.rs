@@ -235,6 +235,9 @@ pub struct GilKnocks {
     pub interval_s: f64,
     /// `sys.getswitchinterval()`, seconds.
     pub switch_interval_s: f64,
+    /// The knocker thread's own on-CPU time, seconds: what it cost.
+    #[serde(default)]
+    pub cpu_s: f64,
 }
 
 /// Tasks per kind of pool.

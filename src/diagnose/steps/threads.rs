@@ -31,10 +31,49 @@ pub fn threads_scale(m: &Measurements, a: &Analysis) -> Step {
             .collect();
         measured_threads(&mut st, &pts, cores);
         st.measured.insert("params".into(), json!(series.params));
+        cross_check(&mut st, m, a, cores);
         return st;
     }
     from_gil(&mut st, &primary_points(m, a), cores);
     st
+}
+
+/// Beside a threads run, the GIL figure of a processes series of the same sweep: both are
+/// stated, and a disagreement is flagged (a busy host bends a threads run; the GIL share is not
+/// a timing).
+fn cross_check(st: &mut Step, m: &Measurements, a: &Analysis, cores: u32) {
+    let Some(series) = a
+        .series
+        .iter()
+        .find(|s| s.layout == Some(Layout::Processes))
+    else {
+        return;
+    };
+    let pts: Vec<(u32, &PointSummary)> = series
+        .points
+        .iter()
+        .map(|&i| (m.points[i].workers, &a.points[i]))
+        .collect();
+    let mut gil = step("gil", "", Answer::Unknown, BTreeMap::new());
+    from_gil(&mut gil, &pts, cores);
+    if gil.answer == Answer::Unknown || st.answer == Answer::Unknown {
+        return;
+    }
+    for (key, v) in gil.measured {
+        st.measured.entry(key).or_insert(v);
+    }
+    let agree = gil.answer == st.answer;
+    st.measured.insert("gil_figure_agrees".into(), json!(agree));
+    st.evidence = format!(
+        "{} The processes' GIL figure {}: {}",
+        st.evidence,
+        if agree {
+            "agrees"
+        } else {
+            "disagrees (see confidence)"
+        },
+        gil.evidence
+    );
 }
 
 /// The largest point with 2..=cores workers and a speedup.
@@ -92,32 +131,28 @@ fn measured_threads(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
     );
 }
 
-/// Processes only: predict n threads from the processes' speedup with the GIL-held share of the
-/// task time made serial (Amdahl): S_threads = 1 / (h + (1 - h) / S_processes).
+/// Processes only: predict n threads from the GIL alone. The share of the task time a worker
+/// holds the GIL is serial among threads (Amdahl): S_threads(n) = 1 / (h + (1 - h) / n). The
+/// host's other limits (cores, memory bandwidth, a loaded machine) bound processes and threads
+/// alike, so they do not decide between them; the processes' speedup is stated beside it.
 fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
-    st.source = "python probe (GIL knocker in each pool worker) and wall-time scaling of the \
-                 process workers"
-        .into();
+    st.source = "python probe (GIL knocker in each pool worker)".into();
     let free_threaded = pts
         .iter()
         .any(|(_, s)| s.pools.as_ref().and_then(|p| p.gil_enabled) == Some(false));
-    let gil = pts.iter().find_map(|(n, s)| {
-        let p = s.pools.as_ref()?;
-        let knocks = p.gil_knocks.filter(|&k| k >= MIN_GIL_KNOCKS as f64)?;
-        Some((*n, p.gil_held_share?, knocks))
-    });
-    let Some((n, s)) = target(pts, cores) else {
-        st.evidence = "No run had its workers as threads, and no point with 2 or more workers \
-                       within the cores gives a speedup to predict threads from."
-            .into();
-        return;
-    };
-    let (Some(speedup), Some(n0)) = (s.speedup, pts.first().map(|(n0, _)| *n0)) else {
-        return;
-    };
+    // Process workers do not share a GIL, so the share is the work's at every count: pool the
+    // knocks of every point of the series.
+    let (knocks, held_knocks) = pts
+        .iter()
+        .filter_map(|(_, s)| s.pools.as_ref())
+        .filter_map(|p| p.gil_knocks.zip(p.gil_knocks_held))
+        .fold((0, 0), |(k, h), (pk, ph)| (k + pk, h + ph));
+    let gil = (knocks >= MIN_GIL_KNOCKS).then(|| (held_knocks as f64 / knocks as f64, knocks));
+    let max_n = pts.iter().map(|(n, _)| *n).max().unwrap_or(1);
+    let n = max_n.min(cores).max(2);
     let held = match (free_threaded, gil) {
         (true, _) => 0.0,
-        (false, Some((_, h, _))) => h,
+        (false, Some((h, _))) => h,
         (false, None) => {
             st.evidence = "No run had its workers as threads of one process, and no GIL figure \
                            was measured (not CPython, probes off, or tasks too short for the \
@@ -127,24 +162,31 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
             return;
         }
     };
-    let predicted = 1.0 / (held + (1.0 - held) / speedup);
-    let eff = predicted / (f64::from(n) / f64::from(n0));
+    let predicted = 1.0 / (held + (1.0 - held) / f64::from(n));
+    let eff = predicted / f64::from(n);
     st.measured.insert("workers".into(), json!(n));
-    st.measured
-        .insert("process_speedup".into(), json!(round(speedup, 2)));
     st.measured.insert(
         "predicted_thread_speedup".into(),
         json!(round(predicted, 2)),
     );
     st.measured
         .insert("predicted_efficiency".into(), json!(round(eff, 2)));
+    let processes = target(pts, cores).and_then(|(pn, s)| Some((pn, s.speedup?)));
+    if let Some((pn, sp)) = processes {
+        st.measured.insert("process_workers".into(), json!(pn));
+        st.measured
+            .insert("process_speedup".into(), json!(round(sp, 2)));
+    }
+    let beside = processes
+        .map(|(pn, sp)| format!("; the processes measured {sp:.2} at {pn}"))
+        .unwrap_or_default();
     st.answer = if eff >= THREADS_SCALE_EFFICIENCY {
         Answer::Yes
     } else {
         Answer::No
     };
     let verdict = if st.answer == Answer::Yes {
-        "threads would scale as well, without starting processes or pickling"
+        "threads would scale, without starting processes or pickling"
     } else {
         "threads would take turns on the GIL"
     };
@@ -152,22 +194,31 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
         st.measured.insert("free_threaded".into(), json!(true));
         st.evidence = format!(
             "The interpreter is a free-threaded build running with the GIL off, so threads run \
-             Python in parallel: {n} threads would scale like the processes' speedup of \
-             {speedup:.2} (efficiency {eff:.2}): {verdict}."
+             Python in parallel: {n} threads could reach a speedup of {predicted:.2} (efficiency \
+             {eff:.2}){beside}: {verdict}."
         );
         return;
     }
-    let (at, h, knocks) = gil.unwrap_or((n0, held, 0.0));
+    let (h, knocks) = gil.unwrap_or((held, 0));
     st.measured
         .insert("gil_held_share".into(), json!(round(h, 2)));
     st.measured.insert("gil_knocks".into(), json!(knocks));
-    st.measured
-        .insert("gil_measured_at_workers".into(), json!(at));
+    let cost = pts
+        .iter()
+        .filter_map(|(_, s)| s.pools.as_ref()?.gil_knocker_cost)
+        .fold(None, |m: Option<f64>, c| Some(m.map_or(c, |m| m.max(c))));
+    if let Some(c) = cost {
+        st.measured
+            .insert("gil_knocker_cost".into(), json!(round(c, 4)));
+    }
     st.evidence = format!(
-        "At {at} worker{} the workers held the GIL in {:.0} % of {knocks:.0} knocks during their \
-         tasks; with that share serial, {n} threads would reach a speedup of {predicted:.2} \
-         (efficiency {eff:.2}) against the processes' {speedup:.2}: {verdict}.",
-        if at == 1 { "" } else { "s" },
+        "The process workers held the GIL in {:.0} % of {knocks} knocks during their tasks (the \
+         knocker cost {}); with that share serial, {n} threads would reach at most a speedup of \
+         {predicted:.2} (efficiency {eff:.2}){beside}: {verdict}.",
         h * 100.0,
+        cost.map_or("an unmeasured share".into(), |c| format!(
+            "{:.2} % of their task time",
+            c * 100.0
+        )),
     );
 }

@@ -254,6 +254,7 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
             wait_s: ns("KNOCK_WAIT_NS"),
             interval_s: ns("KNOCK_NS"),
             switch_interval_s: ns("SWITCH_NS"),
+            cpu_s: ns("KNOCK_CPU_NS"),
         }),
         gil_enabled: match count("GIL") {
             1 => Some(true),

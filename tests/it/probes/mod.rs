@@ -7,6 +7,7 @@
 //! the tests are in the submodules.
 
 mod behaviour;
+mod gil;
 mod pools;
 mod preload;
 

@@ -1,0 +1,614 @@
+//! Replays of threads_scale, large_payload, task_variance, start_method and worker_count on
+//! hand-built analyses: yes, no and unknown for each, the recommendation they lead to, and every
+//! number their evidence prints found in the same report.
+
+use super::*;
+use crate::analyze::ipc::TaskStats;
+use crate::analyze::pools::{PoolSummary, Startup};
+use serde_json::Value;
+
+fn step<'a>(d: &'a Diagnosis, id: &str) -> &'a Step {
+    d.steps.iter().find(|s| s.id == id).unwrap()
+}
+
+/// A pool point: the start method, threads in the parent at start, worker start-up, GIL knocks.
+fn pool(method: &str, threads: u64, startup_s: f64, knocks: u64, held: u64) -> PointSummary {
+    PointSummary {
+        pools: Some(PoolSummary {
+            start_method: Some(method.into()),
+            started_by_method: [(method.to_string(), 2.0)].into_iter().collect(),
+            worker_startup: Some(Startup {
+                workers: 2,
+                median_s: startup_s,
+                max_s: startup_s * 1.5,
+            }),
+            startup_share: Some(0.05),
+            max_threads_at_start: Some(threads),
+            gil_held_share: (knocks > 0).then(|| held as f64 / knocks as f64),
+            gil_knocks: (knocks > 0).then_some(knocks),
+            gil_knocks_held: (knocks > 0).then_some(held),
+            gil_knocker_cost: (knocks > 0).then_some(0.004),
+            gil_enabled: Some(true),
+        }),
+        pss_bytes_per_worker: Some(60e6),
+        ..busy(0.97)
+    }
+}
+
+/// Every number the evidence prints must be a figure of the same report (the step's measured
+/// values, the points' summaries, worker counts, host cores, the threshold), at the printed
+/// precision, as is or as a percentage, milliseconds, KiB, MiB or GiB.
+#[track_caller]
+fn assert_evidence_cites_the_report(m: &Measurements, a: &Analysis, st: &Step) {
+    let mut known = Vec::new();
+    fn collect(v: &Value, out: &mut Vec<f64>) {
+        match v {
+            Value::Number(n) => out.extend(n.as_f64()),
+            Value::Array(xs) => xs.iter().for_each(|x| collect(x, out)),
+            Value::Object(o) => o.values().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    collect(&serde_json::to_value(&st.measured).unwrap(), &mut known);
+    collect(&serde_json::to_value(&a.points).unwrap(), &mut known);
+    known.extend(m.points.iter().map(|p| f64::from(p.workers)));
+    known.push(f64::from(crate::analyze::parallel_cores(&m.host)));
+    known.extend(numbers(&st.threshold).into_iter().map(|(x, _)| x));
+    for (x, decimals) in numbers(&st.evidence) {
+        let unit = 10f64.powi(-(decimals as i32));
+        let scales = [
+            1.0,
+            100.0,
+            1e3,
+            1.0 / 1024.0,
+            1.0 / 1048576.0,
+            1.0 / 1073741824.0,
+        ];
+        let found = known
+            .iter()
+            .any(|v| scales.iter().any(|s| (v * s - x).abs() <= unit + 1e-9));
+        assert!(
+            found,
+            "{}: {x} in the evidence is no figure of the report\nevidence: {}\nmeasured: {:?}",
+            st.id, st.evidence, st.measured
+        );
+    }
+}
+
+/// The numbers of a text with their decimals; digits glued to a letter (p99, sha256) are names.
+fn numbers(text: &str) -> Vec<(f64, usize)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let glued = i > 0 && (b[i - 1].is_ascii_alphabetic() || b[i - 1] == b'_');
+        if b[i].is_ascii_digit() && !glued {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                i += 1;
+            }
+            let token = text[start..i].trim_end_matches('.');
+            let decimals = token.split_once('.').map_or(0, |(_, d)| d.len());
+            let negative = start > 0 && b[start - 1] == b'-';
+            if let Ok(x) = token.parse::<f64>() {
+                out.push((if negative { -x } else { x }, decimals));
+            }
+        } else if b[i].is_ascii_digit() {
+            while i < b.len() && b[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+const OWNED: [&str; 5] = [
+    "threads_scale",
+    "large_payload",
+    "task_variance",
+    "start_method",
+    "worker_count",
+];
+
+#[track_caller]
+fn check_owned_evidence(m: &Measurements, a: &Analysis) -> Diagnosis {
+    let d = diagnose(m, a);
+    for id in OWNED {
+        let st = step(&d, id);
+        assert!(!st.evidence.is_empty(), "{id} has no evidence");
+        assert_evidence_cites_the_report(m, a, st);
+    }
+    d
+}
+
+#[test]
+fn work_that_releases_the_gil_gets_threads_from_a_processes_only_run() {
+    let (m, a) = sweep(
+        2,
+        vec![
+            (1, 4.0, pool("fork", 1, 0.02, 60, 2)),
+            (2, 2.1, pool("fork", 1, 0.02, 110, 3)),
+        ],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, "threads_scale");
+    assert_eq!(st.answer, Answer::Yes, "{}", st.evidence);
+    assert_eq!(
+        st.measured["gil_knocks"], 170,
+        "knocks pooled over the series"
+    );
+    assert_eq!(d.recommendation.model, Some(Model::Threads));
+    assert!(
+        st.evidence.contains("knocker cost 0.40 %"),
+        "{}",
+        st.evidence
+    );
+}
+
+#[test]
+fn work_that_holds_the_gil_gets_processes_from_a_processes_only_run() {
+    let (m, a) = sweep(
+        2,
+        vec![
+            (1, 4.0, pool("fork", 1, 0.02, 60, 55)),
+            (2, 2.1, pool("fork", 1, 0.02, 100, 90)),
+        ],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    assert_eq!(answer(&d, "threads_scale"), Answer::No);
+    assert_eq!(d.recommendation.model, Some(Model::Processes));
+}
+
+#[test]
+fn without_a_threads_run_or_enough_knocks_threads_scale_stays_unknown_with_the_hint() {
+    for few in [0, 12] {
+        let (m, a) = sweep(
+            2,
+            vec![
+                (1, 4.0, pool("fork", 1, 0.02, few, 0)),
+                (2, 2.1, pool("fork", 1, 0.02, 0, 0)),
+            ],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = check_owned_evidence(&m, &a);
+        let st = step(&d, "threads_scale");
+        assert_eq!(st.answer, Answer::Unknown, "{few} knocks");
+        assert!(
+            st.evidence.contains("-P mode=processes,threads"),
+            "{}",
+            st.evidence
+        );
+        assert_eq!(d.recommendation.model, Some(Model::Processes));
+    }
+}
+
+#[test]
+fn a_free_threaded_build_is_said_to_be_one() {
+    let mut s = pool("fork", 1, 0.02, 0, 0);
+    s.pools.as_mut().unwrap().gil_enabled = Some(false);
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, s.clone()), (2, 2.0, s)],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, "threads_scale");
+    assert_eq!(st.answer, Answer::Yes);
+    assert!(st.evidence.contains("free-threaded"), "{}", st.evidence);
+}
+
+#[test]
+fn a_single_threaded_parent_gets_fork_and_a_threaded_one_forkserver() {
+    let (m, a) = sweep(
+        2,
+        vec![
+            (1, 4.0, pool("spawn", 1, 0.4, 0, 0)),
+            (2, 2.1, pool("spawn", 1, 0.45, 0, 0)),
+        ],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    assert_eq!(answer(&d, "start_method"), Answer::Yes);
+    assert_eq!(d.recommendation.start_method, Some(StartMethod::Fork));
+    assert!(step(&d, "start_method")
+        .evidence
+        .contains("450.0 ms with spawn"));
+
+    let (m, a) = sweep(
+        2,
+        vec![
+            (1, 4.0, pool("fork", 2, 0.01, 0, 0)),
+            (2, 2.1, pool("fork", 3, 0.01, 0, 0)),
+        ],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, "start_method");
+    assert_eq!(st.answer, Answer::No);
+    assert_eq!(st.measured["threads_at_start"], 3);
+    assert_eq!(d.recommendation.start_method, Some(StartMethod::Forkserver));
+    let json = serde_json::to_value(&d.recommendation).unwrap();
+    assert_eq!(json["start_method"], "forkserver");
+}
+
+#[test]
+fn no_python_pool_leaves_the_start_method_unknown_and_null() {
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 2.0, busy(0.99))],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    assert_eq!(answer(&d, "start_method"), Answer::Unknown);
+    let json = serde_json::to_value(&d.recommendation).unwrap();
+    assert_eq!(json["start_method"], Value::Null, "the contract's null");
+}
+
+/// Three series, one per start method, as `-P start=fork,spawn,forkserver` gives.
+fn by_method(threads: u64, walls: [(f64, f64); 3]) -> (Measurements, Analysis) {
+    let methods = ["fork", "spawn", "forkserver"];
+    let startups = [0.01, 0.5, 0.05];
+    let mut m = Measurements {
+        host: host(2),
+        command: vec!["job".into()],
+        params: Default::default(),
+        goal: "throughput".into(),
+        output_dir: None,
+        points: vec![],
+    };
+    let mut a = Analysis {
+        points: vec![],
+        series: vec![],
+        primary: Some(0),
+    };
+    for (k, method) in methods.iter().enumerate() {
+        let params: std::collections::BTreeMap<String, String> =
+            [("start".to_string(), method.to_string())].into();
+        let mut idx = vec![];
+        for (n, wall) in [(1u32, walls[k].0), (2, walls[k].1)] {
+            let mut s = pool(method, threads, startups[k], 0, 0);
+            s.wall_s = Some(wall);
+            s.wall_min_s = Some(wall * 0.98);
+            s.wall_max_s = Some(wall * 1.02);
+            s.speedup = Some(walls[k].0 / wall);
+            s.efficiency = Some(walls[k].0 / wall / f64::from(n));
+            s.runs_ok = 3;
+            s.worker_layout = Some(Layout::Processes);
+            idx.push(a.points.len());
+            a.points.push(s);
+            m.points.push(PointMeasurements {
+                workers: n,
+                params: params.clone(),
+                argv: vec![],
+                runs: vec![],
+            });
+        }
+        a.series.push(Series {
+            params,
+            points: idx,
+            scaling: Scaling::default(),
+            best_throughput_per_s: Some(1.0 / walls[k].1),
+            layout: Some(Layout::Processes),
+        });
+    }
+    (m, a)
+}
+
+#[test]
+fn start_methods_swept_side_by_side_are_compared_directly() {
+    // fork is fastest, but the parent has 2 threads: forkserver beats spawn.
+    let (m, a) = by_method(2, [(3.0, 1.6), (5.0, 3.4), (3.2, 1.8)]);
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, "start_method");
+    assert_eq!(d.recommendation.start_method, Some(StartMethod::Forkserver));
+    assert_eq!(st.measured["spawn_wall_s"], 3.4);
+    assert!(
+        st.evidence.contains("fork left out as unsafe"),
+        "{}",
+        st.evidence
+    );
+    // With one thread fork is safe and fastest.
+    let (m, a) = by_method(1, [(3.0, 1.6), (5.0, 3.4), (3.2, 1.8)]);
+    assert_eq!(
+        check_owned_evidence(&m, &a).recommendation.start_method,
+        Some(StartMethod::Fork)
+    );
+    // Within the noise of each other, the shorter start-up decides.
+    let (m, a) = by_method(2, [(3.0, 1.6), (5.0, 1.8), (3.2, 1.79)]);
+    let d = check_owned_evidence(&m, &a);
+    assert_eq!(d.recommendation.start_method, Some(StartMethod::Forkserver));
+}
+
+#[test]
+fn worker_count_answers_yes_no_and_unknown_and_never_counts_on_unknown() {
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 2.05, busy(0.99))],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    assert_eq!(answer(&d, "worker_count"), Answer::Yes);
+    assert_eq!(d.recommendation.workers, Some(2));
+
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 3.9, busy(0.99))],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    assert_eq!(answer(&d, "worker_count"), Answer::No);
+    assert_eq!(d.recommendation.workers, Some(1));
+
+    let (m, a) = sweep(
+        2,
+        vec![(2, 4.0, busy(0.99))],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    assert_eq!(answer(&d, "worker_count"), Answer::Unknown);
+    assert_eq!(
+        d.recommendation.workers, None,
+        "no count on an unknown answer"
+    );
+}
+
+#[test]
+fn a_step_within_the_noise_is_read_as_neither_gain_nor_loss() {
+    let (m, mut a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 3.0, busy(0.99))],
+        Layout::Processes,
+        "throughput",
+    );
+    // Runs of 2.4 to 4.4 s at 2 workers against 3.6 to 4.4 s at 1: the step returned between
+    // -0.18 and 0.83 of the ideal gain.
+    a.points[1].marginal_efficiency_low = Some(-0.18);
+    a.points[1].marginal_efficiency_high = Some(0.83);
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, "worker_count");
+    assert_eq!(st.answer, Answer::Unknown, "{}", st.evidence);
+    assert_eq!(d.recommendation.workers, None);
+    assert!(st.evidence.contains("within the noise"), "{}", st.evidence);
+    assert!(
+        d.confidence_reasons.iter().any(|r| r.contains("noise")),
+        "{:?}",
+        d.confidence_reasons
+    );
+    // The same step with tight runs pays.
+    a.points[1].marginal_efficiency_low = Some(0.30);
+    a.points[1].marginal_efficiency_high = Some(0.36);
+    assert_eq!(diagnose(&m, &a).recommendation.workers, Some(2));
+}
+
+fn probe(per_task: Option<f64>, tax: Option<f64>, tasks: Option<(u64, f64)>) -> PointSummary {
+    PointSummary {
+        probes: Some(ProbeSummary {
+            ipc_bytes: per_task.map(|b| b * 64.0),
+            ipc_bytes_per_task: per_task,
+            ipc_tax: tax,
+            task_durations: tasks.map(|(count, cv)| TaskStats {
+                count,
+                mean_s: 0.01,
+                p50_s: 0.009,
+                p90_s: 0.02,
+                p99_s: 0.04,
+                max_s: 0.05,
+                cv: Some(cv),
+            }),
+            chunksize: Some(8),
+            ..Default::default()
+        }),
+        ..busy(0.97)
+    }
+}
+
+#[test]
+fn large_payload_and_task_variance_answer_yes_no_and_unknown() {
+    let cases = [
+        (
+            probe(Some(8e6), Some(0.2), Some((64, 1.8))),
+            Answer::Yes,
+            Answer::Yes,
+        ),
+        (
+            probe(Some(400.0), Some(0.004), Some((64, 0.1))),
+            Answer::No,
+            Answer::No,
+        ),
+        (busy(0.97), Answer::Unknown, Answer::Unknown),
+    ];
+    for (s, payload, variance) in cases {
+        let (m, a) = sweep(
+            2,
+            vec![(1, 4.0, s.clone()), (2, 2.0, s)],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = check_owned_evidence(&m, &a);
+        assert_eq!(answer(&d, "large_payload"), payload);
+        assert_eq!(answer(&d, "task_variance"), variance);
+    }
+}
+
+#[test]
+fn bytes_without_the_python_probe_never_print_a_pickling_share() {
+    // The preload probe counted bytes, the python probe saw no interpreter (a native target).
+    let s = probe(Some(2e6), None, None);
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, s.clone()), (2, 2.0, s)],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, "large_payload");
+    assert_eq!(st.answer, Answer::Yes);
+    assert!(!st.evidence.contains('%'), "{}", st.evidence);
+    // And the figures of a probe that saw no interpreter are None, not zero.
+    let data = crate::measure::probes::ProbeData {
+        preload: None,
+        python: Some(Default::default()),
+    };
+    let f = crate::analyze::ipc::figures(&data, None);
+    assert_eq!((f.pickle_s, f.tasks), (None, None));
+}
+
+#[test]
+fn the_goal_changes_the_advice_and_latency_asks_for_small_tasks() {
+    let s = probe(Some(2e6), Some(0.2), Some((64, 0.2)));
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, s.clone()), (2, 2.0, s.clone())],
+        Layout::Processes,
+        "latency",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(
+        d.recommendation.scheduling,
+        Some(Scheduling::DynamicSmallTasks)
+    );
+    let latency: Vec<&String> = d
+        .findings
+        .iter()
+        .filter(|f| f.starts_with("For latency"))
+        .collect();
+    assert!(
+        latency.iter().any(|f| f.contains("chunksize 8")),
+        "{latency:?}"
+    );
+    assert!(latency.iter().any(|f| f.contains("bounded")), "{latency:?}");
+    assert!(
+        latency.iter().any(|f| f.contains("1953 KiB")),
+        "{latency:?}"
+    );
+
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, s.clone()), (2, 2.0, s)],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(d.recommendation.scheduling, Some(Scheduling::Chunked));
+    let throughput: Vec<&String> = d
+        .findings
+        .iter()
+        .filter(|f| f.starts_with("For throughput"))
+        .collect();
+    assert!(
+        throughput.iter().any(|f| f.contains("shared_memory")),
+        "{throughput:?}"
+    );
+    assert!(
+        throughput.iter().any(|f| f.contains("chunksize 8")),
+        "{throughput:?}"
+    );
+    assert!(!d.findings.iter().any(|f| f.starts_with("For latency")));
+}
+
+#[test]
+#[should_panic(expected = "no figure of the report")]
+fn the_evidence_check_catches_a_number_the_report_does_not_hold() {
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 2.05, busy(0.99))],
+        Layout::Processes,
+        "throughput",
+    );
+    let mut st = step(&diagnose(&m, &a), "worker_count").clone();
+    assert_evidence_cites_the_report(&m, &a, &st);
+    st.evidence = "2 workers: speedup 7.77 over 1 worker.".into();
+    assert_evidence_cites_the_report(&m, &a, &st);
+}
+
+#[test]
+fn numbers_are_read_with_their_decimals_and_names_are_skipped() {
+    assert_eq!(
+        numbers("took 12.5 ms at p99, -0.21 of 3 (sha256)."),
+        vec![(12.5, 1), (-0.21, 2), (3.0, 0)]
+    );
+}
+
+#[test]
+fn a_threads_run_that_disagrees_with_the_gil_figure_lowers_confidence() {
+    // -P mode=processes,threads on a busy host: BLAKE2b-like work (GIL free in 98 % of knocks)
+    // whose threads run did not scale.
+    let mut m = Measurements {
+        host: host(2),
+        command: vec!["job".into()],
+        params: Default::default(),
+        goal: "throughput".into(),
+        output_dir: None,
+        points: vec![],
+    };
+    let mut a = Analysis {
+        points: vec![],
+        series: vec![],
+        primary: Some(0),
+    };
+    for (mode, layout, walls) in [
+        ("processes", Layout::Processes, [4.0, 2.1]),
+        ("threads", Layout::Threads, [4.0, 3.8]),
+    ] {
+        let params: std::collections::BTreeMap<String, String> =
+            [("mode".to_string(), mode.to_string())].into();
+        let mut idx = vec![];
+        for (n, wall) in [(1u32, walls[0]), (2, walls[1])] {
+            let mut s = if layout == Layout::Processes {
+                pool("fork", 1, 0.02, 100, 2)
+            } else {
+                busy(0.97)
+            };
+            s.wall_s = Some(wall);
+            s.speedup = Some(walls[0] / wall);
+            s.efficiency = Some(walls[0] / wall / f64::from(n));
+            s.runs_ok = 3;
+            s.worker_layout = Some(layout);
+            idx.push(a.points.len());
+            a.points.push(s);
+            m.points.push(PointMeasurements {
+                workers: n,
+                params: params.clone(),
+                argv: vec![],
+                runs: vec![],
+            });
+        }
+        a.series.push(Series {
+            params,
+            points: idx,
+            scaling: Scaling::default(),
+            best_throughput_per_s: Some(1.0 / walls[1]),
+            layout: Some(layout),
+        });
+    }
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, "threads_scale");
+    assert_eq!(
+        st.answer,
+        Answer::No,
+        "the threads run decides: {}",
+        st.evidence
+    );
+    assert_eq!(st.measured["gil_figure_agrees"], false);
+    assert!(
+        d.confidence_reasons
+            .iter()
+            .any(|r| r.contains("GIL figure disagree")),
+        "{:?}",
+        d.confidence_reasons
+    );
+}

@@ -1,0 +1,85 @@
+//! The GIL knocker and the workers' start-up in real pools: pure Python holds the GIL, BLAKE2b
+//! over 4 MiB buffers releases it, and each started worker is paired with its first task.
+
+use super::*;
+
+const GIL_WORK: &str = r#"
+import hashlib, json, multiprocessing as mp, sys, threading, time
+
+BUF = bytes(4 << 20)
+
+def pure(_):
+    x = 1
+    for i in range(40_000):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+    return x
+
+def hashed(_):
+    h = hashlib.blake2b()
+    h.update(BUF)
+    return h.digest()[0]
+
+if __name__ == "__main__":
+    work, extra_thread = sys.argv[1], sys.argv[2] == "thread"
+    if extra_thread:  # a thread alive in the parent when it starts its workers
+        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+    fn = pure if work == "pure" else hashed
+    t = time.perf_counter()
+    with mp.get_context("fork").Pool(1) as pool:
+        pool.map(fn, range(int(sys.argv[3])), chunksize=1)
+    print(json.dumps({"wall_s": time.perf_counter() - t}))
+"#;
+
+/// (knocks, held share) of the one pool worker, and the parent.
+fn knocked(data: &ProbeData, parent_pid: i32) -> (u64, f64, &PythonProcess) {
+    let workers = with_role(data, "pool_worker");
+    assert_eq!(workers.len(), 1, "{:#?}", python_data(data));
+    let k = workers[0]
+        .gil_knocks
+        .as_ref()
+        .unwrap_or_else(|| panic!("no knocks: {:#?}", workers[0]));
+    (
+        k.knocks,
+        k.held as f64 / k.knocks as f64,
+        python_of(data, parent_pid),
+    )
+}
+
+#[test]
+fn the_knocker_finds_the_gil_held_by_pure_python_and_free_under_hashlib() {
+    let scratch = Scratch::new("probe-gil");
+    let script = scratch.write("gil.py", GIL_WORK);
+    let python = &[ProbeKind::Python];
+    let (ran, data) = run_probed(&scratch, python, &script, &["pure", "none", "60"], &[]);
+    let (knocks, pure_held, parent) = knocked(&data, ran.pid);
+    assert!(knocks >= 5, "{knocks} knocks in {}", ran.stdout);
+    assert!(pure_held >= 0.6, "pure Python holds the GIL: {pure_held}");
+    // Start-up: the parent's start event pairs with the worker's first task, one host clock.
+    let start = &parent.starts[0];
+    assert_eq!(start.method, "fork");
+    assert_eq!(parent.max_os_threads_at_start, Some(1));
+    let worker = with_role(&data, "pool_worker")[0];
+    assert_eq!(start.pid, Some(worker.pid));
+    let first = worker.first_task_at_ns.expect("first task time");
+    let startup_s = (first - start.at_ns) as f64 / 1e9;
+    assert!((0.0..5.0).contains(&startup_s), "{startup_s} s");
+    let cost = worker.gil_knocks.as_ref().unwrap().cpu_s / worker.task_s_sum;
+    assert!(cost < 0.05, "the knocker's own CPU: {cost}");
+    assert_eq!(worker.gil_enabled, Some(true), "CPython 3.11 has a GIL");
+
+    let (ran, data) = run_probed(
+        &scratch,
+        python,
+        &script,
+        &["hashlib", "thread", "120"],
+        &[],
+    );
+    let (knocks, hash_held, parent) = knocked(&data, ran.pid);
+    assert!(knocks >= 5, "{knocks} knocks in {}", ran.stdout);
+    assert!(
+        hash_held < pure_held && hash_held <= 0.4,
+        "BLAKE2b over 4 MiB releases the GIL: {hash_held} (pure {pure_held})"
+    );
+    assert_eq!(parent.max_python_threads_at_start, Some(2), "{parent:#?}");
+    assert!(parent.max_os_threads_at_start >= Some(2));
+}
