@@ -87,7 +87,15 @@ fn report_command(args: &ReportArgs) -> anyhow::Result<u8> {
     let out = match &args.output {
         Some(dir) => {
             output::prepare_dir(dir)?;
-            write_report(&m, Status::Complete, dir, visuals::Options::default())?
+            write_report(
+                &m,
+                Status::Complete,
+                dir,
+                visuals::Options {
+                    png: true,
+                    ..Default::default()
+                },
+            )?
         }
         None => Rendered::new(&m, Status::Complete)?,
     };

@@ -76,6 +76,8 @@ pub fn trace_json(
         point_events(m, p, offset, start_s, &mut events);
         shown.push(json!({
             "point": describe(m, p),
+            "point_index": p.point,
+            "run_index": p.run,
             "pid_offset": offset,
             "start_s": start_s,
             "ticks": p.data.timeline.len(),

@@ -8,3 +8,4 @@ mod offcpu;
 mod probes;
 mod sampler;
 mod support;
+mod visuals;

@@ -166,12 +166,20 @@ impl Plot for Scaling {
 
         let ideal = style::INK.mix(0.6).stroke_width(1);
         chart
-            .draw_series(LineSeries::new([(0.0, 0.0), (x_max, x_max / base)], ideal))?
+            // plotters clamps points outside the range instead of clipping the line, which
+            // would bend it: end the ideal line where it leaves the plot.
+            .draw_series(LineSeries::new(
+                [
+                    (0.0, 0.0),
+                    (x_max.min(y_max * base), (x_max / base).min(y_max)),
+                ],
+                ideal,
+            ))?
             .label("ideal (speedup = workers / smallest count)")
             .legend(swatch(ideal));
 
         for c in &curves {
-            draw_curve(&mut chart, c, base, x_max)?;
+            draw_curve(&mut chart, c, base, x_max, y_max)?;
         }
         chart
             .configure_series_labels()
@@ -189,6 +197,7 @@ fn draw_curve<'a, DB: DrawingBackend + 'a>(
     c: &Curve,
     base: f64,
     x_max: f64,
+    y_max: f64,
 ) -> DrawResult<DB> {
     let line = c.color.stroke_width(2);
     let from = c.base_workers.min(base);
@@ -196,6 +205,8 @@ fn draw_curve<'a, DB: DrawingBackend + 'a>(
         (0..=80)
             .map(|k| from + (x_max - from) * f64::from(k) / 80.0)
             .map(|n| (n, f(n)))
+            // Up to where the curve leaves the plot (plotters would clamp, not clip, the rest).
+            .take_while(|&(_, y)| y.is_finite() && (0.0..=y_max).contains(&y))
             .collect()
     };
     if let Some((f, label)) = &c.amdahl {
