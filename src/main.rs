@@ -87,15 +87,7 @@ fn report_command(args: &ReportArgs) -> anyhow::Result<u8> {
     let out = match &args.output {
         Some(dir) => {
             output::prepare_dir(dir)?;
-            write_report(
-                &m,
-                Status::Complete,
-                dir,
-                visuals::Options {
-                    png: true,
-                    ..Default::default()
-                },
-            )?
+            write_report(&m, Status::Complete, dir, visuals::Options::default())?
         }
         None => Rendered::new(&m, Status::Complete)?,
     };
@@ -132,23 +124,25 @@ struct Rendered {
 
 impl Rendered {
     fn new(m: &Measurements, status: Status) -> anyhow::Result<Rendered> {
-        Self::with(m, status, |_| Ok(()))
+        Self::with(m, status, |_, _| Ok(()))
     }
 
-    /// Renders, and hands the report to `also` (the visuals) while it is at hand.
+    /// Renders, then hands the report and its rendering to `also` (the writer) while the
+    /// report is at hand.
     fn with(
         m: &Measurements,
         status: Status,
-        also: impl FnOnce(&Report) -> anyhow::Result<()>,
+        also: impl FnOnce(&Report, &Rendered) -> anyhow::Result<()>,
     ) -> anyhow::Result<Rendered> {
         let a = analyze::analyze(m);
         let d = diagnose::diagnose(m, &a);
         let report = Report::new(m, &a, &d, status);
-        also(&report)?;
-        Ok(Rendered {
+        let r = Rendered {
             json: Json.serialize(&report)?,
             text: Terminal.serialize(&report)?,
-        })
+        };
+        also(&report, &r)?;
+        Ok(r)
     }
 }
 
@@ -160,12 +154,13 @@ fn write_report(
     dir: &Path,
     vis: visuals::Options,
 ) -> anyhow::Result<Rendered> {
-    let r = Rendered::with(m, status, |report| {
+    Rendered::with(m, status, |report, r| {
+        output::write_atomic(&dir.join("report.json"), &r.json)
+            .context("cannot write report.json")?;
+        output::write_atomic(&dir.join("summary.txt"), &r.text)
+            .context("cannot write summary.txt")?;
         visuals::write(report, dir, vis).map(|_| ())
-    })?;
-    output::write_atomic(&dir.join("report.json"), &r.json).context("cannot write report.json")?;
-    output::write_atomic(&dir.join("summary.txt"), &r.text).context("cannot write summary.txt")?;
-    Ok(r)
+    })
 }
 
 fn emit(r: &Rendered, json: bool, quiet: bool, dir: &Path) -> anyhow::Result<()> {
