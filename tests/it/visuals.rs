@@ -26,7 +26,7 @@ fn pool_sweep(tag: &str, options: &str) -> (TempDir, Value) {
 
 #[test]
 fn a_sweep_writes_every_plot_as_svg_and_png() {
-    let (dir, _) = pool_sweep("plots", "-w 1,2 --runs 2 --warmup 0 --png --trace none");
+    let (dir, _) = pool_sweep("plots", "-w 1,2 --runs 1 --warmup 0 --png --trace none");
     for (name, title) in [
         ("scaling", "Scaling: speedup against workers"),
         ("efficiency", "Efficiency: speedup per worker added"),
