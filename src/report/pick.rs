@@ -56,12 +56,13 @@ fn usable(r: &Run) -> Option<&SamplerData> {
     r.sampled.as_ref().filter(|d| d.timeline.len() >= 2)
 }
 
-/// "4 workers, mode=threads, run 2".
+/// "4 workers, mode=threads, run 2" (counting measured runs, as the terminal does).
 pub fn describe(m: &Measurements, p: &Picked) -> String {
     let pm = &m.points[p.point];
     let mut s = format!("{} workers", pm.workers);
     for (k, v) in &pm.params {
         s += &format!(", {k}={v}");
     }
-    s + &format!(", run {}", p.run + 1)
+    let measured = pm.runs[..=p.run].iter().filter(|r| !r.warmup).count();
+    s + &format!(", run {measured}")
 }

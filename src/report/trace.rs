@@ -4,7 +4,7 @@
 //! A span covers the tick intervals in which the sampler found the thread in one state; a tick's
 //! state stands for the interval that ends at it, like its CPU figures. The sampler counts, per
 //! thread, the ticks it found the thread blocked on each resource, not which tick was which: a
-//! thread that only ever waited on one resource gets "blocked on <it>", one that waited on
+//! thread that only ever waited on one resource gets "blocked on" that resource, one that waited on
 //! several gets "blocked" with the tick counts per resource in the span's args.
 
 use super::pick::{describe, largest_point, typical_run, Picked};
@@ -76,6 +76,8 @@ pub fn trace_json(
         point_events(m, p, offset, start_s, &mut events);
         shown.push(json!({
             "point": describe(m, p),
+            "point_index": p.point,
+            "run_index": p.run,
             "pid_offset": offset,
             "start_s": start_s,
             "ticks": p.data.timeline.len(),

@@ -15,3 +15,4 @@ mod sampler;
 mod secrets;
 mod support;
 mod switches;
+mod visuals;

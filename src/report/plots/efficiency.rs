@@ -2,8 +2,8 @@
 //! efficiency of each step, against the rules that read them.
 
 use super::scaling::trim;
-use super::style::{self, block, dashed, swatch};
-use super::{axis_top, Chart, DrawResult, Inputs, Plot};
+use super::style::{self, Legend, Mark};
+use super::{axis_top, DrawResult, Inputs, Plot};
 use crate::diagnose::thresholds::{THREADS_SCALE_EFFICIENCY, WORKER_STEP_MARGINAL_EFFICIENCY};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -58,7 +58,14 @@ impl Plot for Efficiency {
         let y_min = if bottom < 0.0 { bottom * 1.12 } else { 0.0 };
 
         root.fill(&WHITE)?;
-        let mut chart: Chart<'a, DB> = ChartBuilder::on(root)
+        let mut legend = Legend::default();
+        let mut groups = vec![4];
+        groups.extend(
+            all.iter()
+                .map(|(_, _, p)| 1 + usize::from(p.iter().any(|x| x.2.is_some()))),
+        );
+        let (top, band) = root.split_vertically(style::SIZE.1 - Legend::height(&groups, 2));
+        let mut chart = ChartBuilder::on(&top)
             .caption("Efficiency: speedup per worker added", style::caption())
             .margin(14)
             .x_label_area_size(44)
@@ -76,54 +83,51 @@ impl Plot for Efficiency {
             .x_label_formatter(&|x| trim(*x))
             .y_label_formatter(&|y| trim(*y))
             .draw()?;
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(cores, y_min), (x_max, y_max)],
-                style::OVERSUBSCRIBED.filled(),
-            )))?
-            .label(format!(
-                "more workers than the {} physical cores",
-                inp.cores()
-            ))
-            .legend(block(style::OVERSUBSCRIBED));
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(cores, y_min), (x_max, y_max)],
+            style::OVERSUBSCRIBED.filled(),
+        )))?;
+        legend.add(
+            format!("more workers than the {} physical cores", inp.cores()),
+            Mark::Block(style::OVERSUBSCRIBED),
+        );
         let rule = |y: f64| [(0.0, y), (x_max, y)];
         let ideal = style::INK.mix(0.6).stroke_width(1);
-        chart
-            .draw_series(LineSeries::new(rule(100.0), ideal))?
-            .label("ideal (100 %)")
-            .legend(swatch(ideal));
+        chart.draw_series(LineSeries::new(rule(100.0), ideal))?;
+        legend.add("ideal (100 %)", Mark::Line(ideal));
         let gate = style::INK.mix(0.5).stroke_width(1);
-        chart
-            .draw_series(DashedLineSeries::new(
-                rule(THREADS_SCALE_EFFICIENCY * 100.0),
-                6,
-                4,
-                gate,
-            ))?
-            .label(format!(
+        chart.draw_series(DashedLineSeries::new(
+            rule(THREADS_SCALE_EFFICIENCY * 100.0),
+            6,
+            4,
+            gate,
+        ))?;
+        legend.add(
+            format!(
                 "threads scale at ≥ {:.0} % (threads_scale)",
                 THREADS_SCALE_EFFICIENCY * 100.0
-            ))
-            .legend(dashed(gate, 6));
-        chart
-            .draw_series(DashedLineSeries::new(
-                rule(WORKER_STEP_MARGINAL_EFFICIENCY * 100.0),
-                2,
-                4,
-                gate,
-            ))?
-            .label(format!(
+            ),
+            Mark::Dashed(gate, 6),
+        );
+        chart.draw_series(DashedLineSeries::new(
+            rule(WORKER_STEP_MARGINAL_EFFICIENCY * 100.0),
+            2,
+            4,
+            gate,
+        ))?;
+        legend.add(
+            format!(
                 "a step pays at ≥ {:.0} % marginal (worker_count)",
                 WORKER_STEP_MARGINAL_EFFICIENCY * 100.0
-            ))
-            .legend(dashed(gate, 2));
+            ),
+            Mark::Dashed(gate, 2),
+        );
         for (i, name, pts) in &all {
             let color = style::series(*i);
             let line = color.stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), line))?
-                .label(format!("{name}: efficiency"))
-                .legend(swatch(line));
+            chart.draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), line))?;
+            legend.group();
+            legend.add(format!("{name}: efficiency"), Mark::Line(line));
             chart.draw_series(
                 pts.iter()
                     .map(|p| Circle::new((p.0, p.1), 4, color.filled())),
@@ -132,10 +136,11 @@ impl Plot for Efficiency {
                 pts.iter().filter_map(|p| p.2.map(|m| (p.0, m))).collect();
             if !marginal.is_empty() {
                 let dash = color.mix(0.8).stroke_width(1);
-                chart
-                    .draw_series(DashedLineSeries::new(marginal.clone(), 5, 4, dash))?
-                    .label(format!("{name}: marginal efficiency of each step"))
-                    .legend(dashed(dash, 5));
+                chart.draw_series(DashedLineSeries::new(marginal.clone(), 5, 4, dash))?;
+                legend.add(
+                    format!("{name}: marginal efficiency of each step"),
+                    Mark::Dashed(dash, 5),
+                );
                 chart.draw_series(
                     marginal
                         .iter()
@@ -143,13 +148,7 @@ impl Plot for Efficiency {
                 )?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(style::legend())
-            .background_style(WHITE.mix(0.9))
-            .border_style(style::GRID)
-            .draw()?;
+        legend.draw(&band, 2)?;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! scaling.svg: speedup against workers per series, with the ideal line, the Amdahl and USL
 //! fits, each point's min..max interval, the physical-core boundary and the oversubscribed side.
 
-use super::style::{self, block, dashed, swatch};
+use super::style::{self, Legend, Mark};
 use super::{axis_top, Chart, DrawResult, Inputs, Plot};
 use crate::analyze::scaling::{fit_amdahl, fit_usl};
 use crate::analyze::Series;
@@ -11,7 +11,7 @@ use plotters::prelude::*;
 pub struct Scaling;
 
 /// One measured point of a series, as speedups over the series' baseline median.
-struct Mark {
+struct Measured {
     workers: f64,
     speedup: f64,
     /// Speedup of the slowest and the fastest run.
@@ -28,7 +28,7 @@ struct Curve {
     name: String,
     color: RGBColor,
     base_workers: f64,
-    marks: Vec<Mark>,
+    marks: Vec<Measured>,
     /// Fitted speedup models, each with its legend label.
     amdahl: Option<Fitted>,
     usl: Option<Fitted>,
@@ -39,12 +39,12 @@ fn curve(inp: &Inputs, i: usize, s: &Series, name: String) -> Option<Curve> {
     let &first = s.points.iter().find(|&&p| pts[p].wall_s.is_some())?;
     let base_wall = pts[first].wall_s?;
     let base_workers = f64::from(inp.m.points[first].workers);
-    let marks: Vec<Mark> = s
+    let marks: Vec<Measured> = s
         .points
         .iter()
         .filter_map(|&p| {
             let sum = &pts[p];
-            Some(Mark {
+            Some(Measured {
                 workers: f64::from(inp.m.points[p].workers),
                 speedup: sum.speedup?,
                 lo: base_wall / sum.wall_max_s?,
@@ -127,7 +127,15 @@ impl Plot for Scaling {
         let y_max = axis_top(ideal_top.max(data_top));
 
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(root)
+        let mut legend = Legend::default();
+        let mut groups = vec![2];
+        groups.extend(
+            curves
+                .iter()
+                .map(|c| 1 + usize::from(c.amdahl.is_some()) + usize::from(c.usl.is_some())),
+        );
+        let (top, band) = root.split_vertically(style::SIZE.1 - Legend::height(&groups, 2));
+        let mut chart = ChartBuilder::on(&top)
             .caption("Scaling: speedup against workers", style::caption())
             .margin(14)
             .x_label_area_size(44)
@@ -147,16 +155,14 @@ impl Plot for Scaling {
             .draw()?;
 
         // Oversubscribed side: more workers than the cores a CPU-bound pool can use.
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(cores, 0.0), (x_max, y_max)],
-                style::OVERSUBSCRIBED.filled(),
-            )))?
-            .label(format!(
-                "more workers than the {} physical cores",
-                inp.cores()
-            ))
-            .legend(block(style::OVERSUBSCRIBED));
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(cores, 0.0), (x_max, y_max)],
+            style::OVERSUBSCRIBED.filled(),
+        )))?;
+        legend.add(
+            format!("more workers than the {} physical cores", inp.cores()),
+            Mark::Block(style::OVERSUBSCRIBED),
+        );
         chart.draw_series(DashedLineSeries::new(
             [(cores, 0.0), (cores, y_max)],
             6,
@@ -166,29 +172,35 @@ impl Plot for Scaling {
 
         let ideal = style::INK.mix(0.6).stroke_width(1);
         chart
-            .draw_series(LineSeries::new([(0.0, 0.0), (x_max, x_max / base)], ideal))?
-            .label("ideal (speedup = workers / smallest count)")
-            .legend(swatch(ideal));
+            // plotters clamps points outside the range instead of clipping the line, which
+            // would bend it: end the ideal line where it leaves the plot.
+            .draw_series(LineSeries::new(
+                [
+                    (0.0, 0.0),
+                    (x_max.min(y_max * base), (x_max / base).min(y_max)),
+                ],
+                ideal,
+            ))?;
+        legend.add(
+            "ideal (speedup = workers / smallest count)",
+            Mark::Line(ideal),
+        );
 
         for c in &curves {
-            draw_curve(&mut chart, c, base, x_max)?;
+            draw_curve(&mut chart, &mut legend, c, base, x_max, y_max)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(style::legend())
-            .background_style(WHITE.mix(0.9))
-            .border_style(style::GRID)
-            .draw()?;
+        legend.draw(&band, 2)?;
         Ok(())
     }
 }
 
-fn draw_curve<'a, DB: DrawingBackend + 'a>(
-    chart: &mut Chart<'a, DB>,
+fn draw_curve<DB: DrawingBackend>(
+    chart: &mut Chart<DB>,
+    legend: &mut Legend,
     c: &Curve,
     base: f64,
     x_max: f64,
+    y_max: f64,
 ) -> DrawResult<DB> {
     let line = c.color.stroke_width(2);
     let from = c.base_workers.min(base);
@@ -196,29 +208,29 @@ fn draw_curve<'a, DB: DrawingBackend + 'a>(
         (0..=80)
             .map(|k| from + (x_max - from) * f64::from(k) / 80.0)
             .map(|n| (n, f(n)))
+            // Up to where the curve leaves the plot (plotters would clamp, not clip, the rest).
+            .take_while(|&(_, y)| y.is_finite() && (0.0..=y_max).contains(&y))
             .collect()
     };
+    legend.group();
+    legend.add(
+        format!("{}: median, bars = slowest..fastest run", c.name),
+        Mark::Line(line),
+    );
     if let Some((f, label)) = &c.amdahl {
         let style = c.color.mix(0.8).stroke_width(1);
-        chart
-            .draw_series(DashedLineSeries::new(samples(f.as_ref()), 9, 5, style))?
-            .label(label.clone())
-            .legend(dashed(style, 6));
+        chart.draw_series(DashedLineSeries::new(samples(f.as_ref()), 9, 5, style))?;
+        legend.add(label.clone(), Mark::Dashed(style, 6));
     }
     if let Some((f, label)) = &c.usl {
         let style = c.color.mix(0.8).stroke_width(1);
-        chart
-            .draw_series(DashedLineSeries::new(samples(f.as_ref()), 2, 4, style))?
-            .label(label.clone())
-            .legend(dashed(style, 2));
+        chart.draw_series(DashedLineSeries::new(samples(f.as_ref()), 2, 4, style))?;
+        legend.add(label.clone(), Mark::Dashed(style, 2));
     }
-    chart
-        .draw_series(LineSeries::new(
-            c.marks.iter().map(|m| (m.workers, m.speedup)),
-            line,
-        ))?
-        .label(format!("{}: median, bars = slowest..fastest run", c.name))
-        .legend(swatch(line));
+    chart.draw_series(LineSeries::new(
+        c.marks.iter().map(|m| (m.workers, m.speedup)),
+        line,
+    ))?;
     chart.draw_series(c.marks.iter().map(|m| {
         ErrorBar::new_vertical(
             m.workers,

@@ -16,7 +16,7 @@ static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-subset.ttf
 pub const FAMILY: &str = "sans-serif";
 
 /// Plots are drawn for a page about 800 px wide (the HTML report scales them to fit).
-pub const SIZE: (u32, u32) = (800, 480);
+pub const SIZE: (u32, u32) = (800, 520);
 
 pub const CAPTION_PX: u32 = 20;
 pub const LABEL_PX: u32 = 14;
@@ -121,4 +121,115 @@ impl<DB: DrawingBackend> Drawable<DB> for Dashes {
 /// A legend swatch for a filled area (a small square).
 pub fn block(color: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
     move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+}
+
+/// How a legend entry is marked.
+#[derive(Clone, Copy)]
+pub enum Mark {
+    Line(ShapeStyle),
+    /// A dashed line with dashes this many px long.
+    Dashed(ShapeStyle, i32),
+    /// A filled square (areas, bars, shaded regions).
+    Block(RGBColor),
+}
+
+/// A legend drawn in a band under the plot, in columns, so it never covers the data. Entries
+/// come in groups (the reference lines, then one group per series) and a group never splits
+/// across columns.
+#[derive(Default)]
+pub struct Legend {
+    groups: Vec<Vec<(String, Mark)>>,
+}
+
+/// Height of one legend row, px.
+const LEGEND_ROW_PX: u32 = 18;
+
+/// Puts groups of these sizes into `columns` columns: the column of each group.
+fn layout(sizes: &[usize], columns: usize) -> Vec<usize> {
+    let total: usize = sizes.iter().sum();
+    let target = total
+        .div_ceil(columns.max(1))
+        .max(sizes.iter().copied().max().unwrap_or(0));
+    let (mut col, mut rows) = (0, 0);
+    sizes
+        .iter()
+        .map(|&n| {
+            if rows > 0 && rows + n > target && col + 1 < columns {
+                col += 1;
+                rows = 0;
+            }
+            rows += n;
+            col
+        })
+        .collect()
+}
+
+/// Rows of the tallest column.
+fn rows_needed(sizes: &[usize], columns: usize) -> usize {
+    let cols = layout(sizes, columns);
+    (0..columns.max(1))
+        .map(|c| {
+            sizes
+                .iter()
+                .zip(&cols)
+                .filter(|(_, &k)| k == c)
+                .map(|(n, _)| n)
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+impl Legend {
+    /// Starts a new group; entries added after it stay together.
+    pub fn group(&mut self) {
+        self.groups.push(Vec::new());
+    }
+
+    pub fn add(&mut self, label: impl Into<String>, mark: Mark) {
+        if self.groups.is_empty() {
+            self.groups.push(Vec::new());
+        }
+        if let Some(g) = self.groups.last_mut() {
+            g.push((label.into(), mark));
+        }
+    }
+
+    /// The band's height for groups of `sizes` entries in `columns` columns.
+    pub fn height(sizes: &[usize], columns: usize) -> u32 {
+        rows_needed(sizes, columns) as u32 * LEGEND_ROW_PX + 12
+    }
+
+    /// Draws the groups into `columns` columns.
+    pub fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, plotters::coord::Shift>,
+        columns: usize,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let columns = columns.max(1);
+        let groups: Vec<&Vec<(String, Mark)>> =
+            self.groups.iter().filter(|g| !g.is_empty()).collect();
+        let sizes: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        let cols = layout(&sizes, columns);
+        let col_px = (area.dim_in_pixel().0 as i32 - 80) / columns as i32;
+        let mut rows = vec![0i32; columns];
+        let text = legend().pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        for (g, &col) in groups.iter().zip(&cols) {
+            for (label, mark) in g.iter() {
+                let x = 70 + col as i32 * col_px;
+                let y = 8 + rows[col] * LEGEND_ROW_PX as i32 + LEGEND_ROW_PX as i32 / 2;
+                rows[col] += 1;
+                match *mark {
+                    Mark::Line(st) => area.draw(&swatch(st)((x, y)))?,
+                    Mark::Dashed(st, dash) => area.draw(&dashed(st, dash)((x, y)))?,
+                    Mark::Block(c) => area.draw(&block(c)((x + 3, y)))?,
+                }
+                area.draw(&Text::new(label.clone(), (x + 26, y), text.clone()))?;
+            }
+        }
+        Ok(())
+    }
 }

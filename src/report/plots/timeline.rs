@@ -2,8 +2,8 @@
 //! saturation (the cores full) and straggler tails (fewer workers busy at the end) show.
 
 use super::scaling::trim;
-use super::style::{self, block, dashed, swatch};
-use super::{axis_top, Chart, DrawResult, Inputs, Plot};
+use super::style::{self, Legend, Mark};
+use super::{axis_top, DrawResult, Inputs, Plot};
 use crate::measure::{SamplerData, ThreadRecord};
 use crate::report::pick::{describe, largest_point, typical_run, Picked};
 use plotters::coord::Shift;
@@ -39,11 +39,29 @@ fn count_at(threads: &[&ThreadRecord], i: usize, states: &[u8]) -> f64 {
         .count() as f64
 }
 
-/// A step line: each tick's value holds over the interval that ends at it.
-fn steps(data: &SamplerData, value: impl Fn(usize) -> f64) -> Vec<(f64, f64)> {
+/// At most this many steps across the plot: at 800 px, more would be a solid smear.
+const MAX_STEPS: usize = 200;
+
+/// Ticks per step: 1, or enough that the run fits in MAX_STEPS steps.
+fn ticks_per_step(data: &SamplerData) -> usize {
+    data.timeline
+        .len()
+        .saturating_sub(1)
+        .div_ceil(MAX_STEPS)
+        .max(1)
+}
+
+/// A step line: each tick's value holds over the interval that ends at it; with `per` > 1,
+/// each step is the mean of `per` consecutive ticks over their span.
+fn steps(data: &SamplerData, per: usize, value: impl Fn(usize) -> f64) -> Vec<(f64, f64)> {
     let tl = &data.timeline;
-    (1..tl.len())
-        .flat_map(|i| [(tl[i - 1].t_s, value(i)), (tl[i].t_s, value(i))])
+    let ticks: Vec<usize> = (1..tl.len()).collect();
+    ticks
+        .chunks(per.max(1))
+        .flat_map(|c| {
+            let mean = c.iter().map(|&i| value(i)).sum::<f64>() / c.len() as f64;
+            [(tl[c[0] - 1].t_s, mean), (tl[c[c.len() - 1]].t_s, mean)]
+        })
         .collect()
 }
 
@@ -67,21 +85,24 @@ impl Plot for Timeline {
         };
         let started = f64::from(inp.m.points[p.point].workers);
         let cores = f64::from(inp.m.host.usable_cpus);
-        let busy = steps(p.data, |i| p.data.timeline[i].on_cpu_cores);
+        let per = ticks_per_step(p.data);
+        let busy = steps(p.data, per, |i| p.data.timeline[i].on_cpu_cores);
         // Active = wants a CPU (on one or queued). Not "got CPU time": on a full host every
         // runnable worker gets a slice of a 10 ms tick, so that count says nothing about cores.
-        let active = steps(p.data, |i| count_at(&threads, i, b"RQ"));
+        let active = steps(p.data, per, |i| count_at(&threads, i, b"RQ"));
         let t_max = p.data.timeline.last().map_or(1.0, |t| t.t_s).max(1e-3);
         let top = busy
             .iter()
             .chain(&active)
             .map(|x| x.1)
             .fold(started.max(cores), f64::max);
-        // Headroom above the lines for the legend.
-        let y_max = axis_top(top) * 1.3;
+        let y_max = axis_top(top);
 
         root.fill(&WHITE)?;
-        let mut chart: Chart<'a, DB> = ChartBuilder::on(root)
+        let mut legend = Legend::default();
+        let groups = [2, 1 + usize::from(started != cores)];
+        let (top, band) = root.split_vertically(style::SIZE.1 - Legend::height(&groups, 2));
+        let mut chart = ChartBuilder::on(&top)
             .caption(
                 format!("Timeline: {}", describe(inp.m, &p)),
                 style::caption(),
@@ -101,49 +122,51 @@ impl Plot for Timeline {
             .x_label_formatter(&|x| trim(*x))
             .y_label_formatter(&|y| trim(*y))
             .draw()?;
-        chart
-            .draw_series(
-                AreaSeries::new(busy.clone(), 0.0, CORES.mix(0.35))
-                    .border_style(CORES.stroke_width(1)),
-            )?
-            .label("cores busy (the tree's CPU time per tick interval)")
-            .legend(block(CORES));
+        chart.draw_series(
+            AreaSeries::new(busy.clone(), 0.0, CORES.mix(0.35)).border_style(CORES.stroke_width(1)),
+        )?;
+        let span = p.data.timeline.len().saturating_sub(1).max(1) as f64;
+        let over = if per > 1 {
+            format!("mean per {:.0} ms", t_max / span * per as f64 * 1000.0)
+        } else {
+            "per tick".to_string()
+        };
+        legend.add(
+            format!("cores busy (the tree's CPU time, {over})"),
+            Mark::Block(CORES),
+        );
         let active_style = ACTIVE.stroke_width(2);
-        chart
-            .draw_series(LineSeries::new(active, active_style))?
-            .label(format!(
-                "{who} active (on a CPU or in a run queue, at each tick)"
-            ))
-            .legend(swatch(active_style));
+        chart.draw_series(LineSeries::new(active, active_style))?;
+        legend.add(
+            format!("{who} active (on a CPU or in a run queue; {over})"),
+            Mark::Line(active_style),
+        );
+        legend.group();
         let usable = style::INK.stroke_width(1);
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(0.0, cores), (t_max, cores)],
-                8,
-                5,
-                usable,
-            ))?
-            .label(format!("usable cores ({})", inp.m.host.usable_cpus))
-            .legend(dashed(usable, 6));
+        chart.draw_series(DashedLineSeries::new(
+            [(0.0, cores), (t_max, cores)],
+            8,
+            5,
+            usable,
+        ))?;
+        legend.add(
+            format!("usable cores ({})", inp.m.host.usable_cpus),
+            Mark::Dashed(usable, 6),
+        );
         if started != cores {
             let st = style::INK.mix(0.5).stroke_width(1);
-            chart
-                .draw_series(DashedLineSeries::new(
-                    [(0.0, started), (t_max, started)],
-                    2,
-                    4,
-                    st,
-                ))?
-                .label(format!("workers started ({})", started))
-                .legend(dashed(st, 2));
+            chart.draw_series(DashedLineSeries::new(
+                [(0.0, started), (t_max, started)],
+                2,
+                4,
+                st,
+            ))?;
+            legend.add(
+                format!("workers started ({})", started),
+                Mark::Dashed(st, 2),
+            );
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(style::legend())
-            .background_style(WHITE.mix(0.9))
-            .border_style(style::GRID)
-            .draw()?;
+        legend.draw(&band, 2)?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: paths, the lab interpreter, running the real binary,
 //! and reading what it reported.
 
+pub mod chromium;
 pub mod postgres;
 
 use serde_json::Value;
