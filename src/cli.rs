@@ -122,10 +122,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "8MiB", value_name = "SIZE")]
     pub output_cap: String,
 
-    /// Most processes of the target's tree the sampler tracks at once; beyond it the run goes on,
-    /// unsampled processes are counted and the report says so.
-    #[arg(long, default_value_t = 1024, value_name = "N")]
-    pub max_processes: u32,
+    /// Most processes of the target's tree the sampler tracks at once (default: 64 per usable
+    /// CPU, at least 256); beyond it the run goes on, the processes left unsampled are counted
+    /// and the report says so.
+    #[arg(long, value_name = "N")]
+    pub max_processes: Option<u32>,
 
     /// Finish an interrupted or killed sweep in DIR without redoing its finished runs (the
     /// command and options are read from DIR; a command given here must match, and only -q,

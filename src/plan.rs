@@ -152,7 +152,10 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
     let timeout = args.timeout.as_deref().map(parse_duration).transpose()?;
     let probes = parse_probes(&args.probes)?;
     let output_cap_bytes = parse_size(&args.output_cap)?;
-    if args.max_processes == 0 {
+    let max_processes = args
+        .max_processes
+        .unwrap_or_else(|| default_max_processes(usable_cpus));
+    if max_processes == 0 {
         return Err(UsageError::ZeroMaxProcesses);
     }
     if !args.shell {
@@ -202,8 +205,15 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
         order: args.order,
         fail_fast: args.fail_fast,
         output_cap_bytes,
-        max_processes: args.max_processes,
+        max_processes,
     })
+}
+
+/// The default cap on processes tracked at once: 64 per usable CPU, at least 256. A pool has
+/// about one worker per core; a tree with dozens of live processes per core is a fork storm,
+/// and the sampler's cost per tick grows with every process it sweeps (src/run/sampler/rate.rs).
+fn default_max_processes(usable_cpus: u32) -> u32 {
+    usable_cpus.saturating_mul(64).max(256)
 }
 
 /// `8MiB`, `512KiB`, `1GB`, `100k`, or bare bytes; 0 is refused (nothing would be kept).
@@ -673,6 +683,13 @@ mod tests {
             order,
             [w(1), w(2), w(4), r(1), r(2), r(4), r(1), r(2), r(4)]
         );
+    }
+
+    #[test]
+    fn the_process_cap_grows_with_the_cores() {
+        assert_eq!(plan_of(&[]).max_processes, 256, "2 CPUs: the floor");
+        assert_eq!(default_max_processes(16), 1024);
+        assert_eq!(plan_of(&["--max-processes", "40"]).max_processes, 40);
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl Default for SamplerConfig {
         SamplerConfig {
             requested_hz: None,
             pss_every: Duration::from_millis(500),
-            max_processes: 1024,
+            max_processes: 256,
             adopter: None,
         }
     }
