@@ -44,6 +44,8 @@ const RUN_ROWS: &[Row] = &[
     row(&["run", "-o", "OUT", "-P", "mode=a", "-P", "mode=b", "--", "echo", "{workers}", "{mode}"], "given twice", "give each parameter once"),
     row(&["run", "-o", "OUT", "-P", "mode=a,a", "--", "echo", "{workers}", "{mode}"], "'a' twice", "list each value once"),
     row(&["run", "-o", "OUT", "-P", "mode=a,b", "--", "echo", "{workers}"], "never used", "{mode}"),
+    // A bad parameter's secret is masked in the error too.
+    row(&["run", "-o", "OUT", "-P", "9dsn=postgres://a:hunter2@h/db", "--", "echo", "{workers}"], "postgres://a:***@h/db", "NAME=v1,v2"),
     // Placeholders.
     row(&["run", "-o", "OUT", "--", "echo", "{worker}"], "{worker}", "did you mean {workers}"),
     row(&["run", "-o", "OUT", "--", "echo", "{mode}"], "{mode}", "-P mode=v1,v2"),
