@@ -59,10 +59,10 @@ pub enum UsageError {
     #[error("{0} is not a forkcast report: {1}; pass a report.json that forkcast run wrote")]
     NotAReport(String, String),
     #[error(
-        "{0} was written by a newer forkcast (schema_version {1}; this one reads up to {2}): \
-         upgrade forkcast to read it"
+        "{0} was written by a newer forkcast (schema_version {1}; this one reads {2}): upgrade \
+         forkcast to read it"
     )]
-    NewerReport(String, u64, u32),
+    NewerReport(String, u32, u32),
     #[error("the command '{0}' was not found: check its spelling or give its full path")]
     CommandNotFound(String),
     #[error(

@@ -34,7 +34,8 @@ pub fn parse_report(bytes: &[u8], name: &str) -> Result<Measurements, UsageError
         // The raw measurements file carries no schema_version; report.json always does.
         None => {}
         Some(Some(v)) if v > u64::from(SCHEMA_VERSION) => {
-            return Err(UsageError::NewerReport(name.to_string(), v, SCHEMA_VERSION))
+            let v = u32::try_from(v).unwrap_or(u32::MAX);
+            return Err(UsageError::NewerReport(name.to_string(), v, SCHEMA_VERSION));
         }
         Some(Some(v)) if v >= 1 => {}
         Some(_) => {
