@@ -65,10 +65,10 @@ pub enum UsageError {
     #[error("cannot resume {0}: {1}")]
     NotResumable(String, String),
     #[error(
-        "{0} was written by a newer forkcast (schema_version {1}; this one reads up to {2}): \
-         upgrade forkcast to read it"
+        "{0} was written by a newer forkcast (schema_version {1}; this one reads {2}): upgrade \
+         forkcast to read it"
     )]
-    NewerReport(String, u64, u32),
+    NewerReport(String, u32, u32),
     #[error("the command '{0}' was not found: check its spelling or give its full path")]
     CommandNotFound(String),
     #[error(

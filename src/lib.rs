@@ -11,7 +11,6 @@ pub mod error;
 pub mod measure;
 pub mod output;
 pub mod plan;
-pub mod reader;
 pub mod redact;
 pub mod report;
 pub mod run;

@@ -3,6 +3,7 @@
 
 use crate::cli::{Goal, Order, RunArgs};
 use crate::error::UsageError;
+use crate::redact;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -452,14 +453,14 @@ fn parse_params(raw: &[String]) -> Result<Vec<(String, Vec<String>)>, UsageError
     for p in raw {
         let (name, values) = p
             .split_once('=')
-            .ok_or_else(|| UsageError::BadParam(p.clone()))?;
+            .ok_or_else(|| UsageError::BadParam(redact::text(p)))?;
         let name = name.trim();
         let values: Vec<String> = values.split(',').map(str::to_string).collect();
         if name == "workers" {
             return Err(UsageError::ReservedParam);
         }
         if !is_param_name(name) || values.iter().any(String::is_empty) {
-            return Err(UsageError::BadParam(p.clone()));
+            return Err(UsageError::BadParam(redact::text(p)));
         }
         if params.iter().any(|(n, _)| n == name) {
             return Err(UsageError::DuplicateParam(name.to_string()));
@@ -468,7 +469,7 @@ fn parse_params(raw: &[String]) -> Result<Vec<(String, Vec<String>)>, UsageError
         if let Some(i) = repeated {
             return Err(UsageError::RepeatedValue(
                 name.to_string(),
-                values[i].clone(),
+                redact::text(&values[i]),
             ));
         }
         params.push((name.to_string(), values));

@@ -235,7 +235,7 @@ fn check_version(file: &Path, version: Option<u32>) -> Result<(), UsageError> {
         None => Err(not_a_report(file, "it has no schema_version")),
         Some(v) if v > SCHEMA_VERSION => Err(UsageError::NewerReport(
             file.display().to_string(),
-            u64::from(v),
+            v,
             SCHEMA_VERSION,
         )),
         Some(_) => Ok(()),

@@ -6,7 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(m) = forkcast::reader::parse_report(data, "fuzz.json") {
+    if let Ok(saved) = forkcast::saved::from_bytes(std::path::Path::new("fuzz.json"), data) {
+        let m = saved.measurements;
         let a = forkcast::analyze::analyze(&m);
         let _ = forkcast::diagnose::diagnose(&m, &a);
     }

@@ -29,7 +29,8 @@ pub fn check() -> Vec<Capability> {
         paranoid.map_or("unreadable".into(), |p| p.to_string())
     );
     let child_proc = ChildProc::start();
-    let mut caps = vec![
+    let mut caps =
+        vec![
         cap(
             "perf_software",
             opens(&Software::TASK_CLOCK, false),
@@ -51,12 +52,13 @@ pub fn check() -> Vec<Capability> {
             "no hardware PMU is exposed (typical in a VM): enable the virtual PMU in the \
              hypervisor, or do without (nothing in the diagnosis needs it)",
         ),
-        cap(
+        // The switch recorder's own check (run::switches::available on the switches branch)
+        // gives the same answer with its own fix line: use it once both are merged.
+        cap_result(
             "perf_switch_records",
-            switch_records(),
+            switch_records().then_some(()).ok_or_else(|| lower_paranoid.clone()),
             "exact off-CPU time per thread from perf context-switch records (else the procfs \
              sampler estimates it)",
-            &lower_paranoid,
         ),
         cap(
             "tracefs",
@@ -108,15 +110,20 @@ pub fn check() -> Vec<Capability> {
 }
 
 fn cap(name: &'static str, available: bool, gives: &'static str, fix: &str) -> Capability {
+    cap_result(
+        name,
+        available.then_some(()).ok_or_else(|| fix.to_string()),
+        gives,
+    )
+}
+
+/// A capability from a check that says why it failed, with the fix.
+fn cap_result(name: &'static str, check: Result<(), String>, gives: &'static str) -> Capability {
     Capability {
         name,
-        available,
+        available: check.is_ok(),
         gives,
-        fix: if available {
-            String::new()
-        } else {
-            fix.to_string()
-        },
+        fix: check.err().unwrap_or_default(),
     }
 }
 

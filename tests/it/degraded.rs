@@ -194,3 +194,24 @@ fn doctor_names_what_an_unprivileged_user_cannot_measure_and_the_fix() {
         "every missing capability has its fix",
     );
 }
+
+#[test]
+fn an_output_folder_the_user_cannot_write_is_one_line_and_exit_2() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.forkcast(&[
+        "run",
+        "-o",
+        "/root/forkcast-degraded-out",
+        "--",
+        "echo",
+        "{workers}",
+    ]);
+    out.expect(out.code == Some(2), "bad input: exit 2");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    out.expect(lines.len() == 1, "one line");
+    out.expect(
+        lines[0].contains("Permission denied") && lines[0].contains("permissions"),
+        "the problem and the fix",
+    );
+    assert!(!Path::new("/root/forkcast-degraded-out").exists());
+}
