@@ -89,6 +89,12 @@ fn main() -> anyhow::Result<()> {
         exact.switches.as_ref().map_or(0, |s| s.wake_records),
         exact.switches.as_ref().map_or(0, |s| s.lost_records),
     );
+    if let Some(sw) = &exact.switches {
+        println!(
+            "  switches in without a wake-up record: {}, reordered records: {}",
+            sw.unseen_wakeups, sw.reordered_records
+        );
+    }
     let (Some(e), Some(s)) = (shares(&exact, workers), shares(&sampled, workers)) else {
         anyhow::bail!("no workers found on one side");
     };

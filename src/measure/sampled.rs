@@ -175,6 +175,13 @@ pub struct SwitchStats {
     pub wakeups_traced: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wakeups_unavailable: Option<String>,
+    /// Switches in straight from blocked, with no wake-up record between: how many wake-ups
+    /// the records missed (all of them when wake-ups are not traced).
+    #[serde(default)]
+    pub unseen_wakeups: u64,
+    /// Records older than their thread's last one (clamped): a sign of rings drained unevenly.
+    #[serde(default)]
+    pub reordered_records: u64,
     /// Records the kernel dropped because a ring was full (PERF_RECORD_LOST); when not 0 the
     /// intervals around the loss are wrong and the report says so.
     pub lost_records: u64,

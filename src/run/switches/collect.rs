@@ -227,6 +227,8 @@ impl Collector {
     fn finish(self, end_ns: u64, cpu: Duration) -> SamplerData {
         let mut stats = self.stats;
         stats.lost_records = self.iv.lost_records;
+        stats.unseen_wakeups = self.iv.unseen_wakeups;
+        stats.reordered_records = self.iv.reordered;
         stats.bin_s = self.iv.bin_ns() as f64 / 1e9;
         stats.threads_seen = self.iv.threads.len() as u64;
         stats.processes_seen = self.iv.procs.len() as u64;

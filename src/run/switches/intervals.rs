@@ -85,6 +85,9 @@ pub struct Intervals {
     pub lost_records: u64,
     /// Records that arrived out of order for their thread (clamped to its last time).
     pub reordered: u64,
+    /// Switches in straight from blocked: wake-ups the records did not show (all of them when
+    /// wake-ups are not traced).
+    pub unseen_wakeups: u64,
 }
 
 impl Intervals {
@@ -98,6 +101,7 @@ impl Intervals {
             procs: BTreeMap::new(),
             lost_records: 0,
             reordered: 0,
+            unseen_wakeups: 0,
         };
         iv.add_process(root, ppid, comm.clone(), start_ns);
         iv.add_thread(root, root, comm, start_ns, State::Running);
@@ -315,6 +319,7 @@ impl Intervals {
             State::Exited => {}
         }
         match (state, next) {
+            (State::Blocked, State::Running) => self.unseen_wakeups += 1,
             (State::Running, State::Blocked) => t.voluntary += 1,
             (State::Running, State::Runnable) => t.preempted += 1,
             _ => {}

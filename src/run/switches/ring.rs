@@ -9,9 +9,12 @@ use perf_event::events::{Software, Tracepoint};
 use perf_event::{Builder, Clock, SampleFlag, Sampler};
 use std::io;
 
-/// Data bytes per CPU asked for first: ~21,000 switch records (24 bytes each). At the
-/// collector's 20 ms mean gap that absorbs a million switches a second per CPU.
+/// Data bytes per CPU asked for first: at most 512 KiB (~21,000 switch records; at the
+/// collector's 20 ms mean gap that absorbs a million switches a second per CPU), and no more
+/// than RINGS_TOTAL_BYTES over all CPUs, so a 64-CPU host locks 8 MiB per event kind, not 32.
+/// The collector wakes sooner when a drain finds a ring a quarter full (collect.rs).
 const RING_BYTES: usize = 512 * 1024;
+const RINGS_TOTAL_BYTES: usize = 8 * 1024 * 1024;
 /// Smallest ring tried when the kernel refuses bigger ones (perf_event_mlock_kb for non-root).
 const MIN_RING_BYTES: usize = 16 * 1024;
 /// Size of the commonest record (a switch: 8-byte header + 16-byte trailer).
@@ -47,7 +50,7 @@ impl Rings {
     /// (EACCES without permission, ENOENT/EOPNOTSUPP on kernels without switch records).
     pub fn open(pid: i32) -> io::Result<Rings> {
         let cpus = online_cpus();
-        let mut ring_bytes = RING_BYTES;
+        let mut ring_bytes = ring_bytes_for(cpus);
         loop {
             match Self::open_sized(pid, cpus, ring_bytes) {
                 Ok(r) => return Ok(r),
@@ -169,6 +172,12 @@ fn wakee_pid_offset(format: &str) -> Option<usize> {
     line[at..].split(';').next()?.trim().parse().ok()
 }
 
+/// Ring bytes per CPU for `cpus` CPUs: a power of two within [MIN_RING_BYTES, RING_BYTES].
+fn ring_bytes_for(cpus: usize) -> usize {
+    let share = (RINGS_TOTAL_BYTES / cpus.max(1)).clamp(MIN_RING_BYTES, RING_BYTES);
+    1 << share.ilog2()
+}
+
 /// CPUs online now (perf events per CPU must cover every CPU a task of the tree may run on).
 fn online_cpus() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
@@ -202,5 +211,13 @@ mod tests {
                       \tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;\n";
         assert_eq!(super::wakee_pid_offset(format), Some(24));
         assert_eq!(super::wakee_pid_offset("field:int prio;\toffset:28;"), None);
+    }
+
+    #[test]
+    fn rings_shrink_on_many_cpus_and_stay_powers_of_two() {
+        assert_eq!(super::ring_bytes_for(2), 512 * 1024);
+        assert_eq!(super::ring_bytes_for(64), 128 * 1024);
+        assert_eq!(super::ring_bytes_for(48), 128 * 1024);
+        assert_eq!(super::ring_bytes_for(4096), 16 * 1024);
     }
 }
