@@ -7,4 +7,5 @@ mod labs;
 mod offcpu;
 mod probes;
 mod sampler;
+mod shapes;
 mod support;
