@@ -36,7 +36,7 @@ def main():
         try:
             paths = sorted(glob.glob(os.path.join(ROOT, "fixtures/expected/*.json")))
             paths += sorted(glob.glob(os.path.join(ROOT, "fixtures/workloads/expected/*.json")))
-            for path in (p for p in paths if a.only in os.path.basename(p)):
+            for path in (p for p in paths if a.only in p):
                 e = json.load(open(path))
                 if "argv" in e:
                     subst = {"{python}": a.python, "{workloads}": os.path.join(ROOT, "fixtures/workloads")}

@@ -20,6 +20,10 @@ const BUSY_SHARE_OF_MAX: f64 = 0.1;
 /// ...and at least this share of the whole tree's CPU, so a tree of idle tasks has no workers.
 const BUSY_SHARE_OF_TOTAL: f64 = 0.02;
 
+/// A task of a process-per-task tool does at least this share of the average task's work: the
+/// short units of an uneven build do a tenth of the long one, a helper beside them far less.
+const TASK_SHARE_OF_MEAN: f64 = 0.1;
+
 /// A busy process whose busy children each use more than twice its CPU is their dispatcher
 /// (a pool's parent, make, a shell script), not one of the workers.
 const DISPATCHER_SHARE_OF_CHILDREN: f64 = 0.5;
@@ -140,6 +144,36 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
         g.1.push(p);
     }
     let (group_cpu, tasks) = groups.into_values().max_by(|a, b| a.0.total_cmp(&b.0))?;
+    // A helper that lives beside the tasks (multiprocessing's resource tracker, a logger)
+    // does little of the work and is alive through all of them: it waits beside them.
+    let mean = group_cpu / tasks.len() as f64;
+    let first = tasks
+        .iter()
+        .map(|p| p.first_seen_s)
+        .fold(f64::MAX, f64::min);
+    let last = tasks.iter().map(|p| p.last_seen_s).fold(f64::MIN, f64::max);
+    let others_span = |me: i32| {
+        let others = tasks.iter().filter(|p| p.pid != me);
+        let a = others
+            .clone()
+            .map(|p| p.first_seen_s)
+            .fold(f64::MAX, f64::min);
+        let b = others.map(|p| p.last_seen_s).fold(f64::MIN, f64::max);
+        (a, b)
+    };
+    let beside = |p: &ProcessRecord| {
+        let (a, b) = others_span(p.pid);
+        cpu(p) < mean && p.first_seen_s <= a && p.last_seen_s >= b
+    };
+    let helpers: Vec<i32> = tasks
+        .iter()
+        .filter(|p| (p.first_seen_s, p.last_seen_s) == (first, last) && beside(p))
+        .map(|p| p.pid)
+        .collect();
+    let tasks: Vec<&ProcessRecord> = tasks
+        .into_iter()
+        .filter(|p| cpu(p) >= TASK_SHARE_OF_MEAN * mean && !helpers.contains(&p.pid))
+        .collect();
     let slots = most_alive_at_once(&tasks);
     // Most of the work, and tasks that followed each other.
     if group_cpu * 2.0 < total || tasks.len() <= slots || tasks.len() < 2 {
@@ -161,9 +195,16 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
         count: slots as u32,
         cpu_s: tasks.iter().map(|p| cpu(p)).collect(),
         pids: tasks.iter().map(|p| p.pid).collect(),
+        // Each task's busiest thread, as for a pool of processes: a task's idle helper
+        // threads (a BLAS pool waiting on its futex) are not its work.
         tids: tasks
             .iter()
-            .flat_map(|p| p.threads.iter().map(|t| t.tid))
+            .filter_map(|p| {
+                p.threads
+                    .iter()
+                    .max_by(|a, b| a.on_cpu_s.total_cmp(&b.on_cpu_s))
+                    .map(|t| t.tid)
+            })
             .collect(),
         other_processes: (data.processes.len() - tasks.len()) as u32,
         task_s,

@@ -13,6 +13,7 @@ mod properties;
 mod report;
 mod sampler;
 mod secrets;
+mod shapes;
 mod support;
 mod switches;
 mod visuals;

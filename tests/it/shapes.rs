@@ -1,0 +1,137 @@
+//! Every pool shape in fixtures/workloads/, run through forkcast at 1 and 2 workers: the
+//! recommendation matches its fixtures/workloads/expected/ file, and the figures that decided
+//! it are the shape's own (slots of task processes, the one pool thread, the SQLite sink).
+//! Small sizes: each sweep takes a few seconds.
+
+use crate::support::{python, repo_root, step, summary_at, sweep, words};
+use serde_json::Value;
+
+/// Runs the shape fixture `name` at 1 and 2 workers (one run each) and checks its expected
+/// recommendation; returns the report.
+fn shape(name: &str) -> (crate::support::TempDir, Value) {
+    let path = repo_root().join(format!("fixtures/workloads/expected/{name}.json"));
+    let e: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let workloads = repo_root().join("fixtures/workloads").display().to_string();
+    let argv: Vec<String> = e["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| match a.as_str().unwrap() {
+            "{python}" => python().display().to_string(),
+            other => other.replace("{workloads}", &workloads),
+        })
+        .collect();
+    let (dir, r) = sweep(
+        &format!("shape-{name}"),
+        &words("-w 1,2 --runs 1 --warmup 0"),
+        &argv,
+    );
+    let rec = &r["diagnosis"]["recommendation"];
+    for (key, want) in e["expect"].as_object().unwrap() {
+        assert_eq!(
+            &rec[key], want,
+            "{name}: recommendation.{key} (why expected: {})\nsteps: {:#}",
+            e["why"], r["diagnosis"]["steps"]
+        );
+    }
+    (dir, r)
+}
+
+#[test]
+fn make_runs_its_units_in_slots_and_the_long_unit_makes_the_tasks_uneven() {
+    let (_d, r) = shape("make_uneven");
+    let at2 = summary_at(&r, 2);
+    assert_eq!(at2["worker_layout"], "tasks", "{at2}");
+    assert_eq!(at2["workers_observed"], 2, "two slots, make not among them");
+    let tasks = &summary_at(&r, 1)["process_tasks"];
+    assert!(
+        tasks["count"].as_u64().unwrap() >= 12,
+        "every unit is a task: {tasks}"
+    );
+    let ev = step(&r, "task_variance")["evidence"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(ev.contains("tasks varied by CV"), "{ev}");
+}
+
+#[test]
+fn xargs_gzips_are_the_tasks_and_xargs_is_not_a_worker() {
+    let (_d, r) = shape("xargs_uneven");
+    assert_eq!(summary_at(&r, 2)["worker_layout"], "tasks");
+    assert_eq!(summary_at(&r, 2)["workers_observed"], 2);
+}
+
+#[test]
+fn a_batch_and_wait_loop_leaves_slots_idle_at_every_wait() {
+    let (_d, r) = shape("batch_wait");
+    let at2 = summary_at(&r, 2);
+    assert_eq!(at2["worker_layout"], "tasks");
+    assert!(
+        at2["straggler_tail"].as_f64().unwrap() >= 0.15,
+        "the short task's slot idles until the long one ends: {at2}"
+    );
+}
+
+#[test]
+fn a_thread_pool_of_one_is_cpu_bound_on_its_one_thread() {
+    let (_d, r) = shape("threadpool_one");
+    assert_eq!(
+        summary_at(&r, 1)["workers_observed"],
+        1,
+        "not the main thread"
+    );
+    assert_eq!(step(&r, "cpu_bound")["answer"], "yes");
+}
+
+#[test]
+fn sqlite_cli_writers_under_xargs_contend_on_their_database() {
+    let (_d, r) = shape("sqlite_xargs");
+    let sink = step(&r, "shared_sink");
+    assert_eq!(sink["measured"]["kind"], "sqlite", "{sink}");
+    assert!(
+        sink["measured"]["resource"]
+            .as_str()
+            .unwrap()
+            .ends_with("results.db"),
+        "named by the database file: {sink}"
+    );
+    assert!(
+        sink["measured"]["writer_sleep_share"].as_f64().unwrap() > 0.0,
+        "the busy handler's sleeps are charged to it: {sink}"
+    );
+    let ev = sink["evidence"].as_str().unwrap();
+    assert!(ev.contains("cost speedup"), "says what it cost: {ev}");
+}
+
+#[test]
+fn a_pool_holding_sqlite_write_locks_while_computing_needs_a_single_writer() {
+    let (_d, r) = shape("sqlite_pool_compute");
+    assert_eq!(step(&r, "shared_sink")["measured"]["kind"], "sqlite");
+}
+
+#[test]
+fn a_pool_committing_each_row_to_sqlite_is_judged_on_its_work() {
+    let (_d, r) = shape("sqlite_pool_commit");
+    let cpu = step(&r, "cpu_bound");
+    for key in ["on_cpu_share", "sink_wait_share", "work_on_cpu_share"] {
+        assert!(
+            cpu["measured"][key].is_number(),
+            "both figures given: {cpu}"
+        );
+    }
+}
+
+#[test]
+fn clients_waiting_on_a_slow_service_stay_not_cpu_bound() {
+    let (_d, r) = shape("socket_wait");
+    let cpu = step(&r, "cpu_bound");
+    assert_eq!(cpu["answer"], "no", "{cpu}");
+    assert!(
+        cpu["measured"]["sink_wait_per_cpu_second"]
+            .as_f64()
+            .unwrap()
+            > 1.0,
+        "the service waits longer than the work computes: {cpu}"
+    );
+}
