@@ -35,7 +35,7 @@ pub struct Resumed {
 /// Saves this invocation's command line into `dir`, so the sweep can be resumed. It holds the
 /// command exactly as given (secrets included, since a resume must run the same thing), so only
 /// forkcast's user may read it.
-pub fn save_sweep(dir: &Path) -> anyhow::Result<()> {
+fn save_sweep(dir: &Path) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let saved = SavedSweep {
@@ -120,8 +120,29 @@ fn load_saved(dir: &Path) -> Result<Option<Measurements>, UsageError> {
         .map_err(|e| UsageError::NotAReport(path.display().to_string(), e.to_string()))
 }
 
+/// Readies the output folder: for a resumed sweep, checks its saved runs against `plan` and
+/// returns them; for a new one, prepares the folder and saves the command line.
+pub fn prepare_output(
+    resumed: Option<Resumed>,
+    plan: &crate::plan::Plan,
+) -> anyhow::Result<Option<Measurements>> {
+    match resumed {
+        Some(r) => {
+            if let Some(m) = &r.measurements {
+                check_against_plan(&plan.output_dir, m, plan)?;
+            }
+            Ok(r.measurements)
+        }
+        None => {
+            crate::output::prepare_dir(&plan.output_dir)?;
+            save_sweep(&plan.output_dir)?;
+            Ok(None)
+        }
+    }
+}
+
 /// Checks that the saved runs belong to `plan` and that some are still to make.
-pub fn check_against_plan(
+fn check_against_plan(
     dir: &Path,
     m: &Measurements,
     plan: &crate::plan::Plan,
