@@ -65,22 +65,11 @@ fn run_command(given: &RunArgs) -> anyhow::Result<u8> {
     let host = run::host::describe_host();
     // `--resume DIR`: the saved sweep's options; the presentation flags stay as given.
     let resumed = run::resume::load(given)?;
-    let args = resumed.as_ref().map_or(given, |r| &r.args);
-    let plan = plan::plan(args, host.usable_cpus)?;
-    let saved = match resumed {
-        Some(r) => {
-            if let Some(m) = &r.measurements {
-                run::resume::check_against_plan(&plan.output_dir, m, &plan)?;
-            }
-            r.measurements
-        }
-        None => {
-            output::prepare_dir(&plan.output_dir)?;
-            output::clear_old_runs(&plan.output_dir)?;
-            run::resume::save_sweep(&plan.output_dir)?;
-            None
-        }
-    };
+    let plan = plan::plan(
+        resumed.as_ref().map_or(given, |r| &r.args),
+        host.usable_cpus,
+    )?;
+    let saved = run::resume::prepare_output(resumed, &plan)?;
     let args = given;
     let bar = forkcast::report::progress::Bar::for_sweep(&plan, args.quiet, args.json);
     let say = |line: &str| bar.line(line);

@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 /// argv[1] that turns forkcast into a keeper; never typed by a user.
 const KEEPER_ARG: &str = "__forkcast_keeper__";
 
+/// The byte the keeper sends once it runs.
+pub const READY: u8 = b'R';
+
 /// How long the keeper sleeps between reaps while the run goes on.
 const REAP_PERIOD: Duration = Duration::from_millis(20);
 
@@ -164,6 +167,11 @@ pub fn run_if_keeper() -> Option<ExitCode> {
 }
 
 fn keep(lifeline: OwnedFd, mut report: File, root: i32) -> ExitCode {
+    // Ready: forkcast releases the target only now, so our own start-up (an exec of forkcast's
+    // binary) never competes with the target's first milliseconds.
+    if report.write_all(&[READY]).is_err() {
+        return ExitCode::from(1);
+    }
     let mut out = KeeperReport::default();
     loop {
         reap_ready(root, &mut out);

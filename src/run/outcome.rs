@@ -209,6 +209,83 @@ pub fn human_bytes(bytes: u64) -> String {
 mod tests {
     use super::*;
 
+    /// A run as the runner records it: `fields` over a clean, 1 s, exit-0 run.
+    fn run(fields: serde_json::Value) -> Run {
+        let mut base = serde_json::json!({
+            "wall_s": 1.0, "exit_code": 0,
+            "rusage": {"user_s": 0.0, "sys_s": 0.0, "max_rss_bytes": 0, "voluntary_switches": 0,
+                       "involuntary_switches": 0, "minor_faults": 0, "major_faults": 0},
+        });
+        for (k, v) in fields.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn kinds(o: &Outcome) -> Vec<FaultKind> {
+        o.faults.iter().map(|f| f.kind).collect()
+    }
+
+    const CAPS: Caps = Caps {
+        output_cap_bytes: 1 << 20,
+    };
+
+    #[test]
+    fn a_clean_run_is_ok_with_no_faults() {
+        let o = outcome_of(&run(serde_json::json!({})), &CAPS);
+        assert_eq!((o.ended, o.summary.as_str()), (Ending::Ok, "ok"));
+    }
+
+    #[test]
+    fn a_run_of_milliseconds_is_flagged_too_short_but_stays_ok() {
+        let o = outcome_of(&run(serde_json::json!({"wall_s": 0.003})), &CAPS);
+        assert_eq!(o.ended, Ending::Ok);
+        assert_eq!(kinds(&o), [FaultKind::TooShort]);
+        assert!(o.summary.contains("3.0 ms"), "{}", o.summary);
+        let failed = outcome_of(
+            &run(serde_json::json!({"wall_s": 0.003, "exit_code": 1})),
+            &CAPS,
+        );
+        assert_eq!(
+            kinds(&failed),
+            [FaultKind::ExitCode],
+            "a failure says so, not 'too short'"
+        );
+    }
+
+    #[test]
+    fn crashes_and_other_signals_are_told_apart() {
+        let segv = run(serde_json::json!({"exit_code": null, "signal": libc::SIGSEGV}));
+        assert_eq!(outcome_of(&segv, &CAPS).ended, Ending::Crashed);
+        let kill = run(serde_json::json!({"exit_code": null, "signal": libc::SIGKILL}));
+        let o = outcome_of(&kill, &CAPS);
+        assert_eq!(o.ended, Ending::Killed);
+        assert!(
+            o.summary.contains("OOM"),
+            "SIGKILL names the likely sender: {}",
+            o.summary
+        );
+    }
+
+    #[test]
+    fn a_timeout_with_sigterm_ignored_and_a_flood_are_all_listed() {
+        let r = run(serde_json::json!({
+            "timed_out": true, "exit_code": null, "signal": libc::SIGKILL,
+            "sigterm_ignored": true, "stdout_bytes": 5u64 << 20,
+        }));
+        let o = outcome_of(&r, &CAPS);
+        assert_eq!(o.ended, Ending::TimedOut);
+        assert_eq!(
+            kinds(&o),
+            [
+                FaultKind::Timeout,
+                FaultKind::SigtermIgnored,
+                FaultKind::OutputCapped
+            ]
+        );
+        assert!(o.summary.contains("5.0 MiB"), "{}", o.summary);
+    }
+
     #[test]
     fn bytes_and_signals_read_as_words() {
         assert_eq!(human_bytes(512), "512 B");

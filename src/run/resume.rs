@@ -35,7 +35,7 @@ pub struct Resumed {
 /// Saves this invocation's command line into `dir`, so the sweep can be resumed. It holds the
 /// command exactly as given (secrets included, since a resume must run the same thing), so only
 /// forkcast's user may read it.
-pub fn save_sweep(dir: &Path) -> anyhow::Result<()> {
+fn save_sweep(dir: &Path) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let saved = SavedSweep {
@@ -105,23 +105,39 @@ pub fn load(given: &RunArgs) -> Result<Option<Resumed>, UsageError> {
     Ok(Some(Resumed { args, measurements }))
 }
 
-/// The measurements saved in `dir` so far; None when no run had finished yet.
-///
-/// The one place that reads them, so it can move to the raw measurements file with its loader
-/// (`forkcast::saved::load`) when that lands; today report.json holds them (its points carry
-/// every measured field beside their summaries).
+/// The measurements saved in `dir` so far (its raw file, through the one reader of saved
+/// sweeps); None when no run had finished yet.
 fn load_saved(dir: &Path) -> Result<Option<Measurements>, UsageError> {
-    let path = dir.join("report.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    if !dir.join(crate::saved::RAW_FILE).exists() {
         return Ok(None);
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| UsageError::NotAReport(path.display().to_string(), e.to_string()))
+    }
+    crate::saved::load(&dir.join(crate::saved::RAW_FILE)).map(Some)
+}
+
+/// Readies the output folder: for a resumed sweep, checks its saved runs against `plan` and
+/// returns them; for a new one, prepares the folder and saves the command line.
+pub fn prepare_output(
+    resumed: Option<Resumed>,
+    plan: &crate::plan::Plan,
+) -> anyhow::Result<Option<Measurements>> {
+    match resumed {
+        Some(r) => {
+            if let Some(m) = &r.measurements {
+                check_against_plan(&plan.output_dir, m, plan)?;
+            }
+            Ok(r.measurements)
+        }
+        None => {
+            crate::output::prepare_dir(&plan.output_dir)?;
+            crate::output::clear_old_runs(&plan.output_dir)?;
+            save_sweep(&plan.output_dir)?;
+            Ok(None)
+        }
+    }
 }
 
 /// Checks that the saved runs belong to `plan` and that some are still to make.
-pub fn check_against_plan(
+fn check_against_plan(
     dir: &Path,
     m: &Measurements,
     plan: &crate::plan::Plan,

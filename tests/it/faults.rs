@@ -155,7 +155,15 @@ fn each_fault_is_recorded_with_its_story_and_the_other_points_still_run() {
     expect("usr1", "killed", &["signal"]);
     expect("exit", "failed", &["exit_code"]);
     expect("hang", "timed_out", &["timeout", "sigterm_ignored"]);
-    expect("instant", "ok", &["too_short"]);
+    // `bash -c true` takes a few ms, but a loaded host can stretch it past the 50 ms mark: the
+    // rule must follow the measured wall time either way (src/run/outcome.rs tests it exactly).
+    let instant_s = crate::support::num(&run_of(&report, "instant")["wall_s"], "instant wall");
+    let too_short: &[&str] = if instant_s < 0.05 {
+        &["too_short"]
+    } else {
+        &[]
+    };
+    expect("instant", "ok", too_short);
     expect("ok", "ok", &[]);
     assert!(run_of(&report, "segv")["outcome"]["summary"]
         .as_str()
