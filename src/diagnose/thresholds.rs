@@ -43,8 +43,9 @@ pub const TASK_DURATION_CV: f64 = 1.0;
 /// A spread of task durations needs this many tasks to mean anything.
 pub const MIN_TASKS_FOR_CV: u64 = 10;
 
-/// ... or when at least this share of the pool's active span ends with workers idle while
-/// others still run (a straggler tail), measured from outside.
+/// Where no task was timed (no python probe), at least this share of the pool's active span
+/// ending with workers idle while others still run (a straggler tail, measured from outside)
+/// stands in for the CV.
 pub const STRAGGLER_TAIL_SHARE: f64 = 0.15;
 
 /// A task ships a big object when a mebibyte or more crosses a pipe for it: pickling and

@@ -612,3 +612,25 @@ fn a_threads_run_that_disagrees_with_the_gil_figure_lowers_confidence() {
         d.confidence_reasons
     );
 }
+
+#[test]
+fn even_tasks_behind_a_straggler_tail_stay_chunked() {
+    // The probe timed even tasks (CV 0.2); the tail at 2 workers is the last round of chunks.
+    let mut s = probe(Some(400.0), Some(0.004), Some((400, 0.2)));
+    s.straggler_tail = Some(0.3);
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, s.clone()), (2, 2.2, s)],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, "task_variance");
+    assert_eq!(st.answer, Answer::No, "{}", st.evidence);
+    assert!(
+        st.evidence.contains("tasks themselves are even"),
+        "{}",
+        st.evidence
+    );
+    assert_eq!(d.recommendation.scheduling, Some(Scheduling::Chunked));
+}
