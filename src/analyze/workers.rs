@@ -716,4 +716,27 @@ mod tests {
         .unwrap();
         assert_eq!((w.layout, w.tids.clone()), (Layout::Single, vec![101]));
     }
+
+    #[test]
+    fn fresh_pools_in_turn_are_one_slot_and_their_resource_tracker_is_not_a_task() {
+        // A new Pool(1) per batch: four workers one after another, and the resource tracker
+        // alive beside all of them with little CPU.
+        let mut processes = vec![
+            task(1, 0, "python3", 0.0, 8.0, 0.9),
+            task(2, 1, "python3", 3.0, 8.0, 0.04),
+        ];
+        for (i, a) in [3.2, 4.7, 5.7, 6.7].into_iter().enumerate() {
+            processes.push(task(10 + i as i32, 1, "python3", a, a + 0.9, 0.28));
+        }
+        let w = identify(
+            &SamplerData {
+                processes,
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Tasks, 1));
+        assert!(!w.pids.contains(&2), "{:?}", w.pids);
+    }
 }

@@ -22,7 +22,7 @@ fn host(cores: u32) -> Host {
 }
 
 /// One series: (workers, wall seconds, summary tweaks) per point; speedups filled in.
-fn sweep(
+pub(super) fn sweep(
     cores: u32,
     points: Vec<(u32, f64, PointSummary)>,
     layout: Layout,
@@ -79,7 +79,7 @@ fn sweep(
     )
 }
 
-fn busy(on_cpu: f64) -> PointSummary {
+pub(super) fn busy(on_cpu: f64) -> PointSummary {
     PointSummary {
         on_cpu_share: Some(on_cpu),
         runqueue_share: Some(0.0),
@@ -88,7 +88,7 @@ fn busy(on_cpu: f64) -> PointSummary {
     }
 }
 
-fn answer(d: &Diagnosis, id: &str) -> Answer {
+pub(super) fn answer(d: &Diagnosis, id: &str) -> Answer {
     d.steps
         .iter()
         .find(|s| s.id == id)

@@ -157,3 +157,82 @@ fn whole_tree(mut st: Step, n: u32, s: &PointSummary) -> Step {
     );
     st
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::waits::Sink;
+    use crate::analyze::Layout;
+    use crate::diagnose::tests::{answer, busy, sweep};
+    use crate::diagnose::{diagnose, Answer, Model};
+
+    /// Workers at 1 worker on a CPU `on_cpu` of their lives and waiting `sink` of them on a
+    /// SQLite file they write.
+    fn writing(on_cpu: f64, sink: f64) -> crate::analyze::point::PointSummary {
+        let mut s = busy(on_cpu);
+        s.external_waits = Some(vec![Sink {
+            resource: "file:/data/results.db".into(),
+            kind: "sqlite".into(),
+            wait_share: sink,
+            direct_share: sink,
+            workers_waiting: 1,
+            workers_writing: 1,
+            ..Default::default()
+        }]);
+        s
+    }
+
+    #[test]
+    fn workers_committing_to_a_database_are_judged_on_their_work_net_of_the_commits() {
+        // 55 % on a CPU, 40 % in commits: the work itself wants a CPU 92 % of its time.
+        let (m, a) = sweep(
+            2,
+            vec![
+                (1, 10.0, writing(0.55, 0.40)),
+                (2, 5.5, writing(0.55, 0.40)),
+            ],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        assert_eq!(answer(&d, "cpu_bound"), Answer::Yes);
+        let st = d.steps.iter().find(|s| s.id == "cpu_bound").unwrap();
+        assert_eq!(st.measured["on_cpu_share"], 0.55, "the raw figure is given");
+        assert!(st.measured["work_on_cpu_share"].as_f64().unwrap() > 0.9);
+        assert!(
+            st.evidence.contains("file:/data/results.db"),
+            "{}",
+            st.evidence
+        );
+        assert_eq!(d.recommendation.model, Some(Model::Processes));
+    }
+
+    #[test]
+    fn clients_that_wait_on_a_service_longer_than_they_compute_stay_not_cpu_bound() {
+        let (m, a) = sweep(
+            2,
+            vec![
+                (1, 10.0, writing(0.03, 0.95)),
+                (2, 5.0, writing(0.03, 0.95)),
+            ],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        assert_eq!(answer(&d, "cpu_bound"), Answer::No);
+        assert_eq!(d.recommendation.model, Some(Model::AsyncOrThreads));
+    }
+
+    #[test]
+    fn start_up_is_judged_apart_from_the_steady_state() {
+        // A pool's workers wait 60 % of their lives for start-up; once working they compute.
+        let mut s = busy(0.38);
+        s.steady_on_cpu_share = Some(0.95);
+        s.steady_share_of_life = Some(0.4);
+        s.worker_startup_s = Some(0.6);
+        let (m, a) = sweep(2, vec![(1, 3.0, s)], Layout::Single, "throughput");
+        let d = diagnose(&m, &a);
+        assert_eq!(answer(&d, "cpu_bound"), Answer::Yes);
+        let st = d.steps.iter().find(|s| s.id == "cpu_bound").unwrap();
+        assert!(st.evidence.contains("start-up 0.60 s"), "{}", st.evidence);
+    }
+}

@@ -264,3 +264,73 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     st.evidence = format!("{evidence}.");
     st
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::waits::Sink;
+    use crate::analyze::Layout;
+    use crate::diagnose::tests::{answer, busy, sweep};
+    use crate::diagnose::{diagnose, Answer, SinkAdvice};
+
+    /// Writers of one SQLite file: `direct` blocked on it, `sleep` asleep in its busy handler.
+    fn sqlite(
+        on_cpu: f64,
+        direct: f64,
+        sleep: f64,
+        writers: u32,
+    ) -> crate::analyze::point::PointSummary {
+        let mut s = busy(on_cpu);
+        let sink = Sink {
+            resource: "file:/data/results.db".into(),
+            kind: "sqlite".into(),
+            wait_share: direct + sleep,
+            direct_share: direct,
+            sleep_share: sleep,
+            workers_waiting: writers,
+            workers_writing: writers,
+        };
+        s.external_waits = Some(vec![sink.clone()]);
+        s.sinks = Some(if writers >= 2 { vec![sink] } else { vec![] });
+        s
+    }
+
+    #[test]
+    fn writers_that_sleep_in_a_busy_handler_more_per_cpu_second_with_n_need_one_writer() {
+        let (m, a) = sweep(
+            2,
+            vec![
+                (1, 10.0, sqlite(0.95, 0.02, 0.0, 1)),
+                (2, 9.0, sqlite(0.5, 0.02, 0.45, 2)),
+            ],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        assert_eq!(answer(&d, "shared_sink"), Answer::Yes);
+        assert_eq!(d.recommendation.sink, Some(SinkAdvice::SingleWriter));
+        let st = d.steps.iter().find(|s| s.id == "shared_sink").unwrap();
+        assert_eq!(st.measured["resource"], "file:/data/results.db");
+        assert_eq!(st.measured["writer_sleep_share"], 0.45);
+        // Added waits: 0.94 - 0.02 s per CPU second, on half the life: speedup 1.11 / 0.54.
+        let without = st.measured["speedup_without_added_waits"].as_f64().unwrap();
+        assert!((without - 1.11 / (1.0 - 0.46)).abs() < 0.02, "{without}");
+        assert!(st.evidence.contains("cost speedup"), "{}", st.evidence);
+    }
+
+    #[test]
+    fn writers_whose_sleeps_do_not_grow_per_cpu_second_write_directly() {
+        // time.sleep as part of each task: the same per CPU second at 1 and 2 workers.
+        let (m, a) = sweep(
+            2,
+            vec![
+                (1, 10.0, sqlite(0.6, 0.0, 0.3, 1)),
+                (2, 5.0, sqlite(0.6, 0.0, 0.3, 2)),
+            ],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        assert_eq!(answer(&d, "shared_sink"), Answer::No);
+        assert_eq!(d.recommendation.sink, Some(SinkAdvice::Direct));
+    }
+}
