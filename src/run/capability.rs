@@ -29,8 +29,7 @@ pub fn check() -> Vec<Capability> {
         paranoid.map_or("unreadable".into(), |p| p.to_string())
     );
     let child_proc = ChildProc::start();
-    let mut caps =
-        vec![
+    let mut caps = vec![
         cap(
             "perf_software",
             opens(&Software::TASK_CLOCK, false),
@@ -52,11 +51,10 @@ pub fn check() -> Vec<Capability> {
             "no hardware PMU is exposed (typical in a VM): enable the virtual PMU in the \
              hypervisor, or do without (nothing in the diagnosis needs it)",
         ),
-        // The switch recorder's own check (run::switches::available on the switches branch)
-        // gives the same answer with its own fix line: use it once both are merged.
+        // The switch recorder's own check, so doctor and a run never disagree.
         cap_result(
             "perf_switch_records",
-            switch_records().then_some(()).ok_or_else(|| lower_paranoid.clone()),
+            super::switches::available(),
             "exact off-CPU time per thread from perf context-switch records (else the procfs \
              sampler estimates it)",
         ),
@@ -135,18 +133,6 @@ fn opens(event: &(impl Event + Clone + 'static), kernel: bool) -> bool {
         b.include_kernel();
     }
     b.build().is_ok()
-}
-
-/// A context-switch record stream on CPU 0, as the switch recorder opens one per CPU.
-fn switch_records() -> bool {
-    let mut b = Builder::new(Software::DUMMY);
-    b.observe_self()
-        .one_cpu(0)
-        .inherit(true)
-        .include_kernel()
-        .context_switch(true)
-        .sample_id_all(true);
-    b.build().and_then(|c| c.sampled(8 * 4096)).is_ok()
 }
 
 /// A sleeping child of ours, whose /proc files stand for a target's.
