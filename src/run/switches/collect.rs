@@ -228,6 +228,7 @@ impl Collector {
         let mut stats = self.stats;
         stats.lost_records = self.iv.lost_records;
         stats.unseen_wakeups = self.iv.unseen_wakeups;
+        stats.ignored_wakeups = self.iv.ignored_wakeups;
         stats.reordered_records = self.iv.reordered;
         stats.bin_s = self.iv.bin_ns() as f64 / 1e9;
         stats.threads_seen = self.iv.threads.len() as u64;
