@@ -91,8 +91,9 @@ fn main() -> anyhow::Result<()> {
     );
     if let Some(sw) = &exact.switches {
         println!(
-            "  switches in without a wake-up record: {}, reordered records: {}",
-            sw.unseen_wakeups, sw.reordered_records
+            "  switches in without a wake-up record: {}, wake-ups of threads not blocked: {}, \
+             reordered records: {}",
+            sw.unseen_wakeups, sw.ignored_wakeups, sw.reordered_records
         );
     }
     let (Some(e), Some(s)) = (shares(&exact, workers), shares(&sampled, workers)) else {

@@ -179,6 +179,9 @@ pub struct SwitchStats {
     /// the records missed (all of them when wake-ups are not traced).
     #[serde(default)]
     pub unseen_wakeups: u64,
+    /// Wake-up records for a thread that was not blocked then (already runnable or running).
+    #[serde(default)]
+    pub ignored_wakeups: u64,
     /// Records older than their thread's last one (clamped): a sign of rings drained unevenly.
     #[serde(default)]
     pub reordered_records: u64,

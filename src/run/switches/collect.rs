@@ -189,11 +189,11 @@ impl Collector {
         let t0_ns = self.t0_ns;
         for p in self.iv.procs.values_mut().filter(|p| p.end_ns.is_none()) {
             let pid = p.record.pid;
-            let age_s = (p.start_ns.saturating_sub(t0_ns)) as f64 / 1e9;
+            let born_s = p.start_ns.saturating_sub(t0_ns) as f64 / 1e9;
             let due = *self
                 .next_slow_s
                 .entry(pid)
-                .or_insert(age_s + FIRST_SLOW_READ_S.min(self.pss_every_s));
+                .or_insert(born_s + FIRST_SLOW_READ_S.min(self.pss_every_s));
             if now_s < due {
                 continue;
             }
@@ -228,6 +228,7 @@ impl Collector {
         let mut stats = self.stats;
         stats.lost_records = self.iv.lost_records;
         stats.unseen_wakeups = self.iv.unseen_wakeups;
+        stats.ignored_wakeups = self.iv.ignored_wakeups;
         stats.reordered_records = self.iv.reordered;
         stats.bin_s = self.iv.bin_ns() as f64 / 1e9;
         stats.threads_seen = self.iv.threads.len() as u64;

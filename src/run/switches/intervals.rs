@@ -88,6 +88,9 @@ pub struct Intervals {
     /// Switches in straight from blocked: wake-ups the records did not show (all of them when
     /// wake-ups are not traced).
     pub unseen_wakeups: u64,
+    /// Wake-up records for a thread that was not blocked (already woken, or the record came
+    /// in a different order than the switches around it).
+    pub ignored_wakeups: u64,
 }
 
 impl Intervals {
@@ -102,6 +105,7 @@ impl Intervals {
             lost_records: 0,
             reordered: 0,
             unseen_wakeups: 0,
+            ignored_wakeups: 0,
         };
         iv.add_process(root, ppid, comm.clone(), start_ns);
         iv.add_thread(root, root, comm, start_ns, State::Running);
