@@ -114,10 +114,10 @@ _EVENTS_OFF, _EVENTS_END = 8 * _EVENTS, 8 * _DURATIONS
 _DUR_OFF, _DUR_BASE = 8 * _DURATIONS, _DURATIONS
 _SIZE = _DUR_OFF + 8 * _DUR_CAP
 _STARTS = {"fork": _STARTS_FORK, "spawn": _STARTS_SPAWN, "forkserver": _STARTS_FORKSERVER}
-# The knocker's period: 25 knocks a second. A knock costs 100-400 us of CPU on a loaded 2-core
-# VM (a GIL hand-off and a schedstat read), so under 1 % of a worker (scripts/bench-gil-knocker.py
-# and each report's `gil_knocker_cost`), and a point's runs give a few dozen knocks per second of
-# task time.
+# The knocker's period: 25 knocks a second, from a worker's 80th ms of task time on. A knock
+# costs 100-400 us of CPU on a loaded 2-core VM (a GIL hand-off and a schedstat read), so under
+# 1 % of a worker (scripts/bench-gil-knocker.py and each report's `gil_knocker_cost`), and a
+# point's runs give a few dozen knocks per second of task time.
 _KNOCK_S = 0.04
 # FORKCAST_PYTHON_KNOCK=0 turns the knocker off: for measuring what it costs, side by side.
 _KNOCK = os.environ.get("FORKCAST_PYTHON_KNOCK") != "0"
@@ -147,6 +147,7 @@ class _Record:
         # The last two pool tasks' (begin, end) monotonic ns, end None while one runs: the
         # knocker counts only knocks that fell inside a task.
         self.tasks_seen = ((0, 0), (0, 0))
+        self.busy_ns = 0  # task time so far
         self.knocking = False
         self.mm[0:8] = b"FKPYREC1"
         words = memoryview(self.mm)
@@ -235,14 +236,18 @@ class _Record:
         last = self.tasks_seen[1]
         if last[1] is None:
             self.tasks_seen = (self.tasks_seen[0], (last[0], now))
+            self.busy_ns += now - last[0]
 
     def begin_task(self, now):
-        """A pool task begins: the first one dates the worker's start-up and, in a worker process
-        (not a ThreadPool's thread), starts the knocker."""
+        """A pool task begins: the first one dates the worker's start-up. In a worker process (not
+        a ThreadPool's thread) with two knock periods of task time behind it, the knocker starts:
+        a worker that only ever runs a few milliseconds of tasks would pay its start-up (a thread,
+        an open) for no usable figure."""
         self.tasks_seen = (self.tasks_seen[1], (now, None))
         if self.q[_FIRST_TASK_NS] == 0:
             self.q[_FIRST_TASK_NS] = now
-        if not self.knocking and self.role in ("pool_worker", "process_pool_worker") and _KNOCK:
+        worker = self.role in ("pool_worker", "process_pool_worker")
+        if not self.knocking and worker and _KNOCK and self.busy_ns >= 2 * self.q[_KNOCK_NS]:
             self.knocking = True
             import _thread
 

@@ -170,3 +170,110 @@ pub fn summarize(runs: &[&Run], workers: u32) -> Option<PoolSummary> {
             .reduce(|a, b| a && b),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::probes::{GilKnocks, ProcessStart, PythonProcess};
+    use crate::measure::Rusage;
+
+    fn run(processes: Vec<PythonProcess>) -> Run {
+        Run {
+            warmup: false,
+            wall_s: 2.0,
+            cpu_user_s: None,
+            cpu_sys_s: None,
+            cpu_source: None,
+            exit_code: Some(0),
+            signal: None,
+            timed_out: false,
+            interrupted: false,
+            leftover_processes: 0,
+            rusage: Rusage::default(),
+            counters: None,
+            sampled: None,
+            probes: Some(crate::measure::probes::ProbeData {
+                preload: None,
+                python: Some(PythonData { processes }),
+            }),
+            probes_injected: vec!["python".into()],
+            probe_notes: vec![],
+            stdout_file: None,
+            stderr_file: None,
+            host_other_cpu_cores: None,
+        }
+    }
+
+    fn worker(pid: i32, first_ns: u64, knocks: u64, held: u64) -> PythonProcess {
+        PythonProcess {
+            pid,
+            role: "pool_worker".into(),
+            first_task_at_ns: Some(first_ns),
+            task_s_sum: 1.0,
+            gil_knocks: Some(GilKnocks {
+                knocks,
+                held,
+                wait_s: 0.0,
+                interval_s: 0.04,
+                switch_interval_s: 0.005,
+                cpu_s: 0.003,
+            }),
+            gil_enabled: Some(true),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn starts_pair_with_first_tasks_and_knocks_pool_over_runs() {
+        let start = |pid, at_ns| ProcessStart {
+            pid: Some(pid),
+            method: "spawn".into(),
+            at_ns,
+            python_threads: 1,
+            os_threads: 3,
+        };
+        let parent = PythonProcess {
+            pid: 1,
+            role: "process".into(),
+            starts: vec![start(2, 1_000_000_000), start(3, 1_100_000_000)],
+            max_os_threads_at_start: Some(3),
+            ..Default::default()
+        };
+        let r1 = run(vec![
+            parent.clone(),
+            worker(2, 1_400_000_000, 30, 3),
+            worker(3, 1_600_000_000, 30, 0),
+        ]);
+        let r2 = run(vec![parent, worker(2, 1_500_000_000, 40, 1)]);
+        let p = summarize(&[&r1, &r2], 2).unwrap();
+        assert_eq!(p.start_method.as_deref(), Some("spawn"));
+        let s = p.worker_startup.unwrap();
+        assert_eq!(s.workers, 3, "worker 3 of run 2 never ran a task");
+        assert!(
+            (s.median_s - 0.5).abs() < 1e-9 && (s.max_s - 0.5).abs() < 1e-9,
+            "{s:?}"
+        );
+        assert_eq!(p.max_threads_at_start, Some(3));
+        assert_eq!((p.gil_knocks, p.gil_knocks_held), (Some(100), Some(4)));
+        assert!((p.gil_held_share.unwrap() - 0.04).abs() < 1e-12);
+        assert!((p.gil_knocker_cost.unwrap() - 0.003).abs() < 1e-9);
+        // Run 1: 0.4 + 0.5 s of start-up over 2 s x 2 workers.
+        assert!((p.startup_share.unwrap() - (0.225 + 0.125) / 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn no_pool_seen_is_none_and_old_records_still_read() {
+        assert_eq!(summarize(&[&run(vec![PythonProcess::default()])], 1), None);
+        // A record saved before start-up and GIL figures existed.
+        let old = r#"{"pid":1,"ppid":0,"role":"process","started_by":"exec","pickled_bytes":0,
+            "pickle_s":0,"pickle_calls":0,"unpickled_bytes":0,"unpickle_s":0,"unpickle_calls":0,
+            "tasks":0,"tasks_by_source":{"pool":0,"process_pool":0,"thread_pool":0},"chunks":0,
+            "task_durations_s":[],"task_durations_truncated":false,"task_s_sum":0,
+            "task_s_sumsq":0,"task_s_min":null,"task_s_max":null,"chunksizes":[],"pools":[],
+            "start_method":null,"process_starts":{"fork":0,"spawn":0,"forkserver":0},"forks":0,
+            "threads_at_fork":[],"max_python_threads_at_fork":null,"max_os_threads_at_fork":null,
+            "events_dropped":0}"#;
+        let p: PythonProcess = serde_json::from_str(old).unwrap();
+        assert!(p.starts.is_empty() && p.gil_knocks.is_none());
+    }
+}

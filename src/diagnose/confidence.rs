@@ -112,6 +112,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
     let gil_disagrees = steps.iter().any(|s| {
         s.id == "threads_scale"
             && s.measured.get("gil_figure_agrees") == Some(&serde_json::Value::Bool(false))
+            && !s.measured.contains_key("decided_by")
     });
     doubt_if(
         gil_disagrees,

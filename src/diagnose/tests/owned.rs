@@ -611,6 +611,16 @@ fn a_threads_run_that_disagrees_with_the_gil_figure_lowers_confidence() {
         "{:?}",
         d.confidence_reasons
     );
+    // Threads' runs from 0.92 to 1.60 at 2 (efficiency 0.46 to 0.80) cannot tell: the GIL
+    // figure decides.
+    let threads2 = a.series[1].points[1];
+    a.points[threads2].speedup_low = Some(0.92);
+    a.points[threads2].speedup_high = Some(1.60);
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, "threads_scale");
+    assert_eq!(st.answer, Answer::Yes, "{}", st.evidence);
+    assert_eq!(st.measured["decided_by"], "gil_figure");
+    assert!(st.evidence.contains("within the noise"), "{}", st.evidence);
 }
 
 #[test]

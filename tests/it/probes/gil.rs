@@ -50,7 +50,7 @@ fn the_knocker_finds_the_gil_held_by_pure_python_and_free_under_hashlib() {
     let scratch = Scratch::new("probe-gil");
     let script = scratch.write("gil.py", GIL_WORK);
     let python = &[ProbeKind::Python];
-    let (ran, data) = run_probed(&scratch, python, &script, &["pure", "none", "60"], &[]);
+    let (ran, data) = run_probed(&scratch, python, &script, &["pure", "none", "200"], &[]);
     let (knocks, pure_held, parent) = knocked(&data, ran.pid);
     assert!(knocks >= 5, "{knocks} knocks in {}", ran.stdout);
     assert!(pure_held >= 0.6, "pure Python holds the GIL: {pure_held}");
@@ -71,7 +71,7 @@ fn the_knocker_finds_the_gil_held_by_pure_python_and_free_under_hashlib() {
         &scratch,
         python,
         &script,
-        &["hashlib", "thread", "120"],
+        &["hashlib", "thread", "250"],
         &[],
     );
     let (knocks, hash_held, parent) = knocked(&data, ran.pid);
