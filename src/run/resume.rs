@@ -122,7 +122,7 @@ fn restore_secrets(args: &mut RunArgs, given: &RunArgs, dir: &str) -> Result<(),
     use crate::redact;
     if given.command.is_empty() {
         return Err(format!(
-            "its command held secrets, which forkcast does not save: give the command again, \
+            "its command line held secrets, which forkcast does not save: give the command again, \
              `forkcast run --resume {dir} -- {}` with the real values for ***",
             args.command.join(" ")
         ));
