@@ -663,7 +663,8 @@ mod tests {
             "forkcast", "run", "-w", "1,2,4", "--runs", "2", "--warmup", "1",
         ];
         argv.extend_from_slice(extra);
-        argv.extend_from_slice(&["--", "job", "{workers}"]);
+        // A real program: plan() checks that it exists.
+        argv.extend_from_slice(&["--", "sh", "-c", "true", "{workers}"]);
         let cli = crate::cli::Cli::parse_from(argv);
         let crate::cli::Command::Run(args) = cli.command else {
             unreachable!()

@@ -110,6 +110,8 @@ pub fn run_sweep(
             step.repetition,
             if step.warmup { "-warmup" } else { "" }
         );
+        // A killed sweep may have left this run half made: it starts from a clean folder.
+        crate::output::clear_stale_run(&runs_dir, &label)?;
         let run = run_once(plan, point, &program_path, &runs_dir, &label, step.warmup)?;
         let outcome = run.outcome.as_ref();
         if let Some(say) = progress {
@@ -331,7 +333,8 @@ fn inject_probes(
 
 /// The sampler read the tree's command lines from /proc: mask their secrets too.
 /// The point as the measurements record it: params and argv with secrets masked.
-fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
+/// A planned point as it is recorded: secrets masked (as in the saved measurements).
+pub(crate) fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
     PlannedPoint {
         params: point
             .params

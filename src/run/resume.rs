@@ -5,6 +5,10 @@
 //! is rewritten after every run, so DIR always holds the plan and every finished run. Resuming
 //! re-parses the saved command line into the same plan, loads the saved measurements, drops
 //! the runs that were cut short, and lets `run_sweep` make only the runs still missing.
+//!
+//! Secrets never reach the output folder, so sweep.json holds the command line redacted. A
+//! sweep whose command (or -P values) held secrets is resumed with the command given again
+//! (`--resume DIR -- COMMAND…`); its redacted form must match the saved one.
 
 use crate::cli::{Cli, Command, RunArgs};
 use crate::error::UsageError;
@@ -20,8 +24,11 @@ const SWEEP_FILE: &str = "sweep.json";
 /// What a sweep saves about itself so it can be resumed.
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedSweep {
-    /// forkcast's arguments after the program name (`run ... -- COMMAND`).
+    /// forkcast's arguments after the program name (`run ... -- COMMAND`), secrets masked.
     args: Vec<String>,
+    /// Whether masking changed them: then a resume needs the command given again.
+    #[serde(default)]
+    redacted: bool,
     /// The folder forkcast ran in: the target's relative paths are relative to it.
     cwd: PathBuf,
 }
@@ -32,14 +39,16 @@ pub struct Resumed {
     pub measurements: Option<Measurements>,
 }
 
-/// Saves this invocation's command line into `dir`, so the sweep can be resumed. It holds the
-/// command exactly as given (secrets included, since a resume must run the same thing), so only
-/// forkcast's user may read it.
+/// Saves this invocation's command line into `dir`, so the sweep can be resumed: redacted, as
+/// everything in the output folder, and marked when that masked something.
 fn save_sweep(dir: &Path) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let given: Vec<String> = std::env::args().skip(1).collect();
+    let args = crate::redact::argv(&given);
     let saved = SavedSweep {
-        args: std::env::args().skip(1).collect(),
+        redacted: args != given,
+        args,
         cwd: std::env::current_dir()?,
     };
     let path = dir.join(SWEEP_FILE);
@@ -80,12 +89,14 @@ pub fn load(given: &RunArgs) -> Result<Option<Resumed>, UsageError> {
                 ))
             }
         };
-    if !given.command.is_empty() && given.command != args.command {
+    if saved.redacted {
+        restore_secrets(&mut args, given, &shown).map_err(|why| refuse(&why))?;
+    } else if !given.command.is_empty() && given.command != args.command {
         return Err(refuse(&format!(
             "it measured `{}`, not `{}`: leave the command out to resume it as it was, or give a \
              new -o DIR",
             args.command.join(" "),
-            given.command.join(" ")
+            crate::redact::argv(&given.command).join(" ")
         )));
     }
     std::env::set_current_dir(&saved.cwd).map_err(|e| {
@@ -103,6 +114,46 @@ pub fn load(given: &RunArgs) -> Result<Option<Resumed>, UsageError> {
         m
     });
     Ok(Some(Resumed { args, measurements }))
+}
+
+/// For a sweep saved redacted: puts back the secrets from the command (and -P values) given
+/// again, after checking that they redact to the saved ones. Says why not, in one line.
+fn restore_secrets(args: &mut RunArgs, given: &RunArgs, dir: &str) -> Result<(), String> {
+    use crate::redact;
+    if given.command.is_empty() {
+        return Err(format!(
+            "its command line held secrets, which forkcast does not save: give the command again, \
+             `forkcast run --resume {dir} -- {}` with the real values for ***",
+            args.command.join(" ")
+        ));
+    }
+    if redact::argv(&given.command) != args.command {
+        return Err(format!(
+            "it measured `{}`, not `{}`: give the same command again (with its real secrets), or \
+             a new -o DIR",
+            args.command.join(" "),
+            redact::argv(&given.command).join(" ")
+        ));
+    }
+    args.command = given.command.clone();
+    let masked_params = args.params.iter().any(|p| p.contains(redact::MASK));
+    if !given.params.is_empty() {
+        if redact::argv(&given.params) != args.params {
+            return Err(format!(
+                "its -P values were `{}`, not `{}`: give the same -P options again, or a new -o DIR",
+                args.params.join(" "),
+                redact::argv(&given.params).join(" ")
+            ));
+        }
+        args.params = given.params.clone();
+    } else if masked_params {
+        return Err(format!(
+            "its -P values held secrets, which forkcast does not save: give them again with the \
+             command, `forkcast run --resume {dir} -P {} -- COMMAND…` with the real values for ***",
+            args.params.join(" -P ")
+        ));
+    }
+    Ok(())
 }
 
 /// The measurements saved in `dir` so far (its raw file, through the one reader of saved
@@ -143,9 +194,10 @@ fn check_against_plan(
     plan: &crate::plan::Plan,
 ) -> Result<(), UsageError> {
     let refuse = |why: String| UsageError::NotResumable(dir.display().to_string(), why);
+    // The saved points are recorded redacted: compare them with the plan's, redacted too.
+    let recorded: Vec<_> = plan.points.iter().map(super::redacted_point).collect();
     for p in &m.points {
-        let planned = plan
-            .points
+        let planned = recorded
             .iter()
             .find(|q| q.workers == p.workers && q.params == p.params);
         if planned.is_none_or(|q| q.argv != p.argv) {
@@ -157,7 +209,7 @@ fn check_against_plan(
         }
     }
     let per_point = plan.warmup + plan.runs;
-    let finished = plan.points.iter().all(|q| {
+    let finished = recorded.iter().all(|q| {
         m.points
             .iter()
             .find(|p| p.workers == q.workers && p.params == q.params)

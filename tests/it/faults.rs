@@ -268,7 +268,17 @@ fn a_fork_storm_is_capped_with_a_clear_message_and_the_report_is_written() {
     // what must hold is that it never swept more than the cap, and counted the rest.
     let untracked = crate::support::num(&run["sampled"]["untracked_processes"], "untracked");
     assert!(untracked >= 100.0, "hundreds went unsampled: {untracked}");
-    let most_swept = run["sampled"]["timeline"]
+    // The timeline is in the raw file (report.json keeps the scalars).
+    let raw: serde_json::Value = {
+        use std::io::Read;
+        let file = std::fs::File::open(dir.path().join("raw.json.gz")).unwrap();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(file)
+            .read_to_string(&mut text)
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let most_swept = raw["measurements"]["points"][0]["runs"][0]["sampled"]["timeline"]
         .as_array()
         .unwrap()
         .iter()

@@ -24,6 +24,20 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// A file's bytes, decompressed when it is gzip (the raw file), so a secret cannot hide there.
+fn contents(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let bytes = std::fs::read(path).unwrap();
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return bytes;
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes.as_slice())
+        .read_to_end(&mut out)
+        .unwrap_or_else(|e| panic!("{} is not gzip: {e}", path.display()));
+    out
+}
+
 /// No file under `dir` and nothing forkcast printed holds the secret.
 #[track_caller]
 fn assert_no_secret_anywhere(dir: &Path, out: &Outcome) {
@@ -33,7 +47,7 @@ fn assert_no_secret_anywhere(dir: &Path, out: &Outcome) {
         "a report was written"
     );
     for f in files {
-        let bytes = std::fs::read(&f).unwrap();
+        let bytes = contents(&f);
         let leaked = bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
         out.expect(!leaked, &format!("{} holds a secret", f.display()));
     }
@@ -137,7 +151,10 @@ fn passwords_in_urls_dsns_flags_params_and_env_are_masked_everywhere_but_execute
         report["points"][0]["argv"][5], "***",
         "the value after --password"
     );
-    let cmdlines = report["points"][0]["runs"][0]["sampled"]["processes"].to_string();
+    // The sampler's records are in the raw file (report.json keeps the scalars).
+    let raw: serde_json::Value =
+        serde_json::from_slice(&contents(&out_dir.join("raw.json.gz"))).unwrap();
+    let cmdlines = raw["measurements"]["points"][0]["runs"][0]["sampled"]["processes"].to_string();
     assert!(
         cmdlines.contains("app:***@localhost"),
         "the sampler's cmdline is masked too: {cmdlines}"
@@ -262,4 +279,72 @@ fn a_setuid_target_is_not_probed_and_the_report_says_why() {
         "{}",
         run["probe_notes"]
     );
+}
+
+#[test]
+fn a_sweep_whose_command_held_secrets_is_resumed_only_with_the_command_given_again() {
+    let dir = TempDir::new("secrets-resume");
+    let out_dir = dir.join("out");
+    let out_str = out_dir.display().to_string();
+    let (flag, log) = (dir.join("failed.flag"), dir.join("got.log"));
+    // The first run fails once (so --fail-fast leaves the sweep unfinished); every run logs
+    // whether it got the real password (which it learns from its environment, so its script
+    // holds none), without writing the password anywhere.
+    let script = format!(
+        "[ \"$2\" = \"$WANT_SECRET\" ] && echo real >> {log} || echo masked >> {log}; \
+         if [ ! -e {flag} ]; then touch {flag}; exit 9; fi # {{workers}}",
+        log = log.display(),
+        flag = flag.display()
+    );
+    let target = ["sh", "-c", script.as_str(), "sh", "--password", "hunter2"];
+    let options = words("-w 1,2 --runs 1 --warmup 0 --fail-fast --probes none");
+    let env = [("WANT_SECRET", "hunter2")];
+    let first = run_with_env(&crate::support::run_args(&out_str, &options, &target), &env);
+    first.expect(first.code == Some(3), "the sweep stopped at its failed run");
+    let sweep = std::fs::read_to_string(out_dir.join("sweep.json")).unwrap();
+    assert!(
+        !sweep.contains(SECRET) && sweep.contains("\"redacted\": true"),
+        "sweep.json holds the command redacted, and says so: {sweep}"
+    );
+
+    let resume = |command: &[&str]| {
+        let mut args = vec![
+            "run".to_string(),
+            "-q".into(),
+            "--resume".into(),
+            out_str.clone(),
+        ];
+        if !command.is_empty() {
+            args.push("--".into());
+            args.extend(command.iter().map(|a| a.to_string()));
+        }
+        run_with_env(&args, &env)
+    };
+    let bare = resume(&[]);
+    bare.expect(
+        bare.code == Some(2)
+            && bare.stderr.trim().lines().count() == 1
+            && bare.stderr.contains("give the command again"),
+        "without the command, one line says to give it again",
+    );
+    let other = resume(&["sh", "-c", "true", "sh", "--password", "hunter2"]);
+    other.expect(
+        other.code == Some(2) && other.stderr.contains("give the same command again"),
+        "another command is refused",
+    );
+    assert!(
+        !other.stderr.contains(SECRET),
+        "the refusal shows no secret"
+    );
+
+    let resumed = resume(&target);
+    resumed.expect(resumed.code == Some(0), "the resumed sweep finishes");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "real\nreal\n",
+        "both runs, the resumed one too, got the real password"
+    );
+    let report = read_report(&out_dir);
+    assert_eq!(report["status"], "complete");
+    assert_no_secret_anywhere(&out_dir, &resumed);
 }

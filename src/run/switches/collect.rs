@@ -24,6 +24,9 @@ const SLOW_BUDGET: f64 = 0.01;
 /// ~50 freshly forked workers (smaps_rollup ~1 ms each) fits at once; a tree of 512 processes
 /// is read over the next seconds instead of in one burst.
 const SLOW_ALLOWANCE_S: f64 = 0.05;
+/// How long a left-out process is remembered after its exit record (its threads' last
+/// switch-outs follow the exit, possibly in another CPU's ring drained later).
+const UNTRACKED_GRACE_NS: u64 = 1_000_000_000;
 /// Shortest gap between wake-ups when the rings fill fast.
 const MIN_GAP: Duration = Duration::from_millis(2);
 /// A drain that found more than this share of a ring's capacity shortens the next gaps.
@@ -131,6 +134,8 @@ impl Collector {
             (self.pressure_scale * 2.0).min(1.0)
         };
         self.batch.sort_by_key(Record::time_ns);
+        // A left-out process's last records come within a drain or two of its exit.
+        let horizon = self.batch.last().map(Record::time_ns);
         for r in &self.batch {
             match r {
                 Record::Switch { .. } => self.stats.switch_records += 1,
@@ -146,6 +151,10 @@ impl Collector {
                     self.next_slow_s.remove(&pid);
                 }
             }
+        }
+        if let Some(latest) = horizon {
+            self.iv
+                .forget_untracked_exited_before(latest.saturating_sub(UNTRACKED_GRACE_NS));
         }
     }
 

@@ -11,10 +11,14 @@
 //! A woken thread waits for a CPU before its switch in: sched_wakeup records (where the
 //! tracepoint can be opened: root, tracefs mounted) mark the wake-up, so that wait counts as
 //! runnable. Without them it is filed under blocked, and `SwitchStats::wakeups_traced` is false.
+//!
+//! `--max-processes` caps the processes tracked at once, as it does for the procfs sampler: a
+//! process that joins while the cap is reached is counted (`untracked_processes`) and its
+//! records are dropped, so the maps stay bounded by the cap in a fork storm.
 
 use super::record::Record;
 use crate::measure::{ProcessRecord, SamplerData, ThreadRecord, Tick, WaitCount};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Width of a timeline bin at the start of a run: 100 per second, the sampler's top rate.
 pub const START_BIN_NS: u64 = 10_000_000;
@@ -91,6 +95,17 @@ pub struct Intervals {
     /// Wake-up records for a thread that was not blocked (already woken, or the record came
     /// in a different order than the switches around it).
     pub ignored_wakeups: u64,
+    /// The most processes tracked at once (`--max-processes`).
+    process_cap: u32,
+    /// Processes tracked and not yet exited.
+    live: usize,
+    /// Whether a process was left out because the cap was reached.
+    cap_reached: bool,
+    /// Processes left out, ever.
+    untracked_count: u64,
+    /// The processes left out whose records may still come: pid -> exit time once it exited
+    /// (kept a moment, since a thread's last switch-out follows its exit record).
+    untracked: HashMap<i32, Option<u64>>,
 }
 
 impl Intervals {
@@ -106,10 +121,54 @@ impl Intervals {
             reordered: 0,
             unseen_wakeups: 0,
             ignored_wakeups: 0,
+            process_cap: u32::MAX,
+            live: 0,
+            cap_reached: false,
+            untracked_count: 0,
+            untracked: HashMap::new(),
         };
         iv.add_process(root, ppid, comm.clone(), start_ns);
         iv.add_thread(root, root, comm, start_ns, State::Running);
         iv
+    }
+
+    /// Tracks at most `cap` processes at once (at least the root).
+    pub fn cap_processes(&mut self, cap: u32) {
+        self.process_cap = cap.max(1);
+    }
+
+    /// Forgets the left-out processes that exited before `ns`: no record of theirs comes any
+    /// more, and the map stays as small as the left-out processes alive.
+    pub fn forget_untracked_exited_before(&mut self, ns: u64) {
+        self.untracked
+            .retain(|_, exit| exit.is_none_or(|e| e >= ns));
+    }
+
+    /// Whether `pid` is tracked; a process not seen before is added (from `time_ns`) while the
+    /// cap allows it, else counted and left out. `parent` names a new process's (ppid, comm).
+    fn admit(&mut self, pid: i32, time_ns: u64, parent: Option<(i32, String)>) -> bool {
+        if self.procs.contains_key(&pid) && parent.is_none() {
+            return true;
+        }
+        match self.untracked.get(&pid) {
+            // Left out and alive: a second fork record for it is not a new process.
+            Some(None) => return false,
+            Some(Some(_)) if parent.is_none() => return false,
+            // A fork record for a pid left out and exited: a new process on a reused pid.
+            Some(Some(_)) => {
+                self.untracked.remove(&pid);
+            }
+            None => {}
+        }
+        if self.live >= self.process_cap as usize {
+            self.cap_reached = true;
+            self.untracked_count += 1;
+            self.untracked.insert(pid, None);
+            return false;
+        }
+        let (ppid, comm) = parent.unwrap_or_default();
+        self.add_process(pid, ppid, comm, time_ns);
+        true
     }
 
     /// Width of a bin now, in ns.
@@ -129,10 +188,12 @@ impl Intervals {
                 preempted,
             } => {
                 if !self.threads.contains_key(&tid) {
+                    if !self.admit(pid, time_ns, None) {
+                        return;
+                    }
                     // Its fork record was lost, or it predates the events: assume it was
                     // doing the opposite of what this record changes.
                     let state = if out { State::Running } else { State::Runnable };
-                    self.ensure_process(pid, time_ns);
                     self.add_thread(pid, tid, String::new(), time_ns, state);
                 }
                 let next = match (out, preempted) {
@@ -154,16 +215,21 @@ impl Intervals {
                     .get(&ptid)
                     .map(|t| t.comm.clone())
                     .unwrap_or_default();
-                if pid != ppid {
-                    self.add_process(pid, ppid, comm.clone(), time_ns);
-                } else {
-                    self.ensure_process(pid, time_ns);
+                let parent = (pid != ppid).then(|| (ppid, comm.clone()));
+                if !self.admit(pid, time_ns, parent) {
+                    return;
                 }
                 if !self.threads.contains_key(&tid) {
                     self.add_thread(pid, tid, comm, time_ns, State::Runnable);
                 }
             }
             Record::Exit { pid, tid, time_ns } => {
+                if let Some(exit) = self.untracked.get_mut(&pid) {
+                    if tid == pid {
+                        exit.get_or_insert(time_ns);
+                    }
+                    return;
+                }
                 if self.threads.contains_key(&tid) {
                     self.change(tid, time_ns, State::Exited);
                     if let Some(t) = self.threads.get_mut(&tid) {
@@ -176,7 +242,10 @@ impl Intervals {
                         .all(|t| self.threads.get(t).is_none_or(|l| l.end_ns.is_some()))
                 });
                 if let Some(p) = self.procs.get_mut(&pid).filter(|_| all_gone) {
-                    p.end_ns.get_or_insert(time_ns);
+                    if p.end_ns.is_none() {
+                        p.end_ns = Some(time_ns);
+                        self.live -= 1;
+                    }
                 }
             }
             Record::Comm {
@@ -186,7 +255,9 @@ impl Intervals {
                 exec,
                 time_ns,
             } => {
-                self.ensure_process(pid, time_ns);
+                if !self.admit(pid, time_ns, None) {
+                    return;
+                }
                 if let Some(t) = self.threads.get_mut(&tid) {
                     t.comm.clone_from(comm);
                 }
@@ -218,9 +289,9 @@ impl Intervals {
             .map(|t| (t.pid, t.tid))
     }
 
-    /// Live processes.
+    /// Live processes (tracked ones).
     pub fn live_processes(&self) -> usize {
-        self.procs.values().filter(|p| p.end_ns.is_none()).count()
+        self.live
     }
 
     /// Bytes held for threads, bins and processes (element counts times sizes).
@@ -233,14 +304,9 @@ impl Intervals {
             + self.procs.len() * (std::mem::size_of::<ProcLife>() + 256)) as u64
     }
 
-    fn ensure_process(&mut self, pid: i32, time_ns: u64) {
-        if !self.procs.contains_key(&pid) {
-            self.add_process(pid, 0, String::new(), time_ns);
-        }
-    }
-
     fn add_process(&mut self, pid: i32, ppid: i32, comm: String, start_ns: u64) {
-        self.procs.insert(
+        self.live += 1;
+        let reused = self.procs.insert(
             pid,
             ProcLife {
                 record: ProcessRecord {
@@ -255,6 +321,10 @@ impl Intervals {
                 identity_due: true,
             },
         );
+        // A live entry replaced (its fork record came after one of its switches) was counted.
+        if reused.is_some_and(|p| p.end_ns.is_none()) {
+            self.live -= 1;
+        }
     }
 
     fn add_thread(&mut self, pid: i32, tid: i32, comm: String, start_ns: u64, state: State) {
@@ -452,6 +522,8 @@ impl Intervals {
             }
         }
         SamplerData {
+            process_cap: self.cap_reached.then_some(self.process_cap),
+            untracked_processes: self.untracked_count,
             ticks: timeline.len() as u64,
             achieved_hz: 1e9 / bin_ns as f64,
             timeline,
@@ -546,6 +618,62 @@ mod tests {
         assert!((data.timeline[1].runqueue_threads - 1.0).abs() < 1e-6);
         assert_eq!(&t1.states[..4], "RRQR");
         assert_eq!(data.timeline[8].threads, 1, "thread 2 exited at 60 ms");
+    }
+
+    #[test]
+    fn a_fork_storm_tracks_at_most_the_cap_at_once_and_counts_the_rest() {
+        let mut iv = Intervals::new(0, 1, 0, "root".into(), 0);
+        iv.cap_processes(4);
+        let fork = |pid: i32, t_ms: u64| Record::Fork {
+            pid,
+            ppid: 1,
+            tid: pid,
+            ptid: 1,
+            time_ns: t_ms * MS,
+        };
+        let exit = |pid: i32, t_ms: u64| Record::Exit {
+            pid,
+            tid: pid,
+            time_ns: t_ms * MS,
+        };
+        let run = |pid: i32, t_ms: u64, out: bool| Record::Switch {
+            pid,
+            tid: pid,
+            time_ns: t_ms * MS,
+            out,
+            preempted: false,
+        };
+        // 10 children at once: the root and 3 are tracked, 7 are left out.
+        for pid in 2..12 {
+            iv.apply(&fork(pid, pid as u64));
+            iv.apply(&run(pid, 20, false));
+            // A thread of a left-out process is left out with it.
+            iv.apply(&Record::Fork {
+                pid,
+                ppid: pid,
+                tid: pid + 100,
+                ptid: pid,
+                time_ns: 21 * MS,
+            });
+        }
+        assert_eq!(iv.procs.len(), 4);
+        assert_eq!(iv.threads.len(), 7, "root + 3 x (main thread + one more)");
+        // They exit; the last switch-outs after the exit records add nobody.
+        for pid in 2..12 {
+            iv.apply(&exit(pid + 100, 30));
+            iv.apply(&exit(pid, 30));
+            iv.apply(&run(pid, 31, true));
+        }
+        assert_eq!(iv.procs.len(), 4);
+        iv.forget_untracked_exited_before(40 * MS);
+        assert!(iv.untracked.is_empty(), "the left-out ones are forgotten");
+        // Room again: a new child is tracked.
+        iv.apply(&fork(50, 50));
+        assert!(iv.procs.contains_key(&50));
+        let data = iv.finish(100 * MS);
+        assert_eq!(data.process_cap, Some(4));
+        assert_eq!(data.untracked_processes, 7);
+        assert!(data.timeline.iter().all(|t| t.processes <= 4));
     }
 
     #[test]

@@ -98,13 +98,14 @@ fn start_switches(root_pid: i32, t0: Instant, config: &SamplerConfig) -> io::Res
     let (cpu_before, opened) = (thread_cpu_time(), Instant::now());
     let rings = Rings::open(root_pid)?;
     let t0_ns = mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64);
-    let iv = Intervals::new(
+    let mut iv = Intervals::new(
         t0_ns,
         root_pid,
         std::process::id() as i32,
         String::new(),
         t0_ns,
     );
+    iv.cap_processes(config.max_processes);
     let period = config
         .requested_hz
         .filter(|hz| hz.is_finite() && *hz > 0.0)
