@@ -208,10 +208,18 @@ pub struct DiffArgs {
 
     /// Exit 1 when a point's median wall time grew by more than PCT percent and beyond the
     /// runs' noise (their min..max ranges do not overlap): a CI gate.
-    #[arg(long, value_name = "PCT")]
+    #[arg(long, value_name = "PCT", value_parser = percent)]
     pub fail_above: Option<f64>,
 
     /// What to print on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::report::diff::DiffFormat,
+}
+
+/// `--fail-above`: a finite percentage, 0 or more (NaN would make the gate never fail).
+fn percent(text: &str) -> Result<f64, String> {
+    match text.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
+        _ => Err("give a percentage of 0 or more, e.g. 10".into()),
+    }
 }

@@ -54,10 +54,21 @@ pub enum UsageError {
     OutputIsFile(String, String),
     #[error("cannot use {0}: {1}; check the path and its permissions")]
     BadFile(String, String),
-    #[error("cannot read the report {0}: {1}; pass the report.json that forkcast run wrote")]
+    #[error(
+        "cannot read the report {0}: {1}; pass the folder or the report.json that forkcast run \
+         wrote"
+    )]
     UnreadableReport(String, String),
-    #[error("{0} is not a forkcast report: {1}; pass a report.json that forkcast run wrote")]
+    #[error(
+        "{0} is not a forkcast report: {1}; pass the folder or the report.json that forkcast run \
+         wrote"
+    )]
     NotAReport(String, String),
+    #[error(
+        "{0} names its raw measurements {1}, which cannot be read ({2}): keep {1} beside it, as \
+         forkcast run wrote them (report.json alone holds only summaries)"
+    )]
+    MissingRaw(String, String, String),
     #[error("--output-cap '{0}' is not a size: use e.g. 8MiB, 512KiB or 1GB")]
     BadOutputCap(String),
     #[error("--max-processes must be at least 1")]

@@ -132,13 +132,16 @@ pub fn load_saved(path: &Path) -> Result<Saved, UsageError> {
 /// [`load_saved`] on bytes already read from `file` (a report.json or a raw file; a report
 /// that names its raw file reads it beside `file`). The entry point for fuzzing the reader.
 pub fn from_bytes(file: &Path, bytes: &[u8]) -> Result<Saved, UsageError> {
+    if bytes.is_empty() {
+        return Err(not_a_report(file, "it is empty (0 bytes)"));
+    }
     let saved = if bytes.starts_with(&[0x1f, 0x8b]) {
         read_raw(file, bytes)?
     } else {
         read_report(file, bytes)?
     };
     if saved.measurements.points.is_empty() {
-        return Err(not_a_report(file, "it has no points"));
+        return Err(not_a_report(file, "it has no points (no run was measured)"));
     }
     Ok(saved)
 }
@@ -153,11 +156,9 @@ fn locate(path: &Path) -> Result<PathBuf, UsageError> {
         .map(|name| path.join(name))
         .find(|p| p.exists())
         .ok_or_else(|| {
-            UsageError::BadFile(
-                path.display().to_string(),
-                format!(
-                    "it holds no {REPORT_FILE} or {RAW_FILE}: give the folder `forkcast run` wrote"
-                ),
+            not_a_report(
+                path,
+                &format!("it is a folder that holds no {REPORT_FILE} or {RAW_FILE}"),
             )
         })
 }
@@ -192,12 +193,10 @@ fn read_report(file: &Path, bytes: &[u8]) -> Result<Saved, UsageError> {
     }
     let raw_path = file.parent().unwrap_or(Path::new(".")).join(&raw);
     let raw_bytes = std::fs::read(&raw_path).map_err(|e| {
-        UsageError::BadFile(
+        UsageError::MissingRaw(
+            file.display().to_string(),
             raw_path.display().to_string(),
-            format!(
-                "{e}; report.json keeps only summaries, the raw measurements it names are needed \
-                 to re-analyse"
-            ),
+            e.to_string(),
         )
     })?;
     read_raw(&raw_path, &raw_bytes)
@@ -256,5 +255,5 @@ fn not_a_report(file: &Path, why: &str) -> UsageError {
 }
 
 fn bad_file(file: &Path, e: &std::io::Error) -> UsageError {
-    UsageError::BadFile(file.display().to_string(), e.to_string())
+    UsageError::UnreadableReport(file.display().to_string(), e.to_string())
 }

@@ -320,6 +320,8 @@ pub(super) fn recommendation_words(d: &Diagnosis) -> String {
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default()
         .iter()
+        // The contract's null (start_method with no Python pool seen) is not measured.
+        .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| {
             format!(
                 "{k} {}",

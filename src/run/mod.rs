@@ -116,18 +116,15 @@ pub fn run_sweep(
         let outcome = run.outcome.as_ref();
         if let Some(say) = progress {
             let ended_ok = outcome.is_none_or(|o| o.ended == Ending::Ok && o.faults.is_empty());
+            let ended = match outcome {
+                Some(o) if !ended_ok => format!(" ({})", o.summary),
+                _ => String::new(),
+            };
+            let at = format!("[{}/{}]", k + 1, todo.len());
             say(&format!(
-                "[{}/{}] workers={}{} {} {:.3} s{}",
-                k + 1,
-                todo.len(),
-                point.workers,
-                param_label(seen).replace('-', " "),
-                if step.warmup { "warmup" } else { "run" },
-                run.wall_s,
-                match outcome {
-                    Some(o) if !ended_ok => format!(" ({})", o.summary),
-                    _ => String::new(),
-                }
+                "{at} {} {:.3} s{ended}",
+                progress_name(plan, step, seen),
+                run.wall_s
             ));
         }
         if show_output {
@@ -145,6 +142,27 @@ pub fn run_sweep(
         }
     }
     Ok((m, Ended::Complete))
+}
+
+/// Which run a progress line is about, since runs of different points interleave:
+/// `point 1/3 workers=1 mode=threads run 2/5` (or `warmup 1/1`).
+fn progress_name(plan: &Plan, step: &Step, seen: &PlannedPoint) -> String {
+    let params: String = seen
+        .params
+        .iter()
+        .map(|(k, v)| format!(" {k}={v}"))
+        .collect();
+    let (kind, nth, of) = if step.warmup {
+        ("warmup", step.repetition + 1, plan.warmup)
+    } else {
+        ("run", step.repetition - plan.warmup + 1, plan.runs)
+    };
+    format!(
+        "point {}/{} workers={}{params} {kind} {nth}/{of}",
+        step.point + 1,
+        plan.points.len(),
+        seen.workers
+    )
 }
 
 /// The measured point that `point` of the plan is (same workers and params).

@@ -82,9 +82,9 @@ const RUN_ROWS: &[Row] = &[
 #[rustfmt::skip]
 const REPORT_ROWS: &[Row] = &[
     row(&["report"], "<SAVED>", HELP),
-    row(&["report", "DIR/absent.json", "-o", "OUT"], "absent.json", "report.json that forkcast run wrote"),
-    row(&["report", "DIR", "-o", "OUT"], "cannot read the report", "report.json that forkcast run wrote"),
-    row(&["report", "DIR/empty.json", "-o", "OUT"], "EOF while parsing", "report.json that forkcast run wrote"),
+    row(&["report", "DIR/absent.json", "-o", "OUT"], "absent.json: No such file", "report.json that forkcast run wrote"),
+    row(&["report", "DIR/foreign", "-o", "OUT"], "holds no report.json or raw.json.gz", "report.json that forkcast run wrote"),
+    row(&["report", "DIR/empty.json", "-o", "OUT"], "is empty", "report.json that forkcast run wrote"),
     row(&["report", "DIR/truncated.json", "-o", "OUT"], "truncated", "report.json that forkcast run wrote"),
     row(&["report", "DIR/garbage.bin", "-o", "OUT"], "expected value", "report.json that forkcast run wrote"),
     row(&["report", "DIR/array.json", "-o", "OUT"], "not a forkcast report", "report.json that forkcast run wrote"),
@@ -92,15 +92,21 @@ const REPORT_ROWS: &[Row] = &[
     row(&["report", "DIR/nopoints.json", "-o", "OUT"], "no points", "report.json that forkcast run wrote"),
     row(&["report", "DIR/wrongtype.json", "-o", "OUT"], "invalid type", "report.json that forkcast run wrote"),
     row(&["report", "DIR/future.json", "-o", "OUT"], "newer forkcast (schema_version 99", "upgrade forkcast"),
+    row(&["report", "DIR/noraw.json", "-o", "OUT"], "gone.json.gz, which cannot be read", "beside it, as forkcast run wrote them"),
     row(&["report", "DIR/real.json", "-o", "DIR/plain.txt"], "is a file", "new -o DIR"),
+    // diff reads both sides through the same reader (saved::load): either side may be bad.
+    row(&["diff", "DIR/real.json"], "<NEW>", HELP),
+    row(&["diff", "DIR/real.json", "DIR/future.json"], "newer forkcast (schema_version 99", "upgrade forkcast"),
+    row(&["diff", "DIR/truncated.json", "DIR/real.json"], "truncated.json is not a forkcast report: it is truncated", "report.json that forkcast run wrote"),
+    row(&["diff", "DIR/real.json", "DIR/absent.json"], "absent.json: No such file", "report.json that forkcast run wrote"),
+    row(&["diff", "DIR/foreign", "DIR/real.json"], "holds no report.json or raw.json.gz", "report.json that forkcast run wrote"),
+    row(&["diff", "DIR/real.json", "DIR/empty.json"], "is empty", "report.json that forkcast run wrote"),
+    row(&["diff", "DIR/nopoints.json", "DIR/real.json"], "no points", "report.json that forkcast run wrote"),
+    row(&["diff", "DIR/real.json", "DIR/noraw.json"], "gone.json.gz, which cannot be read", "beside it, as forkcast run wrote them"),
+    row(&["diff", "DIR/real.json", "DIR/real.json", "--fail-above", "nan"], "'nan'", "percentage of 0 or more"),
+    row(&["diff", "DIR/real.json", "DIR/real.json", "--fail-above", "soon"], "'soon'", "percentage of 0 or more"),
+    row(&["diff", "DIR/real.json", "DIR/real.json", "--format", "csv"], "'csv'", "possible values"),
 ];
-
-// TODO(lead, once `forkcast diff` lands): the same rows for diff, e.g.
-//   diff DIR/real.json DIR/future.json    -> "newer forkcast", "upgrade forkcast"
-//   diff DIR/truncated.json DIR/real.json -> "truncated"
-//   diff DIR/real.json DIR/absent.json    -> "absent.json"
-//   diff DIR/real.json                    -> a clap one-liner naming the missing argument
-// Each diff path should go through forkcast::saved::from_bytes so these hold as they do here.
 
 /// The fixture folder: a plain file, a folder with a foreign file, and broken reports made from
 /// one real report that forkcast wrote.
@@ -139,10 +145,16 @@ fn fixtures() -> TempDir {
     }
     std::fs::remove_dir_all(&real_out).unwrap();
     let mut report: serde_json::Value = serde_json::from_str(&real).unwrap();
+    let noraw = with(
+        &mut report.clone(),
+        "raw",
+        serde_json::json!("gone.json.gz"),
+    );
     // The broken copies carry their records inline, so they are read as they are.
     report.as_object_mut().unwrap().remove("raw");
-    let files: [(&str, Vec<u8>); 9] = [
+    let files: [(&str, Vec<u8>); 10] = [
         ("real.json", real.clone().into_bytes()),
+        ("noraw.json", noraw),
         ("empty.json", Vec::new()),
         ("truncated.json", real.as_bytes()[..real.len() / 2].to_vec()),
         (

@@ -403,11 +403,22 @@ fn progress_off_a_terminal_is_one_plain_line_per_run() {
     out.expect(out.code == Some(0), "the sweep runs");
     let lines: Vec<&str> = out.stderr.lines().collect();
     out.expect(lines.len() == 6, "2 points x (1 warmup + 2 runs) = 6 lines");
-    out.expect(
-        lines[0].starts_with("[1/2] workers=1 warmup")
-            && lines[5].starts_with("[2/2] workers=2 run"),
-        "each line names the point and the run",
-    );
+    // Runs interleave (every warmup, then rounds of one run per point): each line says where
+    // the sweep is, which point and which of its runs.
+    let want = [
+        "[1/6] point 1/2 workers=1 warmup 1/1 ",
+        "[2/6] point 2/2 workers=2 warmup 1/1 ",
+        "[3/6] point 1/2 workers=1 run 1/2 ",
+        "[4/6] point 2/2 workers=2 run 1/2 ",
+        "[5/6] point 1/2 workers=1 run 2/2 ",
+        "[6/6] point 2/2 workers=2 run 2/2 ",
+    ];
+    for (line, want) in lines.iter().zip(want) {
+        out.expect(
+            line.starts_with(want) && line.ends_with(" s"),
+            &format!("each line names the point and the run: {want:?}"),
+        );
+    }
     out.expect(
         !out.stderr.contains('\r') && !out.stderr.contains('\x1b'),
         "no bar or escape codes off a terminal",

@@ -2,7 +2,7 @@
 //! on-CPU and blocked time, short-lived children from their task records, the source named in
 //! the report, and the procfs sampler when switch records are turned off or out of reach.
 
-use crate::support::{python_command, read_report, sweep, words, TempDir};
+use crate::support::{python_command, read_raw, read_report, sweep, words, TempDir};
 use serde_json::Value;
 
 /// Two threads spin 0.4 s of CPU each, two sleep 0.4 s, then the script exits.
@@ -18,6 +18,8 @@ for t in threads: t.start()
 for t in threads: t.join()
 "#;
 
+/// The first run's sampler record: its source and switch counts are in report.json and the raw
+/// file alike; its processes and threads only in the raw file ([`read_raw`]).
 fn sampled(r: &Value) -> &Value {
     &r["points"][0]["runs"][0]["sampled"]
 }
@@ -39,19 +41,20 @@ fn f(v: &Value) -> f64 {
 fn switch_records_give_every_thread_its_exact_cpu_and_blocked_time() {
     let script = std::env::temp_dir().join(format!("fc-spin-nap-{}.py", std::process::id()));
     std::fs::write(&script, SPIN_AND_SLEEP).unwrap();
-    let (_d, r) = sweep(
+    let (dir, r) = sweep(
         "switches-exact",
         &words("-w 1 --runs 1 --warmup 0 --probes none --workers-env W"),
         &python_command(&script.display().to_string(), ""),
     );
     let _ = std::fs::remove_file(&script);
-    let s = sampled(&r);
+    let raw = read_raw(dir.path());
+    let s = sampled(&raw);
     assert_eq!(
         s["source"], "perf_switch",
         "root gets switch records: {s:#}"
     );
     assert_eq!(s["switches"]["lost_records"], 0);
-    let ts = threads(&r);
+    let ts = threads(&raw);
     // Python 3.11 does not name OS threads: the pool is the python process's other threads,
     // the two busiest spinning and the other two napping.
     let python = s["processes"]
@@ -106,12 +109,13 @@ fn switch_records_give_every_thread_its_exact_cpu_and_blocked_time() {
 
 #[test]
 fn every_short_lived_child_is_seen_from_its_task_records() {
-    let (_d, r) = sweep(
+    let (dir, _) = sweep(
         "switches-short",
         &words("-w 1 --runs 1 --warmup 0 --probes none --workers-env W"),
         &["/bin/sh", "-c", "for i in $(seq 40); do /bin/true; done"],
     );
-    let procs = sampled(&r)["processes"].as_array().unwrap();
+    let raw = read_raw(dir.path());
+    let procs = sampled(&raw)["processes"].as_array().unwrap();
     let trues = procs.iter().filter(|p| p["comm"] == "true").count();
     assert_eq!(trues, 40, "all 40 children, however short: {}", procs.len());
     for p in procs {
@@ -186,8 +190,9 @@ fn an_unprivileged_user_gets_a_timeline_either_way() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r = read_report(&out_dir);
-    let s = sampled(&r);
+    read_report(&out_dir);
+    let raw = read_raw(&out_dir);
+    let s = sampled(&raw);
     let paranoid: i32 = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
         .unwrap()
         .trim()
@@ -207,7 +212,7 @@ fn an_unprivileged_user_gets_a_timeline_either_way() {
         }
         other => panic!("no timeline source: {other:?} in {s:#}"),
     }
-    let sleep = threads(&r)
+    let sleep = threads(&raw)
         .into_iter()
         .find(|t| t["comm"] == "sleep")
         .expect("the sleep was seen");

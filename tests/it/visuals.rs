@@ -2,7 +2,7 @@
 //! against what the sampler saw.
 
 use crate::support::chromium::{self, inked_share, inked_share_in, Browser};
-use crate::support::{python, read_report, run_quietly, words, TempDir};
+use crate::support::{python, read_raw, read_report, run_quietly, words, TempDir};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -173,7 +173,8 @@ fn the_browser_check_catches_console_errors_and_requests() {
 
 #[test]
 fn trace_json_has_a_track_per_thread_and_spans_cover_what_the_sampler_saw() {
-    let (dir, report) = pool_sweep("trace", "-w 1,2 --runs 1 --warmup 0 --trace all");
+    let (dir, _) = pool_sweep("trace", "-w 1,2 --runs 1 --warmup 0 --trace all");
+    let raw = read_raw(dir.path());
     let trace: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("trace.json")).expect("trace.json"))
             .expect("trace.json is JSON");
@@ -200,7 +201,7 @@ fn trace_json_has_a_track_per_thread_and_spans_cover_what_the_sampler_saw() {
             s["pid_offset"].as_i64().unwrap(),
         );
         // The raw sampler record of the traced run.
-        let sampled = &report["points"][p as usize]["runs"][r as usize]["sampled"];
+        let sampled = &raw["points"][p as usize]["runs"][r as usize]["sampled"];
         for proc in sampled["processes"].as_array().expect("processes") {
             let pid = offset + proc["pid"].as_i64().unwrap();
             assert!(

@@ -110,6 +110,24 @@ pub fn read_report(dir: &std::path::Path) -> serde_json::Value {
     report
 }
 
+/// The raw measurements beside a report (raw.json.gz's `measurements`): the sampler's processes,
+/// threads and ticks, which the lean report.json leaves out. Its `points[i].runs[j]` are
+/// report.json's, in the same order.
+pub fn read_raw(dir: &Path) -> Value {
+    let path = dir.join("raw.json.gz");
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|e| panic!("no raw file at {}: {e}", path.display()));
+    let mut raw: Value = serde_json::from_reader(flate2::read::GzDecoder::new(file))
+        .unwrap_or_else(|e| panic!("{} is not gzip JSON: {e}", path.display()));
+    assert_eq!(
+        raw["format"],
+        "forkcast-raw",
+        "{} is a raw file",
+        path.display()
+    );
+    raw["measurements"].take()
+}
+
 /// Validates a report against `forkcast schema` (generated once per test binary).
 #[track_caller]
 pub fn check_schema(report: &Value, what: &str) {
