@@ -151,15 +151,25 @@ pub fn steady_state(data: &SamplerData, w: &Workers) -> Option<SteadyState> {
         else {
             continue;
         };
-        // Interval i ends at tick first_tick + i; the span starts where its first one began.
-        let (Some(start), Some(end)) = (t((ft + first).saturating_sub(1)), t(ft + last)) else {
+        // Interval i ends at tick first_tick + i; the span starts where its first one began,
+        // or at the first sighting when the thread wanted a CPU from birth (it was born
+        // inside that first interval, not at its start).
+        let start = if first == 0 {
+            Some(th.first_seen_s)
+        } else {
+            t(ft + first - 1)
+        };
+        let (Some(start), Some(end)) = (start, t(ft + last)) else {
             continue;
         };
         // schedstat's running and runnable time is exact; by the span's definition the
-        // thread wanted no CPU at the ticks outside it, so nearly all of that time is inside.
-        wanted += th.on_cpu_s + th.runqueue_s;
-        span += end - start;
-        life += (th.last_seen_s - th.first_seen_s).max(end - start);
+        // thread wanted no CPU at the ticks outside it, so nearly all of that time is inside,
+        // and the span lasted at least that long.
+        let want = th.on_cpu_s + th.runqueue_s;
+        let this_span = (end - start).max(want);
+        wanted += want;
+        span += this_span;
+        life += super::waits::accounted_life_s(th).max(this_span);
         startups.push((start - th.first_seen_s).max(0.0));
     }
     (span > 0.0 && life > 0.0).then(|| SteadyState {
