@@ -38,8 +38,8 @@ pub struct PointSummary {
     pub on_cpu_share: Option<f64>,
     /// Share of the workers' lifetime spent runnable but waiting for a CPU.
     pub runqueue_share: Option<f64>,
-    /// Share of the workers' steady state (first to last tick wanting a CPU, start-up and
-    /// teardown left out) spent wanting a CPU, median over runs.
+    /// Share of the workers' steady state (from the first tick wanting a CPU to the end, start-up
+    /// left out) spent wanting a CPU, median over runs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub steady_on_cpu_share: Option<f64>,
     /// The steady state's share of the workers' lives, median over runs.

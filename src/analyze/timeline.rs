@@ -115,10 +115,9 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     })
 }
 
-/// The workers' steady state in one run: each worker's span from its first to its last tick
-/// wanting a CPU. What comes before is start-up (a spawned interpreter importing, a pool
-/// worker waiting for its first task while the parent still starts the others); what comes
-/// after is teardown.
+/// The workers' steady state in one run: each worker's span from its first tick wanting a CPU
+/// to its end. What comes before is start-up (a spawned interpreter importing, a pool worker
+/// waiting for its first task while the parent still starts the others).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct SteadyState {
     /// Share of the steady spans spent wanting a CPU (on one, or runnable in a queue).
@@ -159,9 +158,12 @@ pub fn steady_state(data: &SamplerData, w: &Workers) -> Option<SteadyState> {
         } else {
             t(ft + first - 1)
         };
-        let (Some(start), Some(end)) = (start, t(ft + last)) else {
+        // It ends with the thread: a sparse sampling of a mostly waiting thread must not make
+        // its steady state a few ticks long.
+        let (Some(start), Some(_)) = (start, t(ft + last)) else {
             continue;
         };
+        let end = th.last_seen_s.max(start);
         // schedstat's running and runnable time is exact; by the span's definition the
         // thread wanted no CPU at the ticks outside it, so nearly all of that time is inside,
         // and the span lasted at least that long.
