@@ -60,11 +60,7 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
             for row in &p.rows {
                 let peer = row.peer.clone().unwrap_or_default();
                 // Pipes and unnamed socket pairs are the pool's plumbing (IPC).
-                // Raw files saved before the probe's reader decided `plumbing` lack the field
-                // (it reads false): the reader's own rule, so old sweeps keep their IPC bytes.
-                let legacy = row.kind == FdKind::Pipe
-                    || (row.kind == FdKind::Unix && peer.starts_with("socket:["));
-                if row.plumbing || legacy {
+                if row.plumbing {
                     call_ns += row.blocked_ns;
                     if row.dir == IoDir::Out {
                         bytes += row.bytes;

@@ -49,8 +49,8 @@ pub struct PointSummary {
     pub on_cpu_share: Option<f64>,
     /// Share of the workers' lifetime spent runnable but waiting for a CPU.
     pub runqueue_share: Option<f64>,
-    /// Share of the workers' steady state (first to last tick wanting a CPU, start-up and
-    /// teardown left out) spent wanting a CPU, median over runs.
+    /// Share of the workers' steady state (from the first tick wanting a CPU to the end, start-up
+    /// left out) spent wanting a CPU, median over runs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub steady_on_cpu_share: Option<f64>,
     /// The steady state's share of the workers' lives, median over runs.
@@ -89,6 +89,9 @@ pub struct PointSummary {
     /// probe); absent when the probe saw no pool.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pools: Option<super::pools::PoolSummary>,
+    /// The workers wrote to a file or service outside the pool (preload probe), in any run.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub workers_write_sinks: Option<bool>,
     /// Largest PSS of a worker process, averaged over workers and runs, in bytes.
     pub pss_bytes_per_worker: Option<f64>,
     /// How the workers were laid out at this point (from the sampler).
@@ -223,6 +226,21 @@ pub fn summarize_point(
             .flat_map(|(_, w)| w.task_s.iter().copied())
             .collect();
         s.process_tasks = ipc::task_stats(&task_s);
+        // Did the workers themselves write to a file or service (per the preload probe)?
+        let written: Vec<bool> = ok
+            .iter()
+            .filter_map(|r| {
+                let p = r.probes.as_ref()?;
+                let w = workers::identify(r.sampled.as_ref()?, point.workers)?;
+                let f = ipc::figures(p, own_dir);
+                Some(f.external_io.values().any(|io| {
+                    io.bytes_out_by_pid
+                        .iter()
+                        .any(|(pid, &b)| b > 0 && w.pids.contains(pid))
+                }))
+            })
+            .collect();
+        s.workers_write_sinks = (!written.is_empty()).then(|| written.iter().any(|&w| w));
         let shares: Vec<(f64, f64)> = sampled
             .iter()
             .filter_map(|(d, w)| worker_time_shares(d, w))

@@ -115,10 +115,9 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     })
 }
 
-/// The workers' steady state in one run: each worker's span from its first to its last tick
-/// wanting a CPU. What comes before is start-up (a spawned interpreter importing, a pool
-/// worker waiting for its first task while the parent still starts the others); what comes
-/// after is teardown.
+/// The workers' steady state in one run: each worker's span from its first tick wanting a CPU
+/// to its end. What comes before is start-up (a spawned interpreter importing, a pool worker
+/// waiting for its first task while the parent still starts the others).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct SteadyState {
     /// Share of the steady spans spent wanting a CPU (on one, or runnable in a queue).
@@ -151,15 +150,28 @@ pub fn steady_state(data: &SamplerData, w: &Workers) -> Option<SteadyState> {
         else {
             continue;
         };
-        // Interval i ends at tick first_tick + i; the span starts where its first one began.
-        let (Some(start), Some(end)) = (t((ft + first).saturating_sub(1)), t(ft + last)) else {
+        // Interval i ends at tick first_tick + i; the span starts where its first one began,
+        // or at the first sighting when the thread wanted a CPU from birth (it was born
+        // inside that first interval, not at its start).
+        let start = if first == 0 {
+            Some(th.first_seen_s)
+        } else {
+            t(ft + first - 1)
+        };
+        // It ends with the thread: a sparse sampling of a mostly waiting thread must not make
+        // its steady state a few ticks long.
+        let (Some(start), Some(_)) = (start, t(ft + last)) else {
             continue;
         };
+        let end = th.last_seen_s.max(start);
         // schedstat's running and runnable time is exact; by the span's definition the
-        // thread wanted no CPU at the ticks outside it, so nearly all of that time is inside.
-        wanted += th.on_cpu_s + th.runqueue_s;
-        span += end - start;
-        life += (th.last_seen_s - th.first_seen_s).max(end - start);
+        // thread wanted no CPU at the ticks outside it, so nearly all of that time is inside,
+        // and the span lasted at least that long.
+        let want = th.on_cpu_s + th.runqueue_s;
+        let this_span = (end - start).max(want);
+        wanted += want;
+        span += this_span;
+        life += super::waits::accounted_life_s(th).max(this_span);
         startups.push((start - th.first_seen_s).max(0.0));
     }
     (span > 0.0 && life > 0.0).then(|| SteadyState {

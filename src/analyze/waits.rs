@@ -180,10 +180,7 @@ pub fn accounted_life_s(t: &ThreadRecord) -> f64 {
 
 /// A wait on something outside the pool: a service, a file; never the pool's own plumbing.
 fn is_external(wc: &WaitCount) -> bool {
-    // Raw files saved before the sampler decided `plumbing` lack the field (it reads false):
-    // the sampler's own rule (a pipe, an unnamed socket pair), so old sweeps find no fake sink.
-    let legacy = wc.kind == ResourceKind::Pipe || wc.resource.starts_with("unix:[");
-    wc.kind.can_be_sink() && !(wc.plumbing || legacy)
+    wc.kind.can_be_sink() && !wc.plumbing
 }
 
 /// Names what a resource is: the service where the sampler or probe could tell, else its class.
@@ -265,22 +262,6 @@ mod tests {
 
     fn run(threads: Vec<ThreadRecord>) -> (SamplerData, Workers) {
         run_writing(threads, &[])
-    }
-
-    #[test]
-    fn a_socket_pair_saved_before_plumbing_was_recorded_is_still_no_sink() {
-        // An old raw file: no `plumbing` field, so it reads false.
-        let old = || WaitCount {
-            plumbing: false,
-            ..wait("unix:[11,12]", ResourceKind::Unix, 3)
-        };
-        let (data, w) = run(vec![
-            thread(2, 6.0, vec![old()]),
-            thread(3, 6.0, vec![old()]),
-        ]);
-        let o = offcpu(&data, &w).unwrap();
-        assert!(o.sinks.is_empty(), "{:?}", o.sinks);
-        assert!(o.external.is_empty(), "{:?}", o.external);
     }
 
     #[test]

@@ -137,8 +137,18 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
     if total <= 0.0 {
         return None;
     }
+    // The target itself (seen first) drives whatever it starts; it is never one of the tasks.
+    let root = data
+        .processes
+        .iter()
+        .min_by(|a, b| a.first_seen_s.total_cmp(&b.first_seen_s))
+        .map(|p| p.pid);
     let mut groups: HashMap<&str, (f64, Vec<&ProcessRecord>)> = HashMap::new();
-    for p in data.processes.iter().filter(|p| !parents.contains(&p.pid)) {
+    for p in data
+        .processes
+        .iter()
+        .filter(|p| !parents.contains(&p.pid) && Some(p.pid) != root)
+    {
         let g = groups.entry(p.comm.as_str()).or_default();
         g.0 += cpu(p);
         g.1.push(p);

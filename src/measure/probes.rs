@@ -101,6 +101,7 @@ pub enum IoDir {
 
 /// Totals of one (kind, peer, direction) in one process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(from = "IoRowWire")]
 pub struct IoRow {
     pub kind: FdKind,
     /// The resource: `pipe:[ino]`; a unix socket's path (or `socket:[ino]` when unnamed); a tcp/udp
@@ -291,4 +292,45 @@ pub struct ThreadsAtFork {
     pub python_threads: u64,
     /// Entries of `/proc/self/task` (native threads too, e.g. a BLAS pool).
     pub os_threads: u64,
+}
+
+/// [`IoRow`] as read from a report: reports written before the probe's reader decided
+/// `plumbing` lack it, and get it from the peer it wrote then (a pipe, or an unnamed socket
+/// pair's `socket:[ino]`), once, here.
+#[derive(Deserialize, schemars::JsonSchema)]
+struct IoRowWire {
+    kind: FdKind,
+    peer: Option<String>,
+    #[serde(default)]
+    accepted: bool,
+    #[serde(default)]
+    overflow: bool,
+    #[serde(default)]
+    plumbing: Option<bool>,
+    #[serde(default)]
+    service: Option<super::Service>,
+    dir: IoDir,
+    bytes: u64,
+    calls: u64,
+    blocked_ns: u64,
+}
+
+impl From<IoRowWire> for IoRow {
+    fn from(w: IoRowWire) -> Self {
+        let unnamed = w.peer.as_deref().is_some_and(|p| p.starts_with("socket:["));
+        IoRow {
+            plumbing: w
+                .plumbing
+                .unwrap_or(w.kind == FdKind::Pipe || (w.kind == FdKind::Unix && unnamed)),
+            kind: w.kind,
+            peer: w.peer,
+            accepted: w.accepted,
+            overflow: w.overflow,
+            service: w.service,
+            dir: w.dir,
+            bytes: w.bytes,
+            calls: w.calls,
+            blocked_ns: w.blocked_ns,
+        }
+    }
 }

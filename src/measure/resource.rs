@@ -127,3 +127,71 @@ pub struct Written {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Service>,
 }
+
+/// [`super::WaitCount`] as read from a report: reports written before the sampler decided
+/// `plumbing` and `service` lack them, and get them from the names it wrote then, once, here.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(super) struct WaitCountWire {
+    resource: String,
+    kind: ResourceKind,
+    #[serde(default)]
+    plumbing: Option<bool>,
+    #[serde(default)]
+    service: Option<Service>,
+    syscall: String,
+    ticks: u32,
+    blocked_s: f64,
+}
+
+impl From<WaitCountWire> for super::WaitCount {
+    fn from(w: WaitCountWire) -> Self {
+        let legacy = w.plumbing.is_none();
+        let plumbing = w.plumbing.unwrap_or(
+            w.kind == ResourceKind::Pipe
+                || (w.kind == ResourceKind::Unix && w.resource.starts_with("unix:[")),
+        );
+        let postgres = w.resource.ends_with(":5432") || w.resource.contains(".s.PGSQL.");
+        let service = w
+            .service
+            .or((legacy && postgres).then_some(Service::Postgresql));
+        super::WaitCount {
+            resource: w.resource,
+            kind: w.kind,
+            plumbing,
+            service,
+            syscall: w.syscall,
+            ticks: w.ticks,
+            blocked_s: w.blocked_s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_from_an_older_report_gets_its_plumbing_and_service_from_its_name() {
+        let read = |json: &str| serde_json::from_str::<crate::measure::WaitCount>(json).unwrap();
+        let pair = read(
+            r#"{"resource":"unix:[5,6]","kind":"unix","syscall":"read","ticks":1,"blocked_s":0.01}"#,
+        );
+        assert!(pair.plumbing);
+        let pg = read(
+            r#"{"resource":"unix:/tmp/pg/.s.PGSQL.5432","kind":"unix","syscall":"recvfrom","ticks":1,"blocked_s":0.01}"#,
+        );
+        assert_eq!(
+            (pg.plumbing, pg.service),
+            (false, Some(Service::Postgresql))
+        );
+        let now = read(
+            r#"{"resource":"unix:[5,6]","kind":"unix","plumbing":false,"syscall":"read","ticks":1,"blocked_s":0.01}"#,
+        );
+        assert!(!now.plumbing, "a report that says so is believed");
+        let back = serde_json::to_string(&pg).unwrap();
+        assert!(
+            back.contains(r#""kind":"unix""#) && back.contains(r#""service":"postgresql""#),
+            "{back}"
+        );
+    }
+}

@@ -220,6 +220,7 @@ pub struct SwitchStats {
 
 /// Ticks (and off-CPU time) a thread spent blocked on one resource in one syscall.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(from = "super::resource::WaitCountWire")]
 pub struct WaitCount {
     /// The resource: `futex`, `sleep`, `child`, `pipe:[1234]`, `unix:/tmp/x/.s.PGSQL.5432`,
     /// `unix:[a,b]` (an unnamed socket pair, same name from both ends), `tcp:127.0.0.1:5432`,

@@ -43,19 +43,24 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis) -> Step {
                  threads' resources)"
         .into();
     let steady = s.steady_on_cpu_share.zip(s.steady_share_of_life);
-    // Sink waits, from shares of the whole lives to shares of the steady state.
     let sink_life: f64 = s
         .external_waits
         .iter()
         .flatten()
         .map(|k| k.wait_share)
         .sum();
+    // Who sets the pace is judged on the whole lives: a sink waited on longer than the work
+    // computes sets it even behind one writer, and then nothing is taken out.
+    let per_cpu_s = (life_share > 0.0).then(|| sink_life / life_share);
+    let sets_pace = per_cpu_s.is_some_and(|w| w > SINK_SETS_PACE_WAIT_PER_CPU_S);
+    // Otherwise the work is judged after start-up, net of the sink waits (as shares of the
+    // steady state).
     let span = steady.map_or(1.0, |(_, l)| l).max(f64::EPSILON);
     let work = steady.map_or(life_share, |(w, _)| w);
-    let sink = (sink_life / span).min(1.0 - work);
-    let per_cpu_s = (work > 0.0).then(|| sink / work);
-    let sets_pace = per_cpu_s.is_some_and(|w| w > SINK_SETS_PACE_WAIT_PER_CPU_S);
-    let judged = if sink > 0.0 && !sets_pace {
+    let sink = (sink_life / span).min(1.0 - work).max(0.0);
+    let judged = if sets_pace {
+        life_share
+    } else if sink > 0.0 {
         work / (1.0 - sink)
     } else {
         work
@@ -76,7 +81,7 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis) -> Step {
             .insert("worker_startup_s".into(), json!(round(su, 3)));
     }
     st.measured
-        .insert("sink_wait_share".into(), json!(round(sink, 3)));
+        .insert("sink_wait_share".into(), json!(round(sink_life, 3)));
     st.measured.insert(
         "sink_wait_per_cpu_second".into(),
         json!(per_cpu_s.map(|w| round(w, 3))),
@@ -105,13 +110,15 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis) -> Step {
     }
     let top = s.external_waits.iter().flatten().next();
     match (top, per_cpu_s) {
-        (Some(k), Some(w)) if sink > 0.0 => said.push(format!(
-            "they waited {:.0} % of it on sinks (most on {}, {}), {w:.2} s per CPU second: {}",
-            sink * 100.0,
+        (Some(k), Some(w)) if sink_life > 0.0 => said.push(format!(
+            "they waited {:.0} % of their lives on sinks (most on {}, {}), {w:.2} s per CPU second: {}",
+            sink_life * 100.0,
             k.resource,
             k.kind,
             if sets_pace {
-                "the sink sets the pace even behind one writer, so the waits stay in".to_string()
+                "the sink sets the pace even behind one writer, so the waits stay in and the \
+                 whole lives are judged"
+                    .to_string()
             } else {
                 format!(
                     "net of them the work wanted a CPU {:.0} % of its time",

@@ -42,14 +42,15 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
             ),
             None => format!("At {n_hi} workers no worker waited on a database, file or network service."),
         };
-        // Something of the tree writing to a service or a file (a single writer, say) is a
-        // sink too, even when no worker waits on it.
-        // Files the tree wrote count too (forkcast's own output folder is left out upstream).
-        let service_written = hi
-            .probes
-            .as_ref()
-            .is_some_and(|p| p.sink_io.iter().any(|io| io.bytes_out > 0.0));
-        let advice = if external.is_empty() && !service_written {
+        // Something of the tree writing to a service (a single writer, say) is a sink too,
+        // and so is a file the workers wrote, even when no worker waits on it.
+        let service_written = hi.probes.as_ref().is_some_and(|p| {
+            p.sink_io
+                .iter()
+                .any(|io| io.kind != "file" && io.bytes_out > 0.0)
+        });
+        let workers_wrote = hi.workers_write_sinks == Some(true);
+        let advice = if external.is_empty() && !service_written && !workers_wrote {
             SinkAdvice::None
         } else {
             SinkAdvice::Direct

@@ -186,7 +186,10 @@ fn parse_row(r: &[u8]) -> Vec<IoRow> {
     // Decided here, once: pipes and unnamed socket pairs are plumbing; a port or socket name
     // says which service a peer is.
     let plumbing = kind == FdKind::Pipe
-        || (kind == FdKind::Unix && peer.as_deref().is_some_and(|p| p.starts_with("socket:[")));
+        || (kind == FdKind::Unix
+            && peer.as_deref().is_some_and(|p| {
+                p.starts_with("socket:[") || crate::run::sampler::pool_socket_path(p)
+            }));
     let service = match (kind, peer.as_deref()) {
         (FdKind::Tcp | FdKind::Udp, Some(p)) => p
             .parse::<std::net::SocketAddr>()

@@ -29,7 +29,7 @@ mod tree;
 mod unixdiag;
 mod wait;
 
-pub(crate) use resolve::{service_at_path, service_at_port};
+pub(crate) use resolve::{pool_socket_path, service_at_path, service_at_port};
 
 use crate::measure::{SamplerData, Source};
 use jitter::Jitter;

@@ -72,6 +72,14 @@ pub(crate) fn service_at_path(path: &str) -> Option<Service> {
     }
 }
 
+/// A unix socket multiprocessing made for its own use (the forkserver's listener, a
+/// Manager's): it lives in a `pymp-*` folder that multiprocessing creates under the temp dir.
+pub(crate) fn pool_socket_path(path: &str) -> bool {
+    path.rsplit('/')
+        .nth(1)
+        .is_some_and(|dir| dir.starts_with("pymp-"))
+}
+
 /// An SQLite database, its rollback journal or its write-ahead log: the database file (its path
 /// and the service) when the file, or the file it belongs to, starts with the header
 /// "SQLite format 3\0".
@@ -323,8 +331,7 @@ impl Resolver {
         self.seq = self.seq.wrapping_add(1);
         let me = unixdiag::query(diag, ino32, self.seq).ok()?;
         if let Some(path) = me.path {
-            let service = service_at_path(&path);
-            return Some(Resource::new(format!("unix:{path}"), Kind::Unix).service(service));
+            return Some(named_unix(&path));
         }
         let Some(peer) = me.peer else {
             return Some(Resource::new(format!("unix:[{ino}]"), Kind::Unix).plumbing());
@@ -334,15 +341,22 @@ impl Resolver {
             .ok()
             .and_then(|p| p.path)
         {
-            Some(path) => {
-                let service = service_at_path(&path);
-                Some(Resource::new(format!("unix:{path}"), Kind::Unix).service(service))
-            }
+            Some(path) => Some(named_unix(&path)),
             None => {
                 let (a, b) = (ino.min(u64::from(peer)), ino.max(u64::from(peer)));
                 Some(Resource::new(format!("unix:[{a},{b}]"), Kind::Unix).plumbing())
             }
         }
+    }
+}
+
+/// A unix socket bound to `path`: a service, unless multiprocessing made it for itself.
+fn named_unix(path: &str) -> Resource {
+    let r = Resource::new(format!("unix:{path}"), Kind::Unix).service(service_at_path(path));
+    if pool_socket_path(path) {
+        r.plumbing()
+    } else {
+        r
     }
 }
 
@@ -352,10 +366,7 @@ fn unix_table(pid: i32, ino: u64) -> Option<Resource> {
     let table = procfs::process::Process::new(pid).ok()?.unix().ok()?;
     let e = table.into_iter().find(|e| e.inode == ino)?;
     Some(match e.path {
-        Some(p) => {
-            let path = p.display().to_string();
-            Resource::new(format!("unix:{path}"), Kind::Unix).service(service_at_path(&path))
-        }
+        Some(p) => named_unix(&p.display().to_string()),
         None => Resource::new(format!("unix:[{ino}]"), Kind::Unix).plumbing(),
     })
 }
@@ -457,6 +468,17 @@ mod tests {
             ra.name.starts_with("unix:[") && ra.name.contains(',') && ra.plumbing,
             "{ra:?}"
         );
+    }
+
+    #[test]
+    fn multiprocessings_own_sockets_are_plumbing_and_a_database_socket_is_a_service() {
+        assert!(named_unix("/tmp/pymp-zwaodcb9/listener-xledl6yk").plumbing);
+        let pg = named_unix("/tmp/pg/.s.PGSQL.5432");
+        assert_eq!(
+            (pg.plumbing, pg.service),
+            (false, Some(Service::Postgresql))
+        );
+        assert_eq!(service_at_port(3306), Some(Service::Mysql));
     }
 
     #[test]
