@@ -142,8 +142,13 @@ pub fn steady_state(data: &SamplerData, w: &Workers) -> Option<SteadyState> {
     {
         let ft = th.first_tick as usize;
         let n = th.states.len().max(th.busy.len());
+        // Any CPU used in an interval means the thread wanted one then. The state letter
+        // alone is not enough: the switch records' bins carry each bin's majority state, so a
+        // worker waiting on a socket most of every bin (but working in each) would be 'S'
+        // throughout and its steady state shrink to a sliver of its life.
+        let used_cpu = |i: usize| th.busy.get(i).is_some_and(|&b| b > 0.0);
         let wants = |i: usize| match th.states.as_bytes().get(i) {
-            Some(s) => matches!(s, b'R' | b'Q'),
+            Some(s) => matches!(s, b'R' | b'Q') || used_cpu(i),
             None => th.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION),
         };
         let (Some(first), Some(last)) = ((0..n).find(|&i| wants(i)), (0..n).rfind(|&i| wants(i)))
@@ -182,8 +187,10 @@ pub fn steady_state(data: &SamplerData, w: &Workers) -> Option<SteadyState> {
 }
 
 /// For a process-per-task tool, the share of the tasks' active span (first task started to
-/// last task ended) during which fewer tasks were alive than there are slots: slots idle
-/// behind a straggler, at the end of the run or at a barrier (`wait` after a batch).
+/// last task ended) during which fewer tasks were alive than there are slots while tasks were
+/// still to start: slots held idle by the driver (a `wait` after each batch, a dependency).
+/// Once the last task has started there is nothing left to hand out, so the last round's idle
+/// slots are the tasks' own spread, which their durations' CV measures.
 fn idle_slots(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     let pids: std::collections::HashSet<i32> = w.pids.iter().copied().collect();
     let lives: Vec<(f64, f64)> = data
@@ -197,10 +204,11 @@ fn idle_slots(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     if last <= first {
         return None;
     }
+    let last_start = lives.iter().map(|l| l.0).fold(f64::MIN, f64::max);
     let slots = w.count as usize;
     let mut idle = 0.0;
     for pair in data.timeline.windows(2) {
-        let (a, b) = (pair[0].t_s.max(first), pair[1].t_s.min(last));
+        let (a, b) = (pair[0].t_s.max(first), pair[1].t_s.min(last_start));
         if b <= a {
             continue;
         }
@@ -282,6 +290,73 @@ mod tests {
         let s = stragglers(&skewed, &w).unwrap();
         assert!((s.tail_share - 0.7).abs() < 1e-9, "{s:?}");
         assert!(s.cpu_cv.unwrap() > 0.5);
+    }
+
+    #[test]
+    fn a_worker_waiting_most_of_every_bin_is_in_its_steady_state_throughout() {
+        // Switch-record bins carry their majority state: on a CPU at its start, then 'S' in
+        // every bin though it works a little in each (a client waiting on a socket).
+        let mut t = worker(1, vec![0.02; 11]);
+        t.busy[0] = 0.9;
+        t.states = format!("R{}", "S".repeat(10));
+        t.on_cpu_s = t.busy.iter().map(|&b| f64::from(b) * 0.1).sum();
+        (t.first_seen_s, t.last_seen_s) = (0.0, 1.0);
+        let (data, w) = data_with(vec![t], 11);
+        let s = steady_state(&data, &w).unwrap();
+        assert!(s.share_of_life > 0.9, "{s:?}");
+        assert!(s.on_cpu_share < 0.2, "{s:?}");
+    }
+
+    /// Two slots of task processes living (from, to) seconds, on a 0.1 s timeline to 1.2 s.
+    fn slots(lives: &[(f64, f64)]) -> (SamplerData, Workers) {
+        let processes: Vec<ProcessRecord> = lives
+            .iter()
+            .zip(10..)
+            .map(|(&(a, b), pid)| ProcessRecord {
+                pid,
+                first_seen_s: a,
+                last_seen_s: b,
+                ..Default::default()
+            })
+            .collect();
+        let w = Workers {
+            layout: Layout::Tasks,
+            count: 2,
+            cpu_s: lives.iter().map(|(a, b)| b - a).collect(),
+            pids: processes.iter().map(|p| p.pid).collect(),
+            tids: processes.iter().map(|p| p.pid).collect(),
+            other_processes: 1,
+            task_s: lives.iter().map(|(a, b)| b - a).collect(),
+        };
+        let data = SamplerData {
+            timeline: timeline(13, &[2.0]),
+            processes,
+            ..Default::default()
+        };
+        (data, w)
+    }
+
+    #[test]
+    fn slots_idle_at_a_wait_count_and_the_last_round_does_not() {
+        // Batches of (0.4 s, 0.1 s) ended by `wait`: the short task's slot idles in each batch.
+        // An interval counts by the tasks alive at its end, so two of each batch's four count,
+        // in the two batches with a batch still to start (the last batch's are its spread).
+        let batches = [
+            (0.0, 0.4),
+            (0.0, 0.1),
+            (0.4, 0.8),
+            (0.4, 0.5),
+            (0.8, 1.2),
+            (0.8, 0.9),
+        ];
+        let (data, w) = slots(&batches);
+        let s = stragglers(&data, &w).unwrap();
+        assert!((s.tail_share - 0.4 / 1.2).abs() < 1e-9, "{s:?}");
+        // Slots refilled at once (xargs -P 2), the last task alone at the end: no idle slot
+        // while anything was left to start.
+        let refilled = [(0.0, 0.3), (0.0, 0.6), (0.3, 0.9), (0.6, 0.9), (0.9, 1.2)];
+        let (data, w) = slots(&refilled);
+        assert_eq!(stragglers(&data, &w).unwrap().tail_share, 0.0);
     }
 
     #[test]

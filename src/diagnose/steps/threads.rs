@@ -1,5 +1,5 @@
 //! Do threads scale? From a run whose workers were threads, else from the share of the process
-//! workers' task time they held the GIL (python probe), else unknown.
+//! workers' CPU time in their tasks they held the GIL (python probe), else unknown.
 
 use super::{primary_points, round, step};
 use crate::analyze::point::PointSummary;
@@ -144,6 +144,15 @@ fn measured_threads(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
     );
 }
 
+/// Share of their steady state (else of their lives) the workers wanted a CPU: running, or
+/// runnable in a queue. Without the sampler, the wall time stands (nothing is netted).
+fn wanted_cpu_share(s: &PointSummary) -> f64 {
+    s.steady_on_cpu_share
+        .or_else(|| Some(s.on_cpu_share? + s.runqueue_share.unwrap_or(0.0)))
+        .filter(|w| *w > 0.0)
+        .map_or(1.0, |w| w.min(1.0))
+}
+
 /// Processes only: predict n threads from the GIL alone. The share of the task time a worker
 /// holds the GIL is serial among threads (Amdahl): S_threads(n) = 1 / (h + (1 - h) / n). The
 /// host's other limits (cores, memory bandwidth, a loaded machine) bound processes and threads
@@ -154,13 +163,22 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
         .iter()
         .any(|(_, s)| s.pools.as_ref().and_then(|p| p.gil_enabled) == Some(false));
     // Process workers do not share a GIL, so the share is the work's at every count: pool the
-    // knocks of every point of the series.
-    let (knocks, held_knocks) = pts
+    // knocks of every point of the series. The knocks fall over the tasks' wall time, and a
+    // worker waiting on a sink (an fsync, a lock, a reply) has let the GIL go: those knocks
+    // find it free although the work holds it whenever it runs. Only a thread that runs (or
+    // is runnable) can hold the GIL, so each point's held share is judged over the time its
+    // workers wanted a CPU: held knocks / (knocks x that share), at most all of them.
+    let (knocks, held_raw, held_knocks) = pts
         .iter()
-        .filter_map(|(_, s)| s.pools.as_ref())
-        .filter_map(|p| p.gil_knocks.zip(p.gil_knocks_held))
-        .fold((0, 0), |(k, h), (pk, ph)| (k + pk, h + ph));
-    let gil = (knocks >= MIN_GIL_KNOCKS).then(|| (held_knocks as f64 / knocks as f64, knocks));
+        .filter_map(|(_, s)| {
+            let p = s.pools.as_ref()?;
+            let (k, h) = p.gil_knocks.zip(p.gil_knocks_held)?;
+            Some((k, h, (h as f64 / wanted_cpu_share(s)).min(k as f64)))
+        })
+        .fold((0, 0, 0.0), |(k, r, h), (pk, pr, ph)| {
+            (k + pk, r + pr, h + ph)
+        });
+    let gil = (knocks >= MIN_GIL_KNOCKS).then(|| (held_knocks / knocks as f64, knocks));
     let max_n = pts.iter().map(|(n, _)| *n).max().unwrap_or(1);
     let n = max_n.min(cores).max(2);
     let held = match (free_threaded, gil) {
@@ -216,6 +234,12 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
     st.measured
         .insert("gil_held_share".into(), json!(round(h, 2)));
     st.measured.insert("gil_knocks".into(), json!(knocks));
+    if knocks > 0 {
+        st.measured.insert(
+            "gil_held_share_of_task_time".into(),
+            json!(round(held_raw as f64 / knocks as f64, 2)),
+        );
+    }
     let cost = pts
         .iter()
         .filter_map(|(_, s)| s.pools.as_ref()?.gil_knocker_cost)
@@ -225,7 +249,8 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
             .insert("gil_knocker_cost".into(), json!(round(c, 4)));
     }
     st.evidence = format!(
-        "The process workers held the GIL in {:.0} % of {knocks} knocks during their tasks (the \
+        "The process workers held the GIL in {:.0} % of {knocks} knocks during their tasks, \
+         counted over the time they wanted a CPU (waits on a sink or a peer let it go; the \
          knocker cost {}); with that share serial, {n} threads would reach at most a speedup of \
          {predicted:.2} (efficiency {eff:.2}){beside}: {verdict}.",
         h * 100.0,
@@ -234,4 +259,49 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
             c * 100.0
         )),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::pools::PoolSummary;
+    use crate::analyze::Layout;
+    use crate::diagnose::tests::{busy, sweep};
+    use crate::diagnose::{diagnose, Answer};
+
+    /// Process workers wanting a CPU `on_cpu` of their time, whose GIL knocks found it held
+    /// `held` times in `knocks`.
+    fn knocked(on_cpu: f64, knocks: u64, held: u64) -> crate::analyze::point::PointSummary {
+        let mut s = busy(on_cpu);
+        s.pools = Some(PoolSummary {
+            gil_knocks: Some(knocks),
+            gil_knocks_held: Some(held),
+            gil_enabled: Some(true),
+            ..Default::default()
+        });
+        s
+    }
+
+    fn threads_scale(points: Vec<(u32, f64, crate::analyze::point::PointSummary)>) -> Answer {
+        let (m, a) = sweep(2, points, Layout::Processes, "throughput");
+        let d = diagnose(&m, &a);
+        let st = d.steps.iter().find(|s| s.id == "threads_scale").unwrap();
+        st.answer
+    }
+
+    #[test]
+    fn the_gil_share_is_judged_over_the_work_not_the_waits_on_a_sink() {
+        // Pure Python that commits each row: on a CPU half the time, the GIL held in half the
+        // knocks (the commits let it go). All of its CPU time holds the GIL.
+        let committing = vec![
+            (1, 4.0, knocked(0.5, 100, 48)),
+            (2, 2.2, knocked(0.5, 100, 50)),
+        ];
+        assert_eq!(threads_scale(committing), Answer::No);
+        // Work that releases the GIL while it computes stays free over its CPU time too.
+        let hashing = vec![
+            (1, 4.0, knocked(0.97, 100, 5)),
+            (2, 2.1, knocked(0.97, 100, 6)),
+        ];
+        assert_eq!(threads_scale(hashing), Answer::Yes);
+    }
 }

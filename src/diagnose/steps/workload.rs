@@ -1,7 +1,7 @@
 //! Steps about how the work meets the world: a shared sink, and uneven tasks.
 
 use super::{primary_points, round, step};
-use crate::analyze::Analysis;
+use crate::analyze::{Analysis, Layout};
 use crate::diagnose::thresholds::{
     MIN_TASKS_FOR_CV, SINK_RISE_FACTOR, SINK_WAIT_SHARE, STRAGGLER_TAIL_SHARE, TASK_DURATION_CV,
 };
@@ -196,7 +196,8 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     );
     st.threshold = format!(
         "task duration CV >= {TASK_DURATION_CV} (python probe) -> yes; where no tasks were timed, \
-         straggler tail >= {STRAGGLER_TAIL_SHARE} -> yes"
+         straggler tail >= {STRAGGLER_TAIL_SHARE} -> yes; for task processes in slots, idle \
+         slots >= {STRAGGLER_TAIL_SHARE} -> yes as well"
     );
     st.source = "python probe: task durations (CV); procfs sampler: lives of task processes \
                  (process-per-task tools), workers busy per tick (straggler tail), CPU spread \
@@ -222,6 +223,14 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
         .filter(|(n, s)| *n >= 2 && *n <= cores.max(2) && s.straggler_tail.is_some())
         .max_by_key(|(n, _)| *n)
         .map(|&(n, s)| (n, s.straggler_tail.unwrap_or(0.0), s.worker_cpu_cv));
+    // A process-per-task tool's tail is its slots with no task alive while tasks were still to
+    // start (task lives, not CPU): a busy host slows the tasks but leaves them in their slots,
+    // and the last round is left out, so idle slots are the driver's own (a `wait` after each
+    // batch), which the tasks' CV does not see and a dynamic hand-out removes.
+    let idle_slots = tail.is_some_and(|(n, _, _)| {
+        pts.iter()
+            .any(|(pn, s)| *pn == n && s.worker_layout == Some(Layout::Tasks))
+    });
     if cv.is_none() && tail.is_none() {
         st.evidence = "Neither task durations (python probe) nor a timeline with two or more \
                        workers were measured."
@@ -252,11 +261,19 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     // The tasks' own durations measure their spread directly; the straggler tail is the
     // outside-in proxy, which a busy host or the last round of even chunks also produces, so it
     // decides only where the probe timed no tasks.
+    let long_tail = tail.is_some_and(|(_, t, _)| t >= STRAGGLER_TAIL_SHARE);
     let high = match cv {
-        Some((_, c, _)) => c >= TASK_DURATION_CV,
-        None => tail.is_some_and(|(_, t, _)| t >= STRAGGLER_TAIL_SHARE),
+        Some((_, c, _)) => c >= TASK_DURATION_CV || (idle_slots && long_tail),
+        None => long_tail,
     };
-    if cv.is_some() && tail.is_some_and(|(_, t, _)| t >= STRAGGLER_TAIL_SHARE) && !high {
+    if idle_slots && long_tail {
+        said.push(
+            "those were task slots left idle with tasks still to start (task lives, not a \
+                   busy host), which a dynamic hand-out of small tasks keeps filled"
+                .into(),
+        );
+    }
+    if cv.is_some() && long_tail && !high {
         said.push("the tail comes from elsewhere (the last round of chunks, or a busy host), as the tasks themselves are even".into());
     }
     st.answer = if high { Answer::Yes } else { Answer::No };
