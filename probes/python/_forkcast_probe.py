@@ -146,7 +146,10 @@ class _Record:
             os.close(fd)
         # The last two pool tasks' (begin, end) monotonic ns, end None while one runs: the
         # knocker counts only knocks that fell inside a task.
-        self.tasks_seen = ((0, 0), (0, 0))
+        # (begin, end) of the latest tasks: a knock is counted when one of them covers its
+        # wake-up, which the knocker may only check some switch intervals later (tasks of a few
+        # ms have moved on by then), so a few dozen are kept.
+        self.tasks_seen = []
         self.busy_ns = 0  # task time so far
         self.knocking = False
         self.mm[0:8] = b"FKPYREC1"
@@ -230,20 +233,24 @@ class _Record:
                    os_threads=os_threads)
 
     def busy_at(self, t):
-        return any(b <= t and (e is None or t <= e) for b, e in self.tasks_seen)
+        return any(b <= t and (e is None or t <= e) for b, e in list(self.tasks_seen))
 
     def end_task(self, now):
-        last = self.tasks_seen[1]
-        if last[1] is None:
-            self.tasks_seen = (self.tasks_seen[0], (last[0], now))
-            self.busy_ns += now - last[0]
+        seen = self.tasks_seen
+        if seen and seen[-1][1] is None:
+            begin = seen[-1][0]
+            seen[-1] = (begin, now)
+            self.busy_ns += now - begin
 
     def begin_task(self, now):
         """A pool task begins: the first one dates the worker's start-up. In a worker process (not
         a ThreadPool's thread) with two knock periods of task time behind it, the knocker starts:
         a worker that only ever runs a few milliseconds of tasks would pay its start-up (a thread,
         an open) for no usable figure."""
-        self.tasks_seen = (self.tasks_seen[1], (now, None))
+        seen = self.tasks_seen
+        seen.append((now, None))
+        if len(seen) > 64:
+            del seen[:32]
         if self.q[_FIRST_TASK_NS] == 0:
             self.q[_FIRST_TASK_NS] = now
         worker = self.role in ("pool_worker", "process_pool_worker")
