@@ -45,9 +45,12 @@ impl WaitNamer {
         (looked.idx, looked.errors)
     }
 
-    /// Exe and cmdline, after a fork or an exec.
+    /// Exe, cmdline and the fds held (what it writes), after a fork or an exec: a task process
+    /// of make or xargs may live less than the first slow read's delay, and what it writes is
+    /// what makes it one of a sink's writers.
     pub(crate) fn read_identity(&mut self, pid: i32, rec: &mut ProcessRecord) -> u32 {
         read_identity(pid, &mut self.bufs, rec)
+            + self.bufs.res.held(pid, &mut rec.held, &mut rec.written)
     }
 
     /// PSS, io, fds held, and identity again.
