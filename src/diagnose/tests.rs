@@ -361,3 +361,12 @@ fn a_wide_spread_of_task_durations_gets_dynamic_small_tasks_even_without_a_tail(
 }
 
 mod owned;
+
+#[test]
+fn evidence_figures_are_never_negative_zero() {
+    let empty: f64 = std::iter::empty::<f64>().sum();
+    for x in [empty, -0.0, -1e-9] {
+        let r = super::steps::round(x, 3);
+        assert!(r == 0.0 && r.is_sign_positive(), "{x} rounds to {r:?}");
+    }
+}

@@ -55,5 +55,6 @@ pub(super) fn primary_points<'a>(
 
 pub(super) fn round(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
-    (x * f).round() / f
+    // + 0.0 turns -0.0 (an empty f64 sum, a tiny negative rounded) into 0, never shown as "-0".
+    (x * f).round() / f + 0.0
 }
