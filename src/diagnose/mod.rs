@@ -130,9 +130,11 @@ pub struct Diagnosis {
 
 /// Walks the tree.
 pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
-    let cpu_bound = steps::cpu_bound(m, a);
-    let threads_scale = steps::threads_scale(m, a);
+    // large_payload first: when its leaf (references, shared memory) takes the payloads' waits
+    // off the workers, cpu_bound judges the work without them.
     let (large_payload, data_passing) = steps::large_payload(m, a);
+    let cpu_bound = steps::cpu_bound(m, a, large_payload.answer == Answer::Yes);
+    let threads_scale = steps::threads_scale(m, a);
     let latency_goal = steps::latency_goal(m, a);
     let (shared_sink, sink) = steps::shared_sink(m, a);
     let task_variance = steps::task_variance(m, a);

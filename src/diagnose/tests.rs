@@ -370,3 +370,38 @@ fn evidence_figures_are_never_negative_zero() {
         assert!(r == 0.0 && r.is_sign_positive(), "{x} rounds to {r:?}");
     }
 }
+
+#[test]
+fn waits_for_big_payloads_are_netted_from_cpu_bound_and_small_messages_are_not() {
+    // Workers on a CPU 68 % of the time, the rest waiting on the pool's pipe for their input.
+    let piped = |per_task: f64| PointSummary {
+        probes: Some(ProbeSummary {
+            ipc_bytes: Some(per_task * 30.0),
+            ipc_bytes_per_task: Some(per_task),
+            ipc_tax: Some(if per_task > 1e6 { 0.2 } else { 0.001 }),
+            ..Default::default()
+        }),
+        offcpu: Some([("pipe".to_string(), 0.32)].into_iter().collect()),
+        ..busy(0.68)
+    };
+    let sweep_of = |per_task: f64| {
+        sweep(
+            2,
+            vec![(1, 4.0, piped(per_task)), (2, 2.4, piped(per_task))],
+            Layout::Processes,
+            "throughput",
+        )
+    };
+    // 8 MB per task: passing references takes the waits off, so the work is CPU-bound.
+    let (m, a) = sweep_of(8e6);
+    let d = diagnose(&m, &a);
+    assert_eq!(answer(&d, "large_payload"), Answer::Yes);
+    let cpu = d.steps.iter().find(|s| s.id == "cpu_bound").unwrap();
+    assert_eq!(cpu.answer, Answer::Yes, "{}", cpu.evidence);
+    assert_eq!(cpu.measured["payload_wait_share"], 0.32);
+    // A few hundred bytes per task: the waits are not the payloads', and stay in.
+    let (m, a) = sweep_of(300.0);
+    let d = diagnose(&m, &a);
+    assert_eq!(answer(&d, "large_payload"), Answer::No);
+    assert_eq!(answer(&d, "cpu_bound"), Answer::No);
+}

@@ -1,12 +1,13 @@
 //! Is the work CPU-bound? Judged on the work itself: the workers' steady state, net of the
-//! waits on a sink the tree's later steps take off them (one batched writer).
+//! waits the tree's later steps take off them: on a sink (one batched writer), and on the pool's
+//! pipes when they carry big payloads (references or shared memory).
 
 use super::{primary_points, round, step};
 use crate::analyze::point::PointSummary;
 use crate::analyze::Analysis;
 use crate::diagnose::thresholds::{CPU_BOUND_ON_CPU_SHARE, SINK_SETS_PACE_WAIT_PER_CPU_S};
 use crate::diagnose::{Answer, Step};
-use crate::measure::Measurements;
+use crate::measure::{Measurements, ResourceKind};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -18,15 +19,19 @@ use std::collections::BTreeMap;
 /// first task, left out); and that share net of the waits on sinks (a database, a file, a
 /// service written to). The last decides, unless the sink waits more than the work computes:
 /// then the sink sets the pace even behind one writer, and the work is waiting, not computing.
-pub fn cpu_bound(m: &Measurements, a: &Analysis) -> Step {
+///
+/// `payloads_move` is large_payload's yes: the waits on the pool's own pipes are then the
+/// payloads' transfer, which passing references takes off the workers, and are netted too.
+pub fn cpu_bound(m: &Measurements, a: &Analysis, payloads_move: bool) -> Step {
     let question = "Is the work CPU-bound?";
     let base = primary_points(m, a)
         .into_iter()
         .find(|(_, s)| s.wall_s.is_some());
     let mut st = step("cpu_bound", question, Answer::Unknown, BTreeMap::new());
     st.threshold = format!(
-        "on-CPU share of the workers' steady state, net of sink waits, >= {CPU_BOUND_ON_CPU_SHARE} \
-         -> yes (not netted when the sink waits more than {SINK_SETS_PACE_WAIT_PER_CPU_S} s per CPU second)"
+        "on-CPU share of the workers' steady state, net of sink waits (and of pipe waits when \
+         large_payload is yes), >= {CPU_BOUND_ON_CPU_SHARE} -> yes (not netted when the sink \
+         waits more than {SINK_SETS_PACE_WAIT_PER_CPU_S} s per CPU second)"
     );
     let Some((n, s)) = base else {
         st.evidence = "No point produced a successful run, so nothing was measured.".into();
@@ -57,7 +62,16 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis) -> Step {
     // steady state).
     let span = steady.map_or(1.0, |(_, l)| l).max(f64::EPSILON);
     let work = steady.map_or(life_share, |(w, _)| w);
-    let sink = (sink_life / span).min(1.0 - work).max(0.0);
+    let payload_life = if payloads_move {
+        s.offcpu
+            .as_ref()
+            .and_then(|o| o.get(ResourceKind::Pipe.as_str()))
+            .copied()
+            .unwrap_or(0.0)
+    } else {
+        0.0
+    };
+    let sink = ((sink_life + payload_life) / span).min(1.0 - work).max(0.0);
     let judged = if sets_pace {
         life_share
     } else if sink > 0.0 {
@@ -82,6 +96,10 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis) -> Step {
     }
     st.measured
         .insert("sink_wait_share".into(), json!(round(sink_life, 3)));
+    if payloads_move {
+        st.measured
+            .insert("payload_wait_share".into(), json!(round(payload_life, 3)));
+    }
     st.measured.insert(
         "sink_wait_per_cpu_second".into(),
         json!(per_cpu_s.map(|w| round(w, 3))),
@@ -127,6 +145,15 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis) -> Step {
             }
         )),
         _ => said.push("no worker waited on a sink".into()),
+    }
+    if payload_life > 0.0 && !sets_pace {
+        said.push(format!(
+            "{:.0} % of their lives went waiting on the pool's pipes for payloads (large_payload: \
+             yes), which passing references takes off them: net of the waits the work wanted a \
+             CPU {:.0} % of its time",
+            payload_life * 100.0,
+            judged * 100.0
+        ));
     }
     st.evidence = format!(
         "{} (threshold {:.0} %){}.",
