@@ -12,6 +12,7 @@ A lab variant names its `lab` and `args`; a shape fixture gives its whole `argv`
 Without --dsn, lab 06 runs against a private PostgreSQL started with scripts/private-postgres.sh.
 """
 import argparse
+import shutil
 import glob
 import json
 import os
@@ -27,6 +28,9 @@ def main():
     ap.add_argument("--forkcast", default=os.path.join(ROOT, "target/release/forkcast"))
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv/bin/python"))
     ap.add_argument("--only", default="", help="check only the files whose name contains this")
+    ap.add_argument("--record", metavar="DIR",
+                    help="keep each matching sweep's report.json and raw.json.gz in DIR/NAME/ "
+                         "(fixtures/recordings/variants: replayed by tests/it/recordings.rs)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # Not under tmp: that folder is private to us, and the server runs as another user.
@@ -56,6 +60,12 @@ def main():
                 rec = json.load(open(os.path.join(out, "report.json")))["diagnosis"]["recommendation"]
                 diffs = {k: f"expected {v}, got {rec.get(k)}" for k, v in e["expect"].items() if rec.get(k) != v}
                 print(f"{name}: {'ok' if not diffs else diffs}")
+                if a.record and not diffs:
+                    keep = os.path.join(a.record, os.path.basename(path)[:-5])
+                    shutil.rmtree(keep, ignore_errors=True)
+                    os.makedirs(keep)
+                    for f in ("report.json", "raw.json.gz"):
+                        shutil.copy(os.path.join(out, f), keep)
         finally:
             if not a.dsn:
                 subprocess.run(["bash", os.path.join(ROOT, "scripts/private-postgres.sh"), "stop", pg],

@@ -10,6 +10,7 @@ mod labs;
 mod offcpu;
 mod probes;
 mod properties;
+mod recordings;
 mod report;
 mod sampler;
 mod secrets;
