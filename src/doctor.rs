@@ -6,8 +6,7 @@ use std::io::Write;
 /// Prints one line per capability (what it gives; for a missing one, why and the fix).
 pub fn print(out: &mut impl Write) -> std::io::Result<()> {
     let caps = capability::check();
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = capability::effective_uid();
     let missing = caps.iter().filter(|c| !c.available).count();
     writeln!(
         out,

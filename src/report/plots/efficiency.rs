@@ -1,7 +1,7 @@
 //! efficiency.svg: parallel efficiency per series (speedup / relative workers) and the marginal
 //! efficiency of each step, against the rules that read them.
 
-use super::scaling::trim;
+use super::draw_mesh;
 use super::style::{self, Legend, Mark};
 use super::{axis_top, DrawResult, Inputs, Plot};
 use crate::diagnose::thresholds::{THREADS_SCALE_EFFICIENCY, WORKER_STEP_MARGINAL_EFFICIENCY};
@@ -71,18 +71,7 @@ impl Plot for Efficiency {
             .x_label_area_size(44)
             .y_label_area_size(56)
             .build_cartesian_2d(0f64..x_max, y_min..y_max)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(style::GRID)
-            .x_desc("workers (count)")
-            .y_desc("efficiency (%)")
-            .axis_desc_style(style::label())
-            .label_style(style::tick())
-            .x_labels(((x_max as usize) + 1).min(17))
-            .x_label_formatter(&|x| trim(*x))
-            .y_label_formatter(&|y| trim(*y))
-            .draw()?;
+        draw_mesh(&mut chart, "workers (count)", "efficiency (%)", Some(x_max))?;
         chart.draw_series(std::iter::once(Rectangle::new(
             [(cores, y_min), (x_max, y_max)],
             style::OVERSUBSCRIBED.filled(),

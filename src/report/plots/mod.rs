@@ -75,6 +75,33 @@ type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoor
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
+/// The grid, axis titles and tick labels every line plot shares; `worker_ticks` puts one x tick
+/// per worker count up to `x_max` (at most 17).
+fn draw_mesh<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    x_desc: &str,
+    y_desc: &str,
+    worker_ticks: Option<f64>,
+) -> DrawResult<DB> {
+    let mut mesh = chart.configure_mesh();
+    mesh.light_line_style(TRANSPARENT)
+        .bold_line_style(style::GRID)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .axis_desc_style(style::label())
+        .label_style(style::tick())
+        .x_label_formatter(&tick_label)
+        .y_label_formatter(&tick_label);
+    if let Some(x_max) = worker_ticks {
+        mesh.x_labels(((x_max as usize) + 1).min(17));
+    }
+    mesh.draw()
+}
+
+fn tick_label(x: &f64) -> String {
+    scaling::trim(*x)
+}
+
 /// A rendered SVG plot, named by its file stem.
 pub struct Svg {
     pub name: &'static str,

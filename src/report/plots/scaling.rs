@@ -2,7 +2,7 @@
 //! fits, each point's min..max interval, the physical-core boundary and the oversubscribed side.
 
 use super::style::{self, Legend, Mark};
-use super::{axis_top, Chart, DrawResult, Inputs, Plot};
+use super::{axis_top, draw_mesh, Chart, DrawResult, Inputs, Plot};
 use crate::analyze::scaling::{fit_amdahl, fit_usl};
 use crate::analyze::Series;
 use plotters::coord::Shift;
@@ -141,18 +141,12 @@ impl Plot for Scaling {
             .x_label_area_size(44)
             .y_label_area_size(56)
             .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(style::GRID)
-            .x_desc("workers (count)")
-            .y_desc("speedup over the smallest count (×)")
-            .axis_desc_style(style::label())
-            .label_style(style::tick())
-            .x_labels(((x_max as usize) + 1).min(17))
-            .x_label_formatter(&|x| trim(*x))
-            .y_label_formatter(&|y| trim(*y))
-            .draw()?;
+        draw_mesh(
+            &mut chart,
+            "workers (count)",
+            "speedup over the smallest count (×)",
+            Some(x_max),
+        )?;
 
         // Oversubscribed side: more workers than the cores a CPU-bound pool can use.
         chart.draw_series(std::iter::once(Rectangle::new(

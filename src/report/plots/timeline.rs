@@ -1,7 +1,7 @@
 //! timeline.svg: busy cores and busy workers over one typical run of the largest point, so
 //! saturation (the cores full) and straggler tails (fewer workers busy at the end) show.
 
-use super::scaling::trim;
+use super::draw_mesh;
 use super::style::{self, Legend, Mark};
 use super::{axis_top, DrawResult, Inputs, Plot};
 use crate::measure::{SamplerData, ThreadRecord};
@@ -111,17 +111,12 @@ impl Plot for Timeline {
             .x_label_area_size(44)
             .y_label_area_size(56)
             .build_cartesian_2d(0f64..t_max, 0f64..y_max)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(style::GRID)
-            .x_desc("time since the target started (s)")
-            .y_desc("cores busy / workers (count)")
-            .axis_desc_style(style::label())
-            .label_style(style::tick())
-            .x_label_formatter(&|x| trim(*x))
-            .y_label_formatter(&|y| trim(*y))
-            .draw()?;
+        draw_mesh(
+            &mut chart,
+            "time since the target started (s)",
+            "cores busy / workers (count)",
+            None,
+        )?;
         chart.draw_series(
             AreaSeries::new(busy.clone(), 0.0, CORES.mix(0.35)).border_style(CORES.stroke_width(1)),
         )?;
