@@ -210,20 +210,24 @@ pub fn summarize_point(
             s.sources.insert("ipc_tax".into(), Source::PythonProbe);
         }
     }
-    let sampled: Vec<(&SamplerData, Workers)> = ok
+    let clues = |r: &Run, d: &SamplerData| workers::PoolClues::from_probe(r.probes.as_ref(), d);
+    let sampled: Vec<(&SamplerData, Workers, workers::PoolClues)> = ok
         .iter()
-        .filter_map(|r| r.sampled.as_ref())
-        .filter_map(|d| workers::identify(d, point.workers).map(|w| (d, w)))
+        .filter_map(|r| {
+            let d = r.sampled.as_ref()?;
+            let c = clues(r, d);
+            workers::identify_with(d, point.workers, &c).map(|w| (d, w, c))
+        })
         .collect();
     if !sampled.is_empty() {
-        let layout = most_common(sampled.iter().map(|(_, w)| w.layout));
+        let layout = most_common(sampled.iter().map(|(_, w, _)| w.layout));
         s.worker_layout = Some(layout);
-        s.workers_observed = median_u32(sampled.iter().map(|(_, w)| w.count));
-        s.other_processes = median_u32(sampled.iter().map(|(_, w)| w.other_processes));
+        s.workers_observed = median_u32(sampled.iter().map(|(_, w, _)| w.count));
+        s.other_processes = median_u32(sampled.iter().map(|(_, w, _)| w.other_processes));
         let task_s: Vec<f64> = sampled
             .iter()
-            .filter(|(_, w)| w.layout == Layout::Tasks)
-            .flat_map(|(_, w)| w.task_s.iter().copied())
+            .filter(|(_, w, _)| w.layout == Layout::Tasks)
+            .flat_map(|(_, w, _)| w.task_s.iter().copied())
             .collect();
         s.process_tasks = ipc::task_stats(&task_s);
         // Did the workers themselves write to a file or service (per the preload probe)?
@@ -231,7 +235,8 @@ pub fn summarize_point(
             .iter()
             .filter_map(|r| {
                 let p = r.probes.as_ref()?;
-                let w = workers::identify(r.sampled.as_ref()?, point.workers)?;
+                let d = r.sampled.as_ref()?;
+                let w = workers::identify_with(d, point.workers, &clues(r, d))?;
                 let f = ipc::figures(p, own_dir);
                 Some(f.external_io.values().any(|io| {
                     io.bytes_out_by_pid
@@ -243,18 +248,18 @@ pub fn summarize_point(
         s.workers_write_sinks = (!written.is_empty()).then(|| written.iter().any(|&w| w));
         let shares: Vec<(f64, f64)> = sampled
             .iter()
-            .filter_map(|(d, w)| worker_time_shares(d, w))
+            .filter_map(|(d, w, _)| worker_time_shares(d, w))
             .collect();
         s.on_cpu_share = median(&shares.iter().map(|x| x.0).collect::<Vec<_>>());
         s.runqueue_share = median(&shares.iter().map(|x| x.1).collect::<Vec<_>>());
         let pss: Vec<f64> = sampled
             .iter()
-            .filter_map(|(d, w)| worker_pss_bytes(d, w))
+            .filter_map(|(d, w, _)| worker_pss_bytes(d, w))
             .collect();
         s.pss_bytes_per_worker = median(&pss);
         let steady: Vec<timeline::SteadyState> = sampled
             .iter()
-            .filter_map(|(d, w)| timeline::steady_state(d, w))
+            .filter_map(|(d, w, c)| timeline::steady_state(d, w, c))
             .collect();
         s.steady_on_cpu_share = median(&steady.iter().map(|x| x.on_cpu_share).collect::<Vec<_>>());
         s.steady_share_of_life =
@@ -262,13 +267,13 @@ pub fn summarize_point(
         s.worker_startup_s = median(&steady.iter().map(|x| x.startup_s).collect::<Vec<_>>());
         let strag: Vec<timeline::Stragglers> = sampled
             .iter()
-            .filter_map(|(d, w)| timeline::stragglers(d, w))
+            .filter_map(|(d, w, _)| timeline::stragglers(d, w))
             .collect();
         s.straggler_tail = median(&strag.iter().map(|x| x.tail_share).collect::<Vec<_>>());
         s.worker_cpu_cv = median(&strag.iter().filter_map(|x| x.cpu_cv).collect::<Vec<_>>());
         let sat: Vec<timeline::Saturation> = sampled
             .iter()
-            .filter_map(|(d, _)| timeline::saturation(d, host.usable_cpus))
+            .filter_map(|(d, _, _)| timeline::saturation(d, host.usable_cpus))
             .collect();
         s.all_cores_busy_share = median(
             &sat.iter()
@@ -282,7 +287,7 @@ pub fn summarize_point(
         );
         let off: Vec<OffCpu> = sampled
             .iter()
-            .filter_map(|(d, w)| waits::offcpu(d, w))
+            .filter_map(|(d, w, _)| waits::offcpu(d, w))
             .collect();
         if !off.is_empty() {
             s.offcpu = Some(median_maps(off.iter().map(|o| &o.by_kind)));
@@ -298,7 +303,7 @@ pub fn summarize_point(
         // when every run had them; what a wait was on, and PSS, always come from /proc.
         let timeline = if sampled
             .iter()
-            .all(|(d, _)| d.source == Some(Source::PerfSwitch))
+            .all(|(d, _, _)| d.source == Some(Source::PerfSwitch))
         {
             Source::PerfSwitch
         } else {

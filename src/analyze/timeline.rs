@@ -1,7 +1,7 @@
 //! Reading the sampler's timeline: how many cores were busy over the run (saturation), and the
 //! straggler tail at the end of a run, when fewer workers are busy than were started.
 
-use super::workers::{Layout, Workers};
+use super::workers::{Layout, PoolClues, Workers};
 use crate::measure::SamplerData;
 use serde::{Deserialize, Serialize};
 
@@ -128,17 +128,19 @@ pub struct SteadyState {
     pub startup_s: f64,
 }
 
-/// Steady-state figures of one run's workers; None without per-tick series.
-pub fn steady_state(data: &SamplerData, w: &Workers) -> Option<SteadyState> {
+/// Steady-state figures of one run's workers; None without per-tick series. Where the python
+/// probe timed a worker's first task, its steady state starts there: a pool worker born while
+/// the parent still renders the data waits for its first task, and that wait is start-up too.
+pub fn steady_state(data: &SamplerData, w: &Workers, clues: &PoolClues) -> Option<SteadyState> {
     let tids: std::collections::HashSet<i32> = w.tids.iter().copied().collect();
     let t = |i: usize| data.timeline.get(i).map(|k| k.t_s);
     let (mut wanted, mut span, mut life) = (0.0, 0.0, 0.0);
     let mut startups = Vec::new();
-    for th in data
+    for (pid, th) in data
         .processes
         .iter()
-        .flat_map(|p| p.threads.iter())
-        .filter(|th| tids.contains(&th.tid))
+        .flat_map(|p| p.threads.iter().map(move |th| (p.pid, th)))
+        .filter(|(_, th)| tids.contains(&th.tid))
     {
         let ft = th.first_tick as usize;
         let n = th.states.len().max(th.busy.len());
@@ -158,7 +160,12 @@ pub fn steady_state(data: &SamplerData, w: &Workers) -> Option<SteadyState> {
         // Interval i ends at tick first_tick + i; the span starts where its first one began,
         // or at the first sighting when the thread wanted a CPU from birth (it was born
         // inside that first interval, not at its start).
-        let start = if first == 0 {
+        let first_task = clues
+            .first_task(pid)
+            .filter(|&f| f >= th.first_seen_s && f <= th.last_seen_s);
+        let start = if let Some(f) = first_task {
+            Some(f)
+        } else if first == 0 {
             Some(th.first_seen_s)
         } else {
             t(ft + first - 1)
@@ -172,7 +179,19 @@ pub fn steady_state(data: &SamplerData, w: &Workers) -> Option<SteadyState> {
         // schedstat's running and runnable time is exact; by the span's definition the
         // thread wanted no CPU at the ticks outside it, so nearly all of that time is inside,
         // and the span lasted at least that long.
-        let want = th.on_cpu_s + th.runqueue_s;
+        let mut want = th.on_cpu_s + th.runqueue_s;
+        if first_task.is_some() {
+            // Started at the first task, not at the first tick wanting a CPU: the CPU used
+            // before it (importing, the initializer) is start-up's, in the ticks' proportion.
+            let total: f64 = th.busy.iter().map(|&b| f64::from(b)).sum();
+            let after: f64 = (0..th.busy.len())
+                .filter(|&i| t(ft + i).is_some_and(|end| end > start))
+                .map(|i| f64::from(th.busy[i]))
+                .sum();
+            if total > 0.0 {
+                want *= after / total;
+            }
+        }
         let this_span = (end - start).max(want);
         wanted += want;
         span += this_span;
@@ -302,7 +321,7 @@ mod tests {
         t.on_cpu_s = t.busy.iter().map(|&b| f64::from(b) * 0.1).sum();
         (t.first_seen_s, t.last_seen_s) = (0.0, 1.0);
         let (data, w) = data_with(vec![t], 11);
-        let s = steady_state(&data, &w).unwrap();
+        let s = steady_state(&data, &w, &PoolClues::default()).unwrap();
         assert!(s.share_of_life > 0.9, "{s:?}");
         assert!(s.on_cpu_share < 0.2, "{s:?}");
     }

@@ -8,9 +8,10 @@
 //! another. Their tasks are those processes, and the driver (make, xargs, sh) is not a worker.
 
 use super::waits::accounted_life_s;
+use crate::measure::probes::ProbeData;
 use crate::measure::{ProcessRecord, SamplerData, ThreadRecord};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A task counts as busy when it used at least this share of the busiest task's CPU: workers
 /// of one pool get similar shares (a straggler-heavy pool still within 10x), launchers get a
@@ -69,8 +70,53 @@ pub struct Workers {
 /// waits gives its workers little CPU, less than the parent spent importing), a group of
 /// exactly `requested` sibling processes with one name is taken as the pool instead.
 pub fn identify(data: &SamplerData, requested: u32) -> Option<Workers> {
+    identify_with(data, requested, &PoolClues::default())
+}
+
+/// What the python probe knew of a run's pool: the processes that ran its tasks, and when each
+/// began its first one, in seconds on the sampler's timeline (None where the clocks could not
+/// be lined up).
+#[derive(Debug, Clone, Default)]
+pub struct PoolClues {
+    pub first_task_s: BTreeMap<i32, Option<f64>>,
+}
+
+impl PoolClues {
+    pub fn from_probe(probes: Option<&ProbeData>, data: &SamplerData) -> Self {
+        let Some(py) = probes.and_then(|p| p.python.as_ref()) else {
+            return Self::default();
+        };
+        let first_task_s = py
+            .processes
+            .iter()
+            .filter(|p| matches!(p.role.as_str(), "pool_worker" | "process_pool_worker"))
+            .filter(|p| p.tasks > 0)
+            .map(|p| {
+                let at = data
+                    .t0_monotonic_ns
+                    .zip(p.first_task_at_ns)
+                    .map(|(t0, f)| (f as f64 - t0 as f64) / 1e9);
+                (p.pid, at)
+            })
+            .collect();
+        Self { first_task_s }
+    }
+
+    /// Seconds on the timeline at which process `pid` began its first pool task.
+    pub fn first_task(&self, pid: i32) -> Option<f64> {
+        self.first_task_s.get(&pid).copied().flatten()
+    }
+}
+
+/// As `identify`, told by the python probe which processes ran the pool's tasks: a parent
+/// that renders the data before handing it out can out-work its one worker, and a worker's own
+/// helper (a resource tracker it started) is not another one.
+pub fn identify_with(data: &SamplerData, requested: u32, clues: &PoolClues) -> Option<Workers> {
     if let Some(tasks) = process_per_task(data) {
         return Some(tasks);
+    }
+    if let Some(pool) = probe_pool(data, clues) {
+        return Some(pool);
     }
     let by_cpu = identify_by_cpu(data)?;
     let ppid: HashMap<i32, i32> = data.processes.iter().map(|p| (p.pid, p.ppid)).collect();
@@ -99,6 +145,50 @@ pub fn identify(data: &SamplerData, requested: u32) -> Option<Workers> {
     }
     // CPU cannot tell (the pool mostly waits, or a dispatcher out-worked a member): the shape can.
     Some(sibling_pool(data, requested).unwrap_or(by_cpu))
+}
+
+/// The pool workers the python probe named, when they lived together (a pool in turn is a
+/// process-per-task shape) and did a busy process's share of the work.
+fn probe_pool(data: &SamplerData, clues: &PoolClues) -> Option<Workers> {
+    let cpu = |p: &ProcessRecord| p.threads.iter().map(|t| t.on_cpu_s).sum::<f64>();
+    let mut pool: Vec<&ProcessRecord> = data
+        .processes
+        .iter()
+        .filter(|p| clues.first_task_s.contains_key(&p.pid))
+        .collect();
+    let max = data.processes.iter().map(cpu).fold(0.0, f64::max);
+    let pool_cpu: f64 = pool.iter().map(|p| cpu(p)).sum();
+    if pool.is_empty()
+        || most_alive_at_once(&pool) < pool.len()
+        || pool_cpu < BUSY_SHARE_OF_MAX * max
+    {
+        return None;
+    }
+    pool.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)));
+    let count = pool.len() as u32;
+    Some(Workers {
+        layout: if count >= 2 {
+            Layout::Processes
+        } else {
+            Layout::Single
+        },
+        count,
+        cpu_s: pool.iter().map(|p| cpu(p)).collect(),
+        pids: pool.iter().map(|p| p.pid).collect(),
+        // The busiest thread of each: the GIL knocker and a BLAS pool's idle threads are not
+        // the work.
+        tids: pool
+            .iter()
+            .filter_map(|p| {
+                p.threads
+                    .iter()
+                    .max_by(|a, b| a.on_cpu_s.total_cmp(&b.on_cpu_s))
+                    .map(|t| t.tid)
+            })
+            .collect(),
+        other_processes: (data.processes.len() - pool.len()) as u32,
+        task_s: Vec::new(),
+    })
 }
 
 /// `w` without process `pid` (its layout recomputed from what is left).
@@ -185,8 +275,23 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
         .filter(|p| cpu(p) >= TASK_SHARE_OF_MEAN * mean && !helpers.contains(&p.pid))
         .collect();
     let slots = most_alive_at_once(&tasks);
-    // Most of the work, and tasks that followed each other.
-    if group_cpu * 2.0 < total || tasks.len() <= slots || tasks.len() < 2 {
+    // Most of the work while the tasks ran, and tasks that followed each other. A driver's CPU
+    // before the first task (a parent importing numpy and filling 256 MB, then starting a fresh
+    // pool per batch) is its set-up, not work beside the tasks.
+    let task_threads: Vec<&ThreadRecord> = tasks.iter().flat_map(|p| p.threads.iter()).collect();
+    let mostly_tasks = match busy_window(&task_threads) {
+        Some((a, b)) => {
+            let during = |p: &&ProcessRecord| busy_between(p, a, b);
+            2.0 * tasks.iter().map(during).sum::<f64>()
+                >= data
+                    .processes
+                    .iter()
+                    .map(|p| busy_between(&p, a, b))
+                    .sum::<f64>()
+        }
+        None => group_cpu * 2.0 >= total,
+    };
+    if !mostly_tasks || tasks.len() <= slots || tasks.len() < 2 {
         return None;
     }
     let mut tasks = tasks;
@@ -424,6 +529,14 @@ fn mean_busy(t: &ThreadRecord, a: usize, b: usize) -> f64 {
         .map(|&x| f64::from(x))
         .sum();
     sum / (b - a + 1) as f64
+}
+
+/// Cores-times-ticks process `p` used over ticks `a..=b`, from its threads' per-tick samples.
+fn busy_between(p: &ProcessRecord, a: usize, b: usize) -> f64 {
+    p.threads
+        .iter()
+        .map(|t| mean_busy(t, a, b) * (b - a + 1) as f64)
+        .sum()
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -748,5 +861,55 @@ mod tests {
         .unwrap();
         assert_eq!((w.layout, w.count), (Layout::Tasks, 1));
         assert!(!w.pids.contains(&2), "{:?}", w.pids);
+    }
+
+    /// A one-thread process alive over ticks `from..to`, using `busy` cores at each.
+    fn ticking(pid: i32, ppid: i32, from: u32, busy: &[f32]) -> ProcessRecord {
+        let cpu: f64 = busy.iter().map(|&b| f64::from(b) / 100.0).sum();
+        let (a, b) = (
+            f64::from(from) / 100.0,
+            f64::from(from) / 100.0 + busy.len() as f64 / 100.0,
+        );
+        let mut p = task(pid, ppid, "python3", a, b, cpu);
+        p.threads[0].first_tick = from;
+        p.threads[0].busy = busy.to_vec();
+        p
+    }
+
+    #[test]
+    fn a_parent_that_set_up_before_its_fresh_pools_is_their_driver_not_their_worker() {
+        // Lab 03 at one worker: the parent imports numpy and fills 256 MB for 1.2 s, then runs
+        // four Pool(1)s in turn, each worker 0.12 s of CPU. Over the whole run the parent did
+        // most of the CPU; while the pools ran it waited on their results.
+        let mut parent = vec![1.0f32; 120];
+        parent.extend([0.05f32; 60]);
+        let mut processes = vec![ticking(1, 0, 0, &parent)];
+        for i in 0..4u32 {
+            processes.push(ticking(10 + i as i32, 1, 122 + 14 * i, &[0.95; 13]));
+        }
+        let w = identify(
+            &SamplerData {
+                processes,
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Tasks, 1), "{:?}", w.pids);
+        assert_eq!(w.pids.len(), 4);
+        // A parent that works while its children run stays the worker.
+        let mut processes = vec![ticking(1, 0, 0, &[1.0; 180])];
+        for i in 0..4u32 {
+            processes.push(ticking(10 + i as i32, 1, 122 + 14 * i, &[0.95; 13]));
+        }
+        let w = identify(
+            &SamplerData {
+                processes,
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+        assert_ne!(w.layout, Layout::Tasks, "{:?}", w.pids);
     }
 }

@@ -51,6 +51,10 @@ pub struct SamplerData {
     /// Processes of the tree that joined while the cap was reached and were never sampled.
     #[serde(default)]
     pub untracked_processes: u64,
+    /// CLOCK_MONOTONIC (ns) at t = 0 of the timeline: where the python probe's clock stamps
+    /// (a worker's first task) fall on it. Absent in reports written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t0_monotonic_ns: Option<u64>,
 }
 
 /// The whole tree at one tick; rates are over the interval since the previous tick.

@@ -78,6 +78,9 @@ impl Tree {
             procs: Vec::new(),
             data: SamplerData {
                 requested_hz,
+                t0_monotonic_ns: Some(
+                    crate::run::switches::mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64),
+                ),
                 ..SamplerData::default()
             },
             bufs: Shared::default(),

@@ -526,6 +526,7 @@ impl Intervals {
             untracked_processes: self.untracked_count,
             ticks: timeline.len() as u64,
             achieved_hz: 1e9 / bin_ns as f64,
+            t0_monotonic_ns: Some(self.t0_ns),
             timeline,
             processes: procs
                 .into_values()
