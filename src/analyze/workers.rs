@@ -286,7 +286,7 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
                 >= data
                     .processes
                     .iter()
-                    .map(|p| busy_between(&p, a, b))
+                    .map(|p| busy_between(p, a, b))
                     .sum::<f64>()
         }
         None => group_cpu * 2.0 >= total,
