@@ -1,7 +1,7 @@
 //! How sure the diagnosis is, and why not more.
 
 use super::thresholds::{
-    CONFIDENT_RUNS, NOISY_POINT_CV, THREADS_SCALE_EFFICIENCY, UNREADABLE_WAIT_SHARE,
+    threads_scale_efficiency, CONFIDENT_RUNS, NOISY_POINT_CV, UNREADABLE_WAIT_SHARE,
 };
 use super::{Answer, Confidence, Step};
 use crate::analyze::Analysis;
@@ -101,7 +101,8 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
             let n = s.measured.get("workers")?.as_f64()?;
             let lo = s.measured.get("speedup_low")?.as_f64()? / n;
             let hi = s.measured.get("speedup_high")?.as_f64()? / n;
-            Some(lo < THREADS_SCALE_EFFICIENCY && hi >= THREADS_SCALE_EFFICIENCY)
+            let bar = threads_scale_efficiency(n);
+            Some(lo < bar && hi >= bar)
         })
         .unwrap_or(false);
     doubt_if(

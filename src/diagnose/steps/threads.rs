@@ -4,7 +4,9 @@
 use super::{primary_points, round, step};
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Layout};
-use crate::diagnose::thresholds::{MIN_GIL_KNOCKS, THREADS_SCALE_EFFICIENCY};
+use crate::diagnose::thresholds::{
+    threads_scale_efficiency, MIN_GIL_KNOCKS, THREADS_SCALE_MARGINAL,
+};
 use crate::diagnose::{Answer, Step};
 use crate::measure::Measurements;
 use serde_json::json;
@@ -19,8 +21,9 @@ pub fn threads_scale(m: &Measurements, a: &Analysis) -> Step {
         BTreeMap::new(),
     );
     st.threshold = format!(
-        "thread efficiency (measured, or predicted from the GIL-held share) >= \
-         {THREADS_SCALE_EFFICIENCY} at n = min(cores, max n) -> yes"
+        "each thread past the first adds >= {THREADS_SCALE_MARGINAL} of a core (measured, or \
+         predicted from the GIL-held share) at n = min(cores, max n): efficiency >= \
+         (1 + (n - 1) * {THREADS_SCALE_MARGINAL}) / n -> yes"
     );
     let cores = crate::analyze::parallel_cores(&m.host);
     if let Some(series) = a.series.iter().find(|s| s.layout == Some(Layout::Threads)) {
@@ -70,7 +73,8 @@ fn cross_check(st: &mut Step, m: &Measurements, a: &Analysis, cores: u32) {
     let bound = |key: &str| st.measured.get(key).and_then(|v| v.as_f64());
     let straddles = match (n, bound("speedup_low"), bound("speedup_high")) {
         (Some(n), Some(lo), Some(hi)) => {
-            lo / n < THREADS_SCALE_EFFICIENCY && hi / n >= THREADS_SCALE_EFFICIENCY
+            let bar = threads_scale_efficiency(n);
+            lo / n < bar && hi / n >= bar
         }
         _ => false,
     };
@@ -132,16 +136,22 @@ fn measured_threads(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
             .insert("busy_core_efficiency".into(), json!(round(ce, 2)));
     }
     let judged = core_eff.map_or(eff, |ce| eff.min(ce));
-    st.answer = if judged >= THREADS_SCALE_EFFICIENCY {
+    st.measured.insert(
+        "required_efficiency".into(),
+        json!(round(threads_scale_efficiency(f64::from(n)), 3)),
+    );
+    st.answer = if judged >= threads_scale_efficiency(f64::from(n)) {
         Answer::Yes
     } else {
         Answer::No
     };
     st.evidence = format!(
-        "With {n} threads the speedup was {speedup:.2}{} (efficiency {eff:.2}){}{}.",
+        "With {n} threads the speedup was {speedup:.2}{} (efficiency {eff:.2}; scaling needs \
+         {:.2} at {n}, each thread past the first adding half a core){}{}.",
         bounds
             .map(|(lo, hi)| format!(" ({lo:.2} to {hi:.2} over the runs)"))
             .unwrap_or_default(),
+        threads_scale_efficiency(f64::from(n)),
         s.busy_cores
             .map(|b| format!(" and the tree kept {b:.2} cores busy"))
             .unwrap_or_default(),
@@ -218,6 +228,7 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
     };
     let predicted = 1.0 / (held + (1.0 - held) / f64::from(n));
     let eff = predicted / f64::from(n);
+    let bar = threads_scale_efficiency(f64::from(n));
     st.measured.insert("workers".into(), json!(n));
     st.measured.insert(
         "predicted_thread_speedup".into(),
@@ -234,11 +245,9 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
     let beside = processes
         .map(|(pn, sp)| format!("; the processes measured {sp:.2} at {pn}"))
         .unwrap_or_default();
-    st.answer = if eff >= THREADS_SCALE_EFFICIENCY {
-        Answer::Yes
-    } else {
-        Answer::No
-    };
+    st.measured
+        .insert("required_efficiency".into(), json!(round(bar, 3)));
+    st.answer = if eff >= bar { Answer::Yes } else { Answer::No };
     let verdict = if st.answer == Answer::Yes {
         "threads would scale, without starting processes or pickling"
     } else {
@@ -249,7 +258,7 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
         st.evidence = format!(
             "The interpreter is a free-threaded build running with the GIL off, so threads run \
              Python in parallel: {n} threads could reach a speedup of {predicted:.2} (efficiency \
-             {eff:.2}){beside}: {verdict}."
+             {eff:.2}, against {bar:.2} needed at {n}){beside}: {verdict}."
         );
         return;
     }
@@ -275,7 +284,7 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
         "The process workers held the GIL in {:.0} % of {knocks} knocks during their tasks, \
          counted over the time they wanted a CPU (waits on a sink or a peer let it go; the \
          knocker cost {}); with that share serial, {n} threads would reach at most a speedup of \
-         {predicted:.2} (efficiency {eff:.2}){beside}: {verdict}.",
+         {predicted:.2} (efficiency {eff:.2}, against {bar:.2} needed at {n}){beside}: {verdict}.",
         h * 100.0,
         cost.map_or("an unmeasured share".into(), |c| format!(
             "{:.2} % of their task time",

@@ -4,7 +4,9 @@
 use super::draw_mesh;
 use super::style::{self, Legend, Mark};
 use super::{axis_top, DrawResult, Inputs, Plot};
-use crate::diagnose::thresholds::{THREADS_SCALE_EFFICIENCY, WORKER_STEP_MARGINAL_EFFICIENCY};
+use crate::diagnose::thresholds::{
+    threads_scale_efficiency, THREADS_SCALE_MARGINAL, WORKER_STEP_MARGINAL_EFFICIENCY,
+};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -85,16 +87,15 @@ impl Plot for Efficiency {
         chart.draw_series(LineSeries::new(rule(100.0), ideal))?;
         legend.add("ideal (100 %)", Mark::Line(ideal));
         let gate = style::INK.mix(0.5).stroke_width(1);
-        chart.draw_series(DashedLineSeries::new(
-            rule(THREADS_SCALE_EFFICIENCY * 100.0),
-            6,
-            4,
-            gate,
-        ))?;
+        // The threads' bar falls with n: each thread past the first must add half a core.
+        let bar = (0..=40).map(|i| {
+            let n = 1.0 + (x_max - 1.0) * f64::from(i) / 40.0;
+            (n, threads_scale_efficiency(n) * 100.0)
+        });
+        chart.draw_series(DashedLineSeries::new(bar, 6, 4, gate))?;
         legend.add(
             format!(
-                "threads scale at ≥ {:.0} % (threads_scale)",
-                THREADS_SCALE_EFFICIENCY * 100.0
+                "threads scale above: each adds ≥ {THREADS_SCALE_MARGINAL} core (threads_scale)"
             ),
             Mark::Dashed(gate, 6),
         );
