@@ -5,6 +5,7 @@ the variant expects. A progress gauge for the decision tree, not a test: one run
 a shared machine is noisy.
 
     python3 scripts/check-expected.py [--dsn DSN] [--forkcast target/release/forkcast] [--only SUBSTR]
+                                      [--repeat N] [--why] [--record DIR]
 
 A lab variant names its `lab` and `args`; a shape fixture gives its whole `argv`, with
 `{python}` (the venv interpreter), `{workloads}` (fixtures/workloads) and `{workers}`.
@@ -20,6 +21,10 @@ import subprocess
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Which steps of the tree decide each recommendation field (printed by --why).
+DECIDED_BY = {"model": ["cpu_bound", "threads_scale"], "data_passing": ["large_payload"],
+              "sink": ["shared_sink"], "scheduling": ["task_variance"],
+              "workers": ["worker_count"], "start_method": ["start_method"]}
 
 
 def main():
@@ -28,6 +33,9 @@ def main():
     ap.add_argument("--forkcast", default=os.path.join(ROOT, "target/release/forkcast"))
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv/bin/python"))
     ap.add_argument("--only", default="", help="check only the files whose name contains this")
+    ap.add_argument("--repeat", type=int, default=1, help="check each variant this many times in a row")
+    ap.add_argument("--why", action="store_true",
+                    help="on a mismatch, print the evidence of the steps that decide the field")
     ap.add_argument("--record", metavar="DIR",
                     help="keep each matching sweep's report.json and raw.json.gz in DIR/NAME/ "
                          "(fixtures/recordings/variants: replayed by tests/it/recordings.rs)")
@@ -40,7 +48,7 @@ def main():
         try:
             paths = sorted(glob.glob(os.path.join(ROOT, "fixtures/expected/*.json")))
             paths += sorted(glob.glob(os.path.join(ROOT, "fixtures/workloads/expected/*.json")))
-            for path in (p for p in paths if a.only in p):
+            for path in (p for p in paths if a.only in p for _ in range(a.repeat)):
                 e = json.load(open(path))
                 if "argv" in e:
                     subst = {"{python}": a.python, "{workloads}": os.path.join(ROOT, "fixtures/workloads")}
@@ -59,7 +67,15 @@ def main():
                     continue
                 rec = json.load(open(os.path.join(out, "report.json")))["diagnosis"]["recommendation"]
                 diffs = {k: f"expected {v}, got {rec.get(k)}" for k, v in e["expect"].items() if rec.get(k) != v}
-                print(f"{name}: {'ok' if not diffs else diffs}")
+                print(f"{name}: {'ok' if not diffs else diffs}", flush=True)
+                if a.why and diffs:
+                    report = json.load(open(os.path.join(out, "report.json")))
+                    steps = {s["id"]: s for s in report["diagnosis"]["steps"]}
+                    for field in diffs:
+                        for sid in DECIDED_BY.get(field, []):
+                            st = steps.get(sid, {})
+                            print(f"    {sid} = {st.get('answer')}: {st.get('evidence')}")
+                            print(f"      measured: {json.dumps(st.get('measured'))}")
                 if a.record and not diffs:
                     keep = os.path.join(a.record, os.path.basename(path)[:-5])
                     shutil.rmtree(keep, ignore_errors=True)
