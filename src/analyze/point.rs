@@ -64,6 +64,10 @@ pub struct PointSummary {
     pub straggler_tail: Option<f64>,
     /// Coefficient of variation of CPU seconds across workers (0 = even), median over runs.
     pub worker_cpu_cv: Option<f64>,
+    /// Cores the workers used before the straggler tail less over it (capacity left idle
+    /// behind the stragglers), median over runs.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub straggler_idle_cores: Option<f64>,
     /// Share of sampled ticks with every usable core busy, median over runs.
     pub all_cores_busy_share: Option<f64>,
     /// Share of sampled ticks with a core idle while some of the tree's threads waited on
@@ -271,6 +275,12 @@ pub fn summarize_point(
             .collect();
         s.straggler_tail = median(&strag.iter().map(|x| x.tail_share).collect::<Vec<_>>());
         s.worker_cpu_cv = median(&strag.iter().filter_map(|x| x.cpu_cv).collect::<Vec<_>>());
+        s.straggler_idle_cores = median(
+            &strag
+                .iter()
+                .filter_map(|x| x.idle_cores)
+                .collect::<Vec<_>>(),
+        );
         let sat: Vec<timeline::Saturation> = sampled
             .iter()
             .filter_map(|(d, _, _)| timeline::saturation(d, host.usable_cpus))

@@ -54,6 +54,12 @@ pub struct Stragglers {
     pub tail_share: f64,
     /// Coefficient of variation of the workers' CPU seconds (0 = perfectly even).
     pub cpu_cv: Option<f64>,
+    /// Cores the workers used, on average, before the tail less over it: the capacity left
+    /// idle behind the stragglers. Near 0 when the workers were taking turns on something
+    /// shared (the GIL, a lock) before the tail: one of them alone does as much. None for
+    /// task processes in slots, or without per-tick CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_cores: Option<f64>,
 }
 
 /// The straggler tail of one run. Needs two or more workers with busy series.
@@ -109,9 +115,32 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     let t = |i: usize| data.timeline[i].t_s;
     let span = t(last) - t(first);
     let tail = (t(last) - t(last_full)).max(0.0);
+    // The workers' cores over ticks a..=b (interval k ends at tick k).
+    let cores = |a: usize, b: usize| -> Option<f64> {
+        let per_tick = |k: usize| -> f64 {
+            threads
+                .iter()
+                .filter_map(|th| {
+                    k.checked_sub(th.first_tick as usize)
+                        .and_then(|i| th.busy.get(i))
+                })
+                .map(|&b| f64::from(b))
+                .sum()
+        };
+        (b >= a && threads.iter().any(|th| !th.busy.is_empty()))
+            .then(|| (a..=b).map(per_tick).sum::<f64>() / (b - a + 1) as f64)
+    };
+    let idle_cores = if last > last_full {
+        cores(first + 1, last_full)
+            .zip(cores(last_full + 1, last))
+            .map(|(before, during)| (before - during).max(0.0))
+    } else {
+        Some(0.0)
+    };
     Some(Stragglers {
         tail_share: if span > 0.0 { tail / span } else { 0.0 },
         cpu_cv: super::stats::coefficient_of_variation(&w.cpu_s),
+        idle_cores,
     })
 }
 
@@ -242,6 +271,7 @@ fn idle_slots(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     Some(Stragglers {
         tail_share: idle / (last - first),
         cpu_cv: super::stats::coefficient_of_variation(&w.cpu_s),
+        idle_cores: None,
     })
 }
 
@@ -309,6 +339,24 @@ mod tests {
         let s = stragglers(&skewed, &w).unwrap();
         assert!((s.tail_share - 0.7).abs() < 1e-9, "{s:?}");
         assert!(s.cpu_cv.unwrap() > 0.5);
+        assert!(
+            (s.idle_cores.unwrap() - 1.0).abs() < 1e-6,
+            "one core left idle: {s:?}"
+        );
+    }
+
+    #[test]
+    fn threads_taking_turns_on_the_gil_leave_no_core_idle_in_their_tail() {
+        // Two threads sharing one core (half each) until worker 2 is done at tick 5; worker 1
+        // then has the core to itself: a tail in time, but the workers used one core in both.
+        let mut one = vec![0.5; 6];
+        one.extend(vec![1.0; 5]);
+        let mut two = vec![0.5; 6];
+        two.extend(vec![0.0; 5]);
+        let (data, w) = data_with(vec![worker(1, one), worker(2, two)], 11);
+        let s = stragglers(&data, &w).unwrap();
+        assert!(s.tail_share > 0.4, "{s:?}");
+        assert!(s.idle_cores.unwrap() < 0.01, "{s:?}");
     }
 
     #[test]

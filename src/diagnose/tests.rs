@@ -249,6 +249,31 @@ fn a_straggler_tail_gets_dynamic_small_tasks() {
 }
 
 #[test]
+fn a_tail_that_left_no_core_idle_is_not_uneven_tasks() {
+    // Threads taking turns on the GIL: one of them alone in the tail uses the one core both
+    // shared before it.
+    let tail = |idle: f64| PointSummary {
+        straggler_tail: Some(0.3),
+        straggler_idle_cores: Some(idle),
+        ..busy(0.5)
+    };
+    let scheduling = |idle: f64| {
+        let (m, a) = sweep(
+            2,
+            vec![(1, 4.0, busy(0.99)), (2, 4.0, tail(idle))],
+            Layout::Threads,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        let st = d.steps.iter().find(|s| s.id == "task_variance").unwrap();
+        assert_eq!(st.measured["straggler_idle_cores"], idle, "{}", st.evidence);
+        d.recommendation.scheduling
+    };
+    assert_eq!(scheduling(0.02), Some(Scheduling::Chunked));
+    assert_eq!(scheduling(0.9), Some(Scheduling::DynamicSmallTasks));
+}
+
+#[test]
 fn megabytes_per_task_get_references_or_shared_memory_and_no_probe_leaves_it_unknown() {
     let ipc = |bytes: f64, tax: f64| PointSummary {
         probes: Some(ProbeSummary {

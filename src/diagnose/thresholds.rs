@@ -58,6 +58,12 @@ pub const MIN_TASKS_FOR_CV: u64 = 10;
 /// stands in for the CV.
 pub const STRAGGLER_TAIL_SHARE: f64 = 0.15;
 
+/// ... and the tail left capacity idle: the workers used at least this many cores fewer over
+/// it than before it (a worker's worth, as a worker counts busy at half a core). Threads taking
+/// turns on the GIL keep one core busy before the tail and in it, so their tail costs nothing
+/// and says nothing about the tasks.
+pub const STRAGGLER_IDLE_CORES: f64 = 0.5;
+
 /// A task ships a big object when a mebibyte or more crosses a pipe for it: pickling and
 /// copying that much costs milliseconds, the size of a small task's whole work.
 pub const LARGE_PAYLOAD_BYTES_PER_TASK: f64 = 1048576.0;
@@ -154,6 +160,12 @@ pub fn all() -> Vec<Threshold> {
             name: "straggler tail: share of the active span with fewer workers busy",
             value: STRAGGLER_TAIL_SHARE,
             why: "the outside-in sign of uneven tasks: cores idle at the end of the run",
+        },
+        Threshold {
+            step: "task_variance",
+            name: "cores the workers used fewer over the tail than before it",
+            value: STRAGGLER_IDLE_CORES,
+            why: "a tail that idles no capacity (threads taking turns on the GIL) is not uneven tasks",
         },
         Threshold {
             step: "threads_scale",

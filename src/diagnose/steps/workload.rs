@@ -3,7 +3,8 @@
 use super::{primary_points, round, step};
 use crate::analyze::{Analysis, Layout};
 use crate::diagnose::thresholds::{
-    MIN_TASKS_FOR_CV, SINK_RISE_FACTOR, SINK_WAIT_SHARE, STRAGGLER_TAIL_SHARE, TASK_DURATION_CV,
+    MIN_TASKS_FOR_CV, SINK_RISE_FACTOR, SINK_WAIT_SHARE, STRAGGLER_IDLE_CORES,
+    STRAGGLER_TAIL_SHARE, TASK_DURATION_CV,
 };
 use crate::diagnose::{Answer, SinkAdvice, Step};
 use crate::measure::Measurements;
@@ -222,12 +223,19 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
         .iter()
         .filter(|(n, s)| *n >= 2 && *n <= cores.max(2) && s.straggler_tail.is_some())
         .max_by_key(|(n, _)| *n)
-        .map(|&(n, s)| (n, s.straggler_tail.unwrap_or(0.0), s.worker_cpu_cv));
+        .map(|&(n, s)| {
+            (
+                n,
+                s.straggler_tail.unwrap_or(0.0),
+                s.worker_cpu_cv,
+                s.straggler_idle_cores,
+            )
+        });
     // A process-per-task tool's tail is its slots with no task alive while tasks were still to
     // start (task lives, not CPU): a busy host slows the tasks but leaves them in their slots,
     // and the last round is left out, so idle slots are the driver's own (a `wait` after each
     // batch), which the tasks' CV does not see and a dynamic hand-out removes.
-    let idle_slots = tail.is_some_and(|(n, _, _)| {
+    let idle_slots = tail.is_some_and(|(n, _, _, _)| {
         pts.iter()
             .any(|(pn, s)| *pn == n && s.worker_layout == Some(Layout::Tasks))
     });
@@ -247,25 +255,43 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
             if n == 1 { "" } else { "s" }
         ));
     }
-    if let Some((n, t, cpu_cv)) = tail {
+    if let Some((n, t, cpu_cv, idle)) = tail {
         st.measured.insert("workers".into(), json!(n));
         st.measured
             .insert("straggler_tail".into(), json!(round(t, 3)));
         st.measured
             .insert("worker_cpu_cv".into(), json!(cpu_cv.map(|c| round(c, 3))));
+        if let Some(c) = idle {
+            st.measured
+                .insert("straggler_idle_cores".into(), json!(round(c, 2)));
+        }
         said.push(format!(
-            "at {n} workers the last {:.0} % of the pool's active time ran with fewer workers busy than at its widest",
-            t * 100.0
+            "at {n} workers the last {:.0} % of the pool's active time ran with fewer workers busy than at its widest{}",
+            t * 100.0,
+            idle.filter(|_| t > 0.0)
+                .map(|c| format!(", leaving {c:.2} cores idle that the workers had used before it"))
+                .unwrap_or_default()
         ));
     }
+    // A tail that idled no capacity: the workers shared something (one GIL) before it.
+    let tail_idles_nothing = tail.is_some_and(|(_, t, _, idle)| {
+        t >= STRAGGLER_TAIL_SHARE && idle.is_some_and(|c| c < STRAGGLER_IDLE_CORES)
+    });
     // The tasks' own durations measure their spread directly; the straggler tail is the
     // outside-in proxy, which a busy host or the last round of even chunks also produces, so it
     // decides only where the probe timed no tasks.
-    let long_tail = tail.is_some_and(|(_, t, _)| t >= STRAGGLER_TAIL_SHARE);
+    let long_tail =
+        tail.is_some_and(|(_, t, _, _)| t >= STRAGGLER_TAIL_SHARE) && !tail_idles_nothing;
     let high = match cv {
         Some((_, c, _)) => c >= TASK_DURATION_CV || (idle_slots && long_tail),
         None => long_tail,
     };
+    if tail_idles_nothing {
+        said.push(format!(
+            "that tail left less than {STRAGGLER_IDLE_CORES} cores idle: the workers were taking \
+             turns on something shared (the GIL, a lock) before it, so it is no sign of uneven tasks"
+        ));
+    }
     if idle_slots && long_tail {
         said.push(
             "those were task slots left idle with tasks still to start (task lives, not a \
