@@ -386,6 +386,7 @@ fn a_wide_spread_of_task_durations_gets_dynamic_small_tasks_even_without_a_tail(
 }
 
 mod owned;
+mod walked;
 
 #[test]
 fn evidence_figures_are_never_negative_zero() {

@@ -39,7 +39,7 @@ fn pool(method: &str, threads: u64, startup_s: f64, knocks: u64, held: u64) -> P
 /// values, the points' summaries, worker counts, host cores, the threshold), at the printed
 /// precision, as is or as a percentage, milliseconds, KiB, MiB or GiB.
 #[track_caller]
-fn assert_evidence_cites_the_report(m: &Measurements, a: &Analysis, st: &Step) {
+pub(super) fn assert_evidence_cites_the_report(m: &Measurements, a: &Analysis, st: &Step) {
     let mut known = Vec::new();
     fn collect(v: &Value, out: &mut Vec<f64>) {
         match v {
