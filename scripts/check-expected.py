@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Runs forkcast on every fixtures/expected variant (short size, 1 run) and every pool-shape
-fixture in fixtures/workloads/expected/, and prints where its recommendation differs from what
-the variant expects. A progress gauge for the decision tree, not a test: one run per point on
-a shared machine is noisy.
+"""Runs forkcast on every fixtures/expected variant (short size) and every pool-shape fixture in
+fixtures/workloads/expected/, and prints where its recommendation differs from what the variant
+expects. A gauge for the decision tree, not a test. By default each point gets forkcast's own
+default runs (3 measured after 1 warmup), as a user would; `--runs 1 --warmup 0` is the quick
+look, and on a drifting host a single run can show a straggler tail or a speedup that the
+host made (one vCPU slower than the other for a while).
 
     python3 scripts/check-expected.py [--dsn DSN] [--forkcast target/release/forkcast] [--only SUBSTR]
-                                      [--repeat N] [--why] [--record DIR]
+                                      [--runs 3] [--warmup 1] [--repeat N] [--why] [--record DIR]
 
 A lab variant names its `lab` and `args`; a shape fixture gives its whole `argv`, with
 `{python}` (the venv interpreter), `{workloads}` (fixtures/workloads) and `{workers}`.
@@ -33,6 +35,8 @@ def main():
     ap.add_argument("--forkcast", default=os.path.join(ROOT, "target/release/forkcast"))
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv/bin/python"))
     ap.add_argument("--only", default="", help="check only the files whose name contains this")
+    ap.add_argument("--runs", type=int, default=3, help="measured runs per point (forkcast's default)")
+    ap.add_argument("--warmup", type=int, default=1, help="warmup runs per point (forkcast's default)")
     ap.add_argument("--repeat", type=int, default=1, help="check each variant this many times in a row")
     ap.add_argument("--why", action="store_true",
                     help="on a mismatch, print the evidence of the steps that decide the field")
@@ -59,7 +63,7 @@ def main():
                     target = [a.python, os.path.join(ROOT, "fixtures/labs", e["lab"]), *args]
                 out = os.path.join(tmp, os.path.basename(path)[:-5])
                 r = subprocess.run([a.forkcast, "run", "-q", "-o", out, "-w", ",".join(map(str, e["workers"])),
-                                    "--runs", "1", "--warmup", "0", *e.get("forkcast_args", []), "--", *target],
+                                    "--runs", str(a.runs), "--warmup", str(a.warmup), *e.get("forkcast_args", []), "--", *target],
                                    capture_output=True, text=True)
                 name = os.path.basename(path)
                 if r.returncode != 0:
