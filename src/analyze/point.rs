@@ -395,32 +395,51 @@ fn median_maps<'a>(
 }
 
 /// Sinks seen in any run, each with its median wait share over the runs.
+/// Each sink's median over the runs. A sink is the same resource in every run, or, where a
+/// run made a fresh one (a database in a new temporary folder), that run's largest unmatched
+/// sink of the same kind: matching names alone would count it in one run of three.
 fn median_sinks<'a>(runs: impl Iterator<Item = &'a Vec<Sink>>) -> Vec<Sink> {
     let runs: Vec<&Vec<Sink>> = runs.collect();
+    let mut used: std::collections::HashSet<(usize, &str)> = Default::default();
     let mut out: Vec<Sink> = Vec::new();
-    for sink in runs.iter().flat_map(|o| o.iter()) {
-        if out.iter().any(|s| s.resource == sink.resource) {
+    for (ri, sink) in runs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, o)| o.iter().map(move |s| (i, s)))
+    {
+        if used.contains(&(ri, sink.resource.as_str())) {
             continue;
         }
-        let median_of = |get: fn(&Sink) -> f64| {
-            let v: Vec<f64> = runs
+        let counterpart = |rj: usize| -> Option<&'a Sink> {
+            if rj == ri {
+                return Some(sink);
+            }
+            let free = |s: &&Sink| !used.contains(&(rj, s.resource.as_str()));
+            runs[rj]
                 .iter()
-                .map(|o| {
-                    o.iter()
-                        .find(|s| s.resource == sink.resource)
-                        .map_or(0.0, get)
+                .filter(free)
+                .find(|s| s.resource == sink.resource)
+                .or_else(|| {
+                    runs[rj]
+                        .iter()
+                        .filter(free)
+                        .filter(|s| s.kind == sink.kind)
+                        .filter(|s| !runs[ri].iter().any(|x| x.resource == s.resource))
+                        .max_by(|a, b| a.wait_share.total_cmp(&b.wait_share))
                 })
-                .collect();
+        };
+        let matched: Vec<Option<&Sink>> = (0..runs.len()).map(counterpart).collect();
+        for (rj, m) in matched.iter().enumerate() {
+            if let Some(m) = m {
+                used.insert((rj, m.resource.as_str()));
+            }
+        }
+        let median_of = |get: fn(&Sink) -> f64| {
+            let v: Vec<f64> = matched.iter().map(|m| m.map_or(0.0, get)).collect();
             median(&v).unwrap_or(0.0)
         };
-        let most = |get: fn(&Sink) -> u32| {
-            runs.iter()
-                .flat_map(|o| o.iter())
-                .filter(|s| s.resource == sink.resource)
-                .map(get)
-                .max()
-                .unwrap_or(0)
-        };
+        let most =
+            |get: fn(&Sink) -> u32| matched.iter().flatten().map(|s| get(s)).max().unwrap_or(0);
         out.push(Sink {
             wait_share: median_of(|s| s.wait_share),
             direct_share: median_of(|s| s.direct_share),
@@ -451,4 +470,44 @@ fn most_common(layouts: impl Iterator<Item = Layout>) -> Layout {
     .into_iter()
     .max_by_key(|&l| count(l))
     .unwrap_or(Layout::Single)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink(resource: &str, kind: &str, wait: f64) -> Sink {
+        Sink {
+            resource: resource.into(),
+            kind: kind.into(),
+            wait_share: wait,
+            direct_share: wait,
+            sleep_share: 0.0,
+            workers_waiting: 2,
+            workers_writing: 2,
+        }
+    }
+
+    #[test]
+    fn a_database_made_fresh_in_every_run_is_one_sink_across_the_runs() {
+        let runs = [
+            vec![
+                sink("file:/tmp/a/db", "sqlite", 0.3),
+                sink("tcp:db:5432", "postgresql", 0.1),
+            ],
+            vec![
+                sink("file:/tmp/b/db", "sqlite", 0.5),
+                sink("tcp:db:5432", "postgresql", 0.2),
+            ],
+            vec![sink("file:/tmp/c/db", "sqlite", 0.4)],
+        ];
+        let m = median_sinks(runs.iter());
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert_eq!((m[0].kind.as_str(), m[0].wait_share), ("sqlite", 0.4));
+        // The same server in two runs of three: its median counts the run without it as 0.
+        assert_eq!(
+            (m[1].resource.as_str(), m[1].wait_share),
+            ("tcp:db:5432", 0.1)
+        );
+    }
 }

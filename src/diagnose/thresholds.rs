@@ -71,10 +71,12 @@ pub const LARGE_PAYLOAD_BYTES_PER_TASK: f64 = 1048576.0;
 /// ... or when pickling and unpickling take a tenth of the tree's CPU.
 pub const LARGE_PAYLOAD_IPC_TAX: f64 = 0.10;
 
-/// A GIL-held share needs this many knocks inside tasks (python probe, one per 40 ms of task time, pooled over a series): at 20
-/// the binomial standard error is at most 0.11, less than the gap between work that releases
-/// the GIL (~0) and work that keeps it (~1).
-pub const MIN_GIL_KNOCKS: u64 = 20;
+/// The GIL knocks (python probe, one per 40 ms of task time, pooled over a series) are a
+/// binomial sample of the task time: the GIL-held share decides only when its Wilson interval
+/// at this many standard errors (95 %) lies on one side of the bar. A dozen knocks settle work
+/// that holds the GIL always or never; near the bar it takes many more, and short of them the
+/// answer is unknown, not a coin toss.
+pub const GIL_SHARE_Z: f64 = 1.96;
 
 /// fork is safe only from a parent with this many threads (itself): a forked child gets a
 /// snapshot of every lock another thread held at that instant, and nobody to release it.
@@ -169,9 +171,9 @@ pub fn all() -> Vec<Threshold> {
         },
         Threshold {
             step: "threads_scale",
-            name: "GIL knocks inside tasks needed for a GIL-held share",
-            value: MIN_GIL_KNOCKS as f64,
-            why: "20 knocks pin the share within ~0.11, enough to tell ~0 from ~1",
+            name: "standard errors of the GIL-held share's interval that must clear the bar",
+            value: GIL_SHARE_Z,
+            why: "the knocks sample the task time: a 95 % interval on one side of the bar decides",
         },
         Threshold {
             step: "start_method",

@@ -17,4 +17,5 @@ mod secrets;
 mod shapes;
 mod support;
 mod switches;
+mod verdicts;
 mod visuals;

@@ -4,11 +4,9 @@
 use super::{primary_points, round, step};
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Layout};
-use crate::diagnose::thresholds::{
-    threads_scale_efficiency, MIN_GIL_KNOCKS, THREADS_SCALE_MARGINAL,
-};
+use crate::diagnose::thresholds::{threads_scale_efficiency, GIL_SHARE_Z, THREADS_SCALE_MARGINAL};
 use crate::diagnose::{Answer, Step};
-use crate::measure::Measurements;
+use crate::measure::{Measurements, ResourceKind};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -177,13 +175,27 @@ fn busy_core_efficiency(pts: &[(u32, &PointSummary)], n: u32, s: &PointSummary) 
     (busy_base > 0.0).then(|| busy_n / busy_base * f64::from(base) / f64::from(n))
 }
 
-/// Share of their steady state (else of their lives) the workers wanted a CPU: running, or
-/// runnable in a queue. Without the sampler, the wall time stands (nothing is netted).
+/// Share of their time in tasks the workers wanted a CPU: running, or runnable in a queue, over
+/// their steady state (else their lives), less the waits on the pool's own pipes. Those fall
+/// between tasks (a worker waiting for its next payload, or to hand back its result), where no
+/// knock is counted, so they dilute nothing. Without the sampler, the wall time stands.
 fn wanted_cpu_share(s: &PointSummary) -> f64 {
-    s.steady_on_cpu_share
+    let Some(wanted) = s
+        .steady_on_cpu_share
         .or_else(|| Some(s.on_cpu_share? + s.runqueue_share.unwrap_or(0.0)))
         .filter(|w| *w > 0.0)
-        .map_or(1.0, |w| w.min(1.0))
+    else {
+        return 1.0;
+    };
+    let pipes = s
+        .offcpu
+        .as_ref()
+        .and_then(|o| o.get(ResourceKind::Pipe.as_str()))
+        .copied()
+        .unwrap_or(0.0)
+        / s.steady_share_of_life.filter(|l| *l > 0.0).unwrap_or(1.0);
+    let between = pipes.clamp(0.0, (1.0 - wanted).max(0.0));
+    (wanted / (1.0 - between).max(f64::EPSILON)).min(1.0)
 }
 
 /// Processes only: predict n threads from the GIL alone. The share of the task time a worker
@@ -211,7 +223,7 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
         .fold((0, 0, 0.0), |(k, r, h), (pk, pr, ph)| {
             (k + pk, r + pr, h + ph)
         });
-    let gil = (knocks >= MIN_GIL_KNOCKS).then(|| (held_knocks / knocks as f64, knocks));
+    let gil = (knocks > 0).then(|| (held_knocks / knocks as f64, knocks));
     let max_n = pts.iter().map(|(n, _)| *n).max().unwrap_or(1);
     let n = max_n.min(cores).max(2);
     let held = match (free_threaded, gil) {
@@ -247,11 +259,27 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
         .unwrap_or_default();
     st.measured
         .insert("required_efficiency".into(), json!(round(bar, 3)));
-    st.answer = if eff >= bar { Answer::Yes } else { Answer::No };
-    let verdict = if st.answer == Answer::Yes {
-        "threads would scale, without starting processes or pickling"
+    // The knocks sample the task time: the share decides when its whole interval is on one
+    // side of the bar (a free-threaded build has no GIL to sample).
+    let efficiency_at = |h: f64| 1.0 / (h + (1.0 - h) / f64::from(n)) / f64::from(n);
+    let (h_lo, h_hi) = match gil {
+        Some((h, k)) if !free_threaded => crate::analyze::stats::wilson_interval(h, k, GIL_SHARE_Z),
+        _ => (held, held),
+    };
+    st.answer = if efficiency_at(h_hi) >= bar {
+        Answer::Yes
+    } else if efficiency_at(h_lo) < bar {
+        Answer::No
     } else {
-        "threads would take turns on the GIL"
+        Answer::Unknown
+    };
+    let verdict = match st.answer {
+        Answer::Yes => "threads would scale, without starting processes or pickling",
+        Answer::No => "threads would take turns on the GIL",
+        Answer::Unknown => {
+            "too few knocks to tell which side of the bar the work is on: run longer, or sweep \
+             a threads mode (e.g. -P mode=processes,threads)"
+        }
     };
     if free_threaded {
         st.measured.insert("free_threaded".into(), json!(true));
@@ -265,6 +293,10 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
     let (h, knocks) = gil.unwrap_or((held, 0));
     st.measured
         .insert("gil_held_share".into(), json!(round(h, 2)));
+    st.measured
+        .insert("gil_held_share_low".into(), json!(round(h_lo, 2)));
+    st.measured
+        .insert("gil_held_share_high".into(), json!(round(h_hi, 2)));
     st.measured.insert("gil_knocks".into(), json!(knocks));
     if knocks > 0 {
         st.measured.insert(
@@ -281,11 +313,14 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
             .insert("gil_knocker_cost".into(), json!(round(c, 4)));
     }
     st.evidence = format!(
-        "The process workers held the GIL in {:.0} % of {knocks} knocks during their tasks, \
-         counted over the time they wanted a CPU (waits on a sink or a peer let it go; the \
-         knocker cost {}); with that share serial, {n} threads would reach at most a speedup of \
-         {predicted:.2} (efficiency {eff:.2}, against {bar:.2} needed at {n}){beside}: {verdict}.",
+        "The process workers held the GIL in {:.0} % of {knocks} knocks during their tasks \
+         ({:.0} to {:.0} % at 95 %), counted over the time they wanted a CPU (waits on a sink or \
+         a peer let it go; the knocker cost {}); with that share serial, {n} threads would reach \
+         at most a speedup of {predicted:.2} (efficiency {eff:.2}, against {bar:.2} needed at \
+         {n}){beside}: {verdict}.",
         h * 100.0,
+        h_lo * 100.0,
+        h_hi * 100.0,
         cost.map_or("an unmeasured share".into(), |c| format!(
             "{:.2} % of their task time",
             c * 100.0
