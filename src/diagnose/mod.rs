@@ -1,6 +1,7 @@
 //! The decision tree, walked with measured answers: a pure function of the analysis.
 
 mod advice;
+pub mod cited;
 mod confidence;
 mod findings;
 mod steps;

@@ -4,6 +4,7 @@
 //! names. Deterministic and fast: the tree's branches on real measurements, no timing involved.
 
 use crate::support::{repo_root, run_forkcast};
+use forkcast::diagnose::cited::{numbers, numbers_in, uncited, without_names};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -46,13 +47,31 @@ fn every_recorded_variant_replays_to_its_expected_recommendation() {
                 e["why"], r["diagnosis"]["steps"]
             );
         }
-        // Every step answered something, and said what it rests on.
+        // Every step answered something, said what it rests on, and every figure it printed is
+        // one this report holds.
+        let mut known = Vec::new();
+        numbers_in(&r["points"], &mut known);
+        numbers_in(&r["host"], &mut known);
         for st in r["diagnosis"]["steps"].as_array().unwrap() {
             assert!(
                 ["yes", "no", "unknown"].contains(&st["answer"].as_str().unwrap()),
                 "{name}: {st}"
             );
-            assert!(!st["evidence"].as_str().unwrap().is_empty(), "{name}: {st}");
+            let evidence = st["evidence"].as_str().unwrap();
+            assert!(!evidence.is_empty(), "{name}: {st}");
+            let mut here = known.clone();
+            numbers_in(&st["measured"], &mut here);
+            here.extend(
+                numbers(st["threshold"].as_str().unwrap())
+                    .into_iter()
+                    .map(|(x, _)| x),
+            );
+            let missing = uncited(&without_names(evidence, &st["measured"]), &here);
+            assert!(
+                missing.is_empty(),
+                "{name}: {}: {missing:?} are no figures of the report\n{evidence}",
+                st["id"]
+            );
         }
     }
 }

@@ -127,6 +127,9 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis, payloads_move: bool) -> Step {
         ));
     }
     let top = s.external_waits.iter().flatten().next();
+    if let Some(k) = top {
+        st.measured.insert("top_sink".into(), json!(k.resource));
+    }
     match (top, per_cpu_s) {
         (Some(k), Some(w)) if sink_life > 0.0 => said.push(format!(
             "they waited {:.0} % of their lives on sinks (most on {}, {}), {w:.2} s per CPU second: {}",

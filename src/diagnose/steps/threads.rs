@@ -21,7 +21,8 @@ pub fn threads_scale(m: &Measurements, a: &Analysis) -> Step {
     st.threshold = format!(
         "each thread past the first adds >= {THREADS_SCALE_MARGINAL} of a core (measured, or \
          predicted from the GIL-held share) at n = min(cores, max n): efficiency >= \
-         (1 + (n - 1) * {THREADS_SCALE_MARGINAL}) / n -> yes"
+         (1 + (n - 1) * {THREADS_SCALE_MARGINAL}) / n -> yes; a GIL-held share decides when \
+         its 95 % interval is on one side of the bar, else unknown"
     );
     let cores = crate::analyze::parallel_cores(&m.host);
     if let Some(series) = a.series.iter().find(|s| s.layout == Some(Layout::Threads)) {
