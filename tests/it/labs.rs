@@ -331,7 +331,16 @@ fn lab_03_runs_with_fork_spawn_and_forkserver_and_reports_startup() {
 
 #[test]
 fn lab_04_runs_by_pickle_and_by_shared_memory_and_unlinks_its_segments() {
-    let runs = run_all_variants("04", 2);
+    // Both transports at the short size: the shm variant's expected file sweeps the full size
+    // (for the GIL knocker's samples), and the ink totals only agree over the same pages.
+    let runs: Vec<(Variant, Throughput)> = variants_of("04")
+        .into_iter()
+        .map(|mut v| {
+            v.short_args = vec!["--size".into(), "short".into()];
+            let t = run_ok(&v.lab, &argv(&v, 2, &[]), 2);
+            (v, t)
+        })
+        .collect();
     assert_eq!(
         runs[0].1.field("ink"),
         runs[1].1.field("ink"),
