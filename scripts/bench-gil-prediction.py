@@ -4,7 +4,7 @@
     python3 scripts/bench-gil-prediction.py [--reps 3] [--forkcast target/release/forkcast]
 
 For each lab whose work can run in a thread pool as well as in processes (lab 01 pure Python
-and hashlib, lab 02's transform, lab 04's page filter), it
+and hashlib, lab 02's transform, lab 04's page filter, from either transport), it
 
 1. sweeps the processes variant through forkcast at 1 and 2 workers (default runs) and reads
    `predicted_thread_speedup` and the GIL-held share from threads_scale;
@@ -45,6 +45,14 @@ CASES = [
      "for i, p in enumerate(PAGES): lab.render_page(i, p)\n"
      "OUTS = [np.empty_like(p) for p in PAGES]\n"
      "TASKS = [lambda i=i: lab.doc_filter(PAGES[i % 8], OUTS[i % 8]) for i in range(24)]"),
+    # The pickle transport's workers run the same filter into a fresh result page; threads
+    # would share the pages, so the thread job is the filter with that allocation.
+    ("lab 04 pickle", "04_shared_memory_doc_images.py",
+     ["--transport", "pickle", "--size", "short"],
+     "import numpy as np\n"
+     "PAGES = [np.empty((lab.H, lab.W), np.uint8) for _ in range(8)]\n"
+     "for i, p in enumerate(PAGES): lab.render_page(i, p)\n"
+     "TASKS = [lambda i=i: lab.work_pickle((i, PAGES[i % 8])) for i in range(24)]"),
 ]
 
 THREADS = r"""
