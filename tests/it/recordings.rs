@@ -3,7 +3,7 @@
 //! same analysis and diagnosis as a live run, and checks the recommendation its expected file
 //! names. Deterministic and fast: the tree's branches on real measurements, no timing involved.
 
-use crate::support::{repo_root, run_forkcast};
+use crate::support::{repo_root, run_forkcast, TempDir};
 use forkcast::diagnose::cited::{numbers, numbers_in, uncited, without_names};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -74,4 +74,157 @@ fn every_recorded_variant_replays_to_its_expected_recommendation() {
             );
         }
     }
+}
+
+/// A copy of recording `dir` whose raw measurements `change` edits, replayed.
+fn replayed_with(dir: &Path, tag: &str, change: impl Fn(&mut Value)) -> Value {
+    let file = std::fs::File::open(dir.join("raw.json.gz")).unwrap();
+    let mut raw: Value = serde_json::from_reader(flate2::read::GzDecoder::new(file)).unwrap();
+    change(&mut raw["measurements"]);
+    let copy = TempDir::new(&format!("recording-{tag}"));
+    std::fs::copy(dir.join("report.json"), copy.join("report.json")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(copy.join("raw.json.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    serde_json::to_writer(&mut gz, &raw).unwrap();
+    gz.finish().unwrap();
+    replayed(copy.path())
+}
+
+/// Every run of the measurements, for `edit`.
+fn each_run(m: &mut Value, edit: impl Fn(&mut serde_json::Map<String, Value>)) {
+    for p in m["points"].as_array_mut().unwrap() {
+        for r in p["runs"].as_array_mut().unwrap() {
+            edit(r.as_object_mut().unwrap());
+        }
+    }
+}
+
+fn answers(r: &Value) -> Vec<(String, String)> {
+    r["diagnosis"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let id = s["id"].as_str().unwrap().to_string();
+            (id, s["answer"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+fn answer<'a>(r: &'a Value, id: &str) -> &'a str {
+    r["diagnosis"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()["answer"]
+        .as_str()
+        .unwrap()
+}
+
+/// The real recordings, and the same recordings with a source taken away (the sampler, the
+/// probes, every successful run) or the goal changed, walk every step to yes, no and unknown:
+/// each branch of the tree on real measurements, missing sources included. latency_goal is the
+/// user's own answer and is never unknown.
+#[test]
+fn real_recordings_and_their_missing_sources_answer_every_step_yes_no_and_unknown() {
+    let root = repo_root().join("fixtures/recordings/variants");
+    let mut seen: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    let mut note = |r: &Value| {
+        for (id, a) in answers(r) {
+            seen.entry(id).or_default().insert(a);
+        }
+    };
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in &dirs {
+        note(&replayed(dir));
+    }
+
+    // A Python pool with its sampler, probes and runs taken away in turn.
+    let pool = root.join("05_skewed_chunk50");
+    let no_sampler = replayed_with(&pool, "no-sampler", |m| {
+        each_run(m, |r| {
+            r.insert("sampled".into(), Value::Null);
+        })
+    });
+    assert_eq!(
+        answer(&no_sampler, "shared_sink"),
+        "unknown",
+        "no sampler, no waits seen"
+    );
+    assert!(no_sampler["diagnosis"]["recommendation"]["sink"].is_null());
+    assert_eq!(
+        answer(&no_sampler, "cpu_bound"),
+        "yes",
+        "the counters still judge the tree"
+    );
+    note(&no_sampler);
+
+    let no_probes = replayed_with(&pool, "no-probes", |m| {
+        each_run(m, |r| {
+            r.remove("probes");
+            r.insert("probes_injected".into(), Value::Array(vec![]));
+        })
+    });
+    for id in ["large_payload", "start_method"] {
+        assert_eq!(answer(&no_probes, id), "unknown", "{id} without the probes");
+    }
+    assert!(no_probes["diagnosis"]["recommendation"]["data_passing"].is_null());
+    assert!(no_probes["diagnosis"]["recommendation"]["start_method"].is_null());
+    // From outside, the big documents still leave the pool's tail idle.
+    assert_eq!(answer(&no_probes, "task_variance"), "yes");
+    note(&no_probes);
+
+    let blind = replayed_with(&pool, "blind", |m| {
+        each_run(m, |r| {
+            r.insert("sampled".into(), Value::Null);
+            r.remove("probes");
+            r.insert("probes_injected".into(), Value::Array(vec![]));
+        })
+    });
+    assert_eq!(answer(&blind, "task_variance"), "unknown");
+    assert!(blind["diagnosis"]["recommendation"]["scheduling"].is_null());
+    note(&blind);
+
+    let failed = replayed_with(&pool, "failed", |m| {
+        each_run(m, |r| {
+            r.insert("exit_code".into(), Value::from(1));
+        })
+    });
+    for id in ["cpu_bound", "worker_count"] {
+        assert_eq!(
+            answer(&failed, id),
+            "unknown",
+            "{id} with no successful run"
+        );
+    }
+    assert!(failed["diagnosis"]["recommendation"]["model"].is_null());
+    assert!(failed["diagnosis"]["recommendation"]["workers"].is_null());
+    note(&failed);
+
+    let latency = replayed_with(&pool, "latency", |m| {
+        m["goal"] = Value::from("latency");
+    });
+    assert_eq!(answer(&latency, "latency_goal"), "yes");
+    note(&latency);
+
+    for (id, got) in &seen {
+        let want: &[&str] = if id == "latency_goal" {
+            &["yes", "no"]
+        } else {
+            &["yes", "no", "unknown"]
+        };
+        for a in want {
+            assert!(got.contains(*a), "{id} never answered {a}: {got:?}");
+        }
+    }
+    assert_eq!(seen.len(), 8, "every step of the tree: {seen:?}");
 }
