@@ -44,13 +44,26 @@ pub fn large_payload(m: &Measurements, a: &Analysis) -> (Step, Option<DataPassin
         .insert("ipc_tax".into(), json!(tax.map(|t| round(t, 4))));
     let big = per_task.is_some_and(|b| b >= LARGE_PAYLOAD_BYTES_PER_TASK);
     let taxed = tax.is_some_and(|t| t >= LARGE_PAYLOAD_IPC_TAX);
-    st.answer = match (big || taxed, per_task.is_some() || tax.is_some()) {
+    // Without a task count, a run whose pipes and socket pairs carried less than the bar in
+    // all cannot have carried it per task (a native thread pool shares its data; make and
+    // xargs pass names): that is a measured no.
+    let small_in_all = per_task.is_none()
+        && p.ipc_bytes
+            .is_some_and(|b| b < LARGE_PAYLOAD_BYTES_PER_TASK);
+    st.answer = match (
+        big || taxed,
+        per_task.is_some() || tax.is_some() || small_in_all,
+    ) {
         (true, _) => Answer::Yes,
         (false, true) => Answer::No,
         (false, false) => Answer::Unknown,
     };
     let per_task_text = match (per_task, p.ipc_bytes) {
         (Some(b), _) => format!("{:.0} KiB per task", b / 1024.0),
+        (None, Some(total)) if small_in_all => format!(
+            "{:.0} KiB in all (task count unknown; under the bar even as one task)",
+            total / 1024.0
+        ),
         (None, Some(total)) => format!("{:.0} KiB in all (task count unknown)", total / 1024.0),
         (None, None) => "an unmeasured number of bytes (the preload probe did not run)".into(),
     };

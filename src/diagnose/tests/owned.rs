@@ -422,6 +422,32 @@ fn large_payload_and_task_variance_answer_yes_no_and_unknown() {
 }
 
 #[test]
+fn a_native_pool_that_moved_little_in_all_passes_data_directly_and_much_stays_unknown() {
+    // The preload probe counted the bytes through pipes, nothing counted tasks (xz -T, make).
+    let native = |total: f64| PointSummary {
+        probes: Some(ProbeSummary {
+            ipc_bytes: Some(total),
+            ..Default::default()
+        }),
+        ..busy(0.97)
+    };
+    for (total, want, passing) in [
+        (4096.0, Answer::No, Some(DataPassing::Direct)),
+        (64e6, Answer::Unknown, None),
+    ] {
+        let (m, a) = sweep(
+            2,
+            vec![(1, 4.0, native(total)), (2, 2.0, native(total))],
+            Layout::Threads,
+            "throughput",
+        );
+        let d = check_owned_evidence(&m, &a);
+        assert_eq!(answer(&d, "large_payload"), want, "{total} B in all");
+        assert_eq!(d.recommendation.data_passing, passing);
+    }
+}
+
+#[test]
 fn bytes_without_the_python_probe_never_print_a_pickling_share() {
     // The preload probe counted bytes, the python probe saw no interpreter (a native target).
     let s = probe(Some(2e6), None, None);
