@@ -153,3 +153,24 @@ fn clients_waiting_on_a_slow_service_stay_not_cpu_bound() {
         "the service waits longer than the work computes: {cpu}"
     );
 }
+
+#[test]
+fn a_pool_posting_to_an_http_service_is_cpu_bound_net_of_the_services_waits() {
+    let (_d, r) = shape("http_pool");
+    let cpu = step(&r, "cpu_bound");
+    let m = &cpu["measured"];
+    // A third of the workers' lives waits on the service, yet the work itself computes.
+    let waited = m["sink_wait_share"].as_f64().unwrap();
+    assert!(waited >= 0.2, "the service's waits are seen: {cpu}");
+    assert!(
+        m["on_cpu_share"].as_f64().unwrap() < 0.8,
+        "both figures given, the gross one lower: {cpu}"
+    );
+    assert!(m["work_on_cpu_share"].as_f64().unwrap() >= 0.9, "{cpu}");
+    let sink = step(&r, "shared_sink");
+    assert_eq!(sink["answer"], "no", "side by side, no contention: {sink}");
+    assert!(
+        sink["evidence"].as_str().unwrap().contains("tcp service"),
+        "the service is named: {sink}"
+    );
+}
