@@ -521,13 +521,18 @@ fn busy_window(threads: &[&ThreadRecord]) -> Option<(usize, usize)> {
     Some((a, b))
 }
 
-/// A thread's mean cores used over ticks `a..=b` (0 where it was not alive).
+/// A thread's mean cores used over ticks `a..=b` (0 where it was not alive). Only the ticks it
+/// has samples for are visited: a fork storm of short processes in a long window would
+/// otherwise cost processes x window.
 fn mean_busy(t: &ThreadRecord, a: usize, b: usize) -> f64 {
     let ft = t.first_tick as usize;
-    let sum: f64 = (a..=b)
-        .filter_map(|k| k.checked_sub(ft).and_then(|i| t.busy.get(i)))
-        .map(|&x| f64::from(x))
-        .sum();
+    let from = a.saturating_sub(ft);
+    let to = (b.saturating_sub(ft) + 1).min(t.busy.len());
+    let sum: f64 = if b < ft || from >= to {
+        0.0
+    } else {
+        t.busy[from..to].iter().map(|&x| f64::from(x)).sum()
+    };
     sum / (b - a + 1) as f64
 }
 
@@ -547,6 +552,21 @@ fn median(values: &[f64]) -> f64 {
 mod tests {
     use super::*;
     use crate::measure::{ProcessRecord, ThreadRecord};
+
+    #[test]
+    fn mean_busy_counts_only_the_ticks_a_thread_was_alive_in_the_window() {
+        let t = ThreadRecord {
+            first_tick: 5,
+            busy: vec![1.0, 2.0, 3.0],
+            ..Default::default()
+        };
+        let close = |x: f64, y: f64| (x - y).abs() < 1e-12;
+        assert!(close(mean_busy(&t, 0, 6), 3.0 / 7.0));
+        assert!(close(mean_busy(&t, 6, 100), 5.0 / 95.0));
+        assert!(close(mean_busy(&t, 0, 4), 0.0));
+        assert!(close(mean_busy(&t, 8, 9), 0.0));
+        assert!(close(mean_busy(&t, 5, 7), 2.0));
+    }
 
     fn proc(pid: i32, comm: &str, thread_cpu: &[f64]) -> ProcessRecord {
         ProcessRecord {

@@ -525,6 +525,42 @@ proptest! {
     }
 }
 
+/// A storm of 3000 short task processes, one of them sampled from tick 10,000,000 on: judging
+/// who works while the tasks ran visits each process's own ticks, not the whole window per
+/// process (that took minutes, found by `thousands_of_processes_never_panic`).
+#[test]
+fn a_storm_of_short_tasks_across_a_wide_tick_window_is_analysed() {
+    let task = |pid: i32, first_tick: u32| ProcessRecord {
+        pid,
+        ppid: 1,
+        comm: "gzip".into(),
+        first_seen_s: 0.0,
+        last_seen_s: 0.05,
+        threads: vec![ThreadRecord {
+            tid: pid,
+            comm: "gzip".into(),
+            last_seen_s: 0.05,
+            on_cpu_s: 0.05,
+            first_tick,
+            busy: vec![1.0; 5],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut processes: Vec<ProcessRecord> =
+        (2..3002).map(|pid| task(pid, pid as u32 * 5)).collect();
+    processes.push(task(3002, 10_000_000));
+    let data = SamplerData {
+        processes,
+        ..Default::default()
+    };
+    for requested in [1, 2, 8] {
+        if let Some(w) = analyze::workers::identify(&data, requested) {
+            assert_eq!(w.pids.len(), w.cpu_s.len(), "{:?}", w.layout);
+        }
+    }
+}
+
 /// The fork storm of issue 11: 512 sleeping children of one parent, each with the same sliver
 /// of CPU, so no process stands out as busy.
 #[test]
