@@ -232,8 +232,9 @@ class _Record:
         self.event(ev="start", pid=pid, method=method, at_ns=at_ns, python_threads=python_threads,
                    os_threads=os_threads)
 
-    def busy_at(self, t):
-        return any(b <= t and (e is None or t <= e) for b, e in list(self.tasks_seen))
+    def busy_through(self, t, until):
+        """One task ran from `t` to `until` (or still runs)."""
+        return any(b <= t and (e is None or until <= e) for b, e in list(self.tasks_seen))
 
     def end_task(self, now):
         seen = self.tasks_seen
@@ -297,9 +298,13 @@ def _knocker(rec):
     wait (a task that ends just after the knock still held it). Without schedstat, a wait of a
     fifth of a switch interval (1 ms by default) or more counts as held. A knock counts when a
     task was running at the wake-up (the knocker only runs once it has the GIL, often at the
-    task's end, so `busy` then would miss it). The wait summed leaves out the time the knocker
-    was runnable without a CPU (schedstat's second field): that is the host, not the GIL. Only
-    this thread writes the knock words, so it takes no lock."""
+    task's end, so `busy` then would miss it) and still ran after the time the knocker spent
+    runnable without a CPU (schedstat's second field): on a busy host the knocker first asks for
+    the GIL that much later, and a task that had ended by then left the GIL to what follows it
+    (pickling the result, unpickling the next), which threads sharing the data would not do. The
+    time it blocked on the GIL itself does not move the ask, so a held GIL is counted however
+    short the task. The wait summed leaves out the queued time too: that is the host, not the
+    GIL. Only this thread writes the knock words, so it takes no lock."""
     import _thread
     from time import sleep
 
@@ -325,11 +330,13 @@ def _knocker(rec):
         sleep(_KNOCK_S)
         t1 = _ns()
         cpu, queued, runs = schedstat()
-        waited = t1 - t0 - knock_ns - (queued - queued0)
+        queued_ns = queued - queued0
+        waited = t1 - t0 - knock_ns - queued_ns
         held = runs - runs0 >= 2 if fd >= 0 else waited >= held_ns
         queued0, runs0 = queued, runs
         q[_KNOCK_CPU_NS] = cpu
-        if _rec is rec and rec.busy_at(t0 + knock_ns):
+        wake = t0 + knock_ns
+        if _rec is rec and rec.busy_through(wake, wake + queued_ns):
             q[_KNOCKS] += 1
             if held:
                 q[_KNOCKS_HELD] += 1
