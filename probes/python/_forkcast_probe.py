@@ -298,7 +298,7 @@ def _knocker(rec):
     wait (a task that ends just after the knock still held it). Without schedstat, a wait of a
     fifth of a switch interval (1 ms by default) or more counts as held. A knock counts when a
     task was running at the wake-up (the knocker only runs once it has the GIL, often at the
-    task's end, so `busy` then would miss it) and still ran after the time the knocker spent
+    task's end, so asking then would miss it) and still ran after the time the knocker spent
     runnable without a CPU (schedstat's second field): on a busy host the knocker first asks for
     the GIL that much later, and a task that had ended by then left the GIL to what follows it
     (pickling the result, unpickling the next), which threads sharing the data would not do. The

@@ -527,12 +527,11 @@ fn busy_window(threads: &[&ThreadRecord]) -> Option<(usize, usize)> {
 fn mean_busy(t: &ThreadRecord, a: usize, b: usize) -> f64 {
     let ft = t.first_tick as usize;
     let from = a.saturating_sub(ft);
-    let to = (b.saturating_sub(ft) + 1).min(t.busy.len());
-    let sum: f64 = if b < ft || from >= to {
-        0.0
-    } else {
-        t.busy[from..to].iter().map(|&x| f64::from(x)).sum()
-    };
+    let to = (b + 1).saturating_sub(ft).min(t.busy.len());
+    let sum: f64 = t
+        .busy
+        .get(from..to)
+        .map_or(0.0, |s| s.iter().map(|&x| f64::from(x)).sum());
     sum / (b - a + 1) as f64
 }
 

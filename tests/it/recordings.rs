@@ -3,7 +3,7 @@
 //! same analysis and diagnosis as a live run, and checks the recommendation its expected file
 //! names. Deterministic and fast: the tree's branches on real measurements, no timing involved.
 
-use crate::support::{repo_root, run_forkcast, TempDir};
+use crate::support::{read_raw_file, repo_root, run_forkcast, step, TempDir};
 use forkcast::diagnose::cited::{numbers, numbers_in, uncited, without_names};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -78,8 +78,7 @@ fn every_recorded_variant_replays_to_its_expected_recommendation() {
 
 /// A copy of recording `dir` whose raw measurements `change` edits, replayed.
 fn replayed_with(dir: &Path, tag: &str, change: impl Fn(&mut Value)) -> Value {
-    let file = std::fs::File::open(dir.join("raw.json.gz")).unwrap();
-    let mut raw: Value = serde_json::from_reader(flate2::read::GzDecoder::new(file)).unwrap();
+    let mut raw = read_raw_file(dir);
     change(&mut raw["measurements"]);
     let copy = TempDir::new(&format!("recording-{tag}"));
     std::fs::copy(dir.join("report.json"), copy.join("report.json")).unwrap();
@@ -114,14 +113,7 @@ fn answers(r: &Value) -> Vec<(String, String)> {
 }
 
 fn answer<'a>(r: &'a Value, id: &str) -> &'a str {
-    r["diagnosis"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap()["answer"]
-        .as_str()
-        .unwrap()
+    step(r, id)["answer"].as_str().unwrap()
 }
 
 /// The real recordings, and the same recordings with a source taken away (the sampler, the

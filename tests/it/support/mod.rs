@@ -114,10 +114,15 @@ pub fn read_report(dir: &std::path::Path) -> serde_json::Value {
 /// threads and ticks, which the lean report.json leaves out. Its `points[i].runs[j]` are
 /// report.json's, in the same order.
 pub fn read_raw(dir: &Path) -> Value {
+    read_raw_file(dir)["measurements"].take()
+}
+
+/// The whole raw.json.gz beside a report, wrapper included (format, schema, status).
+pub fn read_raw_file(dir: &Path) -> Value {
     let path = dir.join("raw.json.gz");
     let file = std::fs::File::open(&path)
         .unwrap_or_else(|e| panic!("no raw file at {}: {e}", path.display()));
-    let mut raw: Value = serde_json::from_reader(flate2::read::GzDecoder::new(file))
+    let raw: Value = serde_json::from_reader(flate2::read::GzDecoder::new(file))
         .unwrap_or_else(|e| panic!("{} is not gzip JSON: {e}", path.display()));
     assert_eq!(
         raw["format"],
@@ -125,7 +130,7 @@ pub fn read_raw(dir: &Path) -> Value {
         "{} is a raw file",
         path.display()
     );
-    raw["measurements"].take()
+    raw
 }
 
 /// Validates a report against `forkcast schema` (generated once per test binary).
