@@ -220,3 +220,55 @@ fn real_recordings_and_their_missing_sources_answer_every_step_yes_no_and_unknow
     }
     assert_eq!(seen.len(), 8, "every step of the tree: {seen:?}");
 }
+
+/// Every recording (lab01 and each variant) replays to the report.json it gave when it was last
+/// blessed, byte for byte: a refactor of analyze, diagnose or report that changes no figure
+/// changes no byte. After a deliberate change, `UPDATE_SNAPSHOTS=1 scripts/test byte_for_byte`
+/// rewrites each `replayed.json` beside its recording; review that diff before committing.
+#[test]
+fn every_recording_replays_to_its_blessed_report_byte_for_byte() {
+    let root = repo_root();
+    let mut dirs = vec![PathBuf::from("fixtures/recordings/lab01")];
+    let mut variants: Vec<PathBuf> = std::fs::read_dir(root.join("fixtures/recordings/variants"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.strip_prefix(&root).unwrap().to_path_buf())
+        .collect();
+    variants.sort();
+    dirs.extend(variants);
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let mut differ = Vec::new();
+    for dir in &dirs {
+        // A relative path from the repository root, so the bytes do not depend on the clone.
+        let out = crate::support::forkcast()
+            .current_dir(&root)
+            .args(["report", &dir.display().to_string(), "--format", "json"])
+            .output()
+            .expect("forkcast runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let blessed = root.join(dir).join("replayed.json");
+        if update {
+            std::fs::write(&blessed, &out.stdout).unwrap();
+            continue;
+        }
+        let want = std::fs::read(&blessed).unwrap_or_else(|e| {
+            panic!("{}: {e} (UPDATE_SNAPSHOTS=1 writes it)", blessed.display())
+        });
+        if want != out.stdout {
+            differ.push(dir.display().to_string());
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "these recordings no longer replay to their blessed report.json: {differ:?}\n\
+         (`diff <(target/debug/forkcast report DIR --format json) DIR/replayed.json` shows how; \
+         UPDATE_SNAPSHOTS=1 re-blesses after a deliberate change)"
+    );
+}
