@@ -16,6 +16,10 @@ pub struct ProbeFigures {
     /// Pickling plus unpickling seconds of multiprocessing / concurrent.futures traffic.
     pub pickle_s: Option<f64>,
     pub pickled_bytes: Option<f64>,
+    /// Bytes passed by reference through shared memory (joblib's memory-mapped arrays in
+    /// /dev/shm, ray.put into Ray's object store); None when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_bytes: Option<f64>,
     /// Tasks run by pool workers.
     pub tasks: Option<f64>,
     /// Task durations in seconds, each worker's first (cold-start) task left out.
@@ -102,6 +106,18 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
         let procs = &py.processes;
         f.pickle_s = Some(procs.iter().map(|p| p.pickle_s + p.unpickle_s).sum());
         f.pickled_bytes = Some(procs.iter().map(|p| p.pickled_bytes as f64).sum());
+        // Bytes copied into an object store once per call (a Ray argument passed by value)
+        // move between processes as surely as through a pipe: they count as IPC, and their
+        // serialising as pickling. Bytes passed by reference are counted beside them.
+        let stored: u64 = procs.iter().map(|p| p.stored_bytes).sum();
+        if stored > 0 {
+            f.ipc_bytes = Some(f.ipc_bytes.unwrap_or(0.0) + stored as f64);
+            f.pickle_s = f
+                .pickle_s
+                .map(|s| s + procs.iter().map(|p| p.stored_s).sum::<f64>());
+        }
+        let shared: u64 = procs.iter().map(|p| p.shared_bytes).sum();
+        f.shared_bytes = (shared > 0).then_some(shared as f64);
         f.tasks = Some(procs.iter().map(|p| p.tasks as f64).sum());
         // A worker's first task carries its cold start (imports, caches, first allocations):
         // up to a quarter second here, for tasks of half a millisecond. It says nothing about
@@ -180,6 +196,10 @@ pub struct ProbeSummary {
     /// Seconds inside pipe/socket-pair calls, waiting included (preload probe).
     pub ipc_call_s: Option<f64>,
     pub pickled_bytes: Option<f64>,
+    /// Bytes per run passed by reference through shared memory: /dev/shm, memory-mapped
+    /// files, object stores (python probe); absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_bytes: Option<f64>,
     /// Tasks per run (python probe).
     pub task_count: Option<f64>,
     /// Task durations pooled over the runs (python probe).
@@ -245,6 +265,7 @@ pub fn summarize(runs: &[ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumma
             .map(|(p, c)| (p / c).min(1.0)),
         ipc_call_s: med(&|f| f.ipc_call_s),
         pickled_bytes: med(&|f| f.pickled_bytes),
+        shared_bytes: med(&|f| f.shared_bytes),
         task_count,
         task_durations: task_stats(&pooled),
         chunksize,
