@@ -780,8 +780,11 @@ def _patch_futures_thread(m):
             rec = _rec
             if rec is not None:
                 try:
-                    # A Dask task in its worker's executor counted itself already.
-                    if not self.future.cancelled() and _engine_tasks_here() == engine0:
+                    # A Dask task in its worker's executor counted itself already; and in a
+                    # process that runs Dask or Ray, their own executors' items (Dask's
+                    # offload thread, asyncio's resolver) are not the user's tasks.
+                    if (not self.future.cancelled() and _engine_tasks_here() == engine0
+                            and not _ENGINE_MODULES.intersection(sys.modules)):
                         rec.task(dt, _THREAD_POOL)
                 except Exception:
                     pass
@@ -797,6 +800,8 @@ def _patch_futures_thread(m):
 # engine renames one, its patch finds nothing and does nothing: its tasks go uncounted and the
 # report says task durations were not measured, as for any pool the probe does not know.
 
+# Engines whose own thread pools run more than the user's tasks.
+_ENGINE_MODULES = frozenset(("distributed", "ray"))
 _engine_tls = None  # per-thread count of engine tasks, so a pool around them does not count twice
 
 

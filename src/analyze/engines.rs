@@ -3,7 +3,10 @@
 //! A service never counts as a worker, whatever CPU it used: Ray's gcs_server and raylet poll
 //! and log while a short run's tasks compute, and at one worker they can out-work it.
 
+use crate::measure::probes::{FdKind, ProbeData};
 use crate::measure::ProcessRecord;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
 
 /// Roles the python probe gives the processes that ran a pool's tasks (its `_WORKER_ROLES`).
 /// `ray_actor` is not one: an actor is a service the tasks call, a sink when they wait on it.
@@ -41,6 +44,114 @@ pub fn is_engine_service(p: &ProcessRecord) -> bool {
         || p.cmdline
             .iter()
             .any(|arg| SERVICE_ARGS.iter().any(|s| arg.contains(s)))
+}
+
+/// The engine that ran a sweep's tasks, as the python probe saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// joblib.Parallel, on loky or any other backend.
+    Joblib,
+    /// Dask distributed.
+    Dask,
+    Ray,
+}
+
+impl Engine {
+    /// The engine of a run: its workers' roles say which, and a process that ran joblib's
+    /// calls without a loky worker (prefer="threads") is joblib's too.
+    pub fn of(data: &ProbeData) -> Option<Engine> {
+        let procs = &data.python.as_ref()?.processes;
+        let any = |f: &dyn Fn(&crate::measure::probes::PythonProcess) -> bool| procs.iter().any(f);
+        if any(&|p| p.role.starts_with("ray_")) {
+            Some(Engine::Ray)
+        } else if any(&|p| p.role == "dask_worker") {
+            Some(Engine::Dask)
+        } else if any(&|p| p.role == "loky_worker" || p.tasks_by_source.engine > 0) {
+            Some(Engine::Joblib)
+        } else {
+            None
+        }
+    }
+}
+
+/// Roles that only an engine's processes take: their presence makes the tree an engine's.
+const ENGINE_ROLES: [&str; 4] = ["loky_worker", "dask_worker", "ray_worker", "ray_actor"];
+
+/// Linux's default ephemeral port range (net.ipv4.ip_local_port_range): the client end of a
+/// loopback connection has its port in it.
+const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
+
+/// Whether the preload row of process `pid` to `peer` is an engine's own traffic: to an address
+/// the engine's processes served (`served`), or, from one of the engine's Python processes, to
+/// the client end of a loopback connection (the server side of a connection whose accept the
+/// probe did not see: Dask's scheduler talking back to its workers).
+pub fn is_engine_plumbing(
+    served: &BTreeSet<String>,
+    engine_pids: &BTreeSet<i32>,
+    pid: i32,
+    peer: &str,
+) -> bool {
+    if served.contains(peer) {
+        return true;
+    }
+    let Some((host, port)) = peer.rsplit_once(':') else {
+        return false;
+    };
+    let loopback = host.starts_with("127.") || host == "[::1]" || host.starts_with("[::ffff:127.");
+    engine_pids.contains(&pid)
+        && loopback
+        && port.parse().is_ok_and(|p| EPHEMERAL_PORTS.contains(&p))
+}
+
+/// The Python processes of an engine's tree (its driver, scheduler, nannies, workers), without
+/// its actors. Empty unless the python probe saw an engine's worker.
+pub fn engine_pids(data: &ProbeData) -> BTreeSet<i32> {
+    let Some(py) = &data.python else {
+        return BTreeSet::new();
+    };
+    if !py
+        .processes
+        .iter()
+        .any(|p| ENGINE_ROLES.contains(&p.role.as_str()))
+    {
+        return BTreeSet::new();
+    }
+    py.processes
+        .iter()
+        .filter(|p| p.role != "ray_actor")
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// The addresses (tcp, named unix socket) that the engine's own processes of this tree served:
+/// Dask's scheduler, nannies and workers, Ray's gcs_server, raylet and workers. Traffic to
+/// them is the engine's plumbing, like a Pool's pipes, never a sink. Empty unless the python
+/// probe saw an engine's worker. A Ray actor's address is left out: tasks that wait on an
+/// actor wait on a service inside the engine, and that is a sink.
+pub fn plumbing_addresses(data: &ProbeData) -> BTreeSet<String> {
+    let roles: HashMap<i32, &str> = data
+        .python
+        .iter()
+        .flat_map(|py| &py.processes)
+        .map(|p| (p.pid, p.role.as_str()))
+        .collect();
+    let Some(pre) = &data.preload else {
+        return BTreeSet::new();
+    };
+    if !roles.values().any(|r| ENGINE_ROLES.contains(r)) {
+        return BTreeSet::new();
+    }
+    pre.processes
+        .iter()
+        .filter(|p| match roles.get(&p.pid) {
+            Some(role) => *role != "ray_actor",
+            None => RAY_SERVICE_COMMS.contains(&p.comm.as_str()),
+        })
+        .flat_map(|p| &p.rows)
+        .filter(|row| row.accepted && matches!(row.kind, FdKind::Tcp | FdKind::Unix))
+        .filter_map(|row| row.peer.clone())
+        .collect()
 }
 
 #[cfg(test)]

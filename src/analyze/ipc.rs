@@ -1,7 +1,7 @@
 //! What the probes saw in one run: bytes moved between the tree's processes, the CPU spent
 //! pickling them, task durations, and the bytes and blocked time on each external resource.
 
-use super::stats;
+use super::{engines, stats};
 use crate::measure::probes::{FdKind, IoDir, ProbeData};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -20,6 +20,9 @@ pub struct ProbeFigures {
     /// /dev/shm, ray.put into Ray's object store); None when there were none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_bytes: Option<f64>,
+    /// The engine (joblib, Dask, Ray) that ran the tasks, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<engines::Engine>,
     /// Tasks run by pool workers.
     pub tasks: Option<f64>,
     /// Task durations in seconds, each worker's first (cold-start) task left out.
@@ -60,11 +63,15 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
     let mut f = ProbeFigures::default();
     if let Some(pre) = &data.preload {
         let (mut bytes, mut call_ns) = (0u64, 0u64);
+        let served = engines::plumbing_addresses(data);
+        let engine_pids = engines::engine_pids(data);
         for p in &pre.processes {
             for row in &p.rows {
                 let peer = row.peer.clone().unwrap_or_default();
-                // Pipes and unnamed socket pairs are the pool's plumbing (IPC).
-                if row.plumbing {
+                // Pipes and unnamed socket pairs are the pool's plumbing (IPC), and so are
+                // the connections between an engine's own processes (Dask's TCP, Ray's gRPC).
+                if row.plumbing || engines::is_engine_plumbing(&served, &engine_pids, p.pid, &peer)
+                {
                     call_ns += row.blocked_ns;
                     if row.dir == IoDir::Out {
                         bytes += row.bytes;
@@ -117,8 +124,13 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
                 .map(|s| s + procs.iter().map(|p| p.stored_s).sum::<f64>());
         }
         let shared: u64 = procs.iter().map(|p| p.shared_bytes).sum();
+        if shared > 0 {
+            let placing_s: f64 = procs.iter().map(|p| p.shared_s).sum();
+            f.pickle_s = f.pickle_s.map(|s| (s - placing_s).max(0.0));
+        }
         f.shared_bytes = (shared > 0).then_some(shared as f64);
         f.tasks = Some(procs.iter().map(|p| p.tasks as f64).sum());
+        f.engine = engines::Engine::of(data);
         // A worker's first task carries its cold start (imports, caches, first allocations):
         // up to a quarter second here, for tasks of half a millisecond. It says nothing about
         // task sizes, so the spread is read from the tasks after it.
@@ -200,6 +212,9 @@ pub struct ProbeSummary {
     /// files, object stores (python probe); absent when there were none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_bytes: Option<f64>,
+    /// The engine that ran the tasks: joblib, Dask or Ray (python probe); absent for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<engines::Engine>,
     /// Tasks per run (python probe).
     pub task_count: Option<f64>,
     /// Task durations pooled over the runs (python probe).
@@ -266,6 +281,7 @@ pub fn summarize(runs: &[ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumma
         ipc_call_s: med(&|f| f.ipc_call_s),
         pickled_bytes: med(&|f| f.pickled_bytes),
         shared_bytes: med(&|f| f.shared_bytes),
+        engine: runs.iter().find_map(|f| f.engine),
         task_count,
         task_durations: task_stats(&pooled),
         chunksize,

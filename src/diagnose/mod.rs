@@ -3,6 +3,7 @@
 mod advice;
 pub mod cited;
 mod confidence;
+mod engine;
 mod findings;
 mod steps;
 pub mod thresholds;
@@ -175,6 +176,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     };
     let mut findings = findings::findings(m, a);
     findings.extend(advice::for_goal(m, a, &steps, &recommendation));
+    findings.extend(engine::findings(m, a, &recommendation));
     Diagnosis {
         recommendation,
         findings,

@@ -158,8 +158,10 @@ pub struct PythonProcess {
     /// /dev/shm, objects `ray.put` places in Ray's object store once (sending side).
     #[serde(default)]
     pub shared_bytes: u64,
+    /// Seconds spent placing them (joblib's first dump of each array into /dev/shm happens
+    /// inside a pickling call; this time is not the pickling's).
     #[serde(default)]
-    pub shared_calls: u64,
+    pub shared_s: f64,
     /// Bytes serialised into an object store once per call: a large argument passed to a Ray
     /// task by value is copied into the store for every task. A copy, like pickled bytes.
     #[serde(default)]

@@ -225,7 +225,7 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
         unpickle_s: i64_at(&h, unpickled + 8).max(0) as f64 / 1e9,
         unpickle_calls: i64_at(&h, unpickled + 16).max(0) as u64,
         shared_bytes: count("SHARED"),
-        shared_calls: i64_at(&h, l.at("SHARED") + 16).max(0) as u64,
+        shared_s: i64_at(&h, l.at("SHARED") + 8).max(0) as f64 / 1e9,
         stored_bytes: count("STORED"),
         stored_s: i64_at(&h, l.at("STORED") + 8).max(0) as f64 / 1e9,
         tasks,
