@@ -4,7 +4,7 @@
 //! and log while a short run's tasks compute, and at one worker they can out-work it.
 
 use crate::measure::probes::{FdKind, ProbeData};
-use crate::measure::ProcessRecord;
+use crate::measure::{ProcessRecord, SamplerData};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 
@@ -151,6 +151,24 @@ pub fn plumbing_addresses(data: &ProbeData) -> BTreeSet<String> {
         .flat_map(|p| &p.rows)
         .filter(|row| row.accepted && matches!(row.kind, FdKind::Tcp | FdKind::Unix))
         .filter_map(|row| row.peer.clone())
+        .collect()
+}
+
+/// The resources (the sampler's names) that an engine's services served: Ray's raylet (the
+/// object store's and its own unix sockets, its gRPC ports) and gcs_server. A worker that waits
+/// on one waits on the engine's plumbing, never on a sink.
+pub fn served_by_services(data: &SamplerData) -> BTreeSet<String> {
+    data.processes
+        .iter()
+        .filter(|p| is_engine_service(p))
+        .flat_map(|p| &p.held)
+        .filter_map(|h| {
+            if let Some(addr) = h.strip_prefix("tcp:listen:") {
+                Some(format!("tcp:{addr}"))
+            } else {
+                h.starts_with("unix:/").then(|| h.clone())
+            }
+        })
         .collect()
 }
 
