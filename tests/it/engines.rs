@@ -358,3 +358,80 @@ fn every_engine_lab_refuses_zero_workers_and_an_unknown_variant() {
         }
     }
 }
+
+/// `forkcast report` of a recorded engine sweep (fixtures/recordings/variants/NAME).
+fn replayed(name: &str) -> Value {
+    let dir = repo_root().join("fixtures/recordings/variants").join(name);
+    let out = crate::support::forkcast()
+        .args(["report", &dir.display().to_string(), "--format", "json"])
+        .output()
+        .expect("forkcast runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("report json")
+}
+
+#[test]
+fn recorded_engine_sweeps_read_each_engines_shape_without_running_anything() {
+    // (recording, engine, layout at 2, tasks per run, a finding in the engine's terms)
+    let cases = [
+        (
+            "07_loky_pure",
+            "joblib",
+            "processes",
+            64.0,
+            "Parallel(n_jobs=",
+        ),
+        ("08_pickle", "joblib", "processes", 32.0, "max_nbytes"),
+        (
+            "09_processes_pure",
+            "dask",
+            "processes",
+            64.0,
+            "LocalCluster(n_workers=",
+        ),
+        (
+            "09_threads_pure",
+            "dask",
+            "threads",
+            64.0,
+            "In Dask's terms",
+        ),
+        ("10_tasks", "ray", "processes", 32.0, "ray.init(num_cpus="),
+        ("10_value", "ray", "processes", 32.0, "ray.put it once"),
+    ];
+    for (name, engine, layout, tasks, words) in cases {
+        let r = replayed(name);
+        let s = at(&r, 2);
+        assert_eq!(s["engine"], engine, "{name}: {s:#}");
+        assert_eq!(s["worker_layout"], layout, "{name}: {s:#}");
+        assert_eq!(s["workers_observed"], 2, "{name}: {s:#}");
+        assert_eq!(num(&s["task_count"], "task_count"), tasks, "{name}: {s:#}");
+        // Engine services and their traffic are neither workers nor sinks.
+        assert_eq!(r["diagnosis"]["recommendation"]["sink"], "none", "{name}");
+        let findings = r["diagnosis"]["findings"].to_string();
+        assert!(findings.contains(words), "{name}: {findings}");
+    }
+    let (mmap, put) = (replayed("08_mmap"), replayed("10_put"));
+    for (name, r) in [("08_mmap", &mmap), ("10_put", &put)] {
+        let s = at(r, 2);
+        assert!(
+            num(&s["shared_bytes"], "shared_bytes") >= 24.0 * 1024.0 * 1024.0,
+            "{name}: {s:#}"
+        );
+        assert_eq!(
+            r["diagnosis"]["recommendation"]["data_passing"], "direct",
+            "{name}"
+        );
+        assert!(
+            r["diagnosis"]["findings"]
+                .to_string()
+                .contains("by reference"),
+            "{name}"
+        );
+    }
+}
