@@ -221,4 +221,49 @@ mod tests {
         assert!(!is_pool_worker_role("ray_actor"));
         assert!(!is_pool_worker_role("process"));
     }
+
+    #[test]
+    fn an_engines_own_addresses_are_plumbing_and_a_database_is_not() {
+        let served: BTreeSet<String> = ["127.0.0.1:44827".to_string()].into();
+        let engine: BTreeSet<i32> = [10].into();
+        // Served by the engine (Dask's scheduler), from any process.
+        assert!(is_engine_plumbing(&served, &engine, 99, "127.0.0.1:44827"));
+        // The client end of a loopback connection, seen from the engine's scheduler.
+        assert!(is_engine_plumbing(&served, &engine, 10, "127.0.0.1:41564"));
+        // A database on its own port, or any address off loopback, stays outside.
+        assert!(!is_engine_plumbing(&served, &engine, 10, "127.0.0.1:5432"));
+        assert!(!is_engine_plumbing(&served, &engine, 10, "10.0.0.7:41564"));
+        // Outside an engine's tree nothing changes.
+        assert!(!is_engine_plumbing(
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+            10,
+            "127.0.0.1:41564"
+        ));
+    }
+
+    #[test]
+    fn what_rays_services_serve_is_named_as_the_sampler_names_waits() {
+        let mut raylet = proc("raylet", &["/x/raylet"]);
+        raylet.held = vec![
+            "unix:/tmp/ray/s/sockets/plasma_store".into(),
+            "tcp:listen:[::ffff:127.0.0.1]:43597".into(),
+            "tcp:[::ffff:127.0.0.1]:40065".into(),
+            "unix:[5,6]".into(),
+        ];
+        let mut worker = proc("ray::IDLE", &["ray::IDLE"]);
+        worker.held = vec!["tcp:listen:127.0.0.1:45105".into()];
+        let data = SamplerData {
+            processes: vec![raylet, worker],
+            ..SamplerData::default()
+        };
+        let served: Vec<String> = served_by_services(&data).into_iter().collect();
+        assert_eq!(
+            served,
+            [
+                "tcp:[::ffff:127.0.0.1]:43597",
+                "unix:/tmp/ray/s/sockets/plasma_store"
+            ]
+        );
+    }
 }
