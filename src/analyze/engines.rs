@@ -85,7 +85,9 @@ const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
 /// Whether the preload row of process `pid` to `peer` is an engine's own traffic: to an address
 /// the engine's processes served (`served`), or, from one of the engine's Python processes, to
 /// the client end of a loopback connection (the server side of a connection whose accept the
-/// probe did not see: Dask's scheduler talking back to its workers).
+/// probe did not see: Dask's scheduler talking back to its workers). The cost of that guess: a
+/// service of its own on a loopback port in the ephemeral range, talked to by an engine's
+/// process, reads as plumbing too (docs/ENGINES.md says so).
 pub fn is_engine_plumbing(
     served: &BTreeSet<String>,
     engine_pids: &BTreeSet<i32>,
