@@ -380,6 +380,13 @@ fn recorded_engine_sweeps_read_each_engines_shape_without_running_anything() {
     // (recording, engine, layout at 2, tasks per run, a finding in the engine's terms)
     let cases = [
         (
+            "07_threads_numpy",
+            "joblib",
+            "threads",
+            64.0,
+            "prefer=\\\"threads\\\"",
+        ),
+        (
             "07_loky_pure",
             "joblib",
             "processes",
