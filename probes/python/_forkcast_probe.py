@@ -784,7 +784,7 @@ def _patch_futures_thread(m):
                     # process that runs Dask or Ray, their own executors' items (Dask's
                     # offload thread, asyncio's resolver) are not the user's tasks.
                     if (not self.future.cancelled() and _engine_tasks_here() == engine0
-                            and not _ENGINE_MODULES.intersection(sys.modules)):
+                            and not any(m in sys.modules for m in _ENGINE_MODULES)):
                         rec.task(dt, _THREAD_POOL)
                 except Exception:
                     pass
@@ -801,7 +801,7 @@ def _patch_futures_thread(m):
 # report says task durations were not measured, as for any pool the probe does not know.
 
 # Engines whose own thread pools run more than the user's tasks.
-_ENGINE_MODULES = frozenset(("distributed", "ray"))
+_ENGINE_MODULES = ("distributed", "ray")
 _engine_tls = None  # per-thread count of engine tasks, so a pool around them does not count twice
 
 
