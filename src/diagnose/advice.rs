@@ -4,10 +4,11 @@
 
 use super::{Answer, DataPassing, Recommendation, SinkAdvice, Step};
 use crate::analyze::Analysis;
+use crate::diagnose::StepId;
 use crate::measure::Measurements;
 use serde_json::Value;
 
-fn figure(steps: &[Step], id: &str, key: &str) -> Option<f64> {
+fn figure(steps: &[Step], id: StepId, key: &str) -> Option<f64> {
     steps
         .iter()
         .find(|s| s.id == id)?
@@ -16,7 +17,7 @@ fn figure(steps: &[Step], id: &str, key: &str) -> Option<f64> {
         .and_then(Value::as_f64)
 }
 
-fn answer(steps: &[Step], id: &str) -> Answer {
+fn answer(steps: &[Step], id: StepId) -> Answer {
     steps
         .iter()
         .find(|s| s.id == id)
@@ -39,9 +40,10 @@ pub fn for_goal(
     steps: &[Step],
     rec: &Recommendation,
 ) -> Vec<String> {
-    let p50_ms = figure(steps, "latency_goal", "task_p50_s").map(|s| s * 1e3);
-    let p99_ms = figure(steps, "latency_goal", "task_p99_s").map(|s| s * 1e3);
-    let per_task_kib = figure(steps, "large_payload", "ipc_bytes_per_task").map(|b| b / 1024.0);
+    let p50_ms = figure(steps, StepId::LatencyGoal, "task_p50_s").map(|s| s * 1e3);
+    let p99_ms = figure(steps, StepId::LatencyGoal, "task_p99_s").map(|s| s * 1e3);
+    let per_task_kib =
+        figure(steps, StepId::LargePayload, "ipc_bytes_per_task").map(|b| b / 1024.0);
     let chunk = chunksize(a);
     let mut out = Vec::new();
     if m.goal == "latency" {
@@ -80,7 +82,7 @@ pub fn for_goal(
         out.push(format!(
             "For throughput (--goal throughput): chunking: tasks took {p50:.1} ms at the median \
              (latency_goal) and the map calls used chunksize {c}{}.",
-            if answer(steps, "task_variance") == Answer::Yes {
+            if answer(steps, StepId::TaskVariance) == Answer::Yes {
                 "; their sizes vary (task_variance), so keep the chunks small enough to balance"
             } else {
                 "; even tasks can go in chunks of about items / (4 x workers)"

@@ -5,6 +5,7 @@ use super::thresholds::{
 };
 use super::{Answer, Confidence, Step};
 use crate::analyze::Analysis;
+use crate::diagnose::StepId;
 use crate::measure::Measurements;
 
 /// Starts at high and lowers one level per kind of doubt, two for the gravest.
@@ -32,7 +33,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
     let few_runs = a
         .points
         .iter()
-        .any(|p| p.wall_s.is_some() && p.runs_ok < CONFIDENT_RUNS);
+        .any(|p| p.wall_s.is_some() && f64::from(p.runs_ok) < CONFIDENT_RUNS.value);
     doubt_if(
         few_runs,
         1,
@@ -43,7 +44,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         .iter()
         .zip(&m.points)
         .filter(|(p, _)| match (p.wall_stddev_s, p.wall_s) {
-            (Some(sd), Some(w)) if w > 0.0 => sd / w > NOISY_POINT_CV,
+            (Some(sd), Some(w)) if w > 0.0 => sd / w > NOISY_POINT_CV.value,
             _ => false,
         })
         .map(|(_, pm)| pm.workers)
@@ -53,7 +54,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         1,
         format!(
             "wall time varies more than {:.0} % between runs at {noisy:?} workers",
-            NOISY_POINT_CV * 100.0
+            NOISY_POINT_CV.value * 100.0
         ),
     );
     doubt_if(
@@ -67,7 +68,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         1,
         "the procfs sampler saw no workers, so per-worker shares are estimates".into(),
     );
-    if let Some(share) = unreadable_wait_share(m).filter(|&s| s > UNREADABLE_WAIT_SHARE) {
+    if let Some(share) = unreadable_wait_share(m).filter(|&s| s > UNREADABLE_WAIT_SHARE.value) {
         doubt_if(
             true,
             1,
@@ -83,7 +84,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
     // A step of the curve whose runs' spread straddles the threshold decided nothing.
     let within_noise = steps
         .iter()
-        .find(|s| s.id == "worker_count")
+        .find(|s| s.id == StepId::WorkerCount)
         .and_then(|s| s.measured.get("within_noise_at"))
         .and_then(|v| v.as_u64());
     doubt_if(
@@ -96,7 +97,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
     );
     let threads_straddle = steps
         .iter()
-        .find(|s| s.id == "threads_scale")
+        .find(|s| s.id == StepId::ThreadsScale)
         .and_then(|s| {
             let n = s.measured.get("workers")?.as_f64()?;
             let lo = s.measured.get("speedup_low")?.as_f64()? / n;
@@ -111,7 +112,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         "the threads' efficiency is within the noise of its threshold (see threads_scale)".into(),
     );
     let gil_disagrees = steps.iter().any(|s| {
-        s.id == "threads_scale"
+        s.id == StepId::ThreadsScale
             && s.measured.get("gil_figure_agrees") == Some(&serde_json::Value::Bool(false))
             && !s.measured.contains_key("decided_by")
     });
@@ -124,7 +125,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
     );
     let unknown: Vec<&str> = steps
         .iter()
-        .filter(|s| s.answer == Answer::Unknown && s.id == "cpu_bound")
+        .filter(|s| s.answer == Answer::Unknown && s.id == StepId::CpuBound)
         .map(|s| s.id.as_str())
         .collect();
     doubt_if(

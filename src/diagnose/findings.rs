@@ -21,7 +21,7 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
         if let (Some(first), Some(last), Some(s)) = (within.first(), within.last(), last_speedup) {
             // Flat only when even the runs' best case stays under the mark.
             let best = last.1.speedup_high.unwrap_or(s);
-            if last.0 > first.0 && best < FLAT_CURVE_SPEEDUP {
+            if last.0 > first.0 && best < FLAT_CURVE_SPEEDUP.value {
                 out.push(format!(
                     "Wall time barely moved from {} to {} workers (speedup {s:.2}): something other \
                      than CPU limits this workload (a lock, the GIL, I/O or a shared sink).",

@@ -88,7 +88,7 @@ pub(super) fn busy(on_cpu: f64) -> PointSummary {
     }
 }
 
-pub(super) fn answer(d: &Diagnosis, id: &str) -> Answer {
+pub(super) fn answer(d: &Diagnosis, id: StepId) -> Answer {
     d.steps
         .iter()
         .find(|s| s.id == id)
@@ -109,9 +109,9 @@ fn cpu_bound_processes_that_scale_get_processes_and_the_core_count() {
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "cpu_bound"), Answer::Yes);
+    assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
     assert_eq!(
-        answer(&d, "threads_scale"),
+        answer(&d, StepId::ThreadsScale),
         Answer::Unknown,
         "no threads series measured"
     );
@@ -135,7 +135,7 @@ fn mostly_blocked_workers_get_async_or_threads() {
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "cpu_bound"), Answer::No);
+    assert_eq!(answer(&d, StepId::CpuBound), Answer::No);
     assert_eq!(d.recommendation.model, Some(Model::AsyncOrThreads));
 }
 
@@ -155,7 +155,7 @@ fn threads_that_scale_get_threads_and_threads_that_serialise_get_processes() {
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "threads_scale"), Answer::No);
+    assert_eq!(answer(&d, StepId::ThreadsScale), Answer::No);
     assert_eq!(d.recommendation.model, Some(Model::Processes));
     assert_eq!(
         d.recommendation.workers,
@@ -193,7 +193,7 @@ fn a_sink_whose_wait_grows_with_workers_gets_a_single_writer() {
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "shared_sink"), Answer::Yes);
+    assert_eq!(answer(&d, StepId::SharedSink), Answer::Yes);
     assert_eq!(d.recommendation.sink, Some(SinkAdvice::SingleWriter));
 }
 
@@ -209,7 +209,11 @@ fn a_sink_without_contention_is_written_directly_and_no_sink_is_none() {
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "shared_sink"), Answer::No, "3 % and not rising");
+    assert_eq!(
+        answer(&d, StepId::SharedSink),
+        Answer::No,
+        "3 % and not rising"
+    );
     assert_eq!(d.recommendation.sink, Some(SinkAdvice::Direct));
     let (m, a) = sweep(
         2,
@@ -265,7 +269,11 @@ fn a_tail_that_left_no_core_idle_is_not_uneven_tasks() {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        let st = d.steps.iter().find(|s| s.id == "task_variance").unwrap();
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::TaskVariance)
+            .unwrap();
         assert_eq!(st.measured["straggler_idle_cores"], idle, "{}", st.evidence);
         d.recommendation.scheduling
     };
@@ -291,7 +299,7 @@ fn megabytes_per_task_get_references_or_shared_memory_and_no_probe_leaves_it_unk
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "large_payload"), Answer::Yes);
+    assert_eq!(answer(&d, StepId::LargePayload), Answer::Yes);
     assert_eq!(
         d.recommendation.data_passing,
         Some(DataPassing::ReferencesOrSharedMemory)
@@ -313,7 +321,7 @@ fn megabytes_per_task_get_references_or_shared_memory_and_no_probe_leaves_it_unk
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "large_payload"), Answer::Unknown);
+    assert_eq!(answer(&d, StepId::LargePayload), Answer::Unknown);
     assert_eq!(d.recommendation.data_passing, None, "never guessed");
 }
 
@@ -331,7 +339,7 @@ fn the_goal_is_the_users_and_confidence_drops_on_noise() {
         "latency",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "latency_goal"), Answer::Yes);
+    assert_eq!(answer(&d, StepId::LatencyGoal), Answer::Yes);
     assert_ne!(d.confidence, Confidence::High);
     assert!(
         d.confidence_reasons
@@ -365,7 +373,7 @@ fn a_wide_spread_of_task_durations_gets_dynamic_small_tasks_even_without_a_tail(
     );
     let d = diagnose(&m, &a);
     assert_eq!(
-        answer(&d, "task_variance"),
+        answer(&d, StepId::TaskVariance),
         Answer::Yes,
         "CV 4.6 with small chunks hiding the tail"
     );
@@ -421,13 +429,13 @@ fn waits_for_big_payloads_are_netted_from_cpu_bound_and_small_messages_are_not()
     // 8 MB per task: passing references takes the waits off, so the work is CPU-bound.
     let (m, a) = sweep_of(8e6);
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "large_payload"), Answer::Yes);
-    let cpu = d.steps.iter().find(|s| s.id == "cpu_bound").unwrap();
+    assert_eq!(answer(&d, StepId::LargePayload), Answer::Yes);
+    let cpu = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
     assert_eq!(cpu.answer, Answer::Yes, "{}", cpu.evidence);
     assert_eq!(cpu.measured["payload_wait_share"], 0.32);
     // A few hundred bytes per task: the waits are not the payloads', and stay in.
     let (m, a) = sweep_of(300.0);
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "large_payload"), Answer::No);
-    assert_eq!(answer(&d, "cpu_bound"), Answer::No);
+    assert_eq!(answer(&d, StepId::LargePayload), Answer::No);
+    assert_eq!(answer(&d, StepId::CpuBound), Answer::No);
 }

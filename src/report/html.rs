@@ -129,7 +129,7 @@ fn decision_path(o: &mut String, r: &Report) -> std::fmt::Result {
             o,
             "<li><div class=\"q\"><span class=\"id\">{}</span> {} <span class=\"answer {answer}\">{answer}</span></div>\
              <p class=\"evidence\">{}</p><p class=\"rule\">rule: {} · source: {}</p>",
-            esc(&s.id),
+            esc(s.id.as_str()),
             esc(&s.question),
             esc(&s.evidence),
             esc(&s.threshold),

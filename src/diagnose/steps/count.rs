@@ -5,6 +5,7 @@ use super::{primary_points, round, step};
 use crate::analyze::point::PointSummary;
 use crate::analyze::Analysis;
 use crate::diagnose::thresholds::{WORKER_MEMORY_SHARE, WORKER_STEP_MARGINAL_EFFICIENCY};
+use crate::diagnose::StepId;
 use crate::diagnose::{Answer, Step};
 use crate::measure::Measurements;
 use serde_json::{json, Value};
@@ -22,7 +23,7 @@ fn judge(s: &PointSummary) -> Option<(Verdict, f64)> {
     let me = s.marginal_efficiency?;
     let lo = s.marginal_efficiency_low.unwrap_or(me);
     let hi = s.marginal_efficiency_high.unwrap_or(me);
-    let t = WORKER_STEP_MARGINAL_EFFICIENCY;
+    let t = WORKER_STEP_MARGINAL_EFFICIENCY.value;
     let verdict = if lo >= t {
         Verdict::Pays
     } else if hi < t {
@@ -36,7 +37,7 @@ fn judge(s: &PointSummary) -> Option<(Verdict, f64)> {
 /// How many workers? Answers `unknown` (and recommends no count) when the curve cannot say.
 pub fn worker_count(m: &Measurements, a: &Analysis) -> (Step, Option<u32>) {
     let mut st = step(
-        "worker_count",
+        StepId::WorkerCount,
         "How many workers?",
         Answer::Unknown,
         BTreeMap::new(),
@@ -45,7 +46,7 @@ pub fn worker_count(m: &Measurements, a: &Analysis) -> (Step, Option<u32>) {
         "largest count whose step from the previous one has marginal efficiency >= \
          {WORKER_STEP_MARGINAL_EFFICIENCY} over the runs' whole spread; capped by cores (usable, \
          physical) and {:.0} % of available memory",
-        WORKER_MEMORY_SHARE * 100.0
+        WORKER_MEMORY_SHARE.value * 100.0
     );
     st.source =
         "wall-time scaling curve (median, min and max of runs), host cores, procfs PSS".into();
@@ -62,7 +63,7 @@ pub fn worker_count(m: &Measurements, a: &Analysis) -> (Step, Option<u32>) {
     let mem_cap = m
         .host
         .available_memory_bytes
-        .map(|b| b as f64 * WORKER_MEMORY_SHARE);
+        .map(|b| b as f64 * WORKER_MEMORY_SHARE.value);
     let mut chosen = pts[0].0;
     let mut stopped_by = String::new();
     let mut noisy: Option<u32> = None;

@@ -6,6 +6,7 @@ use super::{primary_points, round, step};
 use crate::analyze::point::PointSummary;
 use crate::analyze::Analysis;
 use crate::diagnose::thresholds::{CPU_BOUND_ON_CPU_SHARE, SINK_SETS_PACE_WAIT_PER_CPU_S};
+use crate::diagnose::StepId;
 use crate::diagnose::{Answer, Step};
 use crate::measure::{Measurements, ResourceKind};
 use serde_json::json;
@@ -27,7 +28,7 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis, payloads_move: bool) -> Step {
     let base = primary_points(m, a)
         .into_iter()
         .find(|(_, s)| s.wall_s.is_some());
-    let mut st = step("cpu_bound", question, Answer::Unknown, BTreeMap::new());
+    let mut st = step(StepId::CpuBound, question, Answer::Unknown, BTreeMap::new());
     st.threshold = format!(
         "on-CPU share of the workers' steady state, net of sink waits (and of pipe waits when \
          large_payload is yes), >= {CPU_BOUND_ON_CPU_SHARE} -> yes (not netted when the sink \
@@ -57,7 +58,7 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis, payloads_move: bool) -> Step {
     // Who sets the pace is judged on the whole lives: a sink waited on longer than the work
     // computes sets it even behind one writer, and then nothing is taken out.
     let per_cpu_s = (life_share > 0.0).then(|| sink_life / life_share);
-    let sets_pace = per_cpu_s.is_some_and(|w| w > SINK_SETS_PACE_WAIT_PER_CPU_S);
+    let sets_pace = per_cpu_s.is_some_and(|w| w > SINK_SETS_PACE_WAIT_PER_CPU_S.value);
     // Otherwise the work is judged after start-up, net of the sink waits (as shares of the
     // steady state).
     let span = steady.map_or(1.0, |(_, l)| l).max(f64::EPSILON);
@@ -109,7 +110,7 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis, payloads_move: bool) -> Step {
     if let Some(b) = s.busy_cores {
         st.measured.insert("busy_cores".into(), json!(round(b, 2)));
     }
-    st.answer = if judged >= CPU_BOUND_ON_CPU_SHARE {
+    st.answer = if judged >= CPU_BOUND_ON_CPU_SHARE.value {
         Answer::Yes
     } else {
         Answer::No
@@ -161,7 +162,7 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis, payloads_move: bool) -> Step {
     st.evidence = format!(
         "{} (threshold {:.0} %){}.",
         said.join("; "),
-        CPU_BOUND_ON_CPU_SHARE * 100.0,
+        CPU_BOUND_ON_CPU_SHARE.value * 100.0,
         s.busy_cores
             .map(|b| format!("; the tree kept {b:.2} cores busy"))
             .unwrap_or_default()
@@ -179,7 +180,7 @@ fn whole_tree(mut st: Step, n: u32, s: &PointSummary) -> Step {
     st.measured.insert("workers".into(), json!(n));
     st.measured
         .insert("on_cpu_share".into(), json!(round(share, 3)));
-    st.answer = if share >= CPU_BOUND_ON_CPU_SHARE {
+    st.answer = if share >= CPU_BOUND_ON_CPU_SHARE.value {
         Answer::Yes
     } else {
         Answer::No
@@ -190,7 +191,7 @@ fn whole_tree(mut st: Step, n: u32, s: &PointSummary) -> Step {
         if n == 1 { "" } else { "s" },
         share * 100.0,
         if n == 1 { "" } else { "s" },
-        CPU_BOUND_ON_CPU_SHARE * 100.0
+        CPU_BOUND_ON_CPU_SHARE.value * 100.0
     );
     st
 }
@@ -200,7 +201,7 @@ mod tests {
     use crate::analyze::waits::Sink;
     use crate::analyze::Layout;
     use crate::diagnose::tests::{answer, busy, sweep};
-    use crate::diagnose::{diagnose, Answer, Model};
+    use crate::diagnose::{diagnose, Answer, Model, StepId};
 
     /// Workers at 1 worker on a CPU `on_cpu` of their lives and waiting `sink` of them on a
     /// SQLite file they write.
@@ -231,8 +232,8 @@ mod tests {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        assert_eq!(answer(&d, "cpu_bound"), Answer::Yes);
-        let st = d.steps.iter().find(|s| s.id == "cpu_bound").unwrap();
+        assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
+        let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
         assert_eq!(st.measured["on_cpu_share"], 0.55, "the raw figure is given");
         assert!(st.measured["work_on_cpu_share"].as_f64().unwrap() > 0.9);
         assert!(
@@ -255,7 +256,7 @@ mod tests {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        assert_eq!(answer(&d, "cpu_bound"), Answer::No);
+        assert_eq!(answer(&d, StepId::CpuBound), Answer::No);
         assert_eq!(d.recommendation.model, Some(Model::AsyncOrThreads));
     }
 
@@ -268,8 +269,8 @@ mod tests {
         s.worker_startup_s = Some(0.6);
         let (m, a) = sweep(2, vec![(1, 3.0, s)], Layout::Single, "throughput");
         let d = diagnose(&m, &a);
-        assert_eq!(answer(&d, "cpu_bound"), Answer::Yes);
-        let st = d.steps.iter().find(|s| s.id == "cpu_bound").unwrap();
+        assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
+        let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
         assert!(st.evidence.contains("start-up 0.60 s"), "{}", st.evidence);
     }
 }

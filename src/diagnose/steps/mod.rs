@@ -15,19 +15,19 @@ pub use workload::{shared_sink, task_variance};
 
 use crate::analyze::point::PointSummary;
 use crate::analyze::Analysis;
-use crate::diagnose::{Answer, Step};
+use crate::diagnose::{Answer, Step, StepId};
 use crate::measure::Measurements;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub(super) fn step(
-    id: &str,
+    id: StepId,
     question: &str,
     answer: Answer,
     measured: BTreeMap<String, Value>,
 ) -> Step {
     Step {
-        id: id.into(),
+        id,
         question: question.into(),
         answer,
         measured,

@@ -3,6 +3,7 @@
 use super::{primary_points, round, step};
 use crate::analyze::Analysis;
 use crate::diagnose::thresholds::{LARGE_PAYLOAD_BYTES_PER_TASK, LARGE_PAYLOAD_IPC_TAX};
+use crate::diagnose::StepId;
 use crate::diagnose::{Answer, DataPassing, Step};
 use crate::measure::Measurements;
 use serde_json::json;
@@ -11,15 +12,15 @@ use std::collections::BTreeMap;
 /// Are big objects sent between processes? From the probes at the largest measured count.
 pub fn large_payload(m: &Measurements, a: &Analysis) -> (Step, Option<DataPassing>) {
     let mut st = step(
-        "large_payload",
+        StepId::LargePayload,
         "Are big objects sent between processes?",
         Answer::Unknown,
         BTreeMap::new(),
     );
     st.threshold = format!(
         ">= {} MiB per task, or pickling >= {:.0} % of CPU -> yes",
-        LARGE_PAYLOAD_BYTES_PER_TASK / 1048576.0,
-        LARGE_PAYLOAD_IPC_TAX * 100.0
+        LARGE_PAYLOAD_BYTES_PER_TASK.value / 1048576.0,
+        LARGE_PAYLOAD_IPC_TAX.value * 100.0
     );
     st.source = "preload probe (bytes through pipes and socket pairs) and python probe (tasks, pickling time)".into();
     let measured = primary_points(m, a).into_iter().rev().find_map(|(n, s)| {
@@ -42,14 +43,14 @@ pub fn large_payload(m: &Measurements, a: &Analysis) -> (Step, Option<DataPassin
     );
     st.measured
         .insert("ipc_tax".into(), json!(tax.map(|t| round(t, 4))));
-    let big = per_task.is_some_and(|b| b >= LARGE_PAYLOAD_BYTES_PER_TASK);
-    let taxed = tax.is_some_and(|t| t >= LARGE_PAYLOAD_IPC_TAX);
+    let big = per_task.is_some_and(|b| b >= LARGE_PAYLOAD_BYTES_PER_TASK.value);
+    let taxed = tax.is_some_and(|t| t >= LARGE_PAYLOAD_IPC_TAX.value);
     // Without a task count, a run whose pipes and socket pairs carried less than the bar in
     // all cannot have carried it per task (a native thread pool shares its data; make and
     // xargs pass names): that is a measured no.
     let small_in_all = per_task.is_none()
         && p.ipc_bytes
-            .is_some_and(|b| b < LARGE_PAYLOAD_BYTES_PER_TASK);
+            .is_some_and(|b| b < LARGE_PAYLOAD_BYTES_PER_TASK.value);
     st.answer = match (
         big || taxed,
         per_task.is_some() || tax.is_some() || small_in_all,
@@ -91,7 +92,7 @@ pub fn large_payload(m: &Measurements, a: &Analysis) -> (Step, Option<DataPassin
 pub fn latency_goal(m: &Measurements, a: &Analysis) -> Step {
     let latency = m.goal == "latency";
     let mut st = step(
-        "latency_goal",
+        StepId::LatencyGoal,
         "Is the goal latency (rather than throughput)?",
         if latency { Answer::Yes } else { Answer::No },
         BTreeMap::new(),

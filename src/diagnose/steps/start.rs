@@ -12,6 +12,7 @@ use super::{round, step};
 use crate::analyze::point::PointSummary;
 use crate::analyze::Analysis;
 use crate::diagnose::thresholds::FORK_SAFE_THREADS;
+use crate::diagnose::StepId;
 use crate::diagnose::{Answer, StartMethod, Step};
 use crate::measure::Measurements;
 use serde_json::json;
@@ -45,7 +46,7 @@ fn startup_ms(s: &PointSummary) -> Option<f64> {
 /// measured fastest (forkserver unless spawn measured faster).
 pub fn start_method(m: &Measurements, a: &Analysis) -> (Step, Option<StartMethod>) {
     let mut st = step(
-        "start_method",
+        StepId::StartMethod,
         "Is fork safe and cheapest here (fork, spawn or forkserver)?",
         Answer::Unknown,
         BTreeMap::new(),
@@ -103,7 +104,7 @@ pub fn start_method(m: &Measurements, a: &Analysis) -> (Step, Option<StartMethod
             .into();
         return (st, None);
     };
-    let fork_safe = threads <= FORK_SAFE_THREADS;
+    let fork_safe = threads as f64 <= FORK_SAFE_THREADS.value;
     let startups = per_method
         .iter()
         .filter_map(|x| {

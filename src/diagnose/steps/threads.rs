@@ -5,6 +5,7 @@ use super::{primary_points, round, step};
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Layout};
 use crate::diagnose::thresholds::{threads_scale_efficiency, GIL_SHARE_Z, THREADS_SCALE_MARGINAL};
+use crate::diagnose::StepId;
 use crate::diagnose::{Answer, Step};
 use crate::measure::{Measurements, ResourceKind};
 use serde_json::json;
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 /// Does the work release the GIL / do threads scale?
 pub fn threads_scale(m: &Measurements, a: &Analysis) -> Step {
     let mut st = step(
-        "threads_scale",
+        StepId::ThreadsScale,
         "Does the work release the GIL / do threads scale?",
         Answer::Unknown,
         BTreeMap::new(),
@@ -56,7 +57,7 @@ fn cross_check(st: &mut Step, m: &Measurements, a: &Analysis, cores: u32) {
         .iter()
         .map(|&i| (m.points[i].workers, &a.points[i]))
         .collect();
-    let mut gil = step("gil", "", Answer::Unknown, BTreeMap::new());
+    let mut gil = step(StepId::ThreadsScale, "", Answer::Unknown, BTreeMap::new());
     from_gil(&mut gil, &pts, cores);
     if gil.answer == Answer::Unknown || st.answer == Answer::Unknown {
         return;
@@ -264,7 +265,9 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
     // side of the bar (a free-threaded build has no GIL to sample).
     let efficiency_at = |h: f64| 1.0 / (h + (1.0 - h) / f64::from(n)) / f64::from(n);
     let (h_lo, h_hi) = match gil {
-        Some((h, k)) if !free_threaded => crate::analyze::stats::wilson_interval(h, k, GIL_SHARE_Z),
+        Some((h, k)) if !free_threaded => {
+            crate::analyze::stats::wilson_interval(h, k, GIL_SHARE_Z.value)
+        }
         _ => (held, held),
     };
     st.answer = if efficiency_at(h_hi) >= bar {
@@ -334,7 +337,7 @@ mod tests {
     use crate::analyze::pools::PoolSummary;
     use crate::analyze::Layout;
     use crate::diagnose::tests::{busy, sweep};
-    use crate::diagnose::{diagnose, Answer};
+    use crate::diagnose::{diagnose, Answer, StepId};
 
     /// Process workers wanting a CPU `on_cpu` of their time, whose GIL knocks found it held
     /// `held` times in `knocks`.
@@ -352,7 +355,11 @@ mod tests {
     fn threads_scale(points: Vec<(u32, f64, crate::analyze::point::PointSummary)>) -> Answer {
         let (m, a) = sweep(2, points, Layout::Processes, "throughput");
         let d = diagnose(&m, &a);
-        let st = d.steps.iter().find(|s| s.id == "threads_scale").unwrap();
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::ThreadsScale)
+            .unwrap();
         st.answer
     }
 
@@ -373,7 +380,11 @@ mod tests {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        let st = d.steps.iter().find(|s| s.id == "threads_scale").unwrap();
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::ThreadsScale)
+            .unwrap();
         assert_eq!(st.answer, Answer::No, "{}", st.evidence);
         assert_eq!(st.measured["busy_core_efficiency"], 0.47);
         // Threads that release the GIL keep both cores busy and are judged on their speedup.
@@ -384,7 +395,11 @@ mod tests {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        let st = d.steps.iter().find(|s| s.id == "threads_scale").unwrap();
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::ThreadsScale)
+            .unwrap();
         assert_eq!(st.answer, Answer::Yes, "{}", st.evidence);
     }
 

@@ -6,6 +6,7 @@ use crate::diagnose::thresholds::{
     MIN_TASKS_FOR_CV, SINK_RISE_FACTOR, SINK_WAIT_SHARE, STRAGGLER_IDLE_CORES,
     STRAGGLER_TAIL_SHARE, TASK_DURATION_CV,
 };
+use crate::diagnose::StepId;
 use crate::diagnose::{Answer, SinkAdvice, Step};
 use crate::measure::Measurements;
 use serde_json::json;
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 /// pool's plumbing, and whether they grew from the smallest count.
 pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>) {
     let mut st = step(
-        "shared_sink",
+        StepId::SharedSink,
         "Do workers contend on one sink (database, file, network service)?",
         Answer::Unknown,
         BTreeMap::new(),
@@ -88,8 +89,8 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
     let (w_lo, w_hi) = (per_work(before, lo), per_work(sink.wait_share, hi));
     let rising = n_hi > n_lo
         && match (w_lo, w_hi) {
-            (Some(a), Some(b)) => b > a * SINK_RISE_FACTOR,
-            _ => sink.wait_share > before * SINK_RISE_FACTOR,
+            (Some(a), Some(b)) => b > a * SINK_RISE_FACTOR.value,
+            _ => sink.wait_share > before * SINK_RISE_FACTOR.value,
         };
     // What the growth cost: the waits added per CPU second since the smallest count stretch
     // every worker's life by that much of its CPU time; without them the same work would end
@@ -137,7 +138,7 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
         st.measured.insert("speedup".into(), json!(round(with, 2)));
     }
     let contended =
-        sink.wait_share >= SINK_WAIT_SHARE && ((rising && lost_speedup) || n_hi == n_lo);
+        sink.wait_share >= SINK_WAIT_SHARE.value && ((rising && lost_speedup) || n_hi == n_lo);
     st.answer = if contended { Answer::Yes } else { Answer::No };
     let how = if sink.sleep_share > 0.0 {
         format!(
@@ -190,7 +191,7 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
 /// Are task sizes uneven? From outside: the straggler tail at the largest count within cores.
 pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     let mut st = step(
-        "task_variance",
+        StepId::TaskVariance,
         "Is task-size variance high?",
         Answer::Unknown,
         BTreeMap::new(),
@@ -210,7 +211,7 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     // smallest count), from enough tasks for a spread to mean something.
     // Without the python probe, a process-per-task tool's tasks are its processes.
     let enough = |n: u32, t: &crate::analyze::ipc::TaskStats| {
-        (t.count >= MIN_TASKS_FOR_CV).then_some((n, t.cv?, t.count))
+        (t.count as f64 >= MIN_TASKS_FOR_CV.value).then_some((n, t.cv?, t.count))
     };
     let cv = pts
         .iter()
@@ -275,15 +276,15 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     }
     // A tail that idled no capacity: the workers shared something (one GIL) before it.
     let tail_idles_nothing = tail.is_some_and(|(_, t, _, idle)| {
-        t >= STRAGGLER_TAIL_SHARE && idle.is_some_and(|c| c < STRAGGLER_IDLE_CORES)
+        t >= STRAGGLER_TAIL_SHARE.value && idle.is_some_and(|c| c < STRAGGLER_IDLE_CORES.value)
     });
     // The tasks' own durations measure their spread directly; the straggler tail is the
     // outside-in proxy, which a busy host or the last round of even chunks also produces, so it
     // decides only where the probe timed no tasks.
     let long_tail =
-        tail.is_some_and(|(_, t, _, _)| t >= STRAGGLER_TAIL_SHARE) && !tail_idles_nothing;
+        tail.is_some_and(|(_, t, _, _)| t >= STRAGGLER_TAIL_SHARE.value) && !tail_idles_nothing;
     let high = match cv {
-        Some((_, c, _)) => c >= TASK_DURATION_CV || (idle_slots && long_tail),
+        Some((_, c, _)) => c >= TASK_DURATION_CV.value || (idle_slots && long_tail),
         None => long_tail,
     };
     if tail_idles_nothing {
@@ -314,7 +315,7 @@ mod tests {
     use crate::analyze::waits::Sink;
     use crate::analyze::Layout;
     use crate::diagnose::tests::{answer, busy, sweep};
-    use crate::diagnose::{diagnose, Answer, SinkAdvice};
+    use crate::diagnose::{diagnose, Answer, SinkAdvice, StepId};
 
     /// Writers of one SQLite file: `direct` blocked on it, `sleep` asleep in its busy handler.
     fn sqlite(
@@ -350,9 +351,9 @@ mod tests {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        assert_eq!(answer(&d, "shared_sink"), Answer::Yes);
+        assert_eq!(answer(&d, StepId::SharedSink), Answer::Yes);
         assert_eq!(d.recommendation.sink, Some(SinkAdvice::SingleWriter));
-        let st = d.steps.iter().find(|s| s.id == "shared_sink").unwrap();
+        let st = d.steps.iter().find(|s| s.id == StepId::SharedSink).unwrap();
         assert_eq!(st.measured["resource"], "file:/data/results.db");
         assert_eq!(st.measured["writer_sleep_share"], 0.45);
         // Added waits: 0.94 - 0.02 s per CPU second, on half the life: speedup 1.11 / 0.54.
@@ -374,7 +375,7 @@ mod tests {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        assert_eq!(answer(&d, "shared_sink"), Answer::No);
+        assert_eq!(answer(&d, StepId::SharedSink), Answer::No);
         assert_eq!(d.recommendation.sink, Some(SinkAdvice::Direct));
     }
 }
