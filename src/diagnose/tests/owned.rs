@@ -7,7 +7,7 @@ use crate::analyze::ipc::TaskStats;
 use crate::analyze::pools::{PoolSummary, Startup};
 use serde_json::Value;
 
-fn step<'a>(d: &'a Diagnosis, id: StepId) -> &'a Step {
+fn step(d: &Diagnosis, id: StepId) -> &Step {
     d.steps.iter().find(|s| s.id == id).unwrap()
 }
 

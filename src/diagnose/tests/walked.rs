@@ -5,7 +5,7 @@
 use super::owned::assert_evidence_cites_the_report;
 use super::*;
 
-fn step<'a>(d: &'a Diagnosis, id: StepId) -> &'a Step {
+fn step(d: &Diagnosis, id: StepId) -> &Step {
     d.steps.iter().find(|s| s.id == id).unwrap()
 }
 
