@@ -8,6 +8,7 @@ pub mod ipc;
 pub mod point;
 pub mod pools;
 pub mod scaling;
+pub mod select;
 pub mod stats;
 pub mod timeline;
 pub mod waits;

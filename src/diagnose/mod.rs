@@ -4,13 +4,15 @@ mod advice;
 pub mod cited;
 mod confidence;
 mod findings;
+mod read;
+mod step;
 mod steps;
 pub mod thresholds;
 
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+pub use step::Step;
 
 /// The answer to one question of the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -57,22 +59,6 @@ impl std::fmt::Display for StepId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.as_str())
     }
-}
-
-/// One step of the tree with the numbers that decided it.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Step {
-    pub id: StepId,
-    pub question: String,
-    pub answer: Answer,
-    /// The measured values the answer rests on.
-    pub measured: BTreeMap<String, serde_json::Value>,
-    /// The rule applied, in words with its number.
-    pub threshold: String,
-    /// One or two sentences a user can check against the numbers.
-    pub evidence: String,
-    /// Which measurement produced the figures (procfs sampler, perf_event, rusage, ...).
-    pub source: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -171,10 +157,12 @@ pub struct Diagnosis {
 pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     // large_payload first: when its leaf (references, shared memory) takes the payloads' waits
     // off the workers, cpu_bound judges the work without them.
-    let (large_payload, data_passing) = steps::large_payload(m, a);
-    let cpu_bound = steps::cpu_bound(m, a, large_payload.answer == Answer::Yes);
+    let payload = steps::large_payload::figures(m, a);
+    let payload_answer = steps::large_payload::decide(payload.as_ref());
+    let cpu_bound = steps::cpu_bound(m, a, payload_answer == Answer::Yes);
     let threads_scale = steps::threads_scale(m, a);
-    let latency_goal = steps::latency_goal(m, a);
+    let latency = steps::latency_goal::figures(m, a);
+    let latency_goal = steps::latency_goal::step(&latency, steps::latency_goal::decide(&latency));
     let (shared_sink, sink) = steps::shared_sink(m, a);
     let task_variance = steps::task_variance(m, a);
     let scheduling = match (task_variance.answer, latency_goal.answer) {
@@ -192,10 +180,11 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         (Answer::Yes, _) => Some(Model::Processes),
         (Answer::Unknown, _) => None,
     };
+    let data_passing = steps::large_payload::data_passing(payload_answer);
     let steps = vec![
         cpu_bound,
         threads_scale,
-        large_payload,
+        steps::large_payload::step(payload.as_ref(), payload_answer),
         shared_sink,
         latency_goal,
         task_variance,

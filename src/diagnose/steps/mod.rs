@@ -2,13 +2,13 @@
 
 mod count;
 mod cpu;
-mod payload;
+pub mod large_payload;
+pub mod latency_goal;
 mod start;
 mod threads;
 mod workload;
 pub use count::worker_count;
 pub use cpu::cpu_bound;
-pub use payload::{large_payload, latency_goal};
 pub use start::start_method;
 pub use threads::threads_scale;
 pub use workload::{shared_sink, task_variance};
