@@ -173,7 +173,8 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         (Answer::No, _) => Some(Scheduling::Chunked),
     };
     let (start_method, start) = steps::start_method(m, a);
-    let (worker_count, workers) = steps::worker_count(m, a);
+    let curve = steps::worker_count::figures(m, a);
+    let count = steps::worker_count::decide(curve.as_ref());
     let model = match (cpu_bound.answer, threads_scale.answer) {
         (Answer::No, _) => Some(Model::AsyncOrThreads),
         (Answer::Yes, Answer::Yes) => Some(Model::Threads),
@@ -189,7 +190,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         latency_goal,
         task_variance,
         start_method,
-        worker_count,
+        steps::worker_count::step(curve.as_ref(), &count),
     ];
     let (confidence, confidence_reasons) = confidence::judge(m, a, &steps);
     let recommendation = Recommendation {
@@ -197,7 +198,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         data_passing,
         sink,
         scheduling,
-        workers,
+        workers: count.recommended,
         start_method: start,
     };
     let mut findings = findings::findings(m, a);

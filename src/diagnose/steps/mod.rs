@@ -1,13 +1,12 @@
 //! The steps of the tree, each a pure function of the analysis returning its `Step`.
 
-mod count;
 mod cpu;
 pub mod large_payload;
 pub mod latency_goal;
 mod start;
 mod threads;
+pub mod worker_count;
 mod workload;
-pub use count::worker_count;
 pub use cpu::cpu_bound;
 pub use start::start_method;
 pub use threads::threads_scale;
