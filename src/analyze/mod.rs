@@ -4,6 +4,7 @@
 //! Speedup assumes the same total work at every worker count (strong scaling), so throughput
 //! is 1 / wall time; the report says so.
 
+pub mod gil;
 pub mod ipc;
 pub mod point;
 pub mod pools;

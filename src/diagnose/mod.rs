@@ -160,11 +160,14 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let payload = steps::large_payload::figures(m, a);
     let payload_answer = steps::large_payload::decide(payload.as_ref());
     let cpu_bound = steps::cpu_bound(m, a, payload_answer == Answer::Yes);
-    let threads_scale = steps::threads_scale(m, a);
+    let threads = steps::threads_scale::figures(m, a);
+    let threads_decision = steps::threads_scale::decide(&threads);
+    let threads_scale = steps::threads_scale::step(&threads, &threads_decision);
     let latency = steps::latency_goal::figures(m, a);
     let latency_goal = steps::latency_goal::step(&latency, steps::latency_goal::decide(&latency));
     let (shared_sink, sink) = steps::shared_sink(m, a);
     let task_variance = steps::task_variance(m, a);
+    let variance_answer = task_variance.answer;
     let scheduling = match (task_variance.answer, latency_goal.answer) {
         (Answer::Unknown, _) => None,
         // For latency every result should wait behind as little work as possible: small
@@ -192,7 +195,16 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         start_method,
         steps::worker_count::step(curve.as_ref(), &count),
     ];
-    let (confidence, confidence_reasons) = confidence::judge(m, a, &steps);
+    let (confidence, confidence_reasons) = confidence::judge(
+        m,
+        a,
+        &confidence::FromSteps {
+            cpu_bound: steps[0].answer,
+            threads: &threads,
+            threads_decision: &threads_decision,
+            worker_count: &count,
+        },
+    );
     let recommendation = Recommendation {
         model,
         data_passing,
@@ -202,7 +214,15 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         start_method: start,
     };
     let mut findings = findings::findings(m, a);
-    findings.extend(advice::for_goal(m, a, &steps, &recommendation));
+    findings.extend(advice::for_goal(
+        a,
+        &advice::FromSteps {
+            latency: &latency,
+            payload: payload.as_ref(),
+            task_variance: variance_answer,
+        },
+        &recommendation,
+    ));
     Diagnosis {
         recommendation,
         findings,

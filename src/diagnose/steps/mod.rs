@@ -4,12 +4,11 @@ mod cpu;
 pub mod large_payload;
 pub mod latency_goal;
 mod start;
-mod threads;
+pub mod threads_scale;
 pub mod worker_count;
 mod workload;
 pub use cpu::cpu_bound;
 pub use start::start_method;
-pub use threads::threads_scale;
 pub use workload::{shared_sink, task_variance};
 
 use crate::analyze::point::PointSummary;

@@ -96,7 +96,6 @@ pub struct Decision {
     pub answer: Answer,
     /// The recommended count; None when the first step is within the noise.
     pub recommended: Option<u32>,
-    pub chosen: u32,
     pub stop: Option<Stop>,
 }
 
@@ -116,7 +115,6 @@ pub fn decide(f: Option<&Figures>) -> Decision {
         return Decision {
             answer: Answer::Unknown,
             recommended: None,
-            chosen: 0,
             stop: None,
         };
     };
@@ -138,7 +136,6 @@ pub fn decide(f: Option<&Figures>) -> Decision {
         return Decision {
             answer: Answer::Unknown,
             recommended: None,
-            chosen,
             stop,
         };
     }
@@ -149,7 +146,6 @@ pub fn decide(f: Option<&Figures>) -> Decision {
             Answer::No
         },
         recommended: Some(chosen),
-        chosen,
         stop,
     }
 }
