@@ -25,7 +25,7 @@ pub struct Figures {
 pub fn figures(m: &Measurements, a: &Analysis) -> Option<Figures> {
     primary_points(m, a).into_iter().rev().find_map(|(n, s)| {
         let p = s.probes.as_ref()?;
-        (p.ipc_bytes.is_some() || p.ipc_tax.is_some()).then(|| Figures {
+        (p.ipc_bytes.is_some() || p.ipc_tax.is_some()).then_some(Figures {
             workers: n,
             ipc_bytes: p.ipc_bytes,
             ipc_bytes_per_task: p.ipc_bytes_per_task,
