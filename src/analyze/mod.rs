@@ -13,6 +13,7 @@ pub mod select;
 pub mod stats;
 pub mod timeline;
 pub mod waits;
+pub mod work;
 pub mod workers;
 
 use crate::measure::{Host, Measurements};

@@ -159,7 +159,8 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     // off the workers, cpu_bound judges the work without them.
     let payload = steps::large_payload::figures(m, a);
     let payload_answer = steps::large_payload::decide(payload.as_ref());
-    let cpu_bound = steps::cpu_bound(m, a, payload_answer == Answer::Yes);
+    let work = steps::cpu_bound::figures(m, a, payload_answer == Answer::Yes);
+    let cpu_answer = steps::cpu_bound::decide(&work);
     let threads = steps::threads_scale::figures(m, a);
     let threads_decision = steps::threads_scale::decide(&threads);
     let threads_scale = steps::threads_scale::step(&threads, &threads_decision);
@@ -178,7 +179,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let (start_method, start) = steps::start_method(m, a);
     let curve = steps::worker_count::figures(m, a);
     let count = steps::worker_count::decide(curve.as_ref());
-    let model = match (cpu_bound.answer, threads_scale.answer) {
+    let model = match (cpu_answer, threads_scale.answer) {
         (Answer::No, _) => Some(Model::AsyncOrThreads),
         (Answer::Yes, Answer::Yes) => Some(Model::Threads),
         (Answer::Yes, _) => Some(Model::Processes),
@@ -186,7 +187,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     };
     let data_passing = steps::large_payload::data_passing(payload_answer);
     let steps = vec![
-        cpu_bound,
+        steps::cpu_bound::step(&work, cpu_answer),
         threads_scale,
         steps::large_payload::step(payload.as_ref(), payload_answer),
         shared_sink,
@@ -199,7 +200,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         m,
         a,
         &confidence::FromSteps {
-            cpu_bound: steps[0].answer,
+            cpu_bound: cpu_answer,
             threads: &threads,
             threads_decision: &threads_decision,
             worker_count: &count,

@@ -3,8 +3,7 @@
 //! lines of the diagnosis to change.
 
 use super::StartMethod;
-use crate::analyze::point::PointSummary;
-use crate::measure::{Measurements, ResourceKind};
+use crate::measure::Measurements;
 
 /// Did the user ask for latency (`--goal latency`) rather than throughput?
 pub fn goal_is_latency(m: &Measurements) -> bool {
@@ -19,16 +18,6 @@ pub fn start_method(name: &str) -> Option<StartMethod> {
         "forkserver" => Some(StartMethod::Forkserver),
         _ => None,
     }
-}
-
-/// The share of the workers' lives spent waiting on the pool's own pipes (the payloads'
-/// transfer); 0 when nothing was seen.
-pub fn pipe_wait_share(s: &PointSummary) -> f64 {
-    s.offcpu
-        .as_ref()
-        .and_then(|o| o.get(ResourceKind::Pipe.as_str()))
-        .copied()
-        .unwrap_or(0.0)
 }
 
 /// Is a sink the preload probe saw written a file (rather than a service)?

@@ -1,13 +1,12 @@
 //! The steps of the tree, each a pure function of the analysis returning its `Step`.
 
-mod cpu;
+pub mod cpu_bound;
 pub mod large_payload;
 pub mod latency_goal;
 mod start;
 pub mod threads_scale;
 pub mod worker_count;
 mod workload;
-pub use cpu::cpu_bound;
 pub use start::start_method;
 pub use workload::{shared_sink, task_variance};
 

@@ -1,0 +1,66 @@
+//! How much of their time the workers wanted a CPU (running or runnable): over their whole
+//! lives, over their steady state, and net of the waits the diagnosis can take off them (sinks a
+//! single writer serves, the pool's pipes when payloads move by reference instead).
+
+use super::point::PointSummary;
+use crate::measure::ResourceKind;
+
+/// The workers' CPU wants at one point, from the sampler's per-worker view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorkShare {
+    /// Running or runnable, over their whole lives (at most 1).
+    pub life: f64,
+    /// (on-CPU share of the steady state, steady state's share of the lives): start-up, such
+    /// as a spawned interpreter importing or a worker waiting for its first task, left out.
+    pub steady: Option<(f64, f64)>,
+    /// Share of their lives spent waiting on sinks (databases, files, services written to).
+    pub sink_waits: f64,
+    /// Share of their lives spent waiting on the pool's own pipes; 0 unless asked to net them.
+    pub pipe_waits: f64,
+    /// Sink waits per second the work was on a CPU, over the whole lives.
+    pub sink_wait_per_cpu_s: Option<f64>,
+    /// The steady state's on-CPU share net of the sink (and pipe) waits, at most 1.
+    pub net: f64,
+}
+
+/// None without the sampler's per-worker view. `net_pipes`: count the waits on the pool's
+/// pipes as removable too (the payloads' transfer, which passing references takes away).
+pub fn work_share(s: &PointSummary, net_pipes: bool) -> Option<WorkShare> {
+    let life = s
+        .on_cpu_share
+        .map(|on| (on + s.runqueue_share.unwrap_or(0.0)).min(1.0))?;
+    let steady = s.steady_on_cpu_share.zip(s.steady_share_of_life);
+    let sink_waits: f64 = s
+        .external_waits
+        .iter()
+        .flatten()
+        .map(|k| k.wait_share)
+        .sum();
+    let pipe_waits = if net_pipes {
+        s.offcpu
+            .as_ref()
+            .and_then(|o| o.get(ResourceKind::Pipe.as_str()))
+            .copied()
+            .unwrap_or(0.0)
+    } else {
+        0.0
+    };
+    // The waits as shares of the steady state, at most what the work left of it.
+    let span = steady.map_or(1.0, |(_, l)| l).max(f64::EPSILON);
+    let work = steady.map_or(life, |(w, _)| w);
+    let waits = ((sink_waits + pipe_waits) / span).min(1.0 - work).max(0.0);
+    let net = if waits > 0.0 {
+        work / (1.0 - waits)
+    } else {
+        work
+    }
+    .min(1.0);
+    Some(WorkShare {
+        life,
+        steady,
+        sink_waits,
+        pipe_waits,
+        sink_wait_per_cpu_s: (life > 0.0).then(|| sink_waits / life),
+        net,
+    })
+}
