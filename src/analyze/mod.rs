@@ -10,6 +10,7 @@ pub mod point;
 pub mod pools;
 pub mod scaling;
 pub mod select;
+pub mod sink_growth;
 pub mod stats;
 pub mod timeline;
 pub mod waits;

@@ -166,7 +166,8 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let threads_scale = steps::threads_scale::step(&threads, &threads_decision);
     let latency = steps::latency_goal::figures(m, a);
     let latency_goal = steps::latency_goal::step(&latency, steps::latency_goal::decide(&latency));
-    let (shared_sink, sink) = steps::shared_sink(m, a);
+    let sinks = steps::shared_sink::figures(m, a);
+    let sink_decision = steps::shared_sink::decide(&sinks);
     let task_variance = steps::task_variance(m, a);
     let variance_answer = task_variance.answer;
     let scheduling = match (task_variance.answer, latency_goal.answer) {
@@ -190,7 +191,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         steps::cpu_bound::step(&work, cpu_answer),
         threads_scale,
         steps::large_payload::step(payload.as_ref(), payload_answer),
-        shared_sink,
+        steps::shared_sink::step(&sinks, &sink_decision),
         latency_goal,
         task_variance,
         start_method,
@@ -209,7 +210,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let recommendation = Recommendation {
         model,
         data_passing,
-        sink,
+        sink: sink_decision.sink,
         scheduling,
         workers: count.recommended,
         start_method: start,

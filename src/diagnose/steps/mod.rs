@@ -4,11 +4,12 @@ pub mod cpu_bound;
 pub mod large_payload;
 pub mod latency_goal;
 mod start;
+pub mod shared_sink;
 pub mod threads_scale;
 pub mod worker_count;
 mod workload;
 pub use start::start_method;
-pub use workload::{shared_sink, task_variance};
+pub use workload::task_variance;
 
 use crate::analyze::point::PointSummary;
 use crate::analyze::Analysis;
