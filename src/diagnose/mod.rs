@@ -168,9 +168,10 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let latency_goal = steps::latency_goal::step(&latency, steps::latency_goal::decide(&latency));
     let sinks = steps::shared_sink::figures(m, a);
     let sink_decision = steps::shared_sink::decide(&sinks);
-    let task_variance = steps::task_variance(m, a);
-    let variance_answer = task_variance.answer;
-    let scheduling = match (task_variance.answer, latency_goal.answer) {
+    let variance = steps::task_variance::figures(m, a);
+    let variance_decision = steps::task_variance::decide(&variance);
+    let variance_answer = variance_decision.answer;
+    let scheduling = match (variance_answer, latency_goal.answer) {
         (Answer::Unknown, _) => None,
         // For latency every result should wait behind as little work as possible: small
         // tasks handed out one at a time, whatever their spread.
@@ -193,7 +194,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         steps::large_payload::step(payload.as_ref(), payload_answer),
         steps::shared_sink::step(&sinks, &sink_decision),
         latency_goal,
-        task_variance,
+        steps::task_variance::step(&variance, &variance_decision),
         start_method,
         steps::worker_count::step(curve.as_ref(), &count),
     ];

@@ -3,13 +3,12 @@
 pub mod cpu_bound;
 pub mod large_payload;
 pub mod latency_goal;
-mod start;
 pub mod shared_sink;
+mod start;
+pub mod task_variance;
 pub mod threads_scale;
 pub mod worker_count;
-mod workload;
 pub use start::start_method;
-pub use workload::task_variance;
 
 use crate::analyze::point::PointSummary;
 use crate::analyze::Analysis;

@@ -217,9 +217,7 @@ fn evidence(f: &Figures, d: &Decision) -> String {
             workers: n_hi,
             top_wait: None,
             ..
-        } => format!(
-            "At {n_hi} workers no worker waited on a database, file or network service."
-        ),
+        } => format!("At {n_hi} workers no worker waited on a database, file or network service."),
         Figures::Shared {
             workers_low,
             workers,
