@@ -1,10 +1,19 @@
 //! One step of the tree as report.json writes it, and what every step builds it from: its
 //! `measured` values (derived from the step's typed figures) and its words.
 
-use super::{Answer, StepId};
+use super::StepId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// The answer to one question of the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Yes,
+    No,
+    Unknown,
+}
 
 /// One step of the tree with the numbers that decided it.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]

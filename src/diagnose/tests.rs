@@ -400,7 +400,7 @@ mod walked;
 fn evidence_figures_are_never_negative_zero() {
     let empty: f64 = std::iter::empty::<f64>().sum();
     for x in [empty, -0.0, -1e-9] {
-        let r = super::steps::round(x, 3);
+        let r = super::step::round(x, 3);
         assert!(r == 0.0 && r.is_sign_positive(), "{x} rounds to {r:?}");
     }
 }
