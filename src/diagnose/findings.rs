@@ -1,6 +1,6 @@
 //! Findings in words: the seed's sanity checks and what the measurement itself could not see.
 
-use super::thresholds::FLAT_CURVE_SPEEDUP;
+use super::thresholds::{FLAT_CURVE_SPEEDUP, LAUNCHERS_WORTH_A_FINDING, SLOWER_BEYOND_NOISE};
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
 
@@ -37,7 +37,7 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
                 // than the slowest run of the smaller one.
                 let (fastest_b, slowest_a) =
                     (b_s.wall_min_s.unwrap_or(wb), a_s.wall_max_s.unwrap_or(wa));
-                if fastest_b > slowest_a * 1.02 {
+                if fastest_b > slowest_a * SLOWER_BEYOND_NOISE.value {
                     let cause = if n_b > cores {
                         format!("{n_b} workers exceed the {cores} cores, so they time-share")
                     } else {
@@ -73,7 +73,7 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
         .filter_map(|p| p.other_processes)
         .max()
         .unwrap_or(0);
-    if launchers >= 10 {
+    if launchers as f64 >= LAUNCHERS_WORTH_A_FINDING.value {
         out.push(format!(
             "Up to {launchers} processes of the tree were not workers (launchers such as a pyenv \
              shim, shells, helpers); they were left out of the per-worker figures."

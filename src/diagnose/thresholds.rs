@@ -237,6 +237,28 @@ pub const FLAT_CURVE_SPEEDUP: Threshold = Threshold {
     why: "wall time that barely moves as workers grow means another bottleneck",
 };
 
+/// A larger count came out slower than a smaller one only when even its fastest run took this
+/// factor longer than the smaller count's slowest run: 2 % over the whole spread of the runs.
+pub const SLOWER_BEYOND_NOISE: Threshold = Threshold {
+    name: "SLOWER_BEYOND_NOISE",
+    used_by: UsedBy::Findings,
+    what: "fastest run at n+ over slowest run at n for \"n+ workers came out slower\"",
+    value: 1.02,
+    unit: "factor",
+    why: "beyond the runs' whole spread, with a margin, so noise is never called a slowdown",
+};
+
+/// Up to this many processes of the tree that were not workers are not worth a word; more are
+/// launchers (a pyenv shim, shells, helpers) the reader should know were left out.
+pub const LAUNCHERS_WORTH_A_FINDING: Threshold = Threshold {
+    name: "LAUNCHERS_WORTH_A_FINDING",
+    used_by: UsedBy::Findings,
+    what: "processes of the tree that were not workers",
+    value: 10.0,
+    unit: "processes",
+    why: "a few helpers are normal; ten or more change what the per-worker figures leave out",
+};
+
 /// Wall-time coefficient of variation above which a point's timing is too noisy to trust fully.
 pub const NOISY_POINT_CV: Threshold = Threshold {
     name: "NOISY_POINT_CV",
@@ -287,6 +309,8 @@ pub const ALL: &[&Threshold] = &[
     &WORKER_STEP_MARGINAL_EFFICIENCY,
     &WORKER_MEMORY_SHARE,
     &FLAT_CURVE_SPEEDUP,
+    &SLOWER_BEYOND_NOISE,
+    &LAUNCHERS_WORTH_A_FINDING,
     &NOISY_POINT_CV,
     &CONFIDENT_RUNS,
     &UNREADABLE_WAIT_SHARE,
@@ -304,6 +328,9 @@ pub fn table() -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod literals;
 
 #[cfg(test)]
 mod tests {
