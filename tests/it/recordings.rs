@@ -5,6 +5,7 @@
 
 use crate::support::{read_raw_file, repo_root, run_forkcast, step, TempDir};
 use forkcast::diagnose::cited::{numbers, numbers_in, uncited, without_names};
+use forkcast::diagnose::StepId;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -112,7 +113,7 @@ fn answers(r: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn answer<'a>(r: &'a Value, id: &str) -> &'a str {
+fn answer(r: &Value, id: StepId) -> &str {
     step(r, id)["answer"].as_str().unwrap()
 }
 
@@ -148,13 +149,13 @@ fn real_recordings_and_their_missing_sources_answer_every_step_yes_no_and_unknow
         })
     });
     assert_eq!(
-        answer(&no_sampler, "shared_sink"),
+        answer(&no_sampler, StepId::SharedSink),
         "unknown",
         "no sampler, no waits seen"
     );
     assert!(no_sampler["diagnosis"]["recommendation"]["sink"].is_null());
     assert_eq!(
-        answer(&no_sampler, "cpu_bound"),
+        answer(&no_sampler, StepId::CpuBound),
         "yes",
         "the counters still judge the tree"
     );
@@ -166,13 +167,13 @@ fn real_recordings_and_their_missing_sources_answer_every_step_yes_no_and_unknow
             r.insert("probes_injected".into(), Value::Array(vec![]));
         })
     });
-    for id in ["large_payload", "start_method"] {
+    for id in [StepId::LargePayload, StepId::StartMethod] {
         assert_eq!(answer(&no_probes, id), "unknown", "{id} without the probes");
     }
     assert!(no_probes["diagnosis"]["recommendation"]["data_passing"].is_null());
     assert!(no_probes["diagnosis"]["recommendation"]["start_method"].is_null());
     // From outside, the big documents still leave the pool's tail idle.
-    assert_eq!(answer(&no_probes, "task_variance"), "yes");
+    assert_eq!(answer(&no_probes, StepId::TaskVariance), "yes");
     note(&no_probes);
 
     let blind = replayed_with(&pool, "blind", |m| {
@@ -182,7 +183,7 @@ fn real_recordings_and_their_missing_sources_answer_every_step_yes_no_and_unknow
             r.insert("probes_injected".into(), Value::Array(vec![]));
         })
     });
-    assert_eq!(answer(&blind, "task_variance"), "unknown");
+    assert_eq!(answer(&blind, StepId::TaskVariance), "unknown");
     assert!(blind["diagnosis"]["recommendation"]["scheduling"].is_null());
     note(&blind);
 
@@ -191,7 +192,7 @@ fn real_recordings_and_their_missing_sources_answer_every_step_yes_no_and_unknow
             r.insert("exit_code".into(), Value::from(1));
         })
     });
-    for id in ["cpu_bound", "worker_count"] {
+    for id in [StepId::CpuBound, StepId::WorkerCount] {
         assert_eq!(
             answer(&failed, id),
             "unknown",
@@ -205,7 +206,7 @@ fn real_recordings_and_their_missing_sources_answer_every_step_yes_no_and_unknow
     let latency = replayed_with(&pool, "latency", |m| {
         m["goal"] = Value::from("latency");
     });
-    assert_eq!(answer(&latency, "latency_goal"), "yes");
+    assert_eq!(answer(&latency, StepId::LatencyGoal), "yes");
     note(&latency);
 
     for (id, got) in &seen {

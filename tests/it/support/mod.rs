@@ -4,6 +4,7 @@
 pub mod chromium;
 pub mod postgres;
 
+use forkcast::diagnose::StepId;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -265,12 +266,12 @@ pub fn summary_at(report: &Value, workers: u64) -> &Value {
 }
 
 /// The diagnosis step with this `id`.
-pub fn step<'a>(report: &'a Value, id: &str) -> &'a Value {
+pub fn step(report: &Value, id: StepId) -> &Value {
     report["diagnosis"]["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["id"] == id)
+        .find(|s| s["id"] == id.as_str())
         .expect("step exists")
 }
 
