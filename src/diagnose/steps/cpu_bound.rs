@@ -249,7 +249,9 @@ pub fn step(f: &Figures, answer: Answer) -> Step {
 
 #[cfg(test)]
 mod tests {
+    use super::{decide, Figures, Sampled};
     use crate::analyze::waits::Sink;
+    use crate::analyze::work::WorkShare;
     use crate::analyze::Layout;
     use crate::diagnose::tests::{answer, busy, sweep};
     use crate::diagnose::{diagnose, Answer, Model, StepId};
@@ -323,5 +325,30 @@ mod tests {
         assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
         let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
         assert!(st.evidence.contains("start-up 0.60 s"), "{}", st.evidence);
+    }
+
+    #[test]
+    fn a_sink_that_sets_the_pace_keeps_its_waits_in_the_judged_share() {
+        let sampled = |per_cpu_s: f64| {
+            Figures::Sampled(Sampled {
+                workers: 1,
+                share: WorkShare {
+                    life: 0.3,
+                    steady: None,
+                    sink_waits: 0.6,
+                    pipe_waits: 0.0,
+                    sink_wait_per_cpu_s: Some(per_cpu_s),
+                    net: 0.9,
+                },
+                payloads_move: false,
+                worker_startup_s: None,
+                busy_cores: None,
+                top_sink: None,
+            })
+        };
+        // The same waits: netted while the work outpaces the sink, kept when the sink is slower.
+        assert_eq!(decide(&sampled(0.5)), Answer::Yes);
+        assert_eq!(decide(&sampled(2.0)), Answer::No);
+        assert_eq!(decide(&Figures::NoRun), Answer::Unknown);
     }
 }

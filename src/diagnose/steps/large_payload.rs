@@ -128,3 +128,34 @@ pub fn step(f: Option<&Figures>, answer: Answer) -> Step {
     };
     Step::new(StepId::LargePayload, QUESTION, answer, measured(f), words)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probed(total: Option<f64>, per_task: Option<f64>, tax: Option<f64>) -> Figures {
+        Figures {
+            workers: 4,
+            ipc_bytes: total,
+            ipc_bytes_per_task: per_task,
+            ipc_tax: tax,
+        }
+    }
+
+    #[test]
+    fn either_bar_says_yes_and_a_small_total_without_a_task_count_says_no() {
+        let mib = LARGE_PAYLOAD_BYTES_PER_TASK.value;
+        assert_eq!(decide(Some(&probed(None, Some(mib), None))), Answer::Yes);
+        assert_eq!(decide(Some(&probed(None, None, Some(0.2)))), Answer::Yes);
+        assert_eq!(
+            decide(Some(&probed(Some(mib / 2.0), None, None))),
+            Answer::No
+        );
+        assert_eq!(
+            decide(Some(&probed(Some(mib * 8.0), None, None))),
+            Answer::Unknown
+        );
+        assert_eq!(decide(None), Answer::Unknown);
+        assert_eq!(data_passing(Answer::Unknown), None);
+    }
+}

@@ -314,3 +314,56 @@ pub fn step(f: Option<&Figures>, d: &Decision) -> Step {
         words,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve(steps: &[(u32, f64, f64, f64)]) -> Figures {
+        let mut curve = vec![Point {
+            workers: 1,
+            marginal_efficiency: None,
+            marginal_efficiency_low: None,
+            marginal_efficiency_high: None,
+            pss_bytes_per_worker: None,
+            speedup: Some(1.0),
+            speedup_bounds: None,
+        }];
+        curve.extend(steps.iter().map(|&(n, me, lo, hi)| Point {
+            workers: n,
+            marginal_efficiency: Some(me),
+            marginal_efficiency_low: Some(lo),
+            marginal_efficiency_high: Some(hi),
+            pss_bytes_per_worker: None,
+            speedup: Some(f64::from(n) * me),
+            speedup_bounds: None,
+        }));
+        Figures {
+            curve,
+            usable_cores: 8,
+            available_memory_bytes: None,
+            usl_peak_workers: None,
+        }
+    }
+
+    #[test]
+    fn the_walk_stops_at_the_first_step_that_does_not_pay_beyond_its_spread() {
+        let f = curve(&[
+            (2, 0.9, 0.85, 0.95),
+            (4, 0.6, 0.5, 0.7),
+            (8, 0.1, 0.05, 0.15),
+        ]);
+        let d = decide(Some(&f));
+        assert_eq!((d.answer, d.recommended), (Answer::Yes, Some(4)));
+        assert!(matches!(d.stop, Some(Stop::DoesNotPay { workers: 8, .. })));
+    }
+
+    #[test]
+    fn a_first_step_within_the_noise_recommends_no_count_and_says_where() {
+        let f = curve(&[(2, 0.3, 0.1, 0.5)]);
+        let d = decide(Some(&f));
+        assert_eq!((d.answer, d.recommended), (Answer::Unknown, None));
+        assert_eq!(d.within_noise_at(), Some(2));
+        assert_eq!(decide(None).answer, Answer::Unknown, "no curve, no count");
+    }
+}
