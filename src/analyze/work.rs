@@ -64,3 +64,32 @@ pub fn work_share(s: &PointSummary, net_pipes: bool) -> Option<WorkShare> {
         net,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::waits::Sink;
+
+    #[test]
+    fn the_steady_state_is_judged_net_of_the_sink_waits_within_it() {
+        // 55 % on a CPU over the lives, 40 % waiting on a database: the work itself wants a
+        // CPU 0.55 / 0.6 of its time.
+        let s = PointSummary {
+            on_cpu_share: Some(0.55),
+            external_waits: Some(vec![Sink {
+                wait_share: 0.4,
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let w = work_share(&s, false).unwrap();
+        assert_eq!(w.life, 0.55);
+        assert!((w.net - 0.55 / 0.6).abs() < 1e-9, "{w:?}");
+        assert!((w.sink_wait_per_cpu_s.unwrap() - 0.4 / 0.55).abs() < 1e-9);
+        assert_eq!(w.pipe_waits, 0.0, "pipes are netted only when asked");
+        assert!(
+            work_share(&PointSummary::default(), true).is_none(),
+            "no sampler"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! Findings in words: the seed's sanity checks and what the measurement itself could not see.
 
 use super::thresholds::{FLAT_CURVE_SPEEDUP, LAUNCHERS_WORTH_A_FINDING, SLOWER_BEYOND_NOISE};
+use crate::analyze::select::series_points;
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
 
@@ -9,11 +10,8 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
     let mut out = Vec::new();
     let cores = crate::analyze::parallel_cores(&m.host);
     if let Some(p) = a.primary {
-        let series = &a.series[p];
-        let pts: Vec<(u32, &crate::analyze::point::PointSummary)> = series
-            .points
-            .iter()
-            .map(|&i| (m.points[i].workers, &a.points[i]))
+        let pts: Vec<_> = series_points(m, a, &a.series[p])
+            .into_iter()
             .filter(|(_, s)| s.wall_s.is_some())
             .collect();
         let within: Vec<_> = pts.iter().filter(|(n, _)| *n <= cores).collect();

@@ -5,6 +5,11 @@
 //! thresholds) and `step` (the words, and the `measured` values report.json writes, derived
 //! from the figures). `diagnose` below walks them in the tree's order; confidence and advice
 //! read the typed figures and decisions.
+//!
+//! A new step touches three places: its file in steps/ (figures, decide, step), this file (a
+//! `StepId` variant with its id, the `mod` line, and its call in `diagnose` with the leaf it
+//! gives the recommendation), and its rows in thresholds.rs. Arithmetic it needs on the
+//! measurements goes to analyze/ as a pure function.
 
 mod advice;
 pub mod cited;

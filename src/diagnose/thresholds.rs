@@ -1,5 +1,9 @@
 //! Every threshold of the decision tree, in one place, each with why it is what it is.
-//! `forkcast explain` prints this table.
+//!
+//! Each threshold is a `Threshold` constant, a row of the table `ALL`: the steps, the findings
+//! and the confidence read `X.value` (or print `{X}`), and `forkcast explain` prints `ALL`. Two
+//! tests keep it so: every constant here is in `ALL`, and no step writes a number of its own
+//! (thresholds/literals.rs).
 
 use crate::diagnose::StepId;
 use std::fmt;
