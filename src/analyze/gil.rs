@@ -106,3 +106,34 @@ pub fn free_threaded(pts: &[(u32, &PointSummary)]) -> bool {
     pts.iter()
         .any(|(_, s)| s.pools.as_ref().and_then(|p| p.gil_enabled) == Some(false))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::pools::PoolSummary;
+
+    fn knocked(on_cpu: f64, knocks: u64, held: u64) -> PointSummary {
+        PointSummary {
+            steady_on_cpu_share: Some(on_cpu),
+            pools: Some(PoolSummary {
+                gil_knocks: Some(knocks),
+                gil_knocks_held: Some(held),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn knocks_are_pooled_and_counted_over_the_time_the_workers_wanted_a_cpu() {
+        // Half the time on a CPU, the GIL held in half the knocks: held whenever it runs.
+        let (a, b) = (knocked(0.5, 100, 50), knocked(0.5, 100, 48));
+        let k = pooled_knocks(&[(1, &a), (2, &b)]);
+        assert_eq!((k.knocks, k.held_raw), (200, 98));
+        assert_eq!(k.held_share_of_task_time(), Some(0.49));
+        assert!((k.held_share().unwrap() - 0.98).abs() < 1e-9, "{k:?}");
+        // Amdahl: all serial gives 1 at any n, none serial gives n.
+        assert_eq!(thread_speedup(1.0, 4), 1.0);
+        assert_eq!(thread_speedup(0.0, 4), 4.0);
+    }
+}

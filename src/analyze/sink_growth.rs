@@ -69,3 +69,37 @@ pub fn sink_growth(
         cost,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(on_cpu: f64, wait: f64, speedup: f64) -> PointSummary {
+        PointSummary {
+            on_cpu_share: Some(on_cpu),
+            speedup: Some(speedup),
+            external_waits: Some(vec![Sink {
+                resource: "file:/data/results.db".into(),
+                wait_share: wait,
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_wait_that_grows_per_cpu_second_costs_its_share_of_the_speedup() {
+        let (lo, hi) = (waiting(0.9, 0.09, 1.0), waiting(0.5, 0.4, 1.2));
+        let sink = hi.external_waits.as_ref().unwrap()[0].clone();
+        let g = sink_growth((1, &lo), (2, &hi), &sink);
+        assert_eq!(g.before, 0.09, "the same resource at the smallest count");
+        let (a, b) = (g.per_cpu_s_before.unwrap(), g.per_cpu_s.unwrap());
+        assert!((a - 0.1).abs() < 1e-9 && (b - 0.8).abs() < 1e-9, "{g:?}");
+        // 0.7 s added per CPU second, on half the life: 35 % of it.
+        let (without, with) = g.cost.unwrap();
+        assert_eq!(with, 1.2);
+        assert!((without - 1.2 / 0.65).abs() < 1e-9, "{without}");
+        // One count only: no growth, no cost.
+        assert_eq!(sink_growth((2, &hi), (2, &hi), &sink).cost, None);
+    }
+}
