@@ -439,3 +439,19 @@ fn waits_for_big_payloads_are_netted_from_cpu_bound_and_small_messages_are_not()
     assert_eq!(answer(&d, StepId::LargePayload), Answer::No);
     assert_eq!(answer(&d, StepId::CpuBound), Answer::No);
 }
+
+#[test]
+fn every_step_id_is_written_as_serde_writes_it() {
+    let (m, a) = sweep(
+        2,
+        vec![(1, 2.0, busy(0.9))],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(d.steps.len(), 8, "every step is walked, answered or not");
+    for st in &d.steps {
+        assert_eq!(serde_json::to_value(st.id).unwrap(), st.id.as_str());
+        assert_eq!(st.id.to_string(), st.id.as_str());
+    }
+}
