@@ -190,33 +190,29 @@ pub fn decide(f: &Figures) -> Decision {
             }
         }
         Figures::Threads { run, gil, .. } => {
-            let answer = run.as_ref().map_or(Answer::Unknown, decide_run);
+            let run_answer = run.as_ref().map_or(Answer::Unknown, decide_run);
             let gil = gil.as_ref().and_then(decide_gil);
-            let (Some(r), Some(g)) = (run, gil) else {
-                return Decision {
-                    answer,
-                    gil,
-                    cross_check: None,
-                };
-            };
-            if g.answer == Answer::Unknown || answer == Answer::Unknown {
-                return Decision {
-                    answer,
-                    gil: Some(g),
-                    cross_check: None,
-                };
-            }
-            // A threads run whose efficiency bounds straddle the threshold cannot tell: then
-            // the GIL figure, which is no timing, decides.
-            let (answer, check) = match (g.answer == answer, r.straddles()) {
-                (true, _) => (answer, CrossCheck::Agrees),
-                (false, true) => (g.answer, CrossCheck::GilDecides),
-                (false, false) => (answer, CrossCheck::Disagrees),
+            let known = |a: Answer| a != Answer::Unknown;
+            // Beside a threads run that answered, a GIL figure that answered is compared. A
+            // run whose efficiency bounds straddle the threshold cannot tell: then the GIL
+            // figure, which is no timing, decides.
+            let cross_check = match (run, gil) {
+                (Some(r), Some(g)) if known(run_answer) && known(g.answer) => {
+                    Some(match (g.answer == run_answer, r.straddles()) {
+                        (true, _) => CrossCheck::Agrees,
+                        (false, true) => CrossCheck::GilDecides,
+                        (false, false) => CrossCheck::Disagrees,
+                    })
+                }
+                _ => None,
             };
             Decision {
-                answer,
-                gil: Some(g),
-                cross_check: Some(check),
+                answer: match (cross_check, gil) {
+                    (Some(CrossCheck::GilDecides), Some(g)) => g.answer,
+                    _ => run_answer,
+                },
+                gil,
+                cross_check,
             }
         }
     }
