@@ -82,8 +82,11 @@ impl Cause {
 /// A figure over a point's runs: its value, and the lowest and highest the runs gave.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Figure {
+    /// Over the runs: the mean for a point's own figures, the typical run for series ratios.
     pub value: f64,
+    /// The lowest any run (or pair of runs, for a ratio) gave.
     pub low: f64,
+    /// The highest any run (or pair of runs) gave.
     pub high: f64,
 }
 
