@@ -124,6 +124,9 @@ pub enum AccountingSource {
     PythonProbe,
     /// A process-per-task tool: each task process's life is a task.
     TaskProcesses,
+    /// Waits too short for the sampler to name, given to a sink by the preload probe's time in
+    /// calls on its connection.
+    PreloadProbe,
     /// A pool without a probe, seen from outside: a worker works from its first to its last
     /// tick wanting a CPU, and a worker blocked on its pool's queue after that is imbalance.
     OutsideIn,
@@ -172,12 +175,13 @@ impl Accounting {
     }
 }
 
-/// Accounts the successful measured runs of a point that asked for `workers`; None when no run
+/// Accounts the successful measured runs of a point that asked for `workers` (`own_dir`:
+/// forkcast's output folder); None when no run
 /// had the sampler's picture of its workers.
-pub fn account_point(workers: u32, ok_runs: &[&Run]) -> Option<Accounting> {
+pub fn account_point(workers: u32, ok_runs: &[&Run], own_dir: Option<&str>) -> Option<Accounting> {
     let runs: Vec<RunAccount> = ok_runs
         .iter()
-        .filter_map(|r| account_run(r, workers))
+        .filter_map(|r| account_run(r, workers, own_dir))
         .collect();
     if runs.is_empty() {
         return None;

@@ -200,7 +200,7 @@ pub fn summarize_point(
         .collect();
     s.probes = ipc::summarize(&probe_runs, s.cpu_s);
     s.pools = super::pools::summarize(&ok, point.workers);
-    s.accounting = super::accounting::account_point(point.workers, &ok);
+    s.accounting = super::accounting::account_point(point.workers, &ok, own_dir);
     if s.pools.is_some() {
         s.sources.insert("pools".into(), Source::PythonProbe);
     }

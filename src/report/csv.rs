@@ -31,8 +31,11 @@ const COLUMNS: [(&str, Figure); 14] = [
     ("pss_bytes_per_worker", |s| s.pss_bytes_per_worker),
 ];
 
+/// Reads one figure of a point's accounting.
+type AccountingFigure = fn(&Accounting) -> Option<f64>;
+
 /// The accounting's figures (mean over runs), after the summary's columns.
-const ACCOUNTING: [(&str, fn(&Accounting) -> Option<f64>); 4] = [
+const ACCOUNTING: [(&str, AccountingFigure); 4] = [
     ("useful_cores", |a| Some(a.useful_cores.value)),
     ("computation_scaling", |a| {
         a.computation_scaling.map(|f| f.value)

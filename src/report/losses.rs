@@ -12,7 +12,7 @@ pub fn line(a: &Accounting) -> String {
     for (cause, cores) in a.losses_over(SHOWN_CORES) {
         s.push_str(&format!(" − {cores:.2} {cause}"));
     }
-    s.push_str(&format!(" = {:.2}", a.useful_cores.value));
+    s.push_str(&format!(" = {}", figure(a.useful_cores.value)));
     s
 }
 
@@ -21,9 +21,26 @@ pub fn line(a: &Accounting) -> String {
 pub fn speedup(a: &Accounting) -> Option<String> {
     let (cs, be, s) = (a.computation_scaling?, a.baseline_efficiency?, a.speedup?);
     Some(format!(
-        "speedup {:.2} × {:.2} / {:.2} = {:.2}",
-        a.useful_cores.value, cs.value, be.value, s.value
+        "speedup {} × {} / {} = {:.2}",
+        figure(a.useful_cores.value),
+        figure(cs.value),
+        figure(be.value),
+        s.value
     ))
+}
+
+/// Two decimals, or three significant digits for a small figure (a workload that mostly
+/// waits has a baseline of a few thousandths of a core, and 0.00 would read as nothing).
+fn figure(x: f64) -> String {
+    if x != 0.0 && x.abs() < 0.1 {
+        format!(
+            "{:.1$}",
+            x,
+            (2.0 - x.abs().log10().floor()).min(6.0) as usize
+        )
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 /// What the accountings of a report rest on, in words.
@@ -37,6 +54,7 @@ pub fn sources<'a>(all: impl Iterator<Item = &'a Accounting>) -> String {
             AccountingSource::ProcfsTicks => "procfs ticks",
             AccountingSource::PythonProbe => "python probe task starts",
             AccountingSource::TaskProcesses => "task processes' lives",
+            AccountingSource::PreloadProbe => "preload probe sink calls",
             AccountingSource::OutsideIn => "outside-in (no task boundaries)",
         })
         .collect::<Vec<_>>()

@@ -13,6 +13,7 @@
 //! fills a slot for its life, and slot time between tasks while others run is `imbalance`.
 
 use super::{AccountingSource, Cause};
+use crate::analyze::ipc::{self, ProbeFigures};
 use crate::analyze::waits::{self, describe};
 use crate::analyze::workers::{self, Layout, PoolClues, Workers};
 use crate::measure::probes::PythonData;
@@ -34,8 +35,9 @@ pub struct RunAccount {
 }
 
 impl RunAccount {
+    /// Adds `s` seconds to `cause` (a negative `s` takes them back).
     fn add(&mut self, cause: Cause, s: f64) {
-        if s > 0.0 && s.is_finite() {
+        if s != 0.0 && s.is_finite() {
             *self.seconds.entry(cause).or_default() += s;
         }
     }
@@ -48,7 +50,8 @@ impl RunAccount {
 
 /// Accounts one run of a point that asked for `n` workers; None without the sampler's picture of
 /// the workers, or without a wall time.
-pub fn account_run(run: &Run, n: u32) -> Option<RunAccount> {
+/// `own_dir` is forkcast's output folder (its files are not the workload's sinks).
+pub fn account_run(run: &Run, n: u32, own_dir: Option<&str>) -> Option<RunAccount> {
     let data = run.sampled.as_ref()?;
     let wall = run.wall_s;
     if !(wall > 0.0 && wall.is_finite()) || n == 0 {
@@ -57,7 +60,8 @@ pub fn account_run(run: &Run, n: u32) -> Option<RunAccount> {
     let clues = PoolClues::from_probe(run.probes.as_ref(), data);
     let w = workers::identify_with(data, n, &clues)?;
     let python = run.probes.as_ref().and_then(|p| p.python.as_ref());
-    let ctx = Context::new(data, &w, python);
+    let probed_io = run.probes.as_ref().map(|p| ipc::figures(p, own_dir));
+    let ctx = Context::new(data, &w, python, probed_io.as_ref());
     let mut acc = RunAccount {
         wall_s: wall,
         slots: n,
@@ -90,10 +94,18 @@ struct Context {
     database_of: HashMap<i32, String>,
     gil_pids: BTreeSet<i32>,
     pickle_s: HashMap<i32, f64>,
+    /// Per worker process, seconds inside calls on each connection to a sink (the preload
+    /// probe's timing), by the sink's name.
+    sink_calls_s: HashMap<i32, Vec<(String, f64)>>,
 }
 
 impl Context {
-    fn new(data: &SamplerData, w: &Workers, python: Option<&PythonData>) -> Self {
+    fn new(
+        data: &SamplerData,
+        w: &Workers,
+        python: Option<&PythonData>,
+        io: Option<&ProbeFigures>,
+    ) -> Self {
         let pids: BTreeSet<i32> = w.pids.iter().copied().collect();
         // Resources outside the pool that the workers wrote to and waited on (waits.rs): sinks,
         // named by what they are so that a database in a fresh folder per run is one cause.
@@ -121,7 +133,23 @@ impl Context {
             }
             pickle_s.insert(p.pid, p.pickle_s + p.unpickle_s);
         }
+        // Connections only: a call on a socket waits for its peer, while a write to a file is
+        // mostly copying into the page cache, which is CPU the sampler already counted.
+        let mut sink_calls_s: HashMap<i32, Vec<(String, f64)>> = HashMap::new();
+        for e in io
+            .iter()
+            .flat_map(|f| f.external_io.values())
+            .filter(|e| matches!(e.kind.as_str(), "tcp" | "udp" | "unix"))
+        {
+            for (&pid, &call_s) in e.call_s_by_pid.iter().filter(|(p, _)| pids.contains(p)) {
+                sink_calls_s
+                    .entry(pid)
+                    .or_default()
+                    .push((describe(&e.kind, e.service), call_s));
+            }
+        }
         Context {
+            sink_calls_s,
             layout: w.layout,
             sink_of,
             database_of,
@@ -259,6 +287,7 @@ fn tasks(
     for &(pid, t, a, b) in &lives {
         working(&mut parts, ctx, pid, t, b - a, 1.0, 0.0);
     }
+    acc.sources.extend(parts.sources);
     for (cause, s) in parts.seconds {
         acc.add(cause, s * fit);
     }
@@ -280,6 +309,7 @@ fn working(
     if span_s <= 0.0 {
         return;
     }
+    let mut part = RunAccount::default();
     let (mut cpu, mut rq) = (t.on_cpu_s * share, t.runqueue_s * share);
     // Tick edges can put a little more CPU inside the span than it is long.
     if cpu + rq > span_s {
@@ -287,20 +317,36 @@ fn working(
         (cpu, rq) = (cpu * k, rq * k);
     }
     let pickling = pickle_s.min(cpu);
-    acc.add(Cause::Useful, cpu - pickling);
-    acc.add(Cause::Transfer, pickling);
-    acc.add(Cause::RunQueue, rq);
+    part.add(Cause::Useful, cpu - pickling);
+    part.add(Cause::Transfer, pickling);
+    part.add(Cause::RunQueue, rq);
     let blocked = span_s - cpu - rq;
     let ticks: u64 = t.waits.iter().map(|w| u64::from(w.ticks)).sum();
     if ticks == 0 {
-        acc.add(Cause::Other, blocked);
-        return;
+        part.add(Cause::Other, blocked);
     }
-    for wc in &t.waits {
-        acc.add(
+    for wc in t.waits.iter().filter(|_| ticks > 0) {
+        part.add(
             ctx.cause_of(pid, wc),
             blocked * f64::from(wc.ticks) / ticks as f64,
         );
+    }
+    // Waits too short for any tick to name them are `other`; the preload probe timed the
+    // worker's calls on each sink's connection, and that much of them was the sink's. A
+    // process of a thread pool holds every thread's calls, so there it cannot say whose.
+    if ctx.layout != Layout::Threads {
+        for (name, call_s) in ctx.sink_calls_s.get(&pid).into_iter().flatten() {
+            let sink = Cause::Sink(name.clone());
+            let moved = (call_s - part.get(&sink)).min(part.get(&Cause::Other));
+            if moved > 0.0 {
+                part.add(sink, moved);
+                part.add(Cause::Other, -moved);
+                acc.sources.insert(AccountingSource::PreloadProbe);
+            }
+        }
+    }
+    for (cause, s) in part.seconds {
+        acc.add(cause, s);
     }
 }
 

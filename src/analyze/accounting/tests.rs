@@ -124,7 +124,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn a_worker_out_of_work_while_another_works_is_imbalance_and_every_second_is_counted_once() {
-    let acc = account_run(&uneven_pool(), 2).expect("accounted");
+    let acc = account_run(&uneven_pool(), 2, None).expect("accounted");
     let total: f64 = acc.seconds.values().sum();
     assert!(close(total, 2.0), "{acc:?}");
     // Both worked from their first tick wanting a CPU (0.1 s) to their last (0.9 s, 0.4 s).
@@ -143,7 +143,7 @@ fn a_worker_out_of_work_while_another_works_is_imbalance_and_every_second_is_cou
 
 #[test]
 fn a_slot_no_worker_filled_is_idle_beside_those_that_worked() {
-    let acc = account_run(&uneven_pool(), 3).expect("accounted");
+    let acc = account_run(&uneven_pool(), 3, None).expect("accounted");
     let total: f64 = acc.seconds.values().sum();
     assert!(close(total, 3.0), "{acc:?}");
     // The third slot: the driver's before 0.1 s and after 0.9 s, idle in between.
@@ -177,12 +177,12 @@ fn gil_threads(gil_enabled: Option<bool>) -> Run {
 
 #[test]
 fn threads_of_one_interpreter_waiting_on_a_futex_wait_for_its_gil() {
-    let acc = account_run(&gil_threads(Some(true)), 2).expect("accounted");
+    let acc = account_run(&gil_threads(Some(true)), 2, None).expect("accounted");
     assert!(close(acc.get(&Cause::Useful), 1.0), "{acc:?}");
     assert!(close(acc.get(&Cause::Gil), 1.0), "{acc:?}");
     assert_eq!(acc.get(&Cause::Locks), 0.0);
     // Free-threaded, the same futex waits are another lock.
-    let free = account_run(&gil_threads(Some(false)), 2).expect("accounted");
+    let free = account_run(&gil_threads(Some(false)), 2, None).expect("accounted");
     assert!(close(free.get(&Cause::Locks), 1.0), "{free:?}");
     assert_eq!(free.get(&Cause::Gil), 0.0);
 }
@@ -216,12 +216,12 @@ fn lost_and_useful_cores_add_up_to_n_and_the_speedup_is_rebuilt_from_them() {
     let mut points = vec![
         PointSummary {
             wall_s: Some(1.6),
-            accounting: account_point(1, &runs_1),
+            accounting: account_point(1, &runs_1, None),
             ..Default::default()
         },
         PointSummary {
             wall_s: Some(1.1),
-            accounting: account_point(2, &runs_2),
+            accounting: account_point(2, &runs_2, None),
             ..Default::default()
         },
     ];
@@ -254,6 +254,58 @@ fn a_run_without_the_sampler_is_not_accounted() {
         sampled: None,
         ..uneven_pool()
     };
-    assert!(account_run(&blind, 2).is_none());
-    assert!(account_point(2, &[&blind]).is_none());
+    assert!(account_run(&blind, 2, None).is_none());
+    assert!(account_point(2, &[&blind], None).is_none());
+}
+
+#[test]
+fn waits_no_tick_named_go_to_the_sink_whose_calls_the_preload_probe_timed() {
+    use crate::measure::probes::{FdKind, IoDir, IoRow, PreloadData, PreloadProcess};
+    use crate::measure::Service;
+    // Worker 2 is blocked 0.5 s of its span with no tick naming it; 0.2 s of it inside calls
+    // on its database connection.
+    let half: Vec<(usize, f32)> = (1..=10).map(|i| (i, 0.5)).collect();
+    let mut r = run(
+        1.0,
+        vec![
+            process(1, 0, vec![thread(1, 0.0, &[(1, 0.01)], vec![])]),
+            process(2, 1, vec![thread(2, 0.0, &half, vec![])]),
+            process(3, 1, vec![thread(3, 0.0, &half, vec![])]),
+        ],
+        vec![],
+    );
+    let row = IoRow {
+        kind: FdKind::Tcp,
+        peer: Some("127.0.0.1:5432".into()),
+        accepted: false,
+        overflow: false,
+        plumbing: false,
+        service: Some(Service::Postgresql),
+        dir: IoDir::Out,
+        bytes: 4096,
+        calls: 10,
+        blocked_ns: 200_000_000,
+    };
+    r.probes.as_mut().unwrap().preload = Some(PreloadData {
+        processes: vec![PreloadProcess {
+            pid: 2,
+            ppid: 1,
+            comm: "python".into(),
+            exe: "/usr/bin/python3".into(),
+            forked: true,
+            exit: None,
+            lifetime_s: None,
+            rows_overflowed: 0,
+            rows: vec![row],
+        }],
+        dropped_processes: 0,
+    });
+    let acc = account_run(&r, 2, None).expect("accounted");
+    let db = Cause::Sink("postgresql".into());
+    assert!(close(acc.get(&db), 0.2), "{acc:?}");
+    // Worker 3 made no such calls: its unnamed waits stay unnamed.
+    assert!(close(acc.get(&Cause::Other), 0.3 + 0.5), "{acc:?}");
+    assert!(acc.sources.contains(&AccountingSource::PreloadProbe));
+    let total: f64 = acc.seconds.values().sum();
+    assert!(close(total, 2.0), "{acc:?}");
 }
