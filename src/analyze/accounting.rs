@@ -138,7 +138,7 @@ pub struct Accounting {
     /// Worker slots accounted: the point's worker count (n).
     pub workers: u32,
     /// Cores each cause cost on average: its worker-seconds / the wall (serial, startup,
-    /// imbalance, gil, locks, sink:<name>, transfer, run_queue, other).
+    /// imbalance, gil, locks, `sink:<name>`, transfer, run_queue, other).
     pub lost_cores: BTreeMap<String, Figure>,
     /// Cores on a CPU in a task: n - the sum of `lost_cores`.
     pub useful_cores: Figure,
