@@ -309,3 +309,71 @@ fn waits_no_tick_named_go_to_the_sink_whose_calls_the_preload_probe_timed() {
     let total: f64 = acc.seconds.values().sum();
     assert!(close(total, 2.0), "{acc:?}");
 }
+
+#[test]
+fn a_pool_thread_idle_on_its_queue_after_its_last_task_is_imbalance_not_the_gil() {
+    // Two threads whose work releases the GIL: one works to the end, the other runs out of
+    // work at 0.3 s and waits on the pool's queue (a futex) while the first still works.
+    let full: Vec<(usize, f32)> = (1..=10).map(|i| (i, 1.0)).collect();
+    let short: Vec<(usize, f32)> = (1..=3).map(|i| (i, 1.0)).collect();
+    let r = run(
+        1.0,
+        vec![process(
+            1,
+            0,
+            vec![
+                thread(1, 0.0, &[(1, 0.01)], vec![]),
+                thread(11, 0.0, &full, vec![]),
+                thread(
+                    12,
+                    0.0,
+                    &short,
+                    vec![wait("futex", ResourceKind::Futex, false)],
+                ),
+            ],
+        )],
+        vec![PythonProcess {
+            pid: 1,
+            role: "process".into(),
+            gil_enabled: Some(true),
+            ..Default::default()
+        }],
+    );
+    let acc = account_run(&r, 2, None).expect("accounted");
+    assert!(close(acc.get(&Cause::Imbalance), 0.7), "{acc:?}");
+    assert_eq!(acc.get(&Cause::Gil), 0.0, "{acc:?}");
+    assert!(close(acc.get(&Cause::Useful), 1.3), "{acc:?}");
+}
+
+/// A task process alive over ticks `a..=b` (its life from tick a to tick b), on a CPU throughout.
+fn task(pid: i32, a: usize, b: usize) -> ProcessRecord {
+    let busy: Vec<(usize, f32)> = (a + 1..=b).map(|i| (i, 1.0)).collect();
+    let mut t = thread(pid, a as f64 / 10.0, &busy, vec![]);
+    t.last_seen_s = b as f64 / 10.0;
+    ProcessRecord {
+        comm: "gzip".into(),
+        last_seen_s: t.last_seen_s,
+        ..process(pid, 1, vec![t])
+    }
+}
+
+#[test]
+fn a_slot_between_task_processes_while_others_run_is_imbalance() {
+    // xargs -P 2: three tasks in two slots, 0.1..0.5 and 0.1..0.3 s, then 0.4..0.9 s.
+    let driver = process(1, 0, vec![thread(1, 0.0, &[(1, 0.01)], vec![])]);
+    let r = run(
+        1.0,
+        vec![driver, task(2, 1, 5), task(3, 1, 3), task(4, 4, 9)],
+        vec![],
+    );
+    let acc = account_run(&r, 2, None).expect("accounted");
+    assert!(
+        acc.sources.contains(&AccountingSource::TaskProcesses),
+        "{acc:?}"
+    );
+    assert!(close(acc.get(&Cause::Useful), 0.4 + 0.2 + 0.5), "{acc:?}");
+    // Before the first task and after the last, both slots wait on the driver.
+    assert!(close(acc.get(&Cause::Serial), 2.0 * 0.2), "{acc:?}");
+    // A slot empty from 0.3 to 0.4 s, and from 0.5 s while the last task runs.
+    assert!(close(acc.get(&Cause::Imbalance), 0.1 + 0.4), "{acc:?}");
+}
