@@ -119,6 +119,10 @@ pub struct PointSummary {
     pub runs_failed: u32,
     /// Indices (into `runs`) of measured runs whose wall time is an outlier (MAD test).
     pub outlier_runs: Vec<usize>,
+    /// Where every worker-second went, cause by cause (see `accounting`); absent without the
+    /// sampler's picture of the workers.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub accounting: Option<super::accounting::Accounting>,
     /// Where each figure came from.
     pub sources: BTreeMap<String, Source>,
 }
@@ -196,6 +200,7 @@ pub fn summarize_point(
         .collect();
     s.probes = ipc::summarize(&probe_runs, s.cpu_s);
     s.pools = super::pools::summarize(&ok, point.workers);
+    s.accounting = super::accounting::account_point(point.workers, &ok, own_dir);
     if s.pools.is_some() {
         s.sources.insert("pools".into(), Source::PythonProbe);
     }

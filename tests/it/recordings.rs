@@ -272,3 +272,62 @@ fn every_recording_replays_to_its_blessed_report_byte_for_byte() {
          UPDATE_SNAPSHOTS=1 re-blesses after a deliberate change)"
     );
 }
+
+/// Every recording (lab 01 and each variant), replayed: at every point the causes of the
+/// accounting hold every worker-second of n x wall once, and the speedup rebuilt from them is
+/// the measured one (docs/ACCOUNTING.md), within 3 %.
+#[test]
+fn every_recording_accounts_for_each_worker_second_and_rebuilds_its_speedup() {
+    let root = repo_root().join("fixtures/recordings");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("variants"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.push(root.join("lab01"));
+    let close = |a: f64, b: f64| (a - b).abs() <= 0.03 * b.abs().max(1e-9);
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let r = replayed(dir);
+        for p in r["points"].as_array().unwrap() {
+            let at = format!("{name} at {} workers {}", p["workers"], p["params"]);
+            let s = &p["summary"];
+            let a = &s["accounting"];
+            assert!(a.is_object(), "{at}: an accounting");
+            let n = p["workers"].as_f64().unwrap();
+            let figure = |f: &Value, what: &str| -> f64 {
+                let (v, lo, hi) = (
+                    f["value"].as_f64().unwrap(),
+                    f["low"].as_f64().unwrap(),
+                    f["high"].as_f64().unwrap(),
+                );
+                assert!(lo <= v && v <= hi, "{at}: {what} {f} within its bounds");
+                v
+            };
+            let mut lost = 0.0;
+            for (cause, f) in a["lost_cores"].as_object().unwrap() {
+                let v = figure(f, cause);
+                assert!(v >= -1e-9, "{at}: {cause} lost {v} cores");
+                lost += v;
+            }
+            let useful = figure(&a["useful_cores"], "useful_cores");
+            assert!(
+                close(useful, n - lost),
+                "{at}: useful {useful} = n - lost {lost}"
+            );
+            // The sampler's useful CPU is part of what the tree's counters saw.
+            let busy = s["busy_cores"].as_f64().unwrap();
+            assert!(useful <= busy * 1.03, "{at}: useful {useful} > busy {busy}");
+            let cs = figure(&a["computation_scaling"], "computation_scaling");
+            let be = figure(&a["baseline_efficiency"], "baseline_efficiency");
+            let speedup = figure(&a["speedup"], "speedup");
+            assert!(close(speedup, useful * cs / be), "{at}: speedup identity");
+            let measured = s["speedup"].as_f64().unwrap();
+            assert!(
+                close(speedup, measured),
+                "{at}: rebuilt speedup {speedup} against the measured {measured}"
+            );
+        }
+    }
+}
