@@ -60,6 +60,12 @@ pub struct Stragglers {
     /// task processes in slots, or without per-tick CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_cores: Option<f64>,
+    /// The last worker's CPU beyond the first one's to finish, as a share of its own: how much
+    /// of the tail was more work. Near 0 when the workers did the same work and the last one
+    /// only got less of a CPU before the tail (a neighbour's burst on a busy or a small host).
+    /// 0 without a tail; None for task processes in slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_share: Option<f64>,
 }
 
 /// The straggler tail of one run. Needs two or more workers with busy series.
@@ -80,7 +86,8 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     // for one, Q): in between it may wait on a lock, the GIL or a sink, but it is not done.
     // The tail is the time after some workers were done while others still worked. States,
     // not CPU used, so a loaded host that slows every worker shows no false tail.
-    let spans: Vec<(usize, usize)> = threads
+    // Each worker's span, with its CPU seconds.
+    let spans: Vec<(usize, usize, f64)> = threads
         .iter()
         .filter_map(|t| {
             let n = t.states.len().max(t.busy.len());
@@ -94,13 +101,14 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
             Some((
                 ft + (0..n).find(|&i| wants(i))?,
                 ft + (0..n).rfind(|&i| wants(i))?,
+                t.on_cpu_s,
             ))
         })
         .collect();
     let busy_at = |tick: usize| {
         spans
             .iter()
-            .filter(|&&(a, b)| a <= tick && tick <= b)
+            .filter(|&&(a, b, _)| a <= tick && tick <= b)
             .count()
     };
     let counts: Vec<usize> = (0..data.timeline.len()).map(busy_at).collect();
@@ -137,10 +145,19 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     } else {
         Some(0.0)
     };
+    // The first worker to finish against the last: a straggler with more work used more CPU.
+    let by_end = |a: &&(usize, usize, f64), b: &&(usize, usize, f64)| a.1.cmp(&b.1);
+    let work_share = match (spans.iter().min_by(by_end), spans.iter().max_by(by_end)) {
+        (Some(&(_, _, first_cpu)), Some(&(_, _, last_cpu))) if last > last_full => {
+            (last_cpu > 0.0).then(|| ((last_cpu - first_cpu) / last_cpu).max(0.0))
+        }
+        _ => Some(0.0),
+    };
     Some(Stragglers {
         tail_share: if span > 0.0 { tail / span } else { 0.0 },
         cpu_cv: super::stats::coefficient_of_variation(&w.cpu_s),
         idle_cores,
+        work_share,
     })
 }
 
@@ -272,6 +289,7 @@ fn idle_slots(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
         tail_share: idle / (last - first),
         cpu_cv: super::stats::coefficient_of_variation(&w.cpu_s),
         idle_cores: None,
+        work_share: None,
     })
 }
 
@@ -343,6 +361,25 @@ mod tests {
             (s.idle_cores.unwrap() - 1.0).abs() < 1e-6,
             "one core left idle: {s:?}"
         );
+        assert!((s.work_share.unwrap() - 7.0 / 11.0).abs() < 1e-6, "{s:?}");
+        assert_eq!(stragglers(&even, &w).unwrap().work_share, Some(0.0));
+    }
+
+    #[test]
+    fn a_worker_that_got_less_cpu_before_the_tail_did_no_more_work() {
+        // The same 0.8 s of work each: worker 1 had its core to itself, worker 2 shared its
+        // core with a neighbour at first and so ended two ticks later, alone. A tail in time
+        // with a core idle beside it, but no more work.
+        let mut one = vec![1.0; 8];
+        one.extend(vec![0.0; 3]);
+        let mut two = vec![0.6; 5];
+        two.extend(vec![1.0; 5]);
+        two.push(0.0);
+        let (data, w) = data_with(vec![worker(1, one), worker(2, two)], 11);
+        let s = stragglers(&data, &w).unwrap();
+        assert!((s.tail_share - 2.0 / 9.0).abs() < 1e-9, "{s:?}");
+        assert!(s.idle_cores.unwrap() > 0.5, "{s:?}");
+        assert!(s.work_share.unwrap() < 1e-6, "{s:?}");
     }
 
     #[test]

@@ -280,8 +280,20 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     // The tasks' own durations measure their spread directly; the straggler tail is the
     // outside-in proxy, which a busy host or the last round of even chunks also produces, so it
     // decides only where the probe timed no tasks.
-    let long_tail =
-        tail.is_some_and(|(_, t, _, _)| t >= STRAGGLER_TAIL_SHARE) && !tail_idles_nothing;
+    // A tail the CPU does not show: the last worker did no more work than the first one done,
+    // it only got less of a CPU before the tail. No sign of uneven tasks either.
+    let tail_work = tail.and_then(|(n, _, _, _)| {
+        pts.iter()
+            .find(|(pn, _)| *pn == n)
+            .and_then(|(_, s)| s.straggler_work_share)
+    });
+    let tail_is_lag = !idle_slots
+        && !tail_idles_nothing
+        && tail.is_some_and(|(_, t, _, _)| t >= STRAGGLER_TAIL_SHARE)
+        && tail_work.is_some_and(|w| w < STRAGGLER_TAIL_SHARE);
+    let long_tail = tail.is_some_and(|(_, t, _, _)| t >= STRAGGLER_TAIL_SHARE)
+        && !tail_idles_nothing
+        && !tail_is_lag;
     let high = match cv {
         Some((_, c, _)) => c >= TASK_DURATION_CV || (idle_slots && long_tail),
         None => long_tail,
@@ -290,6 +302,17 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
         said.push(format!(
             "that tail left less than {STRAGGLER_IDLE_CORES} cores idle: the workers were taking \
              turns on something shared (the GIL, a lock) before it, so it is no sign of uneven tasks"
+        ));
+    }
+    if let Some(w) = tail_work.filter(|_| tail_is_lag) {
+        st.measured
+            .insert("straggler_work_share".into(), json!(round(w, 3)));
+        said.push(format!(
+            "only {:.0} % of the last worker's CPU went beyond the first one's to finish \
+             (below the same {:.0} % bar): it did the same work and only got less of a CPU \
+             before the tail, so it is no sign of uneven tasks",
+            w * 100.0,
+            STRAGGLER_TAIL_SHARE * 100.0
         ));
     }
     if idle_slots && long_tail {
