@@ -68,9 +68,9 @@ pub struct PointSummary {
     /// behind the stragglers), median over runs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub straggler_idle_cores: Option<f64>,
-    /// How much of the straggler tail was more work: the last worker's CPU beyond the first
-    /// one's to finish, as a share of its own (0 without a tail), median over runs. The
-    /// diagnosis cites it in a step's figures where it decides; not a field of the summary.
+    /// How much of the straggler tail was more work (`timeline::Stragglers::work_share`),
+    /// median over runs. The diagnosis cites it in a step's figures where it decides; not a
+    /// field of the summary in report.json.
     #[serde(skip)]
     pub straggler_work_share: Option<f64>,
     /// Share of sampled ticks with every usable core busy, median over runs.

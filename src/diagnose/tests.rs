@@ -276,8 +276,8 @@ fn a_tail_that_left_no_core_idle_is_not_uneven_tasks() {
 #[test]
 fn a_tail_of_workers_that_did_the_same_work_is_not_uneven_tasks() {
     // Lab 06's single writer on a quiet 2-vCPU host: two producers with the same rows each,
-    // one ending 15 % of the span later with a core idle beside it, its CPU no more than the
-    // first one's: it got less of a CPU before the tail, not more work.
+    // one ending 15 % of the span later with a core idle beside it, busy on its own account
+    // no longer than the first one: it waited longer for a CPU, it had no more work.
     let tail = |work: f64| PointSummary {
         straggler_tail: Some(0.15),
         straggler_idle_cores: Some(0.9),

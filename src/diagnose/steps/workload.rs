@@ -280,8 +280,8 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     // The tasks' own durations measure their spread directly; the straggler tail is the
     // outside-in proxy, which a busy host or the last round of even chunks also produces, so it
     // decides only where the probe timed no tasks.
-    // A tail the CPU does not show: the last worker did no more work than the first one done,
-    // it only got less of a CPU before the tail. No sign of uneven tasks either.
+    // A tail that is no more work: the last worker was only queued for a CPU longer than the
+    // first one done before the tail. No sign of uneven tasks either.
     let tail_work = tail.and_then(|(n, _, _, _)| {
         pts.iter()
             .find(|(pn, _)| *pn == n)
@@ -308,9 +308,10 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
         st.measured
             .insert("straggler_work_share".into(), json!(round(w, 3)));
         said.push(format!(
-            "only {:.0} % of the last worker's CPU went beyond the first one's to finish \
-             (below the same {:.0} % bar): it did the same work and only got less of a CPU \
-             before the tail, so it is no sign of uneven tasks",
+            "the last worker was busy on its own account (running, or waiting on anything \
+             but a CPU) only {:.0} % longer than the first one to finish (below the same \
+             {:.0} % bar): it waited longer for a CPU before the tail and had no more work, \
+             so it is no sign of uneven tasks",
             w * 100.0,
             STRAGGLER_TAIL_SHARE * 100.0
         ));
