@@ -68,6 +68,11 @@ pub struct PointSummary {
     /// behind the stragglers), median over runs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub straggler_idle_cores: Option<f64>,
+    /// How much of the straggler tail was more work (`timeline::Stragglers::work_share`),
+    /// median over runs. The diagnosis cites it in a step's figures where it decides; not a
+    /// field of the summary in report.json.
+    #[serde(skip)]
+    pub straggler_work_share: Option<f64>,
     /// Share of sampled ticks with every usable core busy, median over runs.
     pub all_cores_busy_share: Option<f64>,
     /// Share of sampled ticks with a core idle while some of the tree's threads waited on
@@ -284,6 +289,12 @@ pub fn summarize_point(
             &strag
                 .iter()
                 .filter_map(|x| x.idle_cores)
+                .collect::<Vec<_>>(),
+        );
+        s.straggler_work_share = median(
+            &strag
+                .iter()
+                .filter_map(|x| x.work_share)
                 .collect::<Vec<_>>(),
         );
         let sat: Vec<timeline::Saturation> = sampled

@@ -331,3 +331,36 @@ fn every_recording_accounts_for_each_worker_second_and_rebuilds_its_speedup() {
         }
     }
 }
+
+/// Recordings of live runs that once misread, in fixtures/recordings/flakes/, replayed: the
+/// misread stays fixed without waiting for the host to reproduce it.
+fn flake(name: &str) -> Value {
+    replayed(&repo_root().join("fixtures/recordings/flakes").join(name))
+}
+
+/// socket_wait.py at one worker on a loaded host: the parent's imports and fork (0.074 s of
+/// CPU) out-worked the one client (0.007 s), which the CPU view alone took for a launcher, and
+/// the parent's main thread, blocked in waitpid, for the worker: the service's waits went
+/// unseen (`sink_wait_per_cpu_second: 0.0`). The thread that waited on its child is the
+/// launcher; the child is the worker.
+#[test]
+fn a_client_out_worked_by_its_launcher_is_still_the_worker_waiting_on_the_service() {
+    let r = flake("socket_wait_parent_outworks_client");
+    let cpu = step(&r, "cpu_bound");
+    assert_eq!(cpu["answer"], "no", "{cpu}");
+    assert_eq!(cpu["measured"]["workers"], 1, "{cpu}");
+    assert!(
+        cpu["measured"]["sink_wait_per_cpu_second"]
+            .as_f64()
+            .unwrap()
+            > 1.0,
+        "the service's waits are seen: {cpu}"
+    );
+    assert!(
+        cpu["measured"]["top_sink"]
+            .as_str()
+            .unwrap()
+            .starts_with("tcp:127.0.0.1:"),
+        "{cpu}"
+    );
+}

@@ -280,8 +280,20 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
     // The tasks' own durations measure their spread directly; the straggler tail is the
     // outside-in proxy, which a busy host or the last round of even chunks also produces, so it
     // decides only where the probe timed no tasks.
-    let long_tail =
-        tail.is_some_and(|(_, t, _, _)| t >= STRAGGLER_TAIL_SHARE) && !tail_idles_nothing;
+    // A tail that is no more work: the last worker was only queued for a CPU longer than the
+    // first one done before the tail. No sign of uneven tasks either.
+    let tail_work = tail.and_then(|(n, _, _, _)| {
+        pts.iter()
+            .find(|(pn, _)| *pn == n)
+            .and_then(|(_, s)| s.straggler_work_share)
+    });
+    let tail_is_lag = !idle_slots
+        && !tail_idles_nothing
+        && tail.is_some_and(|(_, t, _, _)| t >= STRAGGLER_TAIL_SHARE)
+        && tail_work.is_some_and(|w| w < STRAGGLER_TAIL_SHARE);
+    let long_tail = tail.is_some_and(|(_, t, _, _)| t >= STRAGGLER_TAIL_SHARE)
+        && !tail_idles_nothing
+        && !tail_is_lag;
     let high = match cv {
         Some((_, c, _)) => c >= TASK_DURATION_CV || (idle_slots && long_tail),
         None => long_tail,
@@ -290,6 +302,18 @@ pub fn task_variance(m: &Measurements, a: &Analysis) -> Step {
         said.push(format!(
             "that tail left less than {STRAGGLER_IDLE_CORES} cores idle: the workers were taking \
              turns on something shared (the GIL, a lock) before it, so it is no sign of uneven tasks"
+        ));
+    }
+    if let Some(w) = tail_work.filter(|_| tail_is_lag) {
+        st.measured
+            .insert("straggler_work_share".into(), json!(round(w, 3)));
+        said.push(format!(
+            "the last worker was busy on its own account (running, or waiting on anything \
+             but a CPU) only {:.0} % longer than the first one to finish (below the same \
+             {:.0} % bar): it waited longer for a CPU before the tail and had no more work, \
+             so it is no sign of uneven tasks",
+            w * 100.0,
+            STRAGGLER_TAIL_SHARE * 100.0
         ));
     }
     if idle_slots && long_tail {
