@@ -166,6 +166,10 @@ fn doctor_names_what_an_unprivileged_user_cannot_measure_and_the_fix() {
         out.stdout.contains("no   other_users"),
         "not root: other users' targets are hidden",
     );
+    out.expect(
+        out.stdout.contains("yes  preload_probe"),
+        "the embedded preload library is written out even where the user's cache is not theirs",
+    );
     if paranoid() >= 2 {
         out.expect(
             out.stdout.contains("no   perf_kernel"),
