@@ -67,13 +67,16 @@ fn build_probe(root: &Path) -> PathBuf {
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);
-    // Variables the outer cargo set for this script (or its wrapper) that would change the nested
-    // build: the probe gets the workspace's release profile and the plain compiler, as when a
-    // developer builds it by hand.
+    // What the outer build's environment would change in the nested one. The probe runs inside
+    // every process of a target, so flags meant for forkcast (a sanitizer, cargo-llvm-cov's
+    // coverage instrumentation) stay out of it: it gets the workspace's release profile and the
+    // plain compiler, as when a developer builds it by hand.
     for var in [
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_TARGET",
         "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
         "RUSTC_WORKSPACE_WRAPPER",
         "CARGO_PRIMARY_PACKAGE",
     ] {

@@ -19,11 +19,11 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 unset FORKCAST_PRELOAD_LIB
 
-wheel="$(scripts/build-wheel.sh $dev)"
+wheel="$(scripts/build-wheel.sh ${dev:+"$dev"})"
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel"
-# The workspace's target folder: the build the wheel (or scripts/test) made is reused.
-cargo install --quiet --path . --root "$work/cargo" --target-dir "$root/target" "${profile[@]}"
+# A path install builds in the workspace's target folder: the wheel's build is reused.
+cargo install --quiet --path . --root "$work/cargo" "${profile[@]}"
 
 lab="$root/fixtures/labs/01_cpu_bound_processes_vs_threads.py"
 python="$work/venv/bin/python"

@@ -58,8 +58,11 @@ fn probe_crates_release_build() -> Vec<u8> {
         ])
         .arg(&target)
         .current_dir(root)
+        // As build.rs does: forkcast's own flags never reach the probe.
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
         .output()
         .expect("cargo runs");
     assert!(

@@ -1,5 +1,5 @@
-//! The preload probe's forkcast side: choosing the `libforkcast_preload.so` to load, creating the shared
-//! counter file it maps, and reading that file back into [`PreloadData`].
+//! The preload probe's forkcast side: choosing the `libforkcast_preload.so` to load, creating
+//! the shared counter file it maps, and reading that file back into [`PreloadData`].
 //!
 //! The layout is the probe's own `abi.rs`, compiled in here too, so the two cannot drift.
 
@@ -20,7 +20,7 @@ use abi::{Header, Row, Slot, HEADER_SIZE, ROWS, SLOT_SIZE};
 
 /// Names the counter file for the probe (set by forkcast in the target's environment).
 pub const ENV_PRELOAD_OUT: &str = abi::ENV_OUT;
-/// Points forkcast at a library file to load instead of the embedded one (a developer's own build).
+/// Names a library file to load instead of the embedded one (a developer's own build).
 pub const ENV_PRELOAD_LIB: &str = "FORKCAST_PRELOAD_LIB";
 /// Process images one run can record (the pyenv shim alone starts ~40 per python call). Slots
 /// are ~10 KiB and the file is sparse: only claimed slots take disk.
