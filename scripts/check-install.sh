@@ -3,9 +3,9 @@
 # (scripts/build-wheel.sh) pip-installed into a fresh venv, and `cargo install --path .` into a
 # fresh root. For each: `forkcast` is the installed one, `forkcast doctor` lists all 10
 # capabilities with the preload and Python probes available (and says what the build in the
-# clone says), and the quick start (lab 01 at its
-# short size, one run per point) injects both probes and gets data from each (report.json and
-# raw.json.gz). Each install starts from an empty cache, so it writes its own preload library.
+# clone says), and the quick start (lab 01 at its short size, one run per point) injects both
+# probes and gets data from each (report.json and raw.json.gz). Each install starts from an
+# empty cache, so it writes its own preload library.
 #
 #   scripts/check-install.sh          # release builds, as users get them
 #   scripts/check-install.sh --dev    # dev builds (CI: the build scripts/test reuses)
