@@ -23,15 +23,15 @@ const LIB: &str = "libforkcast_preload.so";
 fn main() {
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let probe_dir = root.join("probes/preload");
-    println!("cargo:rerun-if-changed={}", probe_dir.join("src").display());
-    println!(
-        "cargo:rerun-if-changed={}",
-        probe_dir.join("Cargo.toml").display()
-    );
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("Cargo.lock").display()
-    );
+    // The probe's sources; the workspace's manifest holds its release profile, the lock its libc.
+    for path in [
+        probe_dir.join("src"),
+        probe_dir.join("Cargo.toml"),
+        root.join("Cargo.toml"),
+        root.join("Cargo.lock"),
+    ] {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
     println!("cargo:rerun-if-env-changed=FORKCAST_EMBED_PRELOAD");
 
     let lib = match env::var_os("FORKCAST_EMBED_PRELOAD") {
