@@ -4,6 +4,7 @@
 //! Speedup assumes the same total work at every worker count (strong scaling), so throughput
 //! is 1 / wall time; the report says so.
 
+pub mod accounting;
 pub mod gil;
 pub mod ipc;
 pub mod point;
@@ -114,6 +115,7 @@ pub fn analyze(m: &Measurements) -> Analysis {
             idx.sort_by_key(|&i| m.points[i].workers);
             let workers: Vec<u32> = idx.iter().map(|&i| m.points[i].workers).collect();
             fill_relative(&mut points, &idx, &workers);
+            accounting::fill_series(&mut points, &idx);
             let scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
             let best = idx
                 .iter()

@@ -282,6 +282,40 @@ fn a_tail_that_left_no_core_idle_is_not_uneven_tasks() {
 }
 
 #[test]
+fn a_tail_of_workers_that_did_the_same_work_is_not_uneven_tasks() {
+    // Lab 06's single writer on a quiet 2-vCPU host: two producers with the same rows each,
+    // one ending 15 % of the span later with a core idle beside it, busy on its own account
+    // no longer than the first one: it waited longer for a CPU, it had no more work.
+    let tail = |work: f64| PointSummary {
+        straggler_tail: Some(0.15),
+        straggler_idle_cores: Some(0.9),
+        straggler_work_share: Some(work),
+        ..busy(0.95)
+    };
+    let scheduling = |work: f64| {
+        let (m, a) = sweep(
+            2,
+            vec![(1, 4.0, busy(0.99)), (2, 2.2, tail(work))],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::TaskVariance)
+            .unwrap();
+        (d.recommendation.scheduling, st.measured.clone())
+    };
+    let (even, measured) = scheduling(0.004);
+    assert_eq!(even, Some(Scheduling::Chunked), "{measured:?}");
+    assert_eq!(measured["straggler_work_share"], 0.004);
+    let (uneven, measured) = scheduling(0.15);
+    assert_eq!(uneven, Some(Scheduling::DynamicSmallTasks));
+    assert!(!measured.contains_key("straggler_work_share"));
+}
+
+#[test]
 fn megabytes_per_task_get_references_or_shared_memory_and_no_probe_leaves_it_unknown() {
     let ipc = |bytes: f64, tax: f64| PointSummary {
         probes: Some(ProbeSummary {

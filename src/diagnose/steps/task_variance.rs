@@ -31,6 +31,9 @@ pub struct Tail {
     pub worker_cpu_cv: Option<f64>,
     /// Cores the workers used fewer over the tail than before it.
     pub idle_cores: Option<f64>,
+    /// How much of the tail was more work (the last worker busy on its own account beyond
+    /// the first one to finish).
+    pub work_share: Option<f64>,
     /// The workers were task processes in slots (a process-per-task tool).
     pub task_slots: bool,
 }
@@ -67,6 +70,7 @@ pub fn figures(m: &Measurements, a: &Analysis) -> Figures {
         share: s.straggler_tail.unwrap_or(0.0),
         worker_cpu_cv: s.worker_cpu_cv,
         idle_cores: s.straggler_idle_cores,
+        work_share: s.straggler_work_share,
         task_slots: s.worker_layout == Some(Layout::Tasks),
     });
     Figures {
@@ -82,6 +86,9 @@ pub struct Decision {
     pub spread: Option<Spread>,
     /// A tail that idled no capacity: the workers shared something (one GIL) before it.
     pub tail_idles_nothing: bool,
+    /// A tail that is no more work: the last worker was only queued for a CPU longer than the
+    /// first one done before the tail. No sign of uneven tasks either.
+    pub tail_is_lag: bool,
     pub long_tail: bool,
 }
 
@@ -102,11 +109,17 @@ pub fn decide(f: &Figures) -> Decision {
     // slows the tasks but leaves them in their slots, and the last round is left out, so idle
     // slots are the driver's own (a `wait` after each batch), which the tasks' CV does not see
     // and a dynamic hand-out removes.
-    let long_tail = f
-        .tail
-        .is_some_and(|t| t.share >= STRAGGLER_TAIL_SHARE.value)
-        && !tail_idles_nothing;
     let idle_slots = f.tail.is_some_and(|t| t.task_slots);
+    let tail_over_bar = f
+        .tail
+        .is_some_and(|t| t.share >= STRAGGLER_TAIL_SHARE.value);
+    let tail_is_lag = !idle_slots
+        && !tail_idles_nothing
+        && tail_over_bar
+        && f.tail
+            .and_then(|t| t.work_share)
+            .is_some_and(|w| w < STRAGGLER_TAIL_SHARE.value);
+    let long_tail = tail_over_bar && !tail_idles_nothing && !tail_is_lag;
     let answer = match (spread, f.tail) {
         (None, None) => Answer::Unknown,
         (Some(s), _) if s.cv >= TASK_DURATION_CV.value || (idle_slots && long_tail) => Answer::Yes,
@@ -117,6 +130,7 @@ pub fn decide(f: &Figures) -> Decision {
         answer,
         spread,
         tail_idles_nothing,
+        tail_is_lag,
         long_tail,
     }
 }
@@ -135,6 +149,10 @@ fn measured(f: &Figures, d: &Decision) -> Measured {
         out.put("straggler_tail", round(t.share, 3));
         out.put("worker_cpu_cv", t.worker_cpu_cv.map(|c| round(c, 3)));
         out.put_some("straggler_idle_cores", t.idle_cores.map(|c| round(c, 2)));
+        out.put_some(
+            "straggler_work_share",
+            t.work_share.filter(|_| d.tail_is_lag).map(|w| round(w, 3)),
+        );
     }
     out
 }
@@ -172,6 +190,16 @@ fn evidence(f: &Figures, d: &Decision) -> String {
             "that tail left less than {STRAGGLER_IDLE_CORES} cores idle: the workers were taking \
              turns on something shared (the GIL, a lock) before it, so it is no sign of uneven \
              tasks"
+        ));
+    }
+    if let Some(w) = f.tail.and_then(|t| t.work_share).filter(|_| d.tail_is_lag) {
+        said.push(format!(
+            "the last worker was busy on its own account (running, or waiting on anything but a \
+             CPU) only {:.0} % longer than the first one to finish (below the same {:.0} % bar): \
+             it waited longer for a CPU before the tail and had no more work, so it is no sign \
+             of uneven tasks",
+            w * 100.0,
+            STRAGGLER_TAIL_SHARE.value * 100.0
         ));
     }
     let idle_slots = f.tail.is_some_and(|t| t.task_slots);

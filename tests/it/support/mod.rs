@@ -99,7 +99,7 @@ impl Drop for TempDir {
     }
 }
 
-/// Reads a report.json and checks it against the shared contract checker when available and
+/// Reads a report.json and checks it against the contract checker (tests/contract/) and
 /// against the JSON Schema that `forkcast schema` prints.
 pub fn read_report(dir: &std::path::Path) -> serde_json::Value {
     let path = dir.join("report.json");
@@ -156,14 +156,9 @@ pub fn check_schema(report: &Value, what: &str) {
     );
 }
 
-/// Runs ../shared/tools/check_report.py (the contract's checker) on a report, when present.
+/// Runs tests/contract/check_report.py (the contract's checker) on a report.
 pub fn check_contract(path: &std::path::Path) {
-    let checker = repo_root().join("../shared/tools/check_report.py");
-    let checker = if checker.exists() {
-        checker
-    } else {
-        repo_root().join("tests/contract/check_report.py")
-    };
+    let checker = repo_root().join("tests/contract/check_report.py");
     let out = std::process::Command::new(python())
         .arg(&checker)
         .arg(path)
