@@ -4,7 +4,7 @@
 //! judges it.
 
 use super::point::PointSummary;
-use crate::measure::ResourceKind;
+use super::work::pipe_wait_share;
 
 /// Share of their time in tasks the workers wanted a CPU: running, or runnable in a queue, over
 /// their steady state (else their lives), less the waits on the pool's own pipes. Those fall
@@ -18,13 +18,7 @@ pub fn wanted_cpu_share(s: &PointSummary) -> f64 {
     else {
         return 1.0;
     };
-    let pipes = s
-        .offcpu
-        .as_ref()
-        .and_then(|o| o.get(ResourceKind::Pipe.as_str()))
-        .copied()
-        .unwrap_or(0.0)
-        / s.steady_share_of_life.filter(|l| *l > 0.0).unwrap_or(1.0);
+    let pipes = pipe_wait_share(s) / s.steady_share_of_life.filter(|l| *l > 0.0).unwrap_or(1.0);
     let between = pipes.clamp(0.0, (1.0 - wanted).max(0.0));
     (wanted / (1.0 - between).max(f64::EPSILON)).min(1.0)
 }

@@ -23,6 +23,15 @@ pub struct WorkShare {
     pub net: f64,
 }
 
+/// Share of the workers' lives spent waiting on the pool's own pipes; 0 when none was seen.
+pub fn pipe_wait_share(s: &PointSummary) -> f64 {
+    s.offcpu
+        .as_ref()
+        .and_then(|o| o.get(ResourceKind::Pipe.as_str()))
+        .copied()
+        .unwrap_or(0.0)
+}
+
 /// None without the sampler's per-worker view. `net_pipes`: count the waits on the pool's
 /// pipes as removable too (the payloads' transfer, which passing references takes away).
 pub fn work_share(s: &PointSummary, net_pipes: bool) -> Option<WorkShare> {
@@ -36,15 +45,7 @@ pub fn work_share(s: &PointSummary, net_pipes: bool) -> Option<WorkShare> {
         .flatten()
         .map(|k| k.wait_share)
         .sum();
-    let pipe_waits = if net_pipes {
-        s.offcpu
-            .as_ref()
-            .and_then(|o| o.get(ResourceKind::Pipe.as_str()))
-            .copied()
-            .unwrap_or(0.0)
-    } else {
-        0.0
-    };
+    let pipe_waits = if net_pipes { pipe_wait_share(s) } else { 0.0 };
     // The waits as shares of the steady state, at most what the work left of it.
     let span = steady.map_or(1.0, |(_, l)| l).max(f64::EPSILON);
     let work = steady.map_or(life, |(w, _)| w);

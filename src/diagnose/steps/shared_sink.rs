@@ -50,7 +50,7 @@ pub fn figures(m: &Measurements, a: &Analysis) -> Figures {
         let service_written = hi.probes.as_ref().is_some_and(|p| {
             p.sink_io
                 .iter()
-                .any(|io| !sink_is_file(&io.kind) && io.bytes_out > 0.0)
+                .any(|io| !sink_is_file(io) && io.bytes_out > 0.0)
         });
         let workers_wrote = hi.workers_write_sinks == Some(true);
         return Figures::NotShared {

@@ -45,8 +45,11 @@ pub struct Pools {
 
 /// None when no Python process pool was seen.
 pub fn figures(m: &Measurements, a: &Analysis) -> Option<Pools> {
-    let method = |s: &PointSummary| read::start_method(s.pools.as_ref()?.start_method.as_deref()?);
-    let pooled: Vec<&PointSummary> = a.points.iter().filter(|s| method(s).is_some()).collect();
+    let pooled: Vec<&PointSummary> = a
+        .points
+        .iter()
+        .filter(|s| read::start_method(s).is_some())
+        .collect();
     if pooled.is_empty() {
         return None;
     }
@@ -80,9 +83,7 @@ fn by_method(m: &Measurements, a: &Analysis) -> Vec<MethodRun> {
             .into_iter()
             .filter(|(_, s)| s.wall_s.is_some())
             .collect();
-        let method = pts
-            .iter()
-            .find_map(|(_, s)| read::start_method(s.pools.as_ref()?.start_method.as_deref()?));
+        let method = pts.iter().find_map(|(_, s)| read::start_method(s));
         if let Some(method) = method {
             if !per_series.iter().any(|(m, _)| *m == method) {
                 per_series.push((method, pts));
