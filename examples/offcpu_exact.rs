@@ -13,7 +13,8 @@
 //! which switch records file under blocked), and in how blocked time is split among resources
 //! (both by /proc reads at ticks: exponential gaps for the collector, the sampler's own ticks).
 
-use forkcast::analyze::waits::{accounted_life_s, offcpu};
+use forkcast::analyze::record::accounted_life_s;
+use forkcast::analyze::waits::offcpu;
 use forkcast::analyze::workers::{identify, Workers};
 use forkcast::measure::SamplerData;
 use forkcast::run::{reap, sampler, spawn, switches};

@@ -111,7 +111,7 @@ fn run_command(given: &RunArgs) -> anyhow::Result<u8> {
         .points
         .iter()
         .flat_map(|p| &p.runs)
-        .all(|r| !analyze::point::run_ok(r))
+        .all(|r| !analyze::record::run_ok(r))
     {
         eprintln!(
             "forkcast: the target failed every run; see {}/runs/*.stderr",

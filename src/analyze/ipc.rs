@@ -211,12 +211,12 @@ pub struct SinkIo {
 }
 
 /// Summarises the probe figures of a point's runs; `cpu_s` is the median tree CPU.
-pub fn summarize(runs: &[ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSummary> {
+pub fn summarize(runs: &[&ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSummary> {
     if runs.is_empty() {
         return None;
     }
     let med = |get: &dyn Fn(&ProbeFigures) -> Option<f64>| {
-        let v: Vec<f64> = runs.iter().filter_map(get).collect();
+        let v: Vec<f64> = runs.iter().filter_map(|f| get(f)).collect();
         stats::median(&v)
     };
     let ipc_bytes = med(&|f| f.ipc_bytes);
@@ -254,7 +254,7 @@ pub fn summarize(runs: &[ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumma
     })
 }
 
-fn sink_io(runs: &[ProbeFigures]) -> Vec<SinkIo> {
+fn sink_io(runs: &[&ProbeFigures]) -> Vec<SinkIo> {
     let mut names: Vec<&String> = runs.iter().flat_map(|f| f.external_io.keys()).collect();
     names.sort();
     names.dedup();

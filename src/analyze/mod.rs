@@ -7,6 +7,7 @@
 pub mod ipc;
 pub mod point;
 pub mod pools;
+pub mod record;
 pub mod scaling;
 pub mod stats;
 pub mod timeline;

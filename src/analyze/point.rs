@@ -1,5 +1,6 @@
 //! The summary of one point: medians over its measured runs, CPU picture, workers seen.
 
+use super::record::{accounted_life_s, run_ok};
 use super::stats::median;
 use super::waits::{self, OffCpu, Sink};
 use super::workers::{self, Layout, Workers};
@@ -123,11 +124,6 @@ pub struct PointSummary {
     pub sources: BTreeMap<String, Source>,
 }
 
-/// Did this run produce a usable measurement?
-pub fn run_ok(run: &Run) -> bool {
-    run.exit_code == Some(0) && !run.timed_out && !run.interrupted
-}
-
 /// Summarises one point; series-relative fields (speedup, ...) are filled in by the caller.
 pub fn summarize_point(
     point: &PointMeasurements,
@@ -189,11 +185,12 @@ pub fn summarize_point(
         .host_other_cpu_cores
         .is_some_and(|c| c >= NOISY_HOST_CORES);
 
-    let probe_runs: Vec<ipc::ProbeFigures> = ok
+    // Each run's probe figures and workers, computed once: several figures below use both.
+    let figures: Vec<Option<ipc::ProbeFigures>> = ok
         .iter()
-        .filter_map(|r| r.probes.as_ref())
-        .map(|p| ipc::figures(p, own_dir))
+        .map(|r| r.probes.as_ref().map(|p| ipc::figures(p, own_dir)))
         .collect();
+    let probe_runs: Vec<&ipc::ProbeFigures> = figures.iter().flatten().collect();
     s.probes = ipc::summarize(&probe_runs, s.cpu_s);
     s.pools = super::pools::summarize(&ok, point.workers);
     if s.pools.is_some() {
@@ -214,15 +211,18 @@ pub fn summarize_point(
             s.sources.insert("ipc_tax".into(), Source::PythonProbe);
         }
     }
-    let clues = |r: &Run, d: &SamplerData| workers::PoolClues::from_probe(r.probes.as_ref(), d);
-    let sampled: Vec<(&SamplerData, Workers, workers::PoolClues)> = ok
+    // (index into `ok`, the run's samples, its workers, the clues that found them).
+    let identified: Vec<(usize, &SamplerData, Workers, workers::PoolClues)> = ok
         .iter()
-        .filter_map(|r| {
+        .enumerate()
+        .filter_map(|(i, r)| {
             let d = r.sampled.as_ref()?;
-            let c = clues(r, d);
-            workers::identify_with(d, point.workers, &c).map(|w| (d, w, c))
+            let c = workers::PoolClues::from_probe(r.probes.as_ref(), d);
+            workers::identify_with(d, point.workers, &c).map(|w| (i, d, w, c))
         })
         .collect();
+    let sampled: Vec<(&SamplerData, &Workers, &workers::PoolClues)> =
+        identified.iter().map(|(_, d, w, c)| (*d, w, c)).collect();
     if !sampled.is_empty() {
         let layout = most_common(sampled.iter().map(|(_, w, _)| w.layout));
         s.worker_layout = Some(layout);
@@ -235,13 +235,10 @@ pub fn summarize_point(
             .collect();
         s.process_tasks = ipc::task_stats(&task_s);
         // Did the workers themselves write to a file or service (per the preload probe)?
-        let written: Vec<bool> = ok
+        let written: Vec<bool> = identified
             .iter()
-            .filter_map(|r| {
-                let p = r.probes.as_ref()?;
-                let d = r.sampled.as_ref()?;
-                let w = workers::identify_with(d, point.workers, &clues(r, d))?;
-                let f = ipc::figures(p, own_dir);
+            .filter_map(|(i, _, w, _)| {
+                let f = figures[*i].as_ref()?;
                 Some(f.external_io.values().any(|io| {
                     io.bytes_out_by_pid
                         .iter()
@@ -354,7 +351,7 @@ fn worker_time_shares(data: &SamplerData, w: &Workers) -> Option<(f64, f64)> {
         .filter(|t| w.tids.contains(&t.tid));
     let (mut life, mut on, mut rq) = (0.0, 0.0, 0.0);
     for t in threads {
-        life += waits::accounted_life_s(t);
+        life += accounted_life_s(t);
         on += t.on_cpu_s;
         rq += t.runqueue_s;
     }

@@ -2,7 +2,7 @@
 //! (its parent's `Process.start()` to its first task), the threads alive in the parent when it
 //! started workers, and how much of the workers' task time they held the GIL.
 
-use super::point::run_ok;
+use super::record::run_ok;
 use super::stats::median;
 use crate::measure::probes::PythonData;
 use crate::measure::Run;

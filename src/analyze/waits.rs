@@ -6,6 +6,7 @@
 //! and for a database also the sleeps of its writers (busy handlers, back-off). Pipes and unnamed socket pairs between a pool's
 //! parent and its workers are IPC, and futexes are locks (the GIL among them): neither is a sink.
 
+use super::record::accounted_life_s;
 use super::workers::Workers;
 use crate::measure::{ResourceKind, SamplerData, Service, ThreadRecord, WaitCount};
 use serde::{Deserialize, Serialize};
@@ -167,15 +168,6 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         .cloned()
         .collect();
     Some(out)
-}
-
-/// A thread's observed life: first to last sight, or what was accounted in it when that is
-/// more (the first interval's waits are attributed before the first sighting).
-pub fn accounted_life_s(t: &ThreadRecord) -> f64 {
-    let waited: f64 = t.waits.iter().map(|w| w.blocked_s).sum();
-    (t.last_seen_s - t.first_seen_s)
-        .max(t.on_cpu_s + t.runqueue_s + waited)
-        .max(0.0)
 }
 
 /// A wait on something outside the pool: a service, a file; never the pool's own plumbing.

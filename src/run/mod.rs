@@ -5,6 +5,7 @@ pub mod capability;
 pub mod counters;
 pub mod host;
 pub mod keeper;
+pub mod os;
 pub mod outcome;
 pub mod output_cap;
 pub mod probes;
