@@ -151,14 +151,8 @@ pub enum Order {
     Sequential,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Goal {
-    Throughput,
-    Latency,
-}
+/// `--goal`: the measurements record it as this enum.
+pub use crate::measure::Goal;
 
 /// Which points trace.json covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -2,7 +2,7 @@
 //! pickling them, task durations, and the bytes and blocked time on each external resource.
 
 use super::stats;
-use crate::measure::probes::{FdKind, IoDir, ProbeData};
+use crate::measure::probes::{FdKind, IoDir, ProbeData, StartMethod};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -23,7 +23,7 @@ pub struct ProbeFigures {
     /// Chunksizes the map calls used.
     pub chunksizes: Vec<u64>,
     /// The start method of the processes the tree started.
-    pub start_method: Option<String>,
+    pub start_method: Option<StartMethod>,
     /// Largest number of threads alive in a process when it forked.
     pub max_threads_at_fork: Option<u64>,
     /// Bytes and time per external resource (tcp/udp peer, named unix socket, file directory).
@@ -119,7 +119,7 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
             .iter()
             .flat_map(|p| p.chunksizes.iter().map(|c| c.chunksize))
             .collect();
-        f.start_method = procs.iter().find_map(|p| p.start_method.clone());
+        f.start_method = procs.iter().find_map(|p| p.start_method);
         f.max_threads_at_fork = procs.iter().filter_map(|p| p.max_os_threads_at_fork).max();
     }
     f
@@ -186,7 +186,7 @@ pub struct ProbeSummary {
     pub task_durations: Option<TaskStats>,
     /// The chunksize most map calls used.
     pub chunksize: Option<u64>,
-    pub start_method: Option<String>,
+    pub start_method: Option<StartMethod>,
     pub max_threads_at_fork: Option<u64>,
     /// Bytes and call time per external resource (database, service, file directory).
     pub sink_io: Vec<SinkIo>,
@@ -248,7 +248,7 @@ pub fn summarize(runs: &[&ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumm
         task_count,
         task_durations: task_stats(&pooled),
         chunksize,
-        start_method: runs.iter().find_map(|f| f.start_method.clone()),
+        start_method: runs.iter().find_map(|f| f.start_method),
         max_threads_at_fork: runs.iter().filter_map(|f| f.max_threads_at_fork).max(),
         sink_io: sink_io(runs),
     })

@@ -5,6 +5,7 @@ use super::stats::median;
 use super::waits::{self, OffCpu, Sink};
 use super::workers::{self, Layout, Workers};
 use super::{ipc, stats, timeline};
+use crate::measure::probes::ProbeKind;
 use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -197,15 +198,12 @@ pub fn summarize_point(
         s.sources.insert("pools".into(), Source::PythonProbe);
     }
     if s.probes.is_some() {
-        let injected = |name: &str| {
-            ok.iter()
-                .any(|r| r.probes_injected.iter().any(|p| p == name))
-        };
-        if injected("preload") {
+        let injected = |kind: ProbeKind| ok.iter().any(|r| r.probes_injected.contains(&kind));
+        if injected(ProbeKind::Preload) {
             s.sources.insert("ipc_bytes".into(), Source::PreloadProbe);
             s.sources.insert("sink_io".into(), Source::PreloadProbe);
         }
-        if injected("python") {
+        if injected(ProbeKind::Python) {
             s.sources
                 .insert("task_durations".into(), Source::PythonProbe);
             s.sources.insert("ipc_tax".into(), Source::PythonProbe);

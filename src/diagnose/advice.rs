@@ -44,7 +44,7 @@ pub fn for_goal(
     let per_task_kib = figure(steps, "large_payload", "ipc_bytes_per_task").map(|b| b / 1024.0);
     let chunk = chunksize(a);
     let mut out = Vec::new();
-    if m.goal == "latency" {
+    if m.goal == crate::measure::Goal::Latency {
         let tasks = match (p50_ms, p99_ms) {
             (Some(p50), Some(p99)) => format!(
                 "tasks took {p50:.1} ms at the median and {p99:.1} ms at p99 (latency_goal)"

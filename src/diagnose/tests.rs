@@ -32,7 +32,7 @@ pub(super) fn sweep(
         host: host(cores),
         command: vec!["job".into(), "{workers}".into()],
         params: Default::default(),
-        goal: goal.into(),
+        goal: goal.parse().expect("a goal"),
         output_dir: None,
         points: points
             .iter()

@@ -23,7 +23,7 @@ pub use terminal::Terminal;
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Scaling, Series};
 use crate::diagnose::Diagnosis;
-use crate::measure::{Host, Measurements, PointMeasurements};
+use crate::measure::{Goal, Host, Measurements, PointMeasurements};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -120,7 +120,7 @@ pub struct Report<'a> {
     pub host: &'a Host,
     pub command: &'a [String],
     pub params: &'a BTreeMap<String, Vec<String>>,
-    pub goal: &'a str,
+    pub goal: Goal,
     /// How speedup is computed, so nobody misreads it.
     pub assumptions: Vec<&'static str>,
     pub points: Vec<ReportPoint<'a>>,
@@ -147,7 +147,7 @@ impl<'a> Report<'a> {
             host: &m.host,
             command: &m.command,
             params: &m.params,
-            goal: &m.goal,
+            goal: m.goal,
             assumptions: vec![
                 "speedup = wall(smallest count) / wall(n): the same total work at every worker count",
                 "medians over measured runs; warmup and failed runs are left out",
@@ -182,7 +182,7 @@ pub struct FailedReport<'a> {
     pub host: &'a Host,
     pub command: &'a [String],
     pub params: &'a BTreeMap<String, Vec<String>>,
-    pub goal: &'a str,
+    pub goal: Goal,
     pub points: Vec<PointMeasurements>,
 }
 

@@ -88,7 +88,7 @@ pub fn export(
                 host: &m.host,
                 command: &m.command,
                 params: &m.params,
-                goal: &m.goal,
+                goal: m.goal,
                 points: m.points.iter().map(lean_point).collect(),
             };
             let mut out = serde_json::to_vec_pretty(&failed)?;

@@ -73,7 +73,7 @@ pub fn run_sweep(
                 )
             })
             .collect(),
-        goal: format!("{:?}", plan.goal).to_lowercase(),
+        goal: plan.goal,
         output_dir: std::fs::canonicalize(&plan.output_dir)
             .ok()
             .map(|p| p.display().to_string()),
@@ -302,7 +302,11 @@ fn inject_probes(
     program: &Path,
     run_dir: &Path,
     env: &[(OsString, OsString)],
-) -> anyhow::Result<(Option<probes::PreparedProbes>, Vec<String>, Vec<String>)> {
+) -> anyhow::Result<(
+    Option<probes::PreparedProbes>,
+    Vec<probes::ProbeKind>,
+    Vec<String>,
+)> {
     let choice = plan.probes;
     let mut kinds = Vec::new();
     let mut notes = Vec::new();
@@ -340,14 +344,7 @@ fn inject_probes(
         return Ok((None, Vec::new(), notes));
     }
     let prepared = probes::prepare(&kinds, run_dir, env).context("cannot prepare the probes")?;
-    let names = kinds
-        .iter()
-        .map(|k| match k {
-            probes::ProbeKind::Preload => "preload".to_string(),
-            probes::ProbeKind::Python => "python".to_string(),
-        })
-        .collect();
-    Ok((Some(prepared), names, notes))
+    Ok((Some(prepared), kinds, notes))
 }
 
 /// The sampler read the tree's command lines from /proc: mask their secrets too.

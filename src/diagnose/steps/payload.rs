@@ -89,7 +89,7 @@ pub fn large_payload(m: &Measurements, a: &Analysis) -> (Step, Option<DataPassin
 
 /// Latency or throughput? The user's `--goal`, with the task latencies when measured.
 pub fn latency_goal(m: &Measurements, a: &Analysis) -> Step {
-    let latency = m.goal == "latency";
+    let latency = m.goal == crate::measure::Goal::Latency;
     let mut st = step(
         "latency_goal",
         "Is the goal latency (rather than throughput)?",

@@ -24,15 +24,6 @@ struct Measured<'a> {
     summary: &'a PointSummary,
 }
 
-fn parse(method: &str) -> Option<StartMethod> {
-    match method {
-        "fork" => Some(StartMethod::Fork),
-        "spawn" => Some(StartMethod::Spawn),
-        "forkserver" => Some(StartMethod::Forkserver),
-        _ => None,
-    }
-}
-
 fn startup_ms(s: &PointSummary) -> Option<f64> {
     s.pools
         .as_ref()?
@@ -62,7 +53,7 @@ pub fn start_method(m: &Measurements, a: &Analysis) -> (Step, Option<StartMethod
         .iter()
         .zip(&m.points)
         .filter_map(|(s, p)| {
-            let method = parse(s.pools.as_ref()?.start_method.as_deref()?)?;
+            let method = s.pools.as_ref()?.start_method?;
             Some((p.workers, s, method))
         })
         .collect();
@@ -180,9 +171,7 @@ fn by_method<'a>(m: &Measurements, a: &'a Analysis) -> Vec<Measured<'a>> {
             .map(|&i| (m.points[i].workers, &a.points[i]))
             .filter(|(_, s)| s.wall_s.is_some())
             .collect();
-        let method = pts
-            .iter()
-            .find_map(|(_, s)| parse(s.pools.as_ref()?.start_method.as_deref()?));
+        let method = pts.iter().find_map(|(_, s)| s.pools.as_ref()?.start_method);
         if let Some(method) = method {
             if !per_series.iter().any(|(m, _)| *m == method) {
                 per_series.push((method, pts));
