@@ -3,8 +3,8 @@
 
 use super::plots::write_plots;
 use super::trace::write_trace;
+use super::trace::TraceScope;
 use super::{Exporter, Html, Report, Status};
-use crate::cli::TraceScope;
 use crate::output::write_atomic;
 use anyhow::Context;
 use std::path::{Path, PathBuf};

@@ -10,20 +10,20 @@ pub mod outcome;
 pub mod output_cap;
 pub mod probes;
 pub mod reap;
-pub mod resume;
 pub mod sampler;
 pub mod spawn;
+pub mod sweep;
 pub mod switches;
 
 use crate::error::UsageError;
 use crate::measure::{Ending, Host, Measurements, PointMeasurements, Run, Source};
-use crate::plan::{Plan, PlannedPoint, Step};
 use crate::redact;
 use anyhow::Context;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use sweep::{Plan, PlannedPoint, Step};
 
 /// How the sweep ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,10 +347,8 @@ fn inject_probes(
     Ok((Some(prepared), kinds, notes))
 }
 
-/// The sampler read the tree's command lines from /proc: mask their secrets too.
-/// The point as the measurements record it: params and argv with secrets masked.
 /// A planned point as it is recorded: secrets masked (as in the saved measurements).
-pub(crate) fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
+pub fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
     PlannedPoint {
         params: point
             .params
@@ -362,6 +360,7 @@ pub(crate) fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
     }
 }
 
+/// The sampler read the tree's command lines from /proc: mask their secrets too.
 fn redact_run(mut run: Run) -> Run {
     for p in run.sampled.iter_mut().flat_map(|s| &mut s.processes) {
         p.cmdline = redact::argv(&p.cmdline);
