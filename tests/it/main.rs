@@ -7,6 +7,7 @@ mod faults;
 mod ipc;
 mod lab01;
 mod labs;
+mod layers;
 mod offcpu;
 mod probes;
 mod properties;
