@@ -474,7 +474,7 @@ mod tests {
     fn sink(resource: &str, kind: &str, wait: f64) -> Sink {
         Sink {
             resource: resource.into(),
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             wait_share: wait,
             direct_share: wait,
             sleep_share: 0.0,
@@ -498,7 +498,10 @@ mod tests {
         ];
         let m = median_sinks(runs.iter());
         assert_eq!(m.len(), 2, "{m:?}");
-        assert_eq!((m[0].kind.as_str(), m[0].wait_share), ("sqlite", 0.4));
+        assert_eq!(
+            (m[0].kind.to_string().as_str(), m[0].wait_share),
+            ("sqlite", 0.4)
+        );
         // The same server in two runs of three: its median counts the run without it as 0.
         assert_eq!(
             (m[1].resource.as_str(), m[1].wait_share),

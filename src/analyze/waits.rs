@@ -35,7 +35,8 @@ pub struct Sink {
     /// The resource as the sampler named it (e.g. "tcp:127.0.0.1:5432", "file:/data/out.log").
     pub resource: String,
     /// What it is: "postgresql", "sqlite", "tcp service", "unix service", "file".
-    pub kind: String,
+    #[schemars(with = "String")]
+    pub kind: SinkKind,
     /// Time the workers lost to it / the workers' lifetime: blocked on it (`direct_share`)
     /// plus the sleeps of the workers writing to a database (`sleep_share`).
     pub wait_share: f64,
@@ -151,7 +152,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         .filter(|(_, t)| t.written && t.direct + t.sleep > 0.0)
         .map(|(res, t)| Sink {
             resource: res.clone(),
-            kind: describe(t.kind.as_str(), t.service),
+            kind: SinkKind::of(t.kind, t.service),
             wait_share: t.direct + t.sleep,
             direct_share: t.direct,
             sleep_share: t.sleep,
@@ -175,19 +176,93 @@ fn is_external(wc: &WaitCount) -> bool {
     wc.kind.can_be_sink() && !wc.plumbing
 }
 
-/// Names what a resource is: the service where the sampler or probe could tell, else its class.
-pub fn describe(kind: &str, service: Option<Service>) -> String {
-    match (service, kind) {
-        (Some(s), _) => s.as_str().into(),
-        (None, "tcp" | "udp") => format!("{kind} service"),
-        (None, "unix") => "unix service".into(),
-        (None, other) => other.into(),
+/// What a sink is: the service where the sampler or a probe could tell, else its class.
+/// Written as report.json has always named it: "postgresql", "sqlite", "tcp service",
+/// "unix service", "file".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum SinkKind {
+    Service(Service),
+    Class(ResourceKind),
+}
+
+impl SinkKind {
+    /// A file (rather than a database or a service reached by socket).
+    pub const FILE: SinkKind = SinkKind::Class(ResourceKind::File);
+
+    /// The service when it is known, else the resource's class.
+    pub fn of(kind: ResourceKind, service: Option<Service>) -> SinkKind {
+        service.map_or(SinkKind::Class(kind), SinkKind::Service)
+    }
+}
+
+impl Default for SinkKind {
+    fn default() -> Self {
+        SinkKind::Class(ResourceKind::Other)
+    }
+}
+
+impl std::fmt::Display for SinkKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinkKind::Service(s) => f.write_str(s.as_str()),
+            SinkKind::Class(k @ (ResourceKind::Tcp | ResourceKind::Udp | ResourceKind::Unix)) => {
+                write!(f, "{k} service")
+            }
+            SinkKind::Class(k) => write!(f, "{k}"),
+        }
+    }
+}
+
+impl From<SinkKind> for String {
+    fn from(kind: SinkKind) -> String {
+        kind.to_string()
+    }
+}
+
+impl std::str::FromStr for SinkKind {
+    type Err = String;
+    /// The words back: a service's name, "<class> service", or a class's own word.
+    fn from_str(word: &str) -> Result<Self, String> {
+        let quoted = serde_json::Value::from(word);
+        if let Ok(s) = serde_json::from_value::<Service>(quoted) {
+            return Ok(SinkKind::Service(s));
+        }
+        let class = word.strip_suffix(" service").unwrap_or(word);
+        serde_json::from_value::<ResourceKind>(serde_json::Value::from(class))
+            .map(SinkKind::Class)
+            .map_err(|_| format!("'{word}' is not a kind of sink"))
+    }
+}
+
+impl TryFrom<String> for SinkKind {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, String> {
+        word.parse()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sink_kind_is_written_as_the_words_report_json_always_used() {
+        use ResourceKind::{File, Tcp, Udp, Unix};
+        for (kind, service, word) in [
+            (Tcp, Some(Service::Postgresql), "postgresql"),
+            (File, Some(Service::Sqlite), "sqlite"),
+            (Tcp, None, "tcp service"),
+            (Udp, None, "udp service"),
+            (Unix, None, "unix service"),
+            (File, None, "file"),
+        ] {
+            let k = SinkKind::of(kind, service);
+            assert_eq!(serde_json::to_value(k).unwrap(), word);
+            assert_eq!(serde_json::from_value::<SinkKind>(word.into()).unwrap(), k);
+        }
+        assert!("teapot".parse::<SinkKind>().is_err());
+    }
     use crate::analyze::workers::Layout;
     use crate::measure::{ProcessRecord, WaitCount, Written};
 
@@ -278,7 +353,7 @@ mod tests {
         ]);
         let o = offcpu(&data, &w).unwrap();
         assert_eq!(o.sinks.len(), 1);
-        assert_eq!(o.sinks[0].kind, "postgresql");
+        assert_eq!(o.sinks[0].kind.to_string(), "postgresql");
         assert!(
             (o.sinks[0].wait_share - 0.25).abs() < 1e-9,
             "5 s of 20 s of worker life"
@@ -357,7 +432,7 @@ mod tests {
         let o = offcpu(&data, &w).unwrap();
         let sink = &o.sinks[0];
         assert_eq!(
-            (sink.resource.as_str(), sink.kind.as_str()),
+            (sink.resource.as_str(), sink.kind.to_string().as_str()),
             ("file:/tmp/jobs.db", "sqlite")
         );
         assert_eq!((sink.workers_writing, sink.workers_waiting), (2, 2));

@@ -167,7 +167,7 @@ fn threads_that_scale_get_threads_and_threads_that_serialise_get_processes() {
 fn with_sink(on_cpu: f64, share: f64, waiting: u32) -> PointSummary {
     let sink = Sink {
         resource: "tcp:10.0.0.5:5432".into(),
-        kind: "postgresql".into(),
+        kind: "postgresql".parse().unwrap(),
         wait_share: share,
         direct_share: share,
         workers_waiting: waiting,

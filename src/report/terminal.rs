@@ -2,6 +2,7 @@
 //! with its source.
 
 use super::{Exporter, Report, Status};
+use crate::analyze::waits::SinkKind;
 use crate::analyze::Series;
 use crate::diagnose::{Answer, Diagnosis};
 use std::fmt::Write;
@@ -186,7 +187,12 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
                         .unwrap_or_else(|| "–".into())
                 ));
             }
-            for io in pr.sink_io.iter().filter(|io| io.kind != "file").take(2) {
+            for io in pr
+                .sink_io
+                .iter()
+                .filter(|io| io.kind != SinkKind::FILE)
+                .take(2)
+            {
                 parts.push(format!(
                     "{} ({}): {} out per writer, {:.2} s in calls per writer",
                     io.resource,

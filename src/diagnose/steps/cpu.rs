@@ -208,7 +208,7 @@ mod tests {
         let mut s = busy(on_cpu);
         s.external_waits = Some(vec![Sink {
             resource: "file:/data/results.db".into(),
-            kind: "sqlite".into(),
+            kind: "sqlite".parse().unwrap(),
             wait_share: sink,
             direct_share: sink,
             workers_waiting: 1,

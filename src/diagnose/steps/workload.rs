@@ -48,7 +48,7 @@ pub fn shared_sink(m: &Measurements, a: &Analysis) -> (Step, Option<SinkAdvice>)
         let service_written = hi.probes.as_ref().is_some_and(|p| {
             p.sink_io
                 .iter()
-                .any(|io| io.kind != "file" && io.bytes_out > 0.0)
+                .any(|io| io.kind != crate::analyze::waits::SinkKind::FILE && io.bytes_out > 0.0)
         });
         let workers_wrote = hi.workers_write_sinks == Some(true);
         let advice = if external.is_empty() && !service_written && !workers_wrote {
@@ -326,7 +326,7 @@ mod tests {
         let mut s = busy(on_cpu);
         let sink = Sink {
             resource: "file:/data/results.db".into(),
-            kind: "sqlite".into(),
+            kind: "sqlite".parse().unwrap(),
             wait_share: direct + sleep,
             direct_share: direct,
             sleep_share: sleep,
