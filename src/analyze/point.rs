@@ -2,7 +2,7 @@
 
 use super::record::{accounted_life_s, run_ok};
 use super::stats::median;
-use super::waits::{self, OffCpu, Sink};
+use super::waits::{self, OffCpu, OffCpuKind, Sink};
 use super::workers::{self, Layout, Workers};
 use super::{ipc, stats, timeline};
 use crate::measure::probes::ProbeKind;
@@ -78,7 +78,8 @@ pub struct PointSummary {
     /// Share of the workers' lifetime blocked, per resource class (futex, pipe, tcp, file,
     /// sleep, ...), median over runs; absent when the sampler saw no workers.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub offcpu: Option<BTreeMap<String, f64>>,
+    #[schemars(with = "Option<BTreeMap<String, f64>>")]
+    pub offcpu: Option<BTreeMap<OffCpuKind, f64>>,
     /// The same per named resource, the largest ten.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offcpu_resources: Option<BTreeMap<String, f64>>,
@@ -374,10 +375,10 @@ fn worker_pss_bytes(data: &SamplerData, w: &Workers) -> Option<f64> {
 }
 
 /// Per key, the median over runs (a run without the key counts as 0).
-fn median_maps<'a>(
-    maps: impl Iterator<Item = &'a BTreeMap<String, f64>> + Clone,
-) -> BTreeMap<String, f64> {
-    let keys: std::collections::BTreeSet<&String> = maps.clone().flat_map(|m| m.keys()).collect();
+fn median_maps<'a, K: Ord + Clone + 'a>(
+    maps: impl Iterator<Item = &'a BTreeMap<K, f64>> + Clone,
+) -> BTreeMap<K, f64> {
+    let keys: std::collections::BTreeSet<&K> = maps.clone().flat_map(|m| m.keys()).collect();
     keys.into_iter()
         .map(|k| {
             let values: Vec<f64> = maps

@@ -12,9 +12,6 @@ use crate::measure::{ResourceKind, SamplerData, Service, ThreadRecord, WaitCount
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Off-CPU time of a thread no tick caught it blocked in (short, rare waits).
-const UNSAMPLED: &str = "unsampled";
-
 /// Syscalls that block while writing: a wait in one of them is the cost of writing to its
 /// resource, whatever the resource is.
 const WRITE_CALLS: &[&str] = &[
@@ -54,11 +51,72 @@ pub struct Sink {
     pub workers_writing: u32,
 }
 
+/// What off-CPU time went to: a resource class, or waits no tick caught (short, rare ones).
+/// Written as the class's word or "unsampled", and ordered by those words, so the maps keyed by
+/// it list their keys as report.json always has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum OffCpuKind {
+    Resource(ResourceKind),
+    Unsampled,
+}
+
+impl OffCpuKind {
+    pub const PIPE: OffCpuKind = OffCpuKind::Resource(ResourceKind::Pipe);
+    pub const UNIX: OffCpuKind = OffCpuKind::Resource(ResourceKind::Unix);
+    pub const FUTEX: OffCpuKind = OffCpuKind::Resource(ResourceKind::Futex);
+
+    /// The word report.json uses for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffCpuKind::Resource(k) => k.as_str(),
+            OffCpuKind::Unsampled => "unsampled",
+        }
+    }
+}
+
+impl Ord for OffCpuKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for OffCpuKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for OffCpuKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<OffCpuKind> for String {
+    fn from(kind: OffCpuKind) -> String {
+        kind.as_str().into()
+    }
+}
+
+impl TryFrom<String> for OffCpuKind {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, String> {
+        if word == OffCpuKind::Unsampled.as_str() {
+            return Ok(OffCpuKind::Unsampled);
+        }
+        serde_json::from_value::<ResourceKind>(serde_json::Value::from(word.as_str()))
+            .map(OffCpuKind::Resource)
+            .map_err(|_| format!("'{word}' is not a kind of wait"))
+    }
+}
+
 /// The off-CPU picture of one run's workers.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct OffCpu {
     /// Share of worker lifetime blocked, per resource class (futex, pipe, unix, tcp, file, sleep...).
-    pub by_kind: BTreeMap<String, f64>,
+    #[schemars(with = "BTreeMap<String, f64>")]
+    pub by_kind: BTreeMap<OffCpuKind, f64>,
     /// Share of worker lifetime blocked, per named resource.
     pub by_resource: BTreeMap<String, f64>,
     /// Resources two or more workers waited on or wrote to that are not the pool's plumbing.
@@ -120,13 +178,15 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         let ticks: u64 = t.waits.iter().map(|w| u64::from(w.ticks)).sum();
         if ticks == 0 {
             if off > 0.0 {
-                *out.by_kind.entry(UNSAMPLED.into()).or_default() += off / life;
+                *out.by_kind.entry(OffCpuKind::Unsampled).or_default() += off / life;
             }
             continue;
         }
         for wc in &t.waits {
             let share = off * f64::from(wc.ticks) / ticks as f64 / life;
-            *out.by_kind.entry(wc.kind.to_string()).or_default() += share;
+            *out.by_kind
+                .entry(OffCpuKind::Resource(wc.kind))
+                .or_default() += share;
             *out.by_resource.entry(wc.resource.clone()).or_default() += share;
             if is_external(wc) {
                 let e = tally.entry(wc.resource.clone()).or_default();
@@ -247,6 +307,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn off_cpu_kinds_sort_and_read_back_as_their_words() {
+        let words = ["file", "futex", "pipe", "sleep", "unix", "unsampled"];
+        let map: BTreeMap<OffCpuKind, f64> = words
+            .iter()
+            .rev()
+            .map(|w| (OffCpuKind::try_from(w.to_string()).unwrap(), 0.0))
+            .collect();
+        let json = serde_json::to_value(&map).unwrap();
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(keys, words);
+        assert!(OffCpuKind::try_from("teapot".to_string()).is_err());
+    }
+
+    #[test]
     fn a_sink_kind_is_written_as_the_words_report_json_always_used() {
         use ResourceKind::{File, Tcp, Udp, Unix};
         for (kind, service, word) in [
@@ -358,7 +432,7 @@ mod tests {
             (o.sinks[0].wait_share - 0.25).abs() < 1e-9,
             "5 s of 20 s of worker life"
         );
-        assert!((o.by_kind["pipe"] - 0.1).abs() < 1e-9);
+        assert!((o.by_kind[&OffCpuKind::PIPE] - 0.1).abs() < 1e-9);
     }
 
     #[test]
@@ -388,7 +462,7 @@ mod tests {
             1,
             "the file one worker wrote is still an external resource"
         );
-        assert!((o.by_kind["futex"] - 0.2).abs() < 1e-9);
+        assert!((o.by_kind[&OffCpuKind::FUTEX] - 0.2).abs() < 1e-9);
     }
 
     #[test]
@@ -404,7 +478,7 @@ mod tests {
         let o = offcpu(&data, &w).unwrap();
         assert!(o.sinks.is_empty() && o.external.is_empty(), "{o:?}");
         assert!(
-            (o.by_kind["file"] - 0.5).abs() < 1e-9,
+            (o.by_kind[&OffCpuKind::Resource(ResourceKind::File)] - 0.5).abs() < 1e-9,
             "still counted as time off CPU"
         );
     }

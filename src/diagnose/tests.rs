@@ -407,7 +407,11 @@ fn waits_for_big_payloads_are_netted_from_cpu_bound_and_small_messages_are_not()
             ipc_tax: Some(if per_task > 1e6 { 0.2 } else { 0.001 }),
             ..Default::default()
         }),
-        offcpu: Some([("pipe".to_string(), 0.32)].into_iter().collect()),
+        offcpu: Some(
+            [(crate::analyze::waits::OffCpuKind::PIPE, 0.32)]
+                .into_iter()
+                .collect(),
+        ),
         ..busy(0.68)
     };
     let sweep_of = |per_task: f64| {

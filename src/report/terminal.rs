@@ -2,7 +2,7 @@
 //! with its source.
 
 use super::{Exporter, Report, Status};
-use crate::analyze::waits::SinkKind;
+use crate::analyze::waits::{OffCpuKind, SinkKind};
 use crate::analyze::Series;
 use crate::diagnose::{Answer, Diagnosis};
 use std::fmt::Write;
@@ -141,7 +141,8 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
         let s = p.summary;
         let mut parts: Vec<String> = Vec::new();
         if let Some(off) = &s.offcpu {
-            let mut top: Vec<(&String, &f64)> = off.iter().filter(|(_, v)| **v >= 0.01).collect();
+            let mut top: Vec<(&OffCpuKind, &f64)> =
+                off.iter().filter(|(_, v)| **v >= 0.01).collect();
             top.sort_by(|a, b| b.1.total_cmp(a.1));
             let on = s
                 .on_cpu_share

@@ -65,7 +65,11 @@ pub fn cpu_bound(m: &Measurements, a: &Analysis, payloads_move: bool) -> Step {
     let payload_life = if payloads_move {
         s.offcpu
             .as_ref()
-            .and_then(|o| o.get(ResourceKind::Pipe.as_str()))
+            .and_then(|o| {
+                o.get(&crate::analyze::waits::OffCpuKind::Resource(
+                    ResourceKind::Pipe,
+                ))
+            })
             .copied()
             .unwrap_or(0.0)
     } else {

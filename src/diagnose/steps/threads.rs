@@ -191,7 +191,11 @@ fn wanted_cpu_share(s: &PointSummary) -> f64 {
     let pipes = s
         .offcpu
         .as_ref()
-        .and_then(|o| o.get(ResourceKind::Pipe.as_str()))
+        .and_then(|o| {
+            o.get(&crate::analyze::waits::OffCpuKind::Resource(
+                ResourceKind::Pipe,
+            ))
+        })
         .copied()
         .unwrap_or(0.0)
         / s.steady_share_of_life.filter(|l| *l > 0.0).unwrap_or(1.0);
