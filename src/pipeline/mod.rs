@@ -9,7 +9,7 @@ pub mod resume;
 mod save;
 
 pub use analyse::{analyse, guard, INJECT_PANIC_ENV};
-pub use save::{save, Written};
+pub use save::{save, write_files, Written};
 
 use crate::analyze::record::run_ok;
 use crate::cli::{DiffArgs, ReportArgs, RunArgs};
@@ -151,7 +151,7 @@ fn write_visuals(report: &Report, args: &ReportArgs, folder: &Path) -> anyhow::R
     }
     if let Some(dir) = &args.plots {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for path in crate::report::plots(report, dir, false)? {
+        for path in write_files(dir, &crate::report::plots(report, false)?)? {
             eprintln!("plot: {}", path.display());
         }
     }
