@@ -46,16 +46,15 @@ pub fn run(given: &RunArgs) -> anyhow::Result<Exit> {
         host.usable_cpus,
     )?;
     let saved = resume::prepare_output(resumed, &plan)?;
-    let args = given;
     let runs = plan.points.len() as u64 * u64::from(plan.runs + plan.warmup);
-    let bar = progress::Bar::for_sweep(runs, plan.points.len(), args.quiet, args.json);
+    let bar = progress::Bar::for_sweep(runs, plan.points.len(), given.quiet, given.json);
     let say = |line: &str| bar.line(line);
-    let progress: run::Progress = (!args.quiet).then_some(&say as &dyn Fn(&str));
+    let progress: run::Progress = (!given.quiet).then_some(&say as &dyn Fn(&str));
     let vis = visuals::Options {
-        png: args.png,
-        trace: args.trace,
+        png: given.png,
+        trace: given.trace,
     };
-    let (m, ended) = run::run_sweep(&plan, host, progress, args.show_output, saved, |m| {
+    let (m, ended) = run::run_sweep(&plan, host, progress, given.show_output, saved, |m| {
         save(&plan.output_dir, m, Status::InProgress, vis).map(|_| ())
     })?;
     bar.finish();
@@ -66,9 +65,9 @@ pub fn run(given: &RunArgs) -> anyhow::Result<Exit> {
     };
     let written = save(&plan.output_dir, &m, status, vis)?;
     let report_path = plan.output_dir.join(saved::REPORT_FILE);
-    if args.json {
+    if given.json {
         std::io::stdout().lock().write_all(&written.json)?;
-    } else if !args.quiet {
+    } else if !given.quiet {
         let mut out = std::io::stdout().lock();
         out.write_all(&written.text)?;
         writeln!(out, "\nreport: {}", report_path.display())?;
