@@ -144,33 +144,14 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-/// The order of a sweep's runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Order {
-    Interleaved,
-    Sequential,
-}
+/// `--order`: the sweep runs in this order.
+pub use crate::run::sweep::Order;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Goal {
-    Throughput,
-    Latency,
-}
+/// `--goal`: the measurements record it as this enum.
+pub use crate::measure::Goal;
 
-/// Which points trace.json covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum TraceScope {
-    /// The largest worker count of the best series (its typical run).
-    #[default]
-    Largest,
-    /// Every point (its typical run), one after another on the time axis.
-    All,
-    /// No trace.json.
-    None,
-}
+/// `--trace`: which points trace.json covers.
+pub use crate::report::trace::TraceScope;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {

@@ -2,6 +2,7 @@
 //! with its source.
 
 use super::{Exporter, Report, Status};
+use crate::analyze::waits::{OffCpuKind, SinkKind};
 use crate::analyze::Series;
 use crate::diagnose::{Answer, Diagnosis};
 use std::fmt::Write;
@@ -141,7 +142,8 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
         let s = p.summary;
         let mut parts: Vec<String> = Vec::new();
         if let Some(off) = &s.offcpu {
-            let mut top: Vec<(&String, &f64)> = off.iter().filter(|(_, v)| **v >= 0.01).collect();
+            let mut top: Vec<(&OffCpuKind, &f64)> =
+                off.iter().filter(|(_, v)| **v >= 0.01).collect();
             top.sort_by(|a, b| b.1.total_cmp(a.1));
             let on = s
                 .on_cpu_share
@@ -187,7 +189,12 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
                         .unwrap_or_else(|| "–".into())
                 ));
             }
-            for io in pr.sink_io.iter().filter(|io| io.kind != "file").take(2) {
+            for io in pr
+                .sink_io
+                .iter()
+                .filter(|io| io.kind != SinkKind::FILE)
+                .take(2)
+            {
                 parts.push(format!(
                     "{} ({}): {} out per writer, {:.2} s in calls per writer",
                     io.resource,

@@ -5,24 +5,25 @@ pub mod capability;
 pub mod counters;
 pub mod host;
 pub mod keeper;
+pub mod os;
 pub mod outcome;
 pub mod output_cap;
 pub mod probes;
 pub mod reap;
-pub mod resume;
 pub mod sampler;
 pub mod spawn;
+pub mod sweep;
 pub mod switches;
 
 use crate::error::UsageError;
 use crate::measure::{Ending, Host, Measurements, PointMeasurements, Run, Source};
-use crate::plan::{Plan, PlannedPoint, Step};
 use crate::redact;
 use anyhow::Context;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use sweep::{Plan, PlannedPoint, Step};
 
 /// How the sweep ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +73,7 @@ pub fn run_sweep(
                 )
             })
             .collect(),
-        goal: format!("{:?}", plan.goal).to_lowercase(),
+        goal: plan.goal,
         output_dir: std::fs::canonicalize(&plan.output_dir)
             .ok()
             .map(|p| p.display().to_string()),
@@ -301,7 +302,11 @@ fn inject_probes(
     program: &Path,
     run_dir: &Path,
     env: &[(OsString, OsString)],
-) -> anyhow::Result<(Option<probes::PreparedProbes>, Vec<String>, Vec<String>)> {
+) -> anyhow::Result<(
+    Option<probes::PreparedProbes>,
+    Vec<probes::ProbeKind>,
+    Vec<String>,
+)> {
     let choice = plan.probes;
     let mut kinds = Vec::new();
     let mut notes = Vec::new();
@@ -339,20 +344,11 @@ fn inject_probes(
         return Ok((None, Vec::new(), notes));
     }
     let prepared = probes::prepare(&kinds, run_dir, env).context("cannot prepare the probes")?;
-    let names = kinds
-        .iter()
-        .map(|k| match k {
-            probes::ProbeKind::Preload => "preload".to_string(),
-            probes::ProbeKind::Python => "python".to_string(),
-        })
-        .collect();
-    Ok((Some(prepared), names, notes))
+    Ok((Some(prepared), kinds, notes))
 }
 
-/// The sampler read the tree's command lines from /proc: mask their secrets too.
-/// The point as the measurements record it: params and argv with secrets masked.
 /// A planned point as it is recorded: secrets masked (as in the saved measurements).
-pub(crate) fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
+pub fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
     PlannedPoint {
         params: point
             .params
@@ -364,6 +360,7 @@ pub(crate) fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
     }
 }
 
+/// The sampler read the tree's command lines from /proc: mask their secrets too.
 fn redact_run(mut run: Run) -> Run {
     for p in run.sampled.iter_mut().flat_map(|s| &mut s.processes) {
         p.cmdline = redact::argv(&p.cmdline);

@@ -8,6 +8,7 @@ mod install;
 mod ipc;
 mod lab01;
 mod labs;
+mod layers;
 mod offcpu;
 mod probes;
 mod properties;

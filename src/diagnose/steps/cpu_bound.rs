@@ -69,7 +69,7 @@ pub fn figures(m: &Measurements, a: &Analysis, payloads_move: bool) -> Figures {
             .iter()
             .flatten()
             .next()
-            .map(|k| (k.resource.clone(), k.kind.clone())),
+            .map(|k| (k.resource.clone(), k.kind.to_string())),
     })
 }
 
@@ -262,7 +262,7 @@ mod tests {
         let mut s = busy(on_cpu);
         s.external_waits = Some(vec![Sink {
             resource: "file:/data/results.db".into(),
-            kind: "sqlite".into(),
+            kind: "sqlite".parse().unwrap(),
             wait_share: sink,
             direct_share: sink,
             workers_waiting: 1,
