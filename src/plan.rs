@@ -4,7 +4,7 @@
 use crate::cli::RunArgs;
 use crate::error::UsageError;
 use crate::redact;
-pub use crate::run::sweep::{Order, Plan, PlannedPoint, ProbeChoice, Step};
+pub use crate::run::sweep::{AutoRuns, Order, Plan, PlannedPoint, ProbeChoice, Step};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,13 +41,44 @@ pub fn parse_probes(spec: &str) -> Result<ProbeChoice, UsageError> {
         })
 }
 
+/// Measured runs per point `--runs auto` makes before it asks whether a step is undecided:
+/// today's fixed default, so a workload that decides at once costs no more than it did.
+pub const AUTO_FIRST_RUNS: u32 = 3;
+
+/// `--runs auto|N` with `--max-runs` and `--max-time`: the first rounds' measured runs per
+/// point, and under auto how far it may add more.
+fn parse_runs(args: &RunArgs) -> Result<(u32, Option<AutoRuns>), UsageError> {
+    let text = args.runs.trim();
+    if text == "auto" {
+        if args.max_runs < AUTO_FIRST_RUNS {
+            return Err(UsageError::MaxRunsBelowFirst(
+                args.max_runs,
+                AUTO_FIRST_RUNS,
+            ));
+        }
+        let max_time = args
+            .max_time
+            .as_deref()
+            .map(|t| parse_duration(t).map_err(|_| UsageError::BadMaxTime(t.into())))
+            .transpose()?;
+        let auto = AutoRuns {
+            max_runs: args.max_runs,
+            max_time,
+        };
+        return Ok((AUTO_FIRST_RUNS, Some(auto)));
+    }
+    match text.parse::<u32>() {
+        Ok(0) => Err(UsageError::ZeroRuns),
+        Ok(n) => Ok((n, None)),
+        Err(_) => Err(UsageError::BadRuns(args.runs.clone())),
+    }
+}
+
 /// Builds the plan; `usable_cpus` decides what `--workers auto` means.
 pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
     let workers = parse_workers(&args.workers, usable_cpus)?;
     let params = parse_params(&args.params)?;
-    if args.runs == 0 {
-        return Err(UsageError::ZeroRuns);
-    }
+    let (runs, auto) = parse_runs(args)?;
     if let Some(hz) = args.sample_hz {
         if !(1.0..=1000.0).contains(&hz) {
             return Err(UsageError::BadSampleHz(hz));
@@ -116,7 +147,8 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
         shell: args.shell,
         params,
         points,
-        runs: args.runs,
+        runs,
+        auto,
         warmup: args.warmup,
         timeout,
         sample_hz: args.sample_hz,
@@ -605,6 +637,21 @@ mod tests {
             order,
             [w(1), w(2), w(4), r(1), r(2), r(4), r(1), r(2), r(4)]
         );
+    }
+
+    #[test]
+    fn runs_auto_starts_with_three_runs_and_a_budget_while_runs_n_is_fixed() {
+        let fixed = plan_of(&[]);
+        assert_eq!((fixed.runs, fixed.auto), (2, None));
+        let auto = plan_of(&["--runs", "auto", "--max-runs", "6", "--max-time", "2m"]);
+        assert_eq!(auto.runs, AUTO_FIRST_RUNS);
+        let budget = AutoRuns {
+            max_runs: 6,
+            max_time: Some(Duration::from_secs(120)),
+        };
+        assert_eq!(auto.auto, Some(budget));
+        let default = plan_of(&["--runs", "auto"]).auto.unwrap();
+        assert_eq!((default.max_runs, default.max_time), (10, None));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod analyse;
 pub mod resume;
 mod save;
+pub mod undecided;
 
 pub use analyse::{analyse, guard, INJECT_PANIC_ENV};
 pub use save::{save, Written};
@@ -49,15 +50,24 @@ pub fn run(given: &RunArgs) -> anyhow::Result<Exit> {
     let args = given;
     let runs = plan.points.len() as u64 * u64::from(plan.runs + plan.warmup);
     let bar = progress::Bar::for_sweep(runs, plan.points.len(), args.quiet, args.json);
-    let say = |line: &str| bar.line(line);
-    let progress: run::Progress = (!args.quiet).then_some(&say as &dyn Fn(&str));
+    let say = |said: run::Said| match said {
+        run::Said::Run(line) => bar.line(line),
+        run::Said::Round(line, runs) => bar.round(line, runs),
+    };
+    let progress: run::Progress = (!args.quiet).then_some(&say as &dyn Fn(run::Said));
     let vis = visuals::Options {
         png: args.png,
         trace: args.trace,
     };
-    let (m, ended) = run::run_sweep(&plan, host, progress, args.show_output, saved, |m| {
-        save(&plan.output_dir, m, Status::InProgress, vis).map(|_| ())
-    })?;
+    let (m, ended) = run::run_sweep(
+        &plan,
+        host,
+        progress,
+        args.show_output,
+        saved,
+        &undecided::undecided_lines,
+        |m| save(&plan.output_dir, m, Status::InProgress, vis).map(|_| ()),
+    )?;
     bar.finish();
     let status = match ended {
         run::Ended::Interrupted => Status::Interrupted,

@@ -71,7 +71,11 @@ const RUN_ROWS: &[Row] = &[
     row(&["run", "-o", "OUT", "--sample-hz", "nan", "--", "echo", "{workers}"], "got NaN", "between 1 and 1000"),
     row(&["run", "-o", "OUT", "--sample-hz", "fast", "--", "echo", "{workers}"], "'fast'", HELP),
     row(&["run", "-o", "OUT", "--runs", "0", "--", "echo", "{workers}"], "--runs", "at least 1"),
-    row(&["run", "-o", "OUT", "--runs", "-1", "--", "echo", "{workers}"], "'-1'", HELP),
+    row(&["run", "-o", "OUT", "--runs", "-1", "--", "echo", "{workers}"], "'-1'", "--runs 5"),
+    row(&["run", "-o", "OUT", "--runs", "many", "--", "echo", "{workers}"], "'many'", "--runs auto"),
+    row(&["run", "-o", "OUT", "--max-runs", "1", "--", "echo", "{workers}"], "below the 3", "--max-runs 3 or more"),
+    row(&["run", "-o", "OUT", "--max-time", "soon", "--", "echo", "{workers}"], "--max-time 'soon'", "30s"),
+    row(&["run", "-o", "OUT", "--max-time", "0s", "--", "echo", "{workers}"], "--max-time '0s'", "30s"),
     // Other flags.
     row(&["run", "-o", "OUT", "--probes", "gdb", "--", "echo", "{workers}"], "'gdb'", "preload,python"),
     row(&["run", "-o", "OUT", "--workers-env", "1BAD", "--", "true"], "'1BAD'", "environment variable name"),
