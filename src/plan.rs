@@ -611,9 +611,10 @@ mod tests {
 
     fn plan_of(extra: &[&str]) -> Plan {
         use clap::Parser;
-        let mut argv = vec![
-            "forkcast", "run", "-w", "1,2,4", "--runs", "2", "--warmup", "1",
-        ];
+        let mut argv = vec!["forkcast", "run", "-w", "1,2,4", "--warmup", "1"];
+        if !extra.contains(&"--runs") {
+            argv.extend_from_slice(&["--runs", "2"]);
+        }
         argv.extend_from_slice(extra);
         // A real program: plan() checks that it exists.
         argv.extend_from_slice(&["--", "sh", "-c", "true", "{workers}"]);
