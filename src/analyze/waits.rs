@@ -282,7 +282,8 @@ impl From<SinkKind> for String {
 
 impl std::str::FromStr for SinkKind {
     type Err = String;
-    /// The words back: a service's name, "<class> service", or a class's own word.
+    /// The words back: a service's name, a class and "service" ("tcp service"), or a class's
+    /// own word ("file").
     fn from_str(word: &str) -> Result<Self, String> {
         let quoted = serde_json::Value::from(word);
         if let Ok(s) = serde_json::from_value::<Service>(quoted) {

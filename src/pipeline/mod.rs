@@ -10,7 +10,7 @@ mod save;
 pub mod undecided;
 
 pub use analyse::{analyse, guard, INJECT_PANIC_ENV};
-pub use save::{save, Written};
+pub use save::{save, write_files, Written};
 
 use crate::analyze::record::run_ok;
 use crate::cli::{DiffArgs, ReportArgs, RunArgs};
@@ -47,23 +47,22 @@ pub fn run(given: &RunArgs) -> anyhow::Result<Exit> {
         host.usable_cpus,
     )?;
     let saved = resume::prepare_output(resumed, &plan)?;
-    let args = given;
     let runs = plan.points.len() as u64 * u64::from(plan.runs + plan.warmup);
-    let bar = progress::Bar::for_sweep(runs, plan.points.len(), args.quiet, args.json);
+    let bar = progress::Bar::for_sweep(runs, plan.points.len(), given.quiet, given.json);
     let say = |said: run::Said| match said {
         run::Said::Run(line) => bar.line(line),
         run::Said::Round(line, runs) => bar.round(line, runs),
     };
-    let progress: run::Progress = (!args.quiet).then_some(&say as &dyn Fn(run::Said));
+    let progress: run::Progress = (!given.quiet).then_some(&say as &dyn Fn(run::Said));
     let vis = visuals::Options {
-        png: args.png,
-        trace: args.trace,
+        png: given.png,
+        trace: given.trace,
     };
     let (m, ended) = run::run_sweep(
         &plan,
         host,
         progress,
-        args.show_output,
+        given.show_output,
         saved,
         &undecided::undecided_lines,
         |m| save(&plan.output_dir, m, Status::InProgress, vis).map(|_| ()),
@@ -76,9 +75,9 @@ pub fn run(given: &RunArgs) -> anyhow::Result<Exit> {
     };
     let written = save(&plan.output_dir, &m, status, vis)?;
     let report_path = plan.output_dir.join(saved::REPORT_FILE);
-    if args.json {
+    if given.json {
         std::io::stdout().lock().write_all(&written.json)?;
-    } else if !args.quiet {
+    } else if !given.quiet {
         let mut out = std::io::stdout().lock();
         out.write_all(&written.text)?;
         writeln!(out, "\nreport: {}", report_path.display())?;
@@ -161,7 +160,7 @@ fn write_visuals(report: &Report, args: &ReportArgs, folder: &Path) -> anyhow::R
     }
     if let Some(dir) = &args.plots {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for path in crate::report::plots(report, dir, false)? {
+        for path in write_files(dir, &crate::report::plots(report, false)?)? {
             eprintln!("plot: {}", path.display());
         }
     }

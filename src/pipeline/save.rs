@@ -6,10 +6,10 @@ use super::{analyse, guard};
 use crate::measure::Measurements;
 use crate::output;
 use crate::report::render::{export, Analysed};
-use crate::report::{visuals, Format, Report, Status};
+use crate::report::{visuals, Format, Picture, Report, Status};
 use crate::saved::{write_raw, RAW_FILE, REPORT_FILE, SUMMARY_FILE};
 use anyhow::Context;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What [`save`] wrote, for the caller to print and to pick the exit code.
 pub struct Written {
@@ -19,7 +19,7 @@ pub struct Written {
 }
 
 /// Writes raw.json.gz, then analyses and writes report.json, summary.txt and the report's
-/// pictures (plots, report.html, trace.json: [`visuals::write`]), into `dir`.
+/// pictures (plots, report.html, trace.json: [`visuals::pictures`]), into `dir`.
 pub fn save(
     dir: &Path,
     m: &Measurements,
@@ -47,11 +47,25 @@ pub fn save(
     output::write_atomic(&dir.join(SUMMARY_FILE), &text)
         .with_context(|| format!("cannot write {SUMMARY_FILE} in {}", dir.display()))?;
     if let Analysed::Ok(ad) = &analysed {
-        visuals::write(&Report::new(m, &ad.0, &ad.1, status), dir, vis)?;
+        let report = Report::new(m, &ad.0, &ad.1, status);
+        write_files(dir, &visuals::pictures(&report, vis)?)?;
     }
     Ok(Written {
         analysed,
         json,
         text,
     })
+}
+
+/// Writes each file into `dir`, atomically; returns their paths.
+pub fn write_files(dir: &Path, files: &[Picture]) -> anyhow::Result<Vec<PathBuf>> {
+    files
+        .iter()
+        .map(|f| {
+            let path = dir.join(&f.file);
+            output::write_atomic(&path, &f.bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(path)
+        })
+        .collect()
 }

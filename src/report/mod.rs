@@ -27,7 +27,6 @@ use crate::measure::{Goal, Host, Measurements, PointMeasurements, Rounds};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 /// Bumped only when a contract field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -35,6 +34,13 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// One small trait for every output: the finished report in, bytes out.
 pub trait Exporter {
     fn serialize(&self, report: &Report) -> anyhow::Result<Vec<u8>>;
+}
+
+/// One file of the output folder besides report.json (a plot, report.html, trace.json): its
+/// name and its bytes. The pipeline writes it; report/ only makes it.
+pub struct Picture {
+    pub file: String,
+    pub bytes: Vec<u8>,
 }
 
 /// The single-file formats `forkcast report --format` writes (hyperfine's ExportManager shape:
@@ -68,8 +74,8 @@ pub fn html(report: &Report) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The plots (scaling, efficiency, breakdown, timeline) for `forkcast report --plots DIR`.
-pub fn plots(report: &Report, dir: &Path, png: bool) -> anyhow::Result<Vec<PathBuf>> {
-    plots::write_plots(report, dir, png)
+pub fn plots(report: &Report, png: bool) -> anyhow::Result<Vec<Picture>> {
+    plots::plot_files(report, png)
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
