@@ -55,7 +55,7 @@ pub type Undecided<'a> = &'a dyn Fn(&Measurements) -> Vec<String>;
 
 /// Makes every run of the plan that `resumed` (the measurements of an earlier, unfinished
 /// sweep) does not already hold, in the plan's order; under `--runs auto`, then adds rounds
-/// while `undecided` names a step and the budget allows ([`rounds`]). `after_run` sees the
+/// while `undecided` names a step and the budget allows (run/rounds.rs). `after_run` sees the
 /// measurements after each run, so the caller can rewrite the report and an interrupted sweep
 /// keeps what it measured.
 pub fn run_sweep(

@@ -87,6 +87,12 @@ fn runs_auto_adds_interleaved_rounds_while_a_step_is_undecided_then_stops_decide
         ["a1", "b1"].repeat(6),
         "warmup, 3 first and 2 added rounds"
     );
+    // A replay reads the same rounds from the saved runs.
+    let out_dir = dir.join("out").display().to_string();
+    let replay = crate::support::run_forkcast(&["report", &out_dir, "--json"]);
+    replay.expect(replay.code == Some(0), "the saved sweep replays");
+    let replayed: Value = serde_json::from_str(&replay.stdout).unwrap();
+    assert_eq!(replayed["rounds"], report["rounds"]);
     out.expect(
         out.stderr
             .contains("round 4 (of 10 at most): test's runs 3")
