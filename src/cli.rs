@@ -53,9 +53,10 @@ pub struct RunArgs {
     #[arg(long, default_value = "auto", value_name = "auto|N")]
     pub runs: String,
 
-    /// With --runs auto: the most measured runs per point (at least 3, the first rounds).
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub max_runs: u32,
+    /// With --runs auto: the most measured runs per point (default 10; at least 3, the first
+    /// rounds).
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<u32>,
 
     /// With --runs auto: the most time the added rounds may take (e.g. 30s, 5m; default: twice
     /// what the first rounds took, so auto at most triples a sweep).

@@ -53,6 +53,8 @@ pub enum UsageError {
     MaxRunsBelowFirst(u32, u32),
     #[error("--max-time '{0}' is not a positive duration: use e.g. 30s, 5m or 1h")]
     BadMaxTime(String),
+    #[error("{0} bounds --runs auto, not --runs {1}: leave {0} out, or use --runs auto")]
+    BudgetWithoutAuto(&'static str, String),
     #[error("--sample-hz must be between 1 and 1000, got {0}")]
     BadSampleHz(f64),
     #[error("--workers-env '{0}' is not a valid environment variable name")]

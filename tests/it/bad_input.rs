@@ -76,6 +76,8 @@ const RUN_ROWS: &[Row] = &[
     row(&["run", "-o", "OUT", "--max-runs", "1", "--", "echo", "{workers}"], "below the 3", "--max-runs 3 or more"),
     row(&["run", "-o", "OUT", "--max-time", "soon", "--", "echo", "{workers}"], "--max-time 'soon'", "30s"),
     row(&["run", "-o", "OUT", "--max-time", "0s", "--", "echo", "{workers}"], "--max-time '0s'", "30s"),
+    row(&["run", "-o", "OUT", "--runs", "3", "--max-runs", "8", "--", "echo", "{workers}"], "not --runs 3", "use --runs auto"),
+    row(&["run", "-o", "OUT", "--runs", "5", "--max-time", "1m", "--", "echo", "{workers}"], "--max-time bounds", "leave --max-time out"),
     // Other flags.
     row(&["run", "-o", "OUT", "--probes", "gdb", "--", "echo", "{workers}"], "'gdb'", "preload,python"),
     row(&["run", "-o", "OUT", "--workers-env", "1BAD", "--", "true"], "'1BAD'", "environment variable name"),
