@@ -15,19 +15,9 @@ fn main() -> ExitCode {
     if let Some(code) = run::keeper::run_if_keeper() {
         return code;
     }
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
-        // --help, --version, and a bare `forkcast` print clap's full text.
-        Err(e)
-            if !e.use_stderr()
-                || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
-        {
-            e.exit()
-        }
-        Err(e) => {
-            eprintln!("forkcast: error: {}", clap_one_line(&e));
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let result = match cli.command {
         Command::Run(args) => pipeline::run(&args).map(exit_code),
@@ -49,6 +39,18 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// The command line; a bad one is one line on stderr and exit 2.
+fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        // --help, --version, and a bare `forkcast` print clap's full text.
+        if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            e.exit()
+        }
+        eprintln!("forkcast: error: {}", clap_one_line(&e));
+        ExitCode::from(2)
+    })
 }
 
 /// The exit code of each way a command ends (errors map through `exit_code_for`).
