@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command at each worker count and report the measured scaling and diagnosis.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Re-analyse and re-diagnose a saved sweep (its folder, report.json or raw file) without
     /// running anything, and print or write it in any format.
     Report(ReportArgs),
@@ -48,9 +48,20 @@ pub struct RunArgs {
     #[arg(short = 'P', long = "param", value_name = "NAME=V1,V2")]
     pub params: Vec<String>,
 
-    /// Measured runs per point.
-    #[arg(long, default_value_t = 3)]
-    pub runs: u32,
+    /// Measured runs per point: N, or `auto` (3, then one more interleaved round at a time
+    /// while a step's deciding figure straddles its bar, up to --max-runs and --max-time).
+    #[arg(long, default_value = "auto", value_name = "auto|N")]
+    pub runs: String,
+
+    /// With --runs auto: the most measured runs per point (default 10; at least 3, the first
+    /// rounds).
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<u32>,
+
+    /// With --runs auto: the most time the added rounds may take (e.g. 30s, 5m; default: twice
+    /// what the first rounds took, so auto at most triples a sweep).
+    #[arg(long, value_name = "DURATION")]
+    pub max_time: Option<String>,
 
     /// Unmeasured warmup runs per point, before the measured ones.
     #[arg(long, default_value_t = 1)]

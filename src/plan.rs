@@ -4,7 +4,7 @@
 use crate::cli::RunArgs;
 use crate::error::UsageError;
 use crate::redact;
-pub use crate::run::sweep::{Order, Plan, PlannedPoint, ProbeChoice, Step};
+pub use crate::run::sweep::{AutoRuns, Order, Plan, PlannedPoint, ProbeChoice, Step};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,13 +41,51 @@ pub fn parse_probes(spec: &str) -> Result<ProbeChoice, UsageError> {
         })
 }
 
+/// Measured runs per point `--runs auto` makes before it asks whether a step is undecided:
+/// today's fixed default, so a workload that decides at once costs no more than it did.
+pub const AUTO_FIRST_RUNS: u32 = 3;
+
+/// `--max-runs` by default. The straddling intervals narrow about as 1/sqrt(runs): 10 runs
+/// against the first 3 narrow them by about 45 %, which settles a figure a little off its bar,
+/// while a figure right on it is left unknown after at most 7 added rounds, not chased.
+pub const AUTO_MAX_RUNS: u32 = 10;
+
+/// `--runs auto|N` with `--max-runs` and `--max-time`: the first rounds' measured runs per
+/// point, and under auto how far it may add more.
+fn parse_runs(args: &RunArgs) -> Result<(u32, Option<AutoRuns>), UsageError> {
+    let text = args.runs.trim();
+    if text == "auto" {
+        let max_runs = args.max_runs.unwrap_or(AUTO_MAX_RUNS);
+        if max_runs < AUTO_FIRST_RUNS {
+            return Err(UsageError::MaxRunsBelowFirst(max_runs, AUTO_FIRST_RUNS));
+        }
+        let max_time = args
+            .max_time
+            .as_deref()
+            .map(|t| parse_duration(t).map_err(|_| UsageError::BadMaxTime(t.into())))
+            .transpose()?;
+        return Ok((AUTO_FIRST_RUNS, Some(AutoRuns { max_runs, max_time })));
+    }
+    // A budget for rounds that a fixed count never adds is a misunderstanding: say so.
+    let budget = [
+        args.max_runs.map(|_| "--max-runs"),
+        args.max_time.as_ref().map(|_| "--max-time"),
+    ];
+    if let Some(flag) = budget.into_iter().flatten().next() {
+        return Err(UsageError::BudgetWithoutAuto(flag, args.runs.clone()));
+    }
+    match text.parse::<u32>() {
+        Ok(0) => Err(UsageError::ZeroRuns),
+        Ok(n) => Ok((n, None)),
+        Err(_) => Err(UsageError::BadRuns(args.runs.clone())),
+    }
+}
+
 /// Builds the plan; `usable_cpus` decides what `--workers auto` means.
 pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
     let workers = parse_workers(&args.workers, usable_cpus)?;
     let params = parse_params(&args.params)?;
-    if args.runs == 0 {
-        return Err(UsageError::ZeroRuns);
-    }
+    let (runs, auto) = parse_runs(args)?;
     if let Some(hz) = args.sample_hz {
         if !(1.0..=1000.0).contains(&hz) {
             return Err(UsageError::BadSampleHz(hz));
@@ -116,7 +154,8 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
         shell: args.shell,
         params,
         points,
-        runs: args.runs,
+        runs,
+        auto,
         warmup: args.warmup,
         timeout,
         sample_hz: args.sample_hz,
@@ -579,9 +618,10 @@ mod tests {
 
     fn plan_of(extra: &[&str]) -> Plan {
         use clap::Parser;
-        let mut argv = vec![
-            "forkcast", "run", "-w", "1,2,4", "--runs", "2", "--warmup", "1",
-        ];
+        let mut argv = vec!["forkcast", "run", "-w", "1,2,4", "--warmup", "1"];
+        if !extra.contains(&"--runs") {
+            argv.extend_from_slice(&["--runs", "2"]);
+        }
         argv.extend_from_slice(extra);
         // A real program: plan() checks that it exists.
         argv.extend_from_slice(&["--", "sh", "-c", "true", "{workers}"]);
@@ -605,6 +645,21 @@ mod tests {
             order,
             [w(1), w(2), w(4), r(1), r(2), r(4), r(1), r(2), r(4)]
         );
+    }
+
+    #[test]
+    fn runs_auto_starts_with_three_runs_and_a_budget_while_runs_n_is_fixed() {
+        let fixed = plan_of(&[]);
+        assert_eq!((fixed.runs, fixed.auto), (2, None));
+        let auto = plan_of(&["--runs", "auto", "--max-runs", "6", "--max-time", "2m"]);
+        assert_eq!(auto.runs, AUTO_FIRST_RUNS);
+        let budget = AutoRuns {
+            max_runs: 6,
+            max_time: Some(Duration::from_secs(120)),
+        };
+        assert_eq!(auto.auto, Some(budget));
+        let default = plan_of(&["--runs", "auto"]).auto.unwrap();
+        assert_eq!((default.max_runs, default.max_time), (10, None));
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub(super) fn sweep(
                 runs: vec![],
             })
             .collect(),
+        rounds: None,
     };
     let (n0, w0) = (f64::from(points[0].0), points[0].1);
     let mut prev: Option<(f64, f64)> = None;

@@ -6,11 +6,13 @@ mod host;
 mod outcome;
 pub mod probes;
 mod resource;
+mod rounds;
 mod sampled;
 
 pub use host::Host;
 pub use outcome::{Ending, Fault, FaultKind, Outcome};
 pub use resource::{ResourceKind, Service, Written};
+pub use rounds::{AddedRound, Rounds, RunsMode, Stopped};
 pub use sampled::{
     IoCounters, ProcessRecord, SamplerData, SwitchStats, ThreadRecord, Tick, WaitCount,
 };
@@ -191,4 +193,7 @@ pub struct Measurements {
     #[serde(default)]
     pub output_dir: Option<String>,
     pub points: Vec<PointMeasurements>,
+    /// The rounds `--runs auto` made and why; absent for `--runs N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Rounds>,
 }

@@ -7,6 +7,7 @@
 mod analyse;
 pub mod resume;
 mod save;
+pub mod undecided;
 
 pub use analyse::{analyse, guard, INJECT_PANIC_ENV};
 pub use save::{save, write_files, Written};
@@ -48,15 +49,24 @@ pub fn run(given: &RunArgs) -> anyhow::Result<Exit> {
     let saved = resume::prepare_output(resumed, &plan)?;
     let runs = plan.points.len() as u64 * u64::from(plan.runs + plan.warmup);
     let bar = progress::Bar::for_sweep(runs, plan.points.len(), given.quiet, given.json);
-    let say = |line: &str| bar.line(line);
-    let progress: run::Progress = (!given.quiet).then_some(&say as &dyn Fn(&str));
+    let say = |said: run::Said| match said {
+        run::Said::Run(line) => bar.line(line),
+        run::Said::Round(line, runs) => bar.round(line, runs),
+    };
+    let progress: run::Progress = (!given.quiet).then_some(&say as &dyn Fn(run::Said));
     let vis = visuals::Options {
         png: given.png,
         trace: given.trace,
     };
-    let (m, ended) = run::run_sweep(&plan, host, progress, given.show_output, saved, |m| {
-        save(&plan.output_dir, m, Status::InProgress, vis).map(|_| ())
-    })?;
+    let (m, ended) = run::run_sweep(
+        &plan,
+        host,
+        progress,
+        given.show_output,
+        saved,
+        &undecided::undecided_lines,
+        |m| save(&plan.output_dir, m, Status::InProgress, vis).map(|_| ()),
+    )?;
     bar.finish();
     let status = match ended {
         run::Ended::Interrupted => Status::Interrupted,

@@ -87,7 +87,7 @@ pub fn load(given: &RunArgs) -> Result<Option<Resumed>, UsageError> {
         match Cli::try_parse_from(std::iter::once("forkcast".to_string()).chain(saved.args)) {
             Ok(Cli {
                 command: Command::Run(args),
-            }) => args,
+            }) => *args,
             _ => {
                 return Err(refuse(
                     "its sweep.json does not hold a `forkcast run` command line",
@@ -216,7 +216,10 @@ fn check_against_plan(dir: &Path, m: &Measurements, plan: &Plan) -> Result<(), U
             .find(|p| p.workers == q.workers && p.params == q.params)
             .is_some_and(|p| p.runs.len() as u32 >= per_point)
     });
-    if finished {
+    // Under `--runs auto` the first rounds are not the end: the added ones are, once the
+    // sweep recorded why it stopped adding them.
+    let stopped = plan.auto.is_none() || m.rounds.as_ref().is_some_and(|r| r.stopped.is_some());
+    if finished && stopped {
         return Err(refuse(
             "every run of it is finished: nothing to resume (`forkcast report` re-reads it)".into(),
         ));

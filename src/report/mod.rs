@@ -24,7 +24,7 @@ pub use terminal::Terminal;
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Scaling, Series};
 use crate::diagnose::Diagnosis;
-use crate::measure::{Goal, Host, Measurements, PointMeasurements};
+use crate::measure::{Goal, Host, Measurements, PointMeasurements, Rounds};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -128,6 +128,9 @@ pub struct Report<'a> {
     pub command: &'a [String],
     pub params: &'a BTreeMap<String, Vec<String>>,
     pub goal: Goal,
+    /// `--runs auto`: how many rounds each point took and why; absent for `--runs N`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<&'a Rounds>,
     /// How speedup is computed, so nobody misreads it.
     pub assumptions: Vec<&'static str>,
     pub points: Vec<ReportPoint<'a>>,
@@ -155,6 +158,7 @@ impl<'a> Report<'a> {
             command: &m.command,
             params: &m.params,
             goal: m.goal,
+            rounds: m.rounds.as_ref(),
             assumptions: vec![
                 "speedup = wall(smallest count) / wall(n): the same total work at every worker count",
                 "medians over measured runs; warmup and failed runs are left out",

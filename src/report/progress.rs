@@ -51,6 +51,18 @@ impl Bar {
         }
     }
 
+    /// `--runs auto` added a round of `runs` runs: `line` says why, and the bar grows.
+    pub fn round(&self, line: &str, runs: u64) {
+        match self {
+            Bar::Silent => {}
+            Bar::Lines => eprintln!("{line}"),
+            Bar::Live(bar) => {
+                bar.println(line);
+                bar.inc_length(runs);
+            }
+        }
+    }
+
     /// Clears the bar before the summary is printed.
     pub fn finish(&self) {
         if let Bar::Live(bar) = self {

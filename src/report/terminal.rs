@@ -5,6 +5,7 @@ use super::{Exporter, Report, Status};
 use crate::analyze::waits::{OffCpuKind, SinkKind};
 use crate::analyze::Series;
 use crate::diagnose::{Answer, Diagnosis};
+use crate::measure::{Rounds, Stopped};
 use std::fmt::Write;
 
 pub struct Terminal;
@@ -31,6 +32,9 @@ impl Exporter for Terminal {
         }
         writeln!(o)?;
         points_table(&mut o, r)?;
+        if let Some(rounds) = r.rounds {
+            writeln!(o, "{}", rounds_line(rounds))?;
+        }
         writeln!(o)?;
         run_faults(&mut o, r)?;
         where_time_went(&mut o, r)?;
@@ -39,6 +43,30 @@ impl Exporter for Terminal {
         steps(&mut o, r)?;
         Ok(o.into_bytes())
     }
+}
+
+/// `--runs auto`: how many rounds, what the first added one was for, and why it stopped.
+fn rounds_line(r: &Rounds) -> String {
+    let n = r.measured_rounds();
+    let mut line = format!("measured {n} rounds (--runs auto)");
+    if let Some(first) = r.added.first() {
+        line += &format!(": {} after {}", first.why.join("; "), r.first_rounds);
+    }
+    let sep = if r.added.is_empty() { ":" } else { ";" };
+    let left = r.still_undecided.join("; ");
+    line += &match r.stopped {
+        Some(Stopped::Decided) => format!("{sep} every step decided after {n}"),
+        Some(Stopped::MaxRuns) => format!(
+            "{sep} stopped at --max-runs {}; still undecided, so answered unknown: {left}",
+            r.max_runs
+        ),
+        Some(Stopped::MaxTime) => format!(
+            "{sep} stopped at --max-time {:.1} s; still undecided, so answered unknown: {left}",
+            r.max_time_s
+        ),
+        None => format!("{sep} still adding rounds"),
+    };
+    line
 }
 
 fn points_table(o: &mut String, r: &Report) -> std::fmt::Result {

@@ -18,7 +18,10 @@ pub struct Plan {
     pub params: Vec<(String, Vec<String>)>,
     /// One entry per (params, workers), grouped by params, workers ascending.
     pub points: Vec<PlannedPoint>,
+    /// Measured runs per point; under `--runs auto`, those of the first rounds.
     pub runs: u32,
+    /// `--runs auto`: how far the sweep may add rounds after the first ones; None for `--runs N`.
+    pub auto: Option<AutoRuns>,
     pub warmup: u32,
     pub timeout: Option<Duration>,
     pub sample_hz: Option<f64>,
@@ -66,6 +69,15 @@ impl Plan {
                 .collect(),
         }
     }
+}
+
+/// How far `--runs auto` may add rounds (one more measured run of every point each).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AutoRuns {
+    /// The most measured runs per point (`--max-runs`).
+    pub max_runs: u32,
+    /// The most time the added rounds may take (`--max-time`); None: twice the first rounds'.
+    pub max_time: Option<Duration>,
 }
 
 /// The order of a sweep's runs.

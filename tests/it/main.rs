@@ -14,6 +14,7 @@ mod probes;
 mod properties;
 mod recordings;
 mod report;
+mod rounds;
 mod sampler;
 mod secrets;
 mod shapes;

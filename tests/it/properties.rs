@@ -468,6 +468,7 @@ fn measurements(max_points: usize, max_processes: usize) -> impl Strategy<Value 
             goal,
             output_dir: Some("/tmp/out".into()),
             points,
+            rounds: None,
         })
 }
 

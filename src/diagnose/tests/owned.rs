@@ -246,6 +246,7 @@ fn by_method(threads: u64, walls: [(f64, f64); 3]) -> (Measurements, Analysis) {
         goal: crate::measure::Goal::Throughput,
         output_dir: None,
         points: vec![],
+        rounds: None,
     };
     let mut a = Analysis {
         points: vec![],
@@ -552,6 +553,7 @@ fn a_threads_run_that_disagrees_with_the_gil_figure_lowers_confidence() {
         goal: crate::measure::Goal::Throughput,
         output_dir: None,
         points: vec![],
+        rounds: None,
     };
     let mut a = Analysis {
         points: vec![],
