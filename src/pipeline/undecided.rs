@@ -99,7 +99,7 @@ fn threads_scale(s: &Step) -> Option<Undecided> {
         // n threads at efficiency `bar` hold the GIL at most this share (Amdahl, solved for h).
         let share_bar = (1.0 / bar - 1.0) / (n - 1.0).max(1.0);
         return (lo <= share_bar && share_bar < hi).then(|| Undecided {
-            step: s.id.clone(),
+            step: s.id.to_string(),
             figure: "gil_held_share".into(),
             value: h,
             low: lo,
@@ -112,7 +112,7 @@ fn threads_scale(s: &Step) -> Option<Undecided> {
     }
     let (lo, hi) = (get("speedup_low")? / n, get("speedup_high")? / n);
     (lo < bar && hi >= bar).then(|| Undecided {
-        step: s.id.clone(),
+        step: s.id.to_string(),
         figure: "efficiency".into(),
         value: get("efficiency").unwrap_or((lo + hi) / 2.0),
         low: lo,
@@ -134,12 +134,12 @@ fn worker_count(s: &Step) -> Option<Undecided> {
     let get = |k: &str| at.get(k).and_then(Value::as_f64);
     let value = get("marginal_efficiency")?;
     Some(Undecided {
-        step: s.id.clone(),
+        step: s.id.to_string(),
         figure: format!("marginal_efficiency at {n} workers"),
         value,
         low: get("low").unwrap_or(value),
         high: get("high").unwrap_or(value),
-        bar: WORKER_STEP_MARGINAL_EFFICIENCY,
+        bar: WORKER_STEP_MARGINAL_EFFICIENCY.value,
     })
 }
 
@@ -151,7 +151,7 @@ mod tests {
 
     fn step(id: &str, measured: Value) -> Step {
         Step {
-            id: id.into(),
+            id: serde_json::from_value(json!(id)).expect("a step id"),
             question: String::new(),
             answer: Answer::Unknown,
             measured: serde_json::from_value(measured).expect("a map"),
@@ -225,7 +225,7 @@ mod tests {
         let u = found(s).expect("undecided");
         assert_eq!(u.figure, "marginal_efficiency at 4 workers");
         assert_eq!((u.value, u.low, u.high), (0.3, 0.1, 0.5));
-        assert_eq!(u.bar, WORKER_STEP_MARGINAL_EFFICIENCY);
+        assert_eq!(u.bar, WORKER_STEP_MARGINAL_EFFICIENCY.value);
         let settled = step("worker_count", json!({"steps": []}));
         assert_eq!(found(settled), None);
     }
