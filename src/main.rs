@@ -93,7 +93,11 @@ fn run_command(given: &RunArgs) -> anyhow::Result<u8> {
         std::io::stdout().lock().write_all(&written.json)?;
     } else if !args.quiet {
         let mut out = std::io::stdout().lock();
-        out.write_all(&written.text)?;
+        out.write_all(if args.verbose {
+            &written.text
+        } else {
+            &written.screen
+        })?;
         writeln!(out, "\nreport: {}", report_path.display())?;
     }
     if let Some(code) = analysis_failed(&written, &plan.output_dir) {
@@ -138,7 +142,11 @@ fn analysis_failed(written: &Written, dir: &Path) -> Option<u8> {
 fn report_command(args: &ReportArgs) -> anyhow::Result<u8> {
     let saved = saved::load_saved(&args.saved)?;
     let (m, status) = (&saved.measurements, saved.status);
-    let format = if args.json { Format::Json } else { args.format };
+    let format = if args.json {
+        Format::Json
+    } else {
+        args.format.verbose(args.verbose)
+    };
     let (analysed, raw) = match &args.output {
         Some(dir) => {
             plan::check_output_dir(dir)?;

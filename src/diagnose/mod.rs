@@ -4,6 +4,7 @@ mod advice;
 pub mod cited;
 mod confidence;
 mod findings;
+pub mod sketch;
 mod steps;
 pub mod thresholds;
 
