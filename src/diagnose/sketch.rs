@@ -92,7 +92,18 @@ fn workers_words(rec: &Recommendation) -> String {
 }
 
 fn sentence(api: PoolApi, rec: &Recommendation) -> String {
-    let mut parts = vec![format!("Use {} with {}", api.name(), workers_words(rec))];
+    let lead = if api == PoolApi::ShellJobs {
+        format!(
+            "Keep {} running at once",
+            rec.workers
+                .map_or("the measured best count of tasks".into(), |n| format!(
+                    "{n} tasks"
+                ))
+        )
+    } else {
+        format!("Use {} with {}", api.name(), workers_words(rec))
+    };
+    let mut parts = vec![lead];
     if let Some(m) = rec.start_method.filter(|_| starts_processes(api)) {
         parts.push(format!("started by {}", m.name()));
     }
@@ -115,6 +126,9 @@ fn sentence(api: PoolApi, rec: &Recommendation) -> String {
         s.push_str("; pass names and offsets of data kept in shared memory, not the data");
     }
     match rec.sink {
+        Some(SinkAdvice::SingleWriter) if api.is_shell() => s.push_str(
+            "; let each task write its own file and load them all in one transaction at the end",
+        ),
         Some(SinkAdvice::SingleWriter) => {
             s.push_str("; give the sink one writer behind a bounded queue, committing in batches")
         }
@@ -313,7 +327,7 @@ fn code(api: PoolApi, rec: &Recommendation) -> Option<String> {
             if writer {
                 push("mkdir -p rows");
                 push(&format!(
-                    "xargs -P {n} {per} sh -c 'task \"$1\" > rows/\"$1\"' _ < items.txt"
+                    "xargs -P {n} -n 1 sh -c 'task \"$1\" > rows/\"$1\"' _ < items.txt"
                 ));
                 push("cat rows/* | load_in_one_transaction  # one writer, one commit");
             } else {

@@ -292,39 +292,48 @@ fn bytes(b: f64) -> String {
 }
 
 /// What each fix buys, when the diagnosis carries them (`diagnosis.what_if`, one object per
-/// fix). WHAT-IFS GO HERE: until the diagnosis has the field this prints nothing; each entry
-/// prints its `text`, else its `fix` and `speedup`.
-fn what_ifs(o: &mut String, r: &Report, width: usize) {
+/// fix). WHAT-IFS GO HERE: until the diagnosis has the field there are none; each entry reads
+/// as its `text`, else its `fix` and `speedup`. The HTML shows the same lines.
+pub(super) fn what_if_lines(r: &Report) -> Vec<String> {
     let d = serde_json::to_value(r.diagnosis).unwrap_or_default();
     let Some(list) = d.get("what_if").and_then(Value::as_array) else {
-        return;
+        return Vec::new();
     };
-    if list.is_empty() {
+    list.iter()
+        .map(|w| {
+            w.get("text")
+                .and_then(Value::as_str)
+                .map(String::from)
+                .unwrap_or_else(|| {
+                    let fix = w.get("fix").and_then(Value::as_str).unwrap_or("?");
+                    let speedup = w
+                        .get("speedup")
+                        .and_then(Value::as_f64)
+                        .map(|s| format!(": speedup {s:.2}"))
+                        .unwrap_or_default();
+                    format!("{fix}{speedup}")
+                })
+        })
+        .collect()
+}
+
+fn what_ifs(o: &mut String, r: &Report, width: usize) {
+    let lines = what_if_lines(r);
+    if lines.is_empty() {
         return;
     }
     let _ = writeln!(o, "what if:");
-    for w in list {
-        let text = w
-            .get("text")
-            .and_then(Value::as_str)
-            .map(String::from)
-            .unwrap_or_else(|| {
-                let fix = w.get("fix").and_then(Value::as_str).unwrap_or("?");
-                let speedup = w
-                    .get("speedup")
-                    .and_then(Value::as_f64)
-                    .map(|s| format!(": speedup {s:.2}"))
-                    .unwrap_or_default();
-                format!("{fix}{speedup}")
-            });
+    for text in lines {
         wrap(o, width, "  ", "    ", &text);
     }
     o.push('\n');
 }
 
-fn recommendation(o: &mut String, r: &Report, width: usize) {
+/// The recommendation in words: the sketch's sentence for the API the workload used, else the
+/// model and the worker count.
+pub(super) fn recommendation_sentence(r: &Report) -> String {
     let d = r.diagnosis;
-    let words = match (sketch(r.analysis, d), d.recommendation.model) {
+    match (sketch(r.analysis, d), d.recommendation.model) {
         (Some(s), _) => s.sentence,
         (None, Some(m)) => format!(
             "Use {}{}.",
@@ -339,7 +348,12 @@ fn recommendation(o: &mut String, r: &Report, width: usize) {
                 .unwrap_or_default()
         ),
         (None, None) => "No recommendation: the tree could not decide the model.".into(),
-    };
+    }
+}
+
+fn recommendation(o: &mut String, r: &Report, width: usize) {
+    let d = r.diagnosis;
+    let words = recommendation_sentence(r);
     wrap(o, width, "recommendation: ", "  ", &words);
     let reasons = d.confidence_reasons.len();
     let conf = if reasons == 0 {

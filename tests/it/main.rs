@@ -15,6 +15,7 @@ mod report;
 mod sampler;
 mod secrets;
 mod shapes;
+mod sketches;
 mod support;
 mod switches;
 mod verdicts;

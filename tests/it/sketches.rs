@@ -1,0 +1,131 @@
+//! The recommendation's code sketch, replayed from every recording: it parses (Python with
+//! `ast.parse`, shell with `sh -n`), and names no pool API the workload did not use.
+
+use crate::support::{python, repo_root, run_forkcast};
+use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Each API's name as a sketch writes it, with the wire name report.json gives it.
+const NAMES: &[(&str, &str)] = &[
+    ("multiprocessing_pool", "Pool("),
+    ("process_pool_executor", "ProcessPoolExecutor"),
+    ("thread_pool_executor", "ThreadPoolExecutor"),
+    ("thread_pool", "ThreadPool("),
+    ("joblib", "joblib"),
+    ("dask", "dask"),
+    ("ray", "ray."),
+    ("make", "make -j"),
+    ("xargs", "xargs"),
+];
+
+fn recordings() -> Vec<PathBuf> {
+    let root = repo_root().join("fixtures/recordings");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("variants"))
+        .expect("fixtures/recordings/variants")
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs.insert(0, root.join("lab01"));
+    dirs
+}
+
+/// Feeds `text` to a checker's stdin; its exit status and stderr.
+fn check(mut cmd: Command, text: &str) -> (bool, String) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the checker starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// The "What to do" paragraph and its code block, from the markdown report.
+fn what_to_do(markdown: &str) -> Option<(String, Option<(String, String)>)> {
+    let start = markdown.find("**What to do:**")?;
+    let rest = &markdown[start..];
+    let sentence = rest.lines().next()?.to_string();
+    let after = &rest[sentence.len()..];
+    let block = after.trim_start().strip_prefix("```").and_then(|b| {
+        let (lang, body) = b.split_once('\n')?;
+        let end = body.find("```")?;
+        Some((lang.to_string(), body[..end].to_string()))
+    });
+    Some((sentence, block))
+}
+
+#[test]
+fn every_recordings_sketch_parses_and_names_only_the_apis_it_used() {
+    let mut with_code = 0;
+    let mut shell = 0;
+    for dir in recordings() {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let out = run_forkcast(&["report", &dir.display().to_string(), "--format", "markdown"]);
+        out.expect(out.code == Some(0), "the markdown exporter runs");
+        let json = run_forkcast(&["report", &dir.display().to_string(), "--json"]);
+        let report: Value = serde_json::from_str(&json.stdout).expect("report JSON");
+        let used: Vec<String> = report["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["summary"]["apis"].as_array().cloned().unwrap_or_default())
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect();
+        let Some((sentence, block)) = what_to_do(&out.stdout) else {
+            out.expect(
+                used.is_empty() || report["diagnosis"]["recommendation"]["model"].is_null(),
+                &format!("{name}: a workload whose API is known gets advice in its terms"),
+            );
+            continue;
+        };
+        let text = format!(
+            "{sentence}\n{}",
+            block.as_ref().map_or("", |(_, code)| code.as_str())
+        );
+        for (wire, written) in NAMES {
+            // ThreadPool( is also in ThreadPoolExecutor's name; Pool( in ThreadPool('s.
+            let named = match *wire {
+                "thread_pool" => text.contains("ThreadPool(") && !text.contains("Executor"),
+                "multiprocessing_pool" => text.contains("ctx.Pool(") || text.contains("mp.Pool("),
+                _ => text.contains(written),
+            };
+            assert!(
+                !named || used.iter().any(|u| u == wire),
+                "{name}: the sketch names {written} but the workload used {used:?}:\n{text}"
+            );
+        }
+        let Some((lang, code)) = block else { continue };
+        with_code += 1;
+        let (ok, err) = if lang == "python" {
+            let mut cmd = Command::new(python());
+            cmd.args(["-c", "import ast, sys; ast.parse(sys.stdin.read())"]);
+            check(cmd, &code)
+        } else {
+            assert_eq!(lang, "sh", "{name}");
+            shell += 1;
+            let mut cmd = Command::new("sh");
+            cmd.arg("-n");
+            check(cmd, &code)
+        };
+        assert!(
+            ok,
+            "{name}: the {lang} sketch does not parse: {err}\n{code}"
+        );
+    }
+    assert!(
+        with_code >= 15 && shell >= 2,
+        "most recordings get code ({with_code}, {shell} in shell)"
+    );
+}
