@@ -4,6 +4,7 @@ mod advice;
 pub mod cited;
 mod confidence;
 mod findings;
+pub mod free_threaded;
 pub mod sketch;
 mod steps;
 pub mod thresholds;
@@ -175,6 +176,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         start_method: start,
     };
     let mut findings = findings::findings(m, a);
+    findings.extend(free_threaded::finding(m));
     findings.extend(advice::for_goal(m, a, &steps, &recommendation));
     Diagnosis {
         recommendation,

@@ -5,7 +5,7 @@ use super::{primary_points, round, step};
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Layout};
 use crate::diagnose::thresholds::{threads_scale_efficiency, GIL_SHARE_Z, THREADS_SCALE_MARGINAL};
-use crate::diagnose::{Answer, Step};
+use crate::diagnose::{free_threaded, Answer, Step};
 use crate::measure::{Measurements, ResourceKind};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -34,6 +34,9 @@ pub fn threads_scale(m: &Measurements, a: &Analysis) -> Step {
         measured_threads(&mut st, &pts, cores);
         st.measured.insert("params".into(), json!(series.params));
         cross_check(&mut st, m, a, cores);
+        let scaled = st.answer == Answer::Yes;
+        st.evidence
+            .push_str(free_threaded::contention_note(m, scaled).unwrap_or_default());
         return st;
     }
     from_gil(&mut st, &primary_points(m, a), cores);
@@ -228,7 +231,8 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
     let max_n = pts.iter().map(|(n, _)| *n).max().unwrap_or(1);
     let n = max_n.min(cores).max(2);
     let held = match (free_threaded, gil) {
-        (true, _) => 0.0,
+        // No GIL to take turns on: the locks the workers waited on are what stays serial.
+        (true, _) => free_threaded::lock_share(pts),
         (false, Some((h, _))) => h,
         (false, None) => {
             st.evidence = "No run had its workers as threads of one process, and no GIL figure \
@@ -276,6 +280,7 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
     };
     let verdict = match st.answer {
         Answer::Yes => "threads would scale, without starting processes or pickling",
+        Answer::No if free_threaded => "threads would take turns on those locks",
         Answer::No => "threads would take turns on the GIL",
         Answer::Unknown => {
             "too few knocks to tell which side of the bar the work is on: run longer, or sweep \
@@ -284,10 +289,12 @@ fn from_gil(st: &mut Step, pts: &[(u32, &PointSummary)], cores: u32) {
     };
     if free_threaded {
         st.measured.insert("free_threaded".into(), json!(true));
+        st.measured
+            .insert("lock_share".into(), json!(round(held, 3)));
         st.evidence = format!(
-            "The interpreter is a free-threaded build running with the GIL off, so threads run \
-             Python in parallel: {n} threads could reach a speedup of {predicted:.2} (efficiency \
-             {eff:.2}, against {bar:.2} needed at {n}){beside}: {verdict}."
+            "{}; {n} threads could reach a speedup of {predicted:.2} (efficiency {eff:.2}, \
+             against {bar:.2} needed at {n}){beside}: {verdict}.",
+            free_threaded::predicted_words(held)
         );
         return;
     }
