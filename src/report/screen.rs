@@ -57,6 +57,7 @@ impl Exporter for Screen {
                 &format!("status: {}", super::terminal::status_words(r.status)),
             );
         }
+        faults(&mut o, r, w);
         o.push('\n');
         table(&mut o, r, w);
         accounting(&mut o, r, w);
@@ -159,6 +160,25 @@ fn table(o: &mut String, r: &Report, width: usize) {
     o.push('\n');
 }
 
+/// How many runs did not simply succeed (the runner's faults; `-v` lists each).
+fn faults(o: &mut String, r: &Report, width: usize) {
+    let faulty = r
+        .points
+        .iter()
+        .flat_map(|p| &p.measured.runs)
+        .filter(|run| run.outcome.as_ref().is_some_and(|o| !o.faults.is_empty()))
+        .count();
+    if faulty > 0 {
+        wrap(
+            o,
+            width,
+            "",
+            "  ",
+            &format!("faults: {faulty} runs did not simply succeed (-v lists each)"),
+        );
+    }
+}
+
 /// One line per point: the ideal cores, each loss, the useful cores.
 fn accounting(o: &mut String, r: &Report, width: usize) {
     if !r.points.iter().any(|p| p.summary.accounting.is_some()) {
@@ -211,12 +231,21 @@ fn verdict(o: &mut String, r: &Report, width: usize) {
 pub fn deciding_figure(st: &Step) -> Option<String> {
     let f = |k: &str| st.measured.get(k).and_then(Value::as_f64);
     let pct = |x: f64| format!("{:.0} %", x * 100.0);
-    let at = |k: &str| f(k).map(|n| format!(" at {n:.0}")).unwrap_or_default();
+    let at = |k: &str| {
+        f(k).map(|n| match n as u32 {
+            1 => " at 1 worker".to_string(),
+            n => format!(" at {n} workers"),
+        })
+        .unwrap_or_default()
+    };
     match st.id.as_str() {
         "cpu_bound" => f("work_on_cpu_share")
             .or_else(|| f("steady_on_cpu_share"))
             .or_else(|| f("on_cpu_share"))
             .map(|x| format!("workers on CPU {} of their work{}", pct(x), at("workers"))),
+        "threads_scale" if st.measured.is_empty() => {
+            Some("no threads run, no GIL figure: sweep a threads mode".into())
+        }
         "threads_scale" => match (f("efficiency"), f("predicted_efficiency")) {
             (Some(e), _) => Some(format!(
                 "efficiency {e:.2} with {:.0} threads{}",
@@ -234,15 +263,20 @@ pub fn deciding_figure(st: &Step) -> Option<String> {
             _ => None,
         },
         "large_payload" => {
-            let per = f("ipc_bytes_per_task")?;
+            let moved = match (f("ipc_bytes_per_task"), f("ipc_bytes")) {
+                (Some(per), _) => format!("{} per task", bytes(per)),
+                (None, Some(all)) => format!("{} between processes in all", bytes(all)),
+                (None, None) => return None,
+            };
             Some(format!(
-                "{} per task{}",
-                bytes(per),
+                "{moved}{}",
                 f("ipc_tax")
                     .map(|t| format!(", pickling {:.1} % of CPU", t * 100.0))
                     .unwrap_or_default()
             ))
         }
+        "shared_sink" if st.measured.is_empty() => Some("no worker waited on a sink".into()),
+        "start_method" if st.measured.is_empty() => Some("no process start measured".into()),
         "shared_sink" => f("wait_share").map(|x| {
             let kind = st
                 .measured
@@ -355,6 +389,9 @@ fn recommendation(o: &mut String, r: &Report, width: usize) {
     let d = r.diagnosis;
     let words = recommendation_sentence(r);
     wrap(o, width, "recommendation: ", "  ", &words);
+    if let Some(case) = crate::diagnose::free_threaded::finding(r.measurements) {
+        wrap(o, width, "", "  ", &case);
+    }
     let reasons = d.confidence_reasons.len();
     let conf = if reasons == 0 {
         format!("confidence: {}", confidence_word(d))
