@@ -396,8 +396,12 @@ fn recommendation(o: &mut String, r: &Report, width: usize) {
     let conf = if reasons == 0 {
         format!("confidence: {}", confidence_word(d))
     } else {
+        let more = match reasons {
+            1 => String::new(),
+            n => format!("; {} more with -v", n - 1),
+        };
         format!(
-            "confidence: {} ({}; -v for the rest)",
+            "confidence: {} ({}{more})",
             confidence_word(d),
             d.confidence_reasons[0]
         )
