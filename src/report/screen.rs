@@ -214,11 +214,11 @@ fn verdict(o: &mut String, r: &Report, width: usize) {
         .diagnosis
         .steps
         .iter()
-        .map(|s| s.id.chars().count())
+        .map(|s| s.id.as_str().chars().count())
         .max()
         .unwrap_or(0);
     for st in &r.diagnosis.steps {
-        let first = format!("  {:<idw$}  {:<7}  ", st.id, answer_word(st.answer));
+        let first = format!("  {:<idw$}  {:<7}  ", st.id.as_str(), answer_word(st.answer));
         let rest = " ".repeat(first.chars().count());
         let figure = deciding_figure(st).unwrap_or_else(|| "no figure (-v says why)".into());
         wrap(o, width, &first, &rest, &figure);
