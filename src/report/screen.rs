@@ -218,7 +218,11 @@ fn verdict(o: &mut String, r: &Report, width: usize) {
         .max()
         .unwrap_or(0);
     for st in &r.diagnosis.steps {
-        let first = format!("  {:<idw$}  {:<7}  ", st.id.as_str(), answer_word(st.answer));
+        let first = format!(
+            "  {:<idw$}  {:<7}  ",
+            st.id.as_str(),
+            answer_word(st.answer)
+        );
         let rest = " ".repeat(first.chars().count());
         let figure = deciding_figure(st).unwrap_or_else(|| "no figure (-v says why)".into());
         wrap(o, width, &first, &rest, &figure);
