@@ -130,50 +130,73 @@ fn every_recordings_sketch_parses_and_names_only_the_apis_it_used() {
     );
 }
 
-/// A recording edited at the edge into a free-threaded build's (no such interpreter installs
-/// on this host): the report says which case it is, with the GIL off in every worker, or back
-/// on in one of them after its imports.
+/// `variant`'s recording edited at the edge into a free-threaded build's (no such interpreter
+/// installs on this host): every interpreter free-threaded, the GIL off in the ones that ran
+/// tasks, but on in the first of them when `gil_on_in_one`. Replayed with -v.
+fn replay_free_threaded(variant: &str, gil_on_in_one: bool) -> crate::support::Outcome {
+    use crate::support::{read_raw_file, TempDir};
+    let source = repo_root()
+        .join("fixtures/recordings/variants")
+        .join(variant);
+    let mut raw = read_raw_file(&source);
+    let mut first = true;
+    for point in raw["measurements"]["points"].as_array_mut().unwrap() {
+        for run in point["runs"].as_array_mut().unwrap() {
+            let procs = &mut run["probes"]["python"]["processes"];
+            for p in procs.as_array_mut().into_iter().flatten() {
+                let worker = p["tasks"].as_u64().unwrap_or(0) > 0;
+                p["free_threaded"] = Value::Bool(true);
+                p["gil_enabled"] = Value::Bool(!worker || (gil_on_in_one && first));
+                first &= !worker;
+            }
+        }
+    }
+    let dir = TempDir::new("free-threaded");
+    let file = std::fs::File::create(dir.join("raw.json.gz")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    serde_json::to_writer(&mut gz, &raw).unwrap();
+    gz.finish().unwrap();
+    let raw_path = dir.join("raw.json.gz").display().to_string();
+    let out = run_forkcast(&["report", &raw_path, "-v"]);
+    out.expect(out.code == Some(0), "the edited recording replays");
+    out
+}
+
+/// The report says which case it is: the GIL off in every worker, or back on in one of them
+/// after its imports; a GIL build is not called free-threaded.
 #[test]
 fn the_report_says_which_free_threaded_case_the_workers_ran_in() {
-    use crate::support::{read_raw_file, TempDir};
-    let source = repo_root().join("fixtures/recordings/variants/01_processes_pure");
     for (gil_on_in_one, want) in [
         (false, "with the GIL off in the workers"),
         (true, "ran with the GIL on after their imports"),
     ] {
-        let mut raw = read_raw_file(&source);
-        let mut first = true;
-        for point in raw["measurements"]["points"].as_array_mut().unwrap() {
-            for run in point["runs"].as_array_mut().unwrap() {
-                let procs = &mut run["probes"]["python"]["processes"];
-                for p in procs.as_array_mut().into_iter().flatten() {
-                    let worker = p["tasks"].as_u64().unwrap_or(0) > 0;
-                    p["free_threaded"] = Value::Bool(true);
-                    p["gil_enabled"] = Value::Bool(!worker || (gil_on_in_one && first));
-                    first &= !worker;
-                }
-            }
-        }
-        let dir = TempDir::new("free-threaded");
-        let file = std::fs::File::create(dir.join("raw.json.gz")).unwrap();
-        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-        serde_json::to_writer(&mut gz, &raw).unwrap();
-        gz.finish().unwrap();
-        let out = run_forkcast(&[
-            "report",
-            &dir.join("raw.json.gz").display().to_string(),
-            "-v",
-        ]);
-        out.expect(out.code == Some(0), "the edited recording replays");
+        let out = replay_free_threaded("01_processes_pure", gil_on_in_one);
         out.expect(
             out.stdout.contains("Free-threaded CPython"),
             "the case is named",
         );
         out.expect(out.stdout.contains(want), want);
-        let plain = run_forkcast(&["report", &source.display().to_string(), "-v"]);
-        plain.expect(
-            !plain.stdout.contains("Free-threaded"),
-            "a GIL build is not called free-threaded",
-        );
     }
+    let source = repo_root().join("fixtures/recordings/variants/01_processes_pure");
+    let plain = run_forkcast(&["report", &source.display().to_string(), "-v"]);
+    plain.expect(
+        !plain.stdout.contains("Free-threaded"),
+        "a GIL build is not called free-threaded",
+    );
+}
+
+/// Threads measured on a free-threaded build with the GIL off that did not scale: the report
+/// calls it contention, not a GIL.
+#[test]
+fn threads_that_do_not_scale_with_the_gil_off_are_called_contention() {
+    let out = replay_free_threaded("01_threads_pure", false);
+    let threads = out
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("threads_scale"))
+        .unwrap_or_default();
+    out.expect(
+        threads.contains(" no ") && threads.contains("this is contention"),
+        "threads_scale names contention",
+    );
 }
