@@ -87,6 +87,11 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Print the full text (every step's evidence, rule and source) instead of the summary
+    /// that fits one screen.
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Run the command through `sh -c` (one string) instead of as argv.
     #[arg(long)]
     pub shell: bool,
@@ -180,6 +185,11 @@ pub struct ReportArgs {
     /// Same as --format json.
     #[arg(long)]
     pub json: bool,
+
+    /// With --format text: the full text (every step's evidence, rule and source) instead of
+    /// the summary that fits one screen.
+    #[arg(short, long)]
+    pub verbose: bool,
 
     /// Write report.html into the -o folder (default: the saved sweep's folder).
     #[arg(long)]

@@ -5,6 +5,7 @@
 //! is 1 / wall time; the report says so.
 
 pub mod accounting;
+pub mod api;
 pub mod gil;
 pub mod ipc;
 pub mod point;

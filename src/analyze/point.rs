@@ -108,6 +108,10 @@ pub struct PointSummary {
     pub pss_bytes_per_worker: Option<f64>,
     /// How the workers were laid out at this point (from the sampler).
     pub worker_layout: Option<Layout>,
+    /// The pool APIs or process-per-task tools that ran the tasks (python probe; the sampler's
+    /// task processes' parent), for advice in the workload's own terms.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub apis: Vec<super::api::PoolApi>,
     /// Tasks seen from outside, without a probe: the short-lived processes of a
     /// process-per-task tool (make -j, xargs -P, `cmd &` and `wait`), their lives as task
     /// durations, pooled over the runs; absent for other layouts.
@@ -232,6 +236,7 @@ pub fn summarize_point(
         .collect();
     let sampled: Vec<(&SamplerData, &Workers, &workers::PoolClues)> =
         identified.iter().map(|(_, d, w, c)| (*d, w, c)).collect();
+    s.apis = super::api::of_point(&ok, sampled.iter().map(|(d, w, _)| (*d, *w)));
     if !sampled.is_empty() {
         let layout = most_common(sampled.iter().map(|(_, w, _)| w.layout));
         s.worker_layout = Some(layout);

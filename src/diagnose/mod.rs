@@ -15,7 +15,9 @@ mod advice;
 pub mod cited;
 mod confidence;
 mod findings;
+pub mod free_threaded;
 mod read;
+pub mod sketch;
 mod step;
 pub mod thresholds;
 mod verdict;
@@ -128,6 +130,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
         },
     );
     let mut findings = findings::findings(m, a);
+    findings.extend(free_threaded::finding(m));
     findings.extend(advice::for_goal(
         a,
         &advice::FromSteps {

@@ -262,6 +262,11 @@ pub struct PythonProcess {
     /// the GIL off; None when the record predates the field.
     #[serde(default)]
     pub gil_enabled: Option<bool>,
+    /// A free-threaded build (Py_GIL_DISABLED); `gil_enabled` is then read again at the first
+    /// task, after the worker's imports (an extension can turn the GIL back on). None when the
+    /// record predates the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_threaded: Option<bool>,
 }
 
 /// One process started by multiprocessing, as its parent saw it.

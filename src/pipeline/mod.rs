@@ -79,7 +79,11 @@ pub fn run(given: &RunArgs) -> anyhow::Result<Exit> {
         std::io::stdout().lock().write_all(&written.json)?;
     } else if !given.quiet {
         let mut out = std::io::stdout().lock();
-        out.write_all(&written.text)?;
+        out.write_all(if given.verbose {
+            &written.text
+        } else {
+            &written.screen
+        })?;
         writeln!(out, "\nreport: {}", report_path.display())?;
     }
     if let Some(error) = written.analysed.error() {
@@ -113,7 +117,11 @@ pub fn run(given: &RunArgs) -> anyhow::Result<Exit> {
 pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
     let saved = saved::load_saved(&args.saved)?;
     let (m, status) = (&saved.measurements, saved.status);
-    let format = if args.json { Format::Json } else { args.format };
+    let format = if args.json {
+        Format::Json
+    } else {
+        args.format.verbose(args.verbose)
+    };
     let (analysed, raw) = match &args.output {
         Some(dir) => {
             plan::check_output_dir(dir)?;

@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 pub struct Written {
     pub analysed: Analysed,
     pub json: Vec<u8>,
+    /// The full text (summary.txt).
     pub text: Vec<u8>,
+    /// The summary on one screen.
+    pub screen: Vec<u8>,
 }
 
 /// Writes raw.json.gz, then analyses and writes report.json, summary.txt and the report's
@@ -28,14 +31,15 @@ pub fn save(
 ) -> anyhow::Result<Written> {
     write_raw(&dir.join(RAW_FILE), m, status)?;
     let mut analysed = analyse(m);
-    let export = |analysed: &Analysed| -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    let export = |analysed: &Analysed| -> anyhow::Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
         Ok((
             export(m, analysed, status, Some(RAW_FILE), Format::Json)?,
+            export(m, analysed, status, Some(RAW_FILE), Format::TextVerbose)?,
             export(m, analysed, status, Some(RAW_FILE), Format::Text)?,
         ))
     };
     // An exporter's panic costs the verdict like an analysis panic does, never the run.
-    let (json, text) = match guard(|| export(&analysed)) {
+    let (json, text, screen) = match guard(|| export(&analysed)) {
         Ok(done) => done?,
         Err(panic) => {
             analysed = Analysed::Failed(format!("writing the report: {panic}"));
@@ -54,6 +58,7 @@ pub fn save(
         analysed,
         json,
         text,
+        screen,
     })
 }
 

@@ -78,12 +78,24 @@ fn recommendation(o: &mut String, r: &Report) -> std::fmt::Result {
         o,
         "<section id=\"recommendation\"><h2>Recommendation</h2><div class=\"verdict\">"
     )?;
+    write!(
+        o,
+        "<p class=\"todo\">{}</p>",
+        esc(&super::screen::recommendation_sentence(r))
+    )?;
+    if let Some(code) = crate::diagnose::sketch::sketch(r.analysis, d).and_then(|s| s.code) {
+        write!(o, "<pre class=\"sketch\"><code>{}</code></pre>", esc(&code))?;
+    }
     let fields = serde_json::to_value(&d.recommendation).unwrap_or_default();
     let mut any = false;
     if let Some(map) = fields.as_object() {
         o.push_str("<dl>");
         for (k, v) in map {
-            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            // A field that does not apply (no process pool for a start method) is a dash.
+            let v = match v {
+                serde_json::Value::Null => "—".to_string(),
+                v => v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            };
             write!(o, "<div><dt>{}</dt><dd>{}</dd></div>", esc(k), esc(&v))?;
             any = true;
         }
@@ -104,6 +116,14 @@ fn recommendation(o: &mut String, r: &Report) -> std::fmt::Result {
         o.push_str("</ul>");
     }
     o.push_str("</div>");
+    let what_ifs = super::screen::what_if_lines(r);
+    if !what_ifs.is_empty() {
+        o.push_str("<h3>What each fix buys</h3><ul class=\"what-if\">");
+        for w in &what_ifs {
+            write!(o, "<li>{}</li>", esc(w))?;
+        }
+        o.push_str("</ul>");
+    }
     if !d.findings.is_empty() {
         o.push_str("<h3>Findings</h3><ul class=\"findings\">");
         for f in &d.findings {
@@ -162,6 +182,7 @@ fn value(v: &serde_json::Value) -> String {
             }
         }
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".into(),
         other => other.to_string(),
     }
 }
@@ -384,6 +405,8 @@ h3{font-size:16px;margin:16px 0 6px}code{font:13px/1.4 ui-monospace,Menlo,Consol
 .verdict{border:2px solid var(--yes);border-radius:8px;padding:10px 16px;background:#f2faf6}\
 .verdict dl{display:flex;flex-wrap:wrap;gap:6px 28px;margin:4px 0}.verdict dt{font-size:12px;color:var(--mute)}\
 .verdict dd{margin:0;font-size:19px;font-weight:600}\
+.todo{font-size:17px;font-weight:600;margin:4px 0 8px}\
+.sketch{background:#f3f3f3;border-radius:4px;padding:8px 10px;overflow-x:auto;margin:6px 0 10px}\
 .confidence strong{text-transform:uppercase}.confidence.low strong{color:#b00020}.confidence.medium strong{color:var(--unk)}\
 .confidence.high strong{color:var(--yes)}.reasons{margin:4px 0;color:var(--mute);font-size:13px}\
 .steps{padding-left:22px}.steps li{margin:0 0 12px}.q{font-weight:600}.id{font-family:ui-monospace,monospace;font-weight:400;color:var(--mute)}\

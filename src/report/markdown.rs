@@ -110,6 +110,7 @@ impl Exporter for Markdown {
             recommendation_words(d),
             confidence_word(d)
         )?;
+        what_to_do(&mut o, r)?;
         for why in &d.confidence_reasons {
             writeln!(o, "- confidence lowered: {}", cell(why))?;
         }
@@ -118,6 +119,22 @@ impl Exporter for Markdown {
         }
         Ok(o.into_bytes())
     }
+}
+
+/// The recommendation in words, and a few lines of code for the API the workload used.
+fn what_to_do(o: &mut String, r: &Report) -> std::fmt::Result {
+    let Some(s) = crate::diagnose::sketch::sketch(r.analysis, r.diagnosis) else {
+        return Ok(());
+    };
+    writeln!(o, "**What to do:** {}\n", cell(&s.sentence))?;
+    if let Some(code) = &s.code {
+        let lang = match s.lang {
+            crate::diagnose::sketch::Lang::Python => "python",
+            crate::diagnose::sketch::Lang::Shell => "sh",
+        };
+        writeln!(o, "```{lang}\n{code}```\n")?;
+    }
+    Ok(())
 }
 
 /// One row per point: the ideal cores, the cores each cause lost, the useful cores and the

@@ -11,6 +11,7 @@ mod pick;
 pub mod plots;
 pub mod progress;
 pub mod render;
+pub mod screen;
 mod terminal;
 pub mod trace;
 pub mod visuals;
@@ -48,7 +49,7 @@ pub struct Picture {
 /// one enum arm per exporter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// The terminal summary (what `forkcast run` prints, and summary.txt).
+    /// The summary on one screen (what `forkcast run` prints); with `-v`, the full text.
     Text,
     /// report.json, the contract.
     Json,
@@ -56,12 +57,25 @@ pub enum Format {
     Markdown,
     /// One row per point, for spreadsheets.
     Csv,
+    /// The full text (summary.txt, and `text` with `-v`): every step's evidence, rule and
+    /// source.
+    #[value(skip)]
+    TextVerbose,
 }
 
 impl Format {
+    /// `-v` turns the one-screen summary into the full text.
+    pub fn verbose(self, verbose: bool) -> Format {
+        match self {
+            Format::Text if verbose => Format::TextVerbose,
+            other => other,
+        }
+    }
+
     pub fn exporter(self) -> Box<dyn Exporter> {
         match self {
-            Format::Text => Box::new(Terminal),
+            Format::Text => Box::new(screen::Screen::from_env()),
+            Format::TextVerbose => Box::new(Terminal),
             Format::Json => Box::new(Json),
             Format::Markdown => Box::new(Markdown),
             Format::Csv => Box::new(Csv),

@@ -46,7 +46,7 @@ impl Exporter for Terminal {
 }
 
 /// `--runs auto`: how many rounds, what the first added one was for, and why it stopped.
-fn rounds_line(r: &Rounds) -> String {
+pub(super) fn rounds_line(r: &Rounds) -> String {
     let n = r.measured_rounds();
     let mut line = format!("measured {n} rounds (--runs auto)");
     if let Some(first) = r.added.first() {

@@ -18,6 +18,7 @@ mod rounds;
 mod sampler;
 mod secrets;
 mod shapes;
+mod sketches;
 mod support;
 mod switches;
 mod verdicts;

@@ -286,3 +286,72 @@ fn trace_json_has_a_track_per_thread_and_spans_cover_what_the_sampler_saw() {
     let running: Vec<&Value> = of("X").filter(|e| e["name"] == "running").collect();
     assert!(!running.is_empty(), "a CPU-bound pool shows running spans");
 }
+
+/// The recommendation card, replayed from recordings and read in Chromium: what to do in words
+/// before the fields, the code for the API the workload used, and a dash (never `null`) for a
+/// field that does not apply.
+#[test]
+fn the_recommendation_card_says_what_to_do_first_and_dashes_what_does_not_apply() {
+    let Some(exe) = chromium::find() else { return };
+    let mut browser = Browser::launch(&exe);
+    for (variant, words, code) in [
+        // ThreadPoolExecutor only: no process pool ran, so no start method applies.
+        (
+            "01_threads_pure",
+            "Run the tasks in processes rather than ThreadPoolExecutor",
+            None,
+        ),
+        (
+            "05_skewed_chunk1",
+            "Use multiprocessing.Pool with",
+            Some("pool.imap_unordered(work, items, chunksize=1)"),
+        ),
+        (
+            "xargs_uneven",
+            "Use xargs -P with 2 workers",
+            Some("xargs -P 2 -n 1"),
+        ),
+    ] {
+        let dir = TempDir::new("card");
+        let recording = crate::support::repo_root()
+            .join("fixtures/recordings/variants")
+            .join(variant);
+        let out = crate::support::run_forkcast(&[
+            "report",
+            &recording.display().to_string(),
+            "-o",
+            &dir.str(),
+            "--html",
+        ]);
+        out.expect(out.code == Some(0), "the report is written");
+        let url = format!("file://{}", dir.join("report.html").display());
+        let page = browser.load(&url, &["recommendation"]);
+        assert_eq!(page.console_errors, Vec::<String>::new(), "{variant}");
+        let text = &page.text;
+        let card = &text[text.find("Recommendation").expect("the card")
+            ..text.find("Decision path").expect("the path")];
+        let said = card
+            .find(words)
+            .unwrap_or_else(|| panic!("{variant}: the card says {words:?}:\n{card}"));
+        let fields = card.find("model").expect("the fields");
+        assert!(said < fields, "{variant}: words before the fields:\n{card}");
+        assert!(!text.contains("null"), "{variant}: no null on the page");
+        if variant == "01_threads_pure" {
+            assert!(
+                card.contains("start_method\n—") || card.contains("start_method —"),
+                "{variant}: a start method without a process pool is a dash:\n{card}"
+            );
+        }
+        if let Some(code) = code {
+            assert!(
+                card.contains(code),
+                "{variant}: the card shows {code:?}:\n{card}"
+            );
+        }
+        let rect = page.rects[0].expect("#recommendation is laid out");
+        assert!(
+            inked_share_in(&page.screenshot_png, Some(rect)) > 0.03,
+            "{variant}: the card is drawn"
+        );
+    }
+}

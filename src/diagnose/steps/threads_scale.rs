@@ -8,6 +8,7 @@ use crate::analyze::point::PointSummary;
 use crate::analyze::select::{largest_parallel, primary_points, series_points};
 use crate::analyze::stats::wilson_interval;
 use crate::analyze::{parallel_cores, Analysis, Layout};
+use crate::diagnose::free_threaded as ft;
 use crate::diagnose::step::{round, Measured, Step, Words};
 use crate::diagnose::thresholds::{threads_scale_efficiency, GIL_SHARE_Z, THREADS_SCALE_MARGINAL};
 use crate::diagnose::{Answer, StepId};
@@ -52,6 +53,9 @@ pub struct Gil {
     /// min(cores, largest count), at least 2.
     pub workers: u32,
     pub free_threaded: bool,
+    /// On a free-threaded build, the share of the workers' time waiting on locks: what
+    /// threads would still take turns on.
+    pub lock_share: f64,
     pub knocks: PooledKnocks,
     /// The processes' own speedup at their largest parallel count, stated beside.
     pub processes: Option<(u32, f64)>,
@@ -59,10 +63,11 @@ pub struct Gil {
 }
 
 impl Gil {
-    /// The held share the prediction uses: none on a free-threaded build; None unmeasured.
+    /// The held share the prediction uses: on a free-threaded build the locks' share (no GIL
+    /// to take turns on); None unmeasured.
     fn held(&self) -> Option<f64> {
         if self.free_threaded {
-            Some(0.0)
+            Some(self.lock_share)
         } else {
             self.knocks.held_share()
         }
@@ -81,6 +86,8 @@ pub enum Figures {
         params: BTreeMap<String, String>,
         run: Option<ThreadsRun>,
         gil: Option<Gil>,
+        /// The threads ran on a free-threaded build with the GIL off.
+        gil_off: bool,
     },
     GilOnly(Gil),
 }
@@ -94,6 +101,7 @@ pub fn figures(m: &Measurements, a: &Analysis) -> Figures {
             params: series.params.clone(),
             run: threads_run(&pts, cores),
             gil: with_layout(Layout::Processes).map(|p| gil(&series_points(m, a, p), cores)),
+            gil_off: ft::gil_off(m),
         };
     }
     Figures::GilOnly(gil(&primary_points(m, a), cores))
@@ -116,6 +124,11 @@ fn gil(pts: &[(u32, &PointSummary)], cores: u32) -> Gil {
     Gil {
         workers: max_n.min(cores).max(2),
         free_threaded: free_threaded(pts),
+        lock_share: if free_threaded(pts) {
+            ft::lock_share(pts)
+        } else {
+            0.0
+        },
         knocks: pooled_knocks(pts),
         processes: largest_parallel(pts, cores, |s| s.efficiency.is_some())
             .and_then(|(pn, s)| Some((pn, s.speedup?))),
@@ -262,6 +275,7 @@ fn measured_gil(g: &Gil, d: Option<GilDecision>, out: &mut Measured) {
     );
     if g.free_threaded {
         out.put("free_threaded", true);
+        out.put("lock_share", round(g.lock_share, 3));
         return;
     }
     let (lo, hi) = d.held_bounds;
@@ -280,7 +294,9 @@ fn measured(f: &Figures, d: &Decision) -> Measured {
     let mut out = Measured::default();
     match f {
         Figures::GilOnly(g) => measured_gil(g, d.gil, &mut out),
-        Figures::Threads { params, run, gil } => {
+        Figures::Threads {
+            params, run, gil, ..
+        } => {
             // Beside an answering threads run, the GIL figure's keys that the run has not.
             if let (Some(g), Some(check)) = (gil, d.cross_check) {
                 measured_gil(g, d.gil, &mut out);
@@ -343,6 +359,7 @@ fn gil_evidence(g: &Gil, d: Option<GilDecision>) -> String {
         .unwrap_or_default();
     let verdict = match d.answer {
         Answer::Yes => "threads would scale, without starting processes or pickling",
+        Answer::No if g.free_threaded => "threads would take turns on those locks",
         Answer::No => "threads would take turns on the GIL",
         Answer::Unknown => {
             "too few knocks to tell which side of the bar the work is on: run longer, or sweep \
@@ -351,9 +368,9 @@ fn gil_evidence(g: &Gil, d: Option<GilDecision>) -> String {
     };
     if g.free_threaded {
         return format!(
-            "The interpreter is a free-threaded build running with the GIL off, so threads run \
-             Python in parallel: {n} threads could reach a speedup of {predicted:.2} (efficiency \
-             {eff:.2}, against {bar:.2} needed at {n}){beside}: {verdict}."
+            "{}; {n} threads could reach a speedup of {predicted:.2} (efficiency {eff:.2}, \
+             against {bar:.2} needed at {n}){beside}: {verdict}.",
+            ft::predicted_words(g.lock_share)
         );
     }
     let (h_lo, h_hi) = d.held_bounds;
@@ -378,8 +395,11 @@ fn gil_evidence(g: &Gil, d: Option<GilDecision>) -> String {
 fn evidence(f: &Figures, d: &Decision) -> String {
     match f {
         Figures::GilOnly(g) => gil_evidence(g, d.gil),
-        Figures::Threads { run, gil, .. } => {
-            let said = run_evidence(run.as_ref());
+        Figures::Threads {
+            run, gil, gil_off, ..
+        } => {
+            let note = ft::contention_note(*gil_off, d.answer == Answer::Yes).unwrap_or_default();
+            let said = format!("{}{note}", run_evidence(run.as_ref()));
             let (Some(g), Some(check)) = (gil, d.cross_check) else {
                 return said;
             };

@@ -185,6 +185,49 @@ fn a_free_threaded_build_is_said_to_be_one() {
     assert!(st.evidence.contains("free-threaded"), "{}", st.evidence);
 }
 
+/// With the GIL off, threads are predicted from the locks the process workers waited on: half
+/// their time on a lock leaves two threads an efficiency of 0.67, under the bar.
+#[test]
+fn a_free_threaded_build_predicts_threads_from_the_locks_measured() {
+    use crate::analyze::accounting::{Accounting, Figure};
+    let fig = |v: f64| Figure {
+        value: v,
+        low: v,
+        high: v,
+    };
+    let mut s = pool("fork", 1, 0.02, 0, 0);
+    s.pools.as_mut().unwrap().gil_enabled = Some(false);
+    let mut locked = s.clone();
+    locked.accounting = Some(Accounting {
+        workers: 2,
+        lost_cores: [("locks".to_string(), fig(1.0))].into_iter().collect(),
+        useful_cores: fig(1.0),
+        computation_scaling: None,
+        baseline_efficiency: None,
+        speedup: None,
+        runs: 1,
+        sources: vec![],
+        per_run: vec![],
+    });
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, s), (2, 3.0, locked)],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, StepId::ThreadsScale);
+    assert_eq!(st.answer, Answer::No, "{}", st.evidence);
+    assert_eq!(st.measured["lock_share"], 0.5);
+    assert!(
+        st.evidence
+            .contains("predicted from the locks measured, not a GIL")
+            && st.evidence.contains("take turns on those locks"),
+        "{}",
+        st.evidence
+    );
+}
+
 #[test]
 fn a_single_threaded_parent_gets_fork_and_a_threaded_one_forkserver() {
     let (m, a) = sweep(

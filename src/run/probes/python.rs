@@ -252,8 +252,13 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
             cpu_s: ns("KNOCK_CPU_NS"),
         }),
         gil_enabled: match count("GIL") {
-            1 => Some(true),
+            1 | 3 => Some(true),
             2 => Some(false),
+            _ => None,
+        },
+        free_threaded: match count("GIL") {
+            1 => Some(false),
+            2 | 3 => Some(true),
             _ => None,
         },
         ..PythonProcess::default()
@@ -405,9 +410,9 @@ mod tests {
         let knocks = p.gil_knocks.unwrap();
         assert_eq!((knocks.knocks, knocks.held), (40, 10));
         assert_eq!(
-            p.gil_enabled,
-            Some(false),
-            "GIL word 2 is a free-threaded build"
+            (p.gil_enabled, p.free_threaded),
+            (Some(false), Some(true)),
+            "GIL word 2 is a free-threaded build with the GIL off"
         );
     }
 

@@ -66,6 +66,19 @@ pub fn run_forkcast(args: &[&str]) -> Outcome {
     }
 }
 
+/// Runs forkcast with `args` and these environment variables set, to completion.
+pub fn run_forkcast_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let mut cmd = forkcast();
+    cmd.args(args).envs(env.iter().copied());
+    let out = cmd.output().expect("forkcast binary runs");
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        described: format!("COLUMNS etc. {env:?} forkcast {}", args.join(" ")),
+    }
+}
+
 /// A fresh, empty folder under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 
