@@ -1,6 +1,7 @@
 //! One step of the tree as report.json writes it, and what every step builds it from: its
 //! `measured` values (derived from the step's typed figures) and its words.
 
+use super::deciding::Weighed;
 use super::StepId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,6 +30,11 @@ pub struct Step {
     pub evidence: String,
     /// Which measurement produced the figures (procfs sampler, perf_event, rusage, ...).
     pub source: String,
+    /// The one figure that decided, with its interval over the runs; not written (its value
+    /// and interval are in `measured`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub deciding: Option<Weighed>,
 }
 
 /// What a step says about its figures and its decision.
@@ -54,6 +60,7 @@ impl Step {
             threshold: words.threshold,
             evidence: words.evidence,
             source: words.source,
+            deciding: None,
         }
     }
 }
