@@ -207,7 +207,7 @@ pub fn weigh_all(
 }
 
 /// A step left unknown because its figure's interval straddles its bar.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Undecided {
     pub step: StepId,
     pub figure: &'static str,
@@ -229,10 +229,16 @@ pub fn undecided(d: &Diagnosis) -> Vec<Undecided> {
         .filter_map(|s| {
             let w = s.deciding.filter(|w| w.straddles())?;
             let (low, high) = w.interval?;
-            let settle = match w.kind {
-                Some(IntervalKind::Own) => format!(
-                    "a longer measurement: its own interval {low:.3}..{high:.3} must clear {}",
-                    w.figure.bar
+            let settle = match (w.kind, s.id) {
+                (Some(IntervalKind::Own), StepId::ThreadsScale) => format!(
+                    "more GIL knocks (longer runs, or more of them): the held share's interval \
+                     puts {} at {low:.3}..{high:.3}, which must clear {}",
+                    w.figure.name, w.figure.bar
+                ),
+                (Some(IntervalKind::Own), _) => format!(
+                    "more runs: the spread of {} over the runs ({low:.3}..{high:.3}) must clear \
+                     {}",
+                    w.figure.name, w.figure.bar
                 ),
                 _ => format!(
                     "more runs: the interval of {} over the runs ({low:.3}..{high:.3}) must \

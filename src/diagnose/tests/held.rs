@@ -142,3 +142,34 @@ fn intervals_are_a_t_interval_from_three_runs_a_range_from_two_and_the_steps_own
     let fork = Deciding::below("threads_at_start", 1.0, 1.0);
     assert!(fork.yes_at(1.0) && !fork.yes_at(2.0));
 }
+
+#[test]
+fn a_step_within_its_own_interval_is_undecided_too_and_keeps_its_own_interval() {
+    let (m, mut a) = sweep(
+        2,
+        vec![(1, 4.0, busy(0.99)), (2, 3.0, busy(0.99))],
+        Layout::Processes,
+        "throughput",
+    );
+    // The step to 2 workers returned between -0.18 and 0.83 of the ideal gain over its runs.
+    a.points[1].marginal_efficiency_low = Some(-0.18);
+    a.points[1].marginal_efficiency_high = Some(0.83);
+    let d = diagnose(&m, &a);
+    let u = undecided(&d);
+    assert_eq!(u.len(), 1, "{u:?}");
+    assert_eq!(
+        (u[0].step, u[0].figure, u[0].low, u[0].high, u[0].bar),
+        (
+            StepId::WorkerCount,
+            "marginal_efficiency",
+            -0.18,
+            0.83,
+            0.25
+        )
+    );
+    assert!(u[0].settle.contains("more runs"), "{}", u[0].settle);
+    // Tight runs: decided, nothing left to measure.
+    a.points[1].marginal_efficiency_low = Some(0.30);
+    a.points[1].marginal_efficiency_high = Some(0.36);
+    assert!(undecided(&diagnose(&m, &a)).is_empty());
+}
