@@ -219,6 +219,23 @@ pub struct Undecided {
     pub settle: String,
 }
 
+/// One line for the progress and the report.
+impl std::fmt::Display for Undecided {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}'s {} {:.2} ({:.2} to {:.2}) straddles its bar {:.2}; to settle it: {}",
+            self.step.as_str(),
+            self.figure,
+            self.value,
+            self.low,
+            self.high,
+            self.bar,
+            self.settle
+        )
+    }
+}
+
 /// The steps left unknown because their deciding figure straddles its bar: what `--runs auto`
 /// measures more for. A step that decided (worker_count stopping its walk at a noisy step)
 /// is not listed.

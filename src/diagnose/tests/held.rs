@@ -79,6 +79,12 @@ fn a_figure_whose_runs_straddle_the_bar_answers_unknown_and_says_what_would_sett
         (StepId::TaskVariance, "straggler_tail", 0.2, 0.1, 0.3, 0.15)
     );
     assert!(u.settle.contains("more runs"), "{}", u.settle);
+    assert!(
+        u.to_string().starts_with(
+            "task_variance's straggler_tail 0.20 (0.10 to 0.30) straddles its bar 0.15"
+        ),
+        "{u}"
+    );
 }
 
 #[test]
