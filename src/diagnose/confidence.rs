@@ -15,6 +15,8 @@ pub struct FromSteps<'a> {
     pub threads: &'a threads_scale::Figures,
     pub threads_decision: &'a threads_scale::Decision,
     pub worker_count: &'a worker_count::Decision,
+    /// Steps left unknown because their figure straddles its bar over the runs.
+    pub straddling: &'a [StepId],
 }
 
 /// Starts at high and lowers one level per kind of doubt, two for the gravest.
@@ -111,6 +113,16 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &FromSteps) -> (Confidence, 
         "the threads run and the processes' GIL figure disagree on threads_scale (a busy host \
          bends the threads' timing; rerun when it is quiet)"
             .into(),
+    );
+    let straddling: Vec<&str> = steps.straddling.iter().map(|id| id.as_str()).collect();
+    doubt_if(
+        !straddling.is_empty(),
+        1,
+        format!(
+            "undecided over the runs: {} (its figure's interval straddles its bar; more runs \
+             settle it)",
+            straddling.join(", ")
+        ),
     );
     doubt_if(
         steps.cpu_bound == Answer::Unknown,

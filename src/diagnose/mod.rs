@@ -14,12 +14,15 @@
 mod advice;
 pub mod cited;
 mod confidence;
+pub mod deciding;
 mod findings;
 pub mod free_threaded;
 mod read;
+mod runs;
 pub mod sketch;
 mod step;
 pub mod thresholds;
+mod undecided;
 mod verdict;
 
 /// The steps, a file each (src/diagnose/steps/).
@@ -36,9 +39,12 @@ mod steps {
 
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
+use deciding::IntervalKind;
+pub use deciding::{Deciding, Weighed, YesWhen};
 use serde::{Deserialize, Serialize};
 pub use step::{Answer, Step};
 use steps::*;
+pub use undecided::{undecided, Undecided};
 pub use verdict::*;
 
 /// The steps of the tree, in the order `diagnose` walks them; serde writes the snake_case ids
@@ -79,8 +85,27 @@ impl std::fmt::Display for StepId {
     }
 }
 
-/// Walks the tree.
-pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
+/// Every step's figures and decision, in the tree's order.
+struct Walk {
+    payload: Option<large_payload::Figures>,
+    payload_answer: Answer,
+    work: cpu_bound::Figures,
+    work_answer: Answer,
+    threads: threads_scale::Figures,
+    threads_decision: threads_scale::Decision,
+    sinks: shared_sink::Figures,
+    sinks_decision: shared_sink::Decision,
+    goal: latency_goal::Figures,
+    goal_answer: Answer,
+    variance: task_variance::Figures,
+    variance_decision: task_variance::Decision,
+    pools: Option<start_method::Pools>,
+    pools_decision: start_method::Decision,
+    curve: Option<worker_count::Figures>,
+    curve_decision: worker_count::Decision,
+}
+
+fn walk(m: &Measurements, a: &Analysis) -> Walk {
     // large_payload first: when its leaf (references, shared memory) takes the payloads' waits
     // off the workers, cpu_bound judges the work without them.
     let payload = large_payload::figures(m, a);
@@ -99,34 +124,162 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let pools_decision = start_method::decide(pools.as_ref());
     let curve = worker_count::figures(m, a);
     let curve_decision = worker_count::decide(curve.as_ref());
+    Walk {
+        payload,
+        payload_answer,
+        work,
+        work_answer,
+        threads,
+        threads_decision,
+        sinks,
+        sinks_decision,
+        goal,
+        goal_answer,
+        variance,
+        variance_decision,
+        pools,
+        pools_decision,
+        curve,
+        curve_decision,
+    }
+}
+
+impl Walk {
+    /// Each step's deciding figure (latency_goal has none: it is the user's answer).
+    fn deciding(&self) -> Vec<(StepId, Deciding)> {
+        [
+            (StepId::CpuBound, self.work.deciding()),
+            (
+                StepId::ThreadsScale,
+                self.threads.deciding(&self.threads_decision),
+            ),
+            (
+                StepId::LargePayload,
+                self.payload.as_ref().and_then(|f| f.deciding()),
+            ),
+            (StepId::SharedSink, self.sinks.deciding()),
+            (
+                StepId::TaskVariance,
+                self.variance.deciding(&self.variance_decision),
+            ),
+            (
+                StepId::StartMethod,
+                self.pools
+                    .as_ref()
+                    .and_then(|p| p.deciding(&self.pools_decision)),
+            ),
+            (
+                StepId::WorkerCount,
+                self.curve
+                    .as_ref()
+                    .and_then(|c| c.deciding(&self.curve_decision)),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(id, d)| Some((id, d?)))
+        .collect()
+    }
+
+    /// Leaves unknown each step whose figure straddles its bar over the runs, and the
+    /// recommendation field it feeds out. worker_count and the GIL figure decide on their own
+    /// intervals already.
+    fn hold_still(&mut self, straddling: &[StepId]) {
+        for id in straddling {
+            match id {
+                StepId::CpuBound => self.work_answer = Answer::Unknown,
+                StepId::ThreadsScale => self.threads_decision.answer = Answer::Unknown,
+                StepId::LargePayload => self.payload_answer = Answer::Unknown,
+                StepId::SharedSink => {
+                    self.sinks_decision.answer = Answer::Unknown;
+                    self.sinks_decision.sink = None;
+                }
+                StepId::TaskVariance => self.variance_decision.answer = Answer::Unknown,
+                StepId::StartMethod => {
+                    self.pools_decision.answer = Answer::Unknown;
+                    self.pools_decision.choice = None;
+                }
+                StepId::LatencyGoal | StepId::WorkerCount => {}
+            }
+        }
+    }
+}
+
+/// Walks the tree, and weighs each step's deciding figure over the runs (each diagnosed
+/// alone) where there are two or more.
+pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
+    diagnose_over_runs(m, a, &runs::each_run(m))
+}
+
+/// `diagnose` with the runs cut apart already: one (measurements, analysis) per run.
+fn diagnose_over_runs(
+    m: &Measurements,
+    a: &Analysis,
+    runs: &[(Measurements, Analysis)],
+) -> Diagnosis {
+    let mut w = walk(m, a);
+    let per_run: Vec<_> = runs.iter().map(|(m, a)| walk(m, a).deciding()).collect();
+    let weighed = deciding::weigh_all(&w.deciding(), &per_run);
+    let straddling: Vec<StepId> = weighed
+        .iter()
+        .filter(|(_, x)| x.kind != Some(IntervalKind::Own) && x.straddles())
+        .map(|(id, _)| *id)
+        .collect();
+    // The words are the pooled figures' own; the answer and the leaf are then held still.
+    let mut steps = vec![
+        cpu_bound::step(&w.work, w.work_answer),
+        threads_scale::step(&w.threads, &w.threads_decision),
+        large_payload::step(w.payload.as_ref(), w.payload_answer),
+        shared_sink::step(&w.sinks, &w.sinks_decision),
+        latency_goal::step(&w.goal, w.goal_answer),
+        task_variance::step(&w.variance, &w.variance_decision),
+        start_method::step(w.pools.as_ref(), &w.pools_decision),
+        worker_count::step(w.curve.as_ref(), &w.curve_decision),
+    ];
+    for step in &mut steps {
+        let Some((_, x)) = weighed.iter().find(|(id, _)| *id == step.id) else {
+            continue;
+        };
+        step.deciding = Some(*x);
+        for (key, value) in x.keys() {
+            step.measured.entry(key).or_insert(value);
+        }
+        if let Some(said) = x.sentence() {
+            step.evidence.push_str(&said);
+        }
+        if straddling.contains(&step.id) {
+            step.answer = Answer::Unknown;
+        }
+    }
+    w.hold_still(&straddling);
 
     let recommendation = Recommendation {
-        model: match (work_answer, threads_decision.answer) {
+        model: match (w.work_answer, w.threads_decision.answer) {
             (Answer::No, _) => Some(Model::AsyncOrThreads),
             (Answer::Yes, Answer::Yes) => Some(Model::Threads),
             (Answer::Yes, _) => Some(Model::Processes),
             (Answer::Unknown, _) => None,
         },
-        data_passing: large_payload::data_passing(payload_answer),
-        sink: sinks_decision.sink,
-        scheduling: match (variance_decision.answer, goal_answer) {
+        data_passing: large_payload::data_passing(w.payload_answer),
+        sink: w.sinks_decision.sink,
+        scheduling: match (w.variance_decision.answer, w.goal_answer) {
             (Answer::Unknown, _) => None,
             // For latency every result should wait behind as little work as possible: small
             // tasks handed out one at a time, whatever their spread.
             (_, Answer::Yes) | (Answer::Yes, _) => Some(Scheduling::DynamicSmallTasks),
             (Answer::No, _) => Some(Scheduling::Chunked),
         },
-        workers: curve_decision.recommended,
-        start_method: pools_decision.choice,
+        workers: w.curve_decision.recommended,
+        start_method: w.pools_decision.choice,
     };
     let (confidence, confidence_reasons) = confidence::judge(
         m,
         a,
         &confidence::FromSteps {
-            cpu_bound: work_answer,
-            threads: &threads,
-            threads_decision: &threads_decision,
-            worker_count: &curve_decision,
+            cpu_bound: w.work_answer,
+            threads: &w.threads,
+            threads_decision: &w.threads_decision,
+            worker_count: &w.curve_decision,
+            straddling: &straddling,
         },
     );
     let mut findings = findings::findings(m, a);
@@ -134,23 +287,14 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     findings.extend(advice::for_goal(
         a,
         &advice::FromSteps {
-            latency: &goal,
-            payload: payload.as_ref(),
-            task_variance: variance_decision.answer,
+            latency: &w.goal,
+            payload: w.payload.as_ref(),
+            task_variance: w.variance_decision.answer,
         },
         &recommendation,
     ));
     Diagnosis {
-        steps: vec![
-            cpu_bound::step(&work, work_answer),
-            threads_scale::step(&threads, &threads_decision),
-            large_payload::step(payload.as_ref(), payload_answer),
-            shared_sink::step(&sinks, &sinks_decision),
-            latency_goal::step(&goal, goal_answer),
-            task_variance::step(&variance, &variance_decision),
-            start_method::step(pools.as_ref(), &pools_decision),
-            worker_count::step(curve.as_ref(), &curve_decision),
-        ],
+        steps,
         recommendation,
         confidence,
         confidence_reasons,

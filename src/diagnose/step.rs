@@ -1,6 +1,7 @@
 //! One step of the tree as report.json writes it, and what every step builds it from: its
 //! `measured` values (derived from the step's typed figures) and its words.
 
+use super::deciding::Weighed;
 use super::StepId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,6 +30,11 @@ pub struct Step {
     pub evidence: String,
     /// Which measurement produced the figures (procfs sampler, perf_event, rusage, ...).
     pub source: String,
+    /// The one figure that decided, with its interval over the runs; not written (its value
+    /// and interval are in `measured`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub deciding: Option<Weighed>,
 }
 
 /// What a step says about its figures and its decision.
@@ -54,6 +60,7 @@ impl Step {
             threshold: words.threshold,
             evidence: words.evidence,
             source: words.source,
+            deciding: None,
         }
     }
 }
@@ -77,12 +84,7 @@ impl Measured {
     }
 }
 
-/// `x` to `places` decimals, as report.json gives a figure.
-pub fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    // + 0.0 turns -0.0 (an empty f64 sum, a tiny negative rounded) into 0, never shown as "-0".
-    (x * f).round() / f + 0.0
-}
+pub use crate::analyze::stats::round;
 
 /// "" for one, "s" for more: `worker{}`.
 pub fn plural(n: u32) -> &'static str {

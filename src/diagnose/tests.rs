@@ -428,6 +428,7 @@ fn a_wide_spread_of_task_durations_gets_dynamic_small_tasks_even_without_a_tail(
     );
 }
 
+mod held;
 mod owned;
 mod walked;
 

@@ -365,3 +365,64 @@ fn a_client_out_worked_by_its_launcher_is_still_the_worker_waiting_on_the_servic
         "{cpu}"
     );
 }
+
+/// A real recording with its one run repeated `agreeing` times at every point, and `slow` more
+/// runs whose 2-thread point took twice as long: threads_scale's judged efficiency, read run by
+/// run, is 0.91 in the first and about 0.45 in the second.
+fn threads_hashlib_runs(agreeing: usize, slow: usize) -> Value {
+    let dir = repo_root().join("fixtures/recordings/variants/01_threads_hashlib");
+    replayed_with(&dir, &format!("runs-{agreeing}-{slow}"), |m| {
+        for p in m["points"].as_array_mut().unwrap() {
+            let two = p["workers"] == 2;
+            let runs = p["runs"].as_array_mut().unwrap();
+            let run = runs[0].clone();
+            runs.clear();
+            runs.extend(std::iter::repeat_n(run.clone(), agreeing));
+            let mut slower = run;
+            if two {
+                slower["wall_s"] = (slower["wall_s"].as_f64().unwrap() * 2.0).into();
+            }
+            runs.extend(std::iter::repeat_n(slower, slow));
+        }
+    })
+}
+
+/// The verdict holds still on a real recording: runs that agree decide as one run did; one run
+/// that disagrees across the bar leaves threads_scale unknown with its interval; more runs that
+/// agree settle it again. Never a coin toss between threads and processes.
+#[test]
+fn a_recording_whose_runs_disagree_across_a_bar_is_unknown_until_more_runs_agree() {
+    let threads = |r: &Value| step(r, StepId::ThreadsScale).clone();
+    let model = |r: &Value| r["diagnosis"]["recommendation"]["model"].clone();
+    let one = threads_hashlib_runs(1, 0);
+    assert_eq!(threads(&one)["answer"], "yes");
+    assert_eq!(threads(&one)["measured"]["decided_over_runs"], 1);
+
+    let agreeing = threads_hashlib_runs(3, 0);
+    let st = threads(&agreeing);
+    assert_eq!(st["answer"], "yes", "{st:#}");
+    assert_eq!(st["measured"]["decided_over_runs"], 3);
+    assert_eq!(model(&agreeing), "threads");
+
+    for (agreeing, slow) in [(1, 1), (4, 1)] {
+        let r = threads_hashlib_runs(agreeing, slow);
+        let st = threads(&r);
+        assert_eq!(st["answer"], "unknown", "{agreeing}+{slow}: {st:#}");
+        let low = st["measured"]["judged_efficiency_low"].as_f64().unwrap();
+        let high = st["measured"]["judged_efficiency_high"].as_f64().unwrap();
+        assert!(
+            low < 0.75 && high >= 0.75,
+            "{agreeing}+{slow}: {low}..{high}"
+        );
+        assert!(
+            st["evidence"].as_str().unwrap().contains("undecided"),
+            "{st:#}"
+        );
+    }
+
+    let settled = threads_hashlib_runs(9, 1);
+    let st = threads(&settled);
+    assert_eq!(st["answer"], "yes", "{st:#}");
+    assert!(st["measured"]["judged_efficiency_low"].as_f64().unwrap() >= 0.75);
+    assert_eq!(model(&settled), "threads");
+}

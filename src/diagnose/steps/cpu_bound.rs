@@ -10,6 +10,7 @@
 use crate::analyze::select::primary_points;
 use crate::analyze::work::{work_share, WorkShare};
 use crate::analyze::Analysis;
+use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{plural, round, Measured, Step, Words};
 use crate::diagnose::thresholds::{CPU_BOUND_ON_CPU_SHARE, SINK_SETS_PACE_WAIT_PER_CPU_S};
 use crate::diagnose::{Answer, StepId};
@@ -89,6 +90,20 @@ impl Sampled {
         } else {
             self.share.net
         }
+    }
+}
+
+impl Figures {
+    /// The figure the answer rests on (weighed over the runs in deciding.rs).
+    pub fn deciding(&self) -> Option<Deciding> {
+        let (name, value) = match self {
+            Figures::NoRun | Figures::WholeTree { share: None, .. } => return None,
+            Figures::WholeTree {
+                share: Some(share), ..
+            } => ("on_cpu_share", *share),
+            Figures::Sampled(s) => ("work_on_cpu_share", s.judged()),
+        };
+        Some(Deciding::above(name, value, CPU_BOUND_ON_CPU_SHARE.value))
     }
 }
 

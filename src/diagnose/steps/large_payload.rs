@@ -3,6 +3,7 @@
 
 use crate::analyze::select::primary_points;
 use crate::analyze::Analysis;
+use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{round, Measured, Step, Words};
 use crate::diagnose::thresholds::{LARGE_PAYLOAD_BYTES_PER_TASK, LARGE_PAYLOAD_IPC_TAX};
 use crate::diagnose::{Answer, DataPassing, StepId};
@@ -43,6 +44,31 @@ impl Figures {
             && self
                 .ipc_bytes
                 .is_some_and(|b| b < LARGE_PAYLOAD_BYTES_PER_TASK.value)
+    }
+}
+
+impl Figures {
+    /// The figure that decided: the bytes per task or the pickling share, whichever crossed
+    /// its bar (the bytes when neither did), or the bytes in all without a task count.
+    pub fn deciding(&self) -> Option<Deciding> {
+        let bytes = LARGE_PAYLOAD_BYTES_PER_TASK.value;
+        let per_task = self
+            .ipc_bytes_per_task
+            .map(|b| Deciding::above("ipc_bytes_per_task", b, bytes));
+        let tax = self
+            .ipc_tax
+            .map(|t| Deciding::above("ipc_tax", t, LARGE_PAYLOAD_IPC_TAX.value));
+        let in_all = self
+            .ipc_bytes
+            .filter(|_| self.small_in_all())
+            .map(|b| Deciding::above("ipc_bytes", b, bytes));
+        [per_task, tax]
+            .into_iter()
+            .flatten()
+            .find(|d| d.yes_at(d.value))
+            .or(per_task)
+            .or(tax)
+            .or(in_all)
     }
 }
 

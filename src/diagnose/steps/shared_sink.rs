@@ -5,6 +5,7 @@ use crate::analyze::select::primary_points;
 use crate::analyze::sink_growth::{sink_growth, SinkGrowth};
 use crate::analyze::waits::Sink;
 use crate::analyze::Analysis;
+use crate::diagnose::deciding::Deciding;
 use crate::diagnose::read::sink_is_file;
 use crate::diagnose::step::{plural, round, Measured, Step, Words};
 use crate::diagnose::thresholds::{SINK_RISE_FACTOR, SINK_WAIT_SHARE};
@@ -83,6 +84,37 @@ fn rising(n_lo: u32, n_hi: u32, sink: &Sink, g: &SinkGrowth) -> bool {
             (Some(a), Some(b)) => b > a * f,
             _ => sink.wait_share > g.before * f,
         }
+}
+
+impl Figures {
+    /// The figure that decided a shared sink: its wait share under the bar, else how its wait
+    /// per CPU second grew from the smallest count (the wait share where it could not).
+    pub fn deciding(&self) -> Option<Deciding> {
+        let Figures::Shared {
+            workers_low,
+            workers,
+            sink,
+            growth: g,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let share = Deciding::above("wait_share", sink.wait_share, SINK_WAIT_SHARE.value);
+        if !share.yes_at(share.value) || workers == workers_low {
+            return Some(share);
+        }
+        let rise = SINK_RISE_FACTOR.value;
+        Some(match (g.per_cpu_s_before, g.per_cpu_s) {
+            (Some(a), Some(b)) if a > 0.0 => {
+                Deciding::above("wait_per_cpu_second_growth", b / a, rise)
+            }
+            _ if g.before > 0.0 => {
+                Deciding::above("wait_share_growth", sink.wait_share / g.before, rise)
+            }
+            _ => share,
+        })
+    }
 }
 
 pub fn decide(f: &Figures) -> Decision {

@@ -11,6 +11,7 @@
 use crate::analyze::point::PointSummary;
 use crate::analyze::select::series_points;
 use crate::analyze::Analysis;
+use crate::diagnose::deciding::Deciding;
 use crate::diagnose::read;
 use crate::diagnose::step::{round, Measured, Step, Words};
 use crate::diagnose::thresholds::FORK_SAFE_THREADS;
@@ -133,6 +134,17 @@ pub struct Decision {
     pub fork_safe: bool,
     /// Set when two or more methods were measured.
     pub compared: Option<Compared>,
+}
+
+impl Pools {
+    /// The figure that decided, where no methods were compared: the parent's threads at the
+    /// start against fork's bar. Compared methods are judged on their runs' overlap already.
+    pub fn deciding(&self, d: &Decision) -> Option<Deciding> {
+        let threads = self.threads_at_start?;
+        d.compared
+            .is_none()
+            .then(|| Deciding::below("threads_at_start", threads as f64, FORK_SAFE_THREADS.value))
+    }
 }
 
 pub fn decide(f: Option<&Pools>) -> Decision {

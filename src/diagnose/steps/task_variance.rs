@@ -5,6 +5,7 @@
 use crate::analyze::ipc::TaskStats;
 use crate::analyze::select::{largest_parallel, primary_points};
 use crate::analyze::{parallel_cores, Analysis, Layout};
+use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{plural, round, Measured, Step, Words};
 use crate::diagnose::thresholds::{
     MIN_TASKS_FOR_CV, STRAGGLER_IDLE_CORES, STRAGGLER_TAIL_SHARE, TASK_DURATION_CV,
@@ -132,6 +133,37 @@ pub fn decide(f: &Figures) -> Decision {
         tail_idles_nothing,
         tail_is_lag,
         long_tail,
+    }
+}
+
+impl Figures {
+    /// The figure that decided: the tasks' spread, else the tail (or what read the tail as no
+    /// sign of uneven tasks).
+    pub fn deciding(&self, d: &Decision) -> Option<Deciding> {
+        let tail_bar = STRAGGLER_TAIL_SHARE.value;
+        let by_slots = self.tail.is_some_and(|t| t.task_slots) && d.long_tail;
+        if let Some(s) = d
+            .spread
+            .filter(|s| s.cv >= TASK_DURATION_CV.value || !by_slots)
+        {
+            return Some(Deciding::above(
+                "task_duration_cv",
+                s.cv,
+                TASK_DURATION_CV.value,
+            ));
+        }
+        let t = self.tail?;
+        match (t.idle_cores, t.work_share) {
+            (Some(c), _) if d.tail_idles_nothing => Some(Deciding::above(
+                "straggler_idle_cores",
+                c,
+                STRAGGLER_IDLE_CORES.value,
+            )),
+            (_, Some(w)) if d.tail_is_lag => {
+                Some(Deciding::above("straggler_work_share", w, tail_bar))
+            }
+            _ => Some(Deciding::above("straggler_tail", t.share, tail_bar)),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::analyze::point::PointSummary;
 use crate::analyze::select::{largest_parallel, primary_points, series_points};
 use crate::analyze::stats::wilson_interval;
 use crate::analyze::{parallel_cores, Analysis, Layout};
+use crate::diagnose::deciding::Deciding;
 use crate::diagnose::free_threaded as ft;
 use crate::diagnose::step::{round, Measured, Step, Words};
 use crate::diagnose::thresholds::{threads_scale_efficiency, GIL_SHARE_Z, THREADS_SCALE_MARGINAL};
@@ -232,6 +233,35 @@ pub fn decide(f: &Figures) -> Decision {
 }
 
 impl Figures {
+    /// The figure the answer rests on: the threads run's judged efficiency, or the efficiency
+    /// the GIL-held share predicts, with the Wilson interval of the pooled knocks as its own.
+    pub fn deciding(&self, d: &Decision) -> Option<Deciding> {
+        let gil = |g: &Gil| {
+            let gd = d.gil?;
+            let n = g.workers;
+            let eff = |h: f64| thread_speedup(h, n) / f64::from(n);
+            let bar = threads_scale_efficiency(f64::from(n));
+            let (lo, hi) = gd.held_bounds;
+            Some(
+                Deciding::above("predicted_efficiency", eff(g.held()?), bar)
+                    .within(eff(hi), eff(lo)),
+            )
+        };
+        match self {
+            Figures::GilOnly(g) => gil(g),
+            Figures::Threads { gil: Some(g), .. }
+                if d.cross_check == Some(CrossCheck::GilDecides) =>
+            {
+                gil(g)
+            }
+            Figures::Threads { run: Some(r), .. } => {
+                let bar = threads_scale_efficiency(f64::from(r.workers));
+                Some(Deciding::above("judged_efficiency", r.judged(), bar))
+            }
+            Figures::Threads { .. } => None,
+        }
+    }
+
     /// A threads run whose speedup bounds straddle the bar: its answer is within the noise.
     pub fn run_straddles(&self) -> bool {
         matches!(self, Figures::Threads { run: Some(r), .. } if r.straddles())

@@ -4,6 +4,7 @@
 use crate::analyze::point::PointSummary;
 use crate::analyze::select::primary_points;
 use crate::analyze::{parallel_cores, Analysis};
+use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{plural, round, Measured, Step, Words};
 use crate::diagnose::thresholds::{WORKER_MEMORY_SHARE, WORKER_STEP_MARGINAL_EFFICIENCY};
 use crate::diagnose::{Answer, StepId};
@@ -106,6 +107,29 @@ impl Decision {
             Some(Stop::WithinNoise { workers, .. }) => Some(workers),
             _ => None,
         }
+    }
+}
+
+impl Figures {
+    /// The figure that decided: the marginal efficiency of the step that stopped the walk, else
+    /// of the last step taken, with its runs' spread as its own interval.
+    pub fn deciding(&self, d: &Decision) -> Option<Deciding> {
+        let at = match d.stop {
+            Some(Stop::DoesNotPay { workers, .. } | Stop::WithinNoise { workers, .. }) => workers,
+            _ => d.recommended.filter(|&n| n > self.curve[0].workers)?,
+        };
+        let p = self.curve.iter().find(|p| p.workers == at)?;
+        let me = p.marginal_efficiency?;
+        let low = p.marginal_efficiency_low.unwrap_or(me);
+        let high = p.marginal_efficiency_high.unwrap_or(me);
+        Some(
+            Deciding::above(
+                "marginal_efficiency",
+                me,
+                WORKER_STEP_MARGINAL_EFFICIENCY.value,
+            )
+            .within(low, high),
+        )
     }
 }
 
