@@ -5,6 +5,7 @@
 //! is 1 / wall time; the report says so.
 
 pub mod ipc;
+pub mod peers;
 pub mod point;
 pub mod pools;
 pub mod scaling;

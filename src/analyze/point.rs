@@ -3,7 +3,7 @@
 use super::stats::median;
 use super::waits::{self, OffCpu, Sink};
 use super::workers::{self, Layout, Workers};
-use super::{ipc, stats, timeline};
+use super::{ipc, peers, stats, timeline};
 use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -68,6 +68,14 @@ pub struct PointSummary {
     /// behind the stragglers), median over runs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub straggler_idle_cores: Option<f64>,
+    /// Task processes in slots: slot-time with no task while another task still ran, over
+    /// slots x the tasks' span, the last round included (median over runs).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub idle_slot_share: Option<f64>,
+    /// Threads of one process: cores the worker threads used while every one of them still
+    /// had work, median over runs; the threads' scaling net of an uneven end.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub all_working_cores: Option<f64>,
     /// Share of sampled ticks with every usable core busy, median over runs.
     pub all_cores_busy_share: Option<f64>,
     /// Share of sampled ticks with a core idle while some of the tree's threads waited on
@@ -86,6 +94,11 @@ pub struct PointSummary {
     /// Every resource outside the pool's plumbing that any worker waited on.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub external_waits: Option<Vec<Sink>>,
+    /// What each of those resources is to the work, where the bytes tell: a `sink` (the
+    /// workers write their results to it) or a `source` (the work needs its answers); see
+    /// `peers`. A resource in a fresh place each run keeps the first run's name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub peer_roles: Option<BTreeMap<String, peers::PeerRole>>,
     /// What the probes measured (IPC bytes and tax, tasks, sink I/O); absent without probes.
     #[serde(flatten)]
     pub probes: Option<ipc::ProbeSummary>,
@@ -281,6 +294,18 @@ pub fn summarize_point(
                 .filter_map(|x| x.idle_cores)
                 .collect::<Vec<_>>(),
         );
+        s.idle_slot_share = median(
+            &strag
+                .iter()
+                .filter_map(|x| x.idle_slot_share)
+                .collect::<Vec<_>>(),
+        );
+        s.all_working_cores = median(
+            &strag
+                .iter()
+                .filter_map(|x| x.all_working_cores)
+                .collect::<Vec<_>>(),
+        );
         let sat: Vec<timeline::Saturation> = sampled
             .iter()
             .filter_map(|(d, _, _)| timeline::saturation(d, host.usable_cpus))
@@ -295,10 +320,27 @@ pub fn summarize_point(
                 .map(|x| x.idle_while_waiting_share)
                 .collect::<Vec<_>>(),
         );
-        let off: Vec<OffCpu> = sampled
+        // Each run's resources, told sink from source by that run's bytes and CPU.
+        let mut roles: BTreeMap<String, peers::PeerRole> = BTreeMap::new();
+        let off: Vec<OffCpu> = ok
             .iter()
-            .filter_map(|(d, w, _)| waits::offcpu(d, w))
+            .filter_map(|r| {
+                let d = r.sampled.as_ref()?;
+                let w = workers::identify_with(d, point.workers, &clues(r, d))?;
+                let o = waits::offcpu(d, &w)?;
+                let io = r
+                    .probes
+                    .as_ref()
+                    .map(|p| ipc::figures(p, own_dir).external_io)
+                    .unwrap_or_default();
+                let wanted = worker_time_shares(d, &w).map(|(on, rq)| on + rq);
+                for (res, role) in peers::classify(&o.external, &io, &w, wanted) {
+                    roles.entry(res).or_insert(role);
+                }
+                Some(o)
+            })
             .collect();
+        s.peer_roles = (!roles.is_empty()).then_some(roles);
         if !off.is_empty() {
             s.offcpu = Some(median_maps(off.iter().map(|o| &o.by_kind)));
             let mut top: Vec<(String, f64)> = median_maps(off.iter().map(|o| &o.by_resource))

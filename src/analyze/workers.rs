@@ -21,10 +21,6 @@ const BUSY_SHARE_OF_MAX: f64 = 0.1;
 /// ...and at least this share of the whole tree's CPU, so a tree of idle tasks has no workers.
 const BUSY_SHARE_OF_TOTAL: f64 = 0.02;
 
-/// A task of a process-per-task tool does at least this share of the average task's work: the
-/// short units of an uneven build do a tenth of the long one, a helper beside them far less.
-const TASK_SHARE_OF_MEAN: f64 = 0.1;
-
 /// A busy process whose busy children each use more than twice its CPU is their dispatcher
 /// (a pool's parent, make, a shell script), not one of the workers.
 const DISPATCHER_SHARE_OF_CHILDREN: f64 = 0.5;
@@ -270,9 +266,12 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
         .filter(|p| (p.first_seen_s, p.last_seen_s) == (first, last) && beside(p))
         .map(|p| p.pid)
         .collect();
+    // Every task process of the tool is a task, however small: when one batch holds most of
+    // the work, the others are a sliver of the mean, and they are what shows the slots idle
+    // behind it (fixtures/workloads/xargs_few.sh). A process that never ran did no task.
     let tasks: Vec<&ProcessRecord> = tasks
         .into_iter()
-        .filter(|p| cpu(p) >= TASK_SHARE_OF_MEAN * mean && !helpers.contains(&p.pid))
+        .filter(|p| cpu(p) > 0.0 && !helpers.contains(&p.pid))
         .collect();
     let slots = most_alive_at_once(&tasks);
     // Most of the work while the tasks ran, and tasks that followed each other. A driver's CPU
@@ -880,6 +879,30 @@ mod tests {
         .unwrap();
         assert_eq!((w.layout, w.count), (Layout::Tasks, 1));
         assert!(!w.pids.contains(&2), "{:?}", w.pids);
+    }
+
+    #[test]
+    fn a_few_tasks_with_one_holding_most_of_the_work_are_all_tasks() {
+        // xargs -P 2 over five batches: one burns 4 s, four burn 0.1 s each beside it.
+        let mut processes = vec![
+            task(1, 0, "sh", 0.0, 4.2, 0.01),
+            task(2, 1, "xargs", 0.0, 4.2, 0.01),
+            task(10, 2, "sh", 0.05, 4.05, 4.0),
+        ];
+        for i in 0..4 {
+            let a = 0.05 + 0.11 * f64::from(i);
+            processes.push(task(11 + i, 2, "sh", a, a + 0.1, 0.1));
+        }
+        let w = identify(
+            &SamplerData {
+                processes,
+                ..Default::default()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Tasks, 2), "{:?}", w.pids);
+        assert_eq!(w.task_s.len(), 5, "the small batches are tasks too");
     }
 
     /// A one-thread process alive over ticks `from..to`, using `busy` cores at each.
