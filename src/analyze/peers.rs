@@ -72,6 +72,21 @@ fn role(s: &Sink, io: Option<&ExternalIo>, w: &Workers, wanted: Option<f64>) -> 
     })
 }
 
+/// The workers' waits on external resources at one point, as shares of their lives: on sinks
+/// (results written; a resource nothing tells the role of counts here, as it always has) and
+/// on sources (answers the work needs).
+pub fn sink_and_source_waits(
+    external: &[Sink],
+    roles: Option<&BTreeMap<String, PeerRole>>,
+) -> (f64, f64) {
+    external.iter().fold((0.0, 0.0), |(sink, source), k| {
+        match roles.and_then(|r| r.get(&k.resource)) {
+            Some(PeerRole::Source) => (sink, source + k.wait_share),
+            _ => (sink + k.wait_share, source),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +145,28 @@ mod tests {
     fn clients_that_compute_next_to_nothing_wait_on_a_source() {
         // socket_wait.py: "job" out, "ok" back, under 1 % of the life on a CPU.
         assert_eq!(role_of(&peer(80, 60), 0.01), Some(PeerRole::Source));
+    }
+
+    #[test]
+    fn waits_split_by_role_and_an_unknown_role_counts_as_a_sink() {
+        let wait = |resource: &str, wait_share| Sink {
+            resource: resource.into(),
+            wait_share,
+            ..Default::default()
+        };
+        let external = [
+            wait("tcp:a", 0.3),
+            wait("tcp:b", 0.2),
+            wait("file:/out", 0.1),
+        ];
+        let roles: BTreeMap<String, PeerRole> = [
+            ("tcp:a".to_string(), PeerRole::Source),
+            ("file:/out".to_string(), PeerRole::Sink),
+        ]
+        .into();
+        let (sink, source) = sink_and_source_waits(&external, Some(&roles));
+        assert!((sink - 0.3).abs() < 1e-12 && (source - 0.3).abs() < 1e-12);
+        assert_eq!(sink_and_source_waits(&external, None).1, 0.0);
     }
 
     #[test]
