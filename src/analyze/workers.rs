@@ -229,13 +229,32 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
         .iter()
         .min_by(|a, b| a.first_seen_s.total_cmp(&b.first_seen_s))
         .map(|p| p.pid);
-    let mut groups: HashMap<&str, (f64, Vec<&ProcessRecord>)> = HashMap::new();
+    // The tasks are one tool's, of one name: a subshell the script forked beside the tool (the
+    // left side of a pipe into xargs) has the tasks' name but is not one of them. A task's tool
+    // is its nearest ancestor with other children too: a shell that only wraps one command
+    // (make's `sh -c` for a recipe) is part of that task.
+    let mut children: HashMap<i32, u32> = HashMap::new();
+    for p in &data.processes {
+        *children.entry(p.ppid).or_default() += 1;
+    }
+    let parent_of: HashMap<i32, i32> = data.processes.iter().map(|p| (p.pid, p.ppid)).collect();
+    let tool = |p: &ProcessRecord| {
+        let mut at = p.ppid;
+        for _ in 0..data.processes.len() {
+            match parent_of.get(&at) {
+                Some(&up) if children.get(&at) == Some(&1) => at = up,
+                _ => break,
+            }
+        }
+        at
+    };
+    let mut groups: HashMap<(&str, i32), (f64, Vec<&ProcessRecord>)> = HashMap::new();
     for p in data
         .processes
         .iter()
         .filter(|p| !parents.contains(&p.pid) && Some(p.pid) != root)
     {
-        let g = groups.entry(p.comm.as_str()).or_default();
+        let g = groups.entry((p.comm.as_str(), tool(p))).or_default();
         g.0 += cpu(p);
         g.1.push(p);
     }
@@ -884,9 +903,11 @@ mod tests {
     #[test]
     fn a_few_tasks_with_one_holding_most_of_the_work_are_all_tasks() {
         // xargs -P 2 over five batches: one burns 4 s, four burn 0.1 s each beside it.
+        // The script's subshell feeding the pipe into xargs is no task.
         let mut processes = vec![
             task(1, 0, "sh", 0.0, 4.2, 0.01),
             task(2, 1, "xargs", 0.0, 4.2, 0.01),
+            task(3, 1, "sh", 0.0, 0.01, 0.001),
             task(10, 2, "sh", 0.05, 4.05, 4.0),
         ];
         for i in 0..4 {
