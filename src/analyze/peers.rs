@@ -30,22 +30,23 @@ pub enum PeerRole {
 }
 
 /// The role of each external resource the workers waited on in one run: from the workers'
-/// bytes each way (preload probe, `io`) and their share of life wanting a CPU (`wanted`). A
+/// bytes each way (preload probe, `io`) and their share of life on a CPU (`on_cpu`: running,
+/// not queued, so a busy host that keeps clients runnable longer does not make them compute). A
 /// file the workers wrote is a sink (files only read never get here); a socket without probe
 /// bytes is left out (nothing tells).
 pub fn classify(
     external: &[Sink],
     io: &BTreeMap<String, ExternalIo>,
     w: &Workers,
-    wanted: Option<f64>,
+    on_cpu: Option<f64>,
 ) -> BTreeMap<String, PeerRole> {
     external
         .iter()
-        .filter_map(|s| Some((s.resource.clone(), role(s, io.get(&s.resource), w, wanted)?)))
+        .filter_map(|s| Some((s.resource.clone(), role(s, io.get(&s.resource), w, on_cpu)?)))
         .collect()
 }
 
-fn role(s: &Sink, io: Option<&ExternalIo>, w: &Workers, wanted: Option<f64>) -> Option<PeerRole> {
+fn role(s: &Sink, io: Option<&ExternalIo>, w: &Workers, on_cpu: Option<f64>) -> Option<PeerRole> {
     if s.resource.starts_with("file:") {
         return Some(PeerRole::Sink);
     }
@@ -64,7 +65,7 @@ fn role(s: &Sink, io: Option<&ExternalIo>, w: &Workers, wanted: Option<f64>) -> 
     if out == 0 && back == 0 {
         return None;
     }
-    let computes = wanted? >= RESULT_WRITER_CPU_SHARE;
+    let computes = on_cpu? >= RESULT_WRITER_CPU_SHARE;
     Some(if out > back && computes {
         PeerRole::Sink
     } else {

@@ -333,8 +333,8 @@ pub fn summarize_point(
                     .as_ref()
                     .map(|p| ipc::figures(p, own_dir).external_io)
                     .unwrap_or_default();
-                let wanted = worker_time_shares(d, &w).map(|(on, rq)| on + rq);
-                for (res, role) in peers::classify(&o.external, &io, &w, wanted) {
+                let on_cpu = worker_time_shares(d, &w).map(|(on, _)| on);
+                for (res, role) in peers::classify(&o.external, &io, &w, on_cpu) {
                     roles.entry(res).or_insert(role);
                 }
                 Some(o)
