@@ -226,17 +226,8 @@ fn schema() -> anyhow::Result<u8> {
 }
 
 fn explain() -> anyhow::Result<u8> {
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "The decision tree's thresholds (src/diagnose/thresholds.rs):"
-    )?;
-    for t in diagnose::thresholds::all() {
-        writeln!(
-            out,
-            "  {:<14} {:<72} {:>6}  — {}",
-            t.step, t.name, t.value, t.why
-        )?;
-    }
+    std::io::stdout()
+        .lock()
+        .write_all(diagnose::thresholds::table().as_bytes())?;
     Ok(0)
 }

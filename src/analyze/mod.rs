@@ -4,14 +4,19 @@
 //! Speedup assumes the same total work at every worker count (strong scaling), so throughput
 //! is 1 / wall time; the report says so.
 
+pub mod accounting;
+pub mod gil;
 pub mod ipc;
 pub mod peers;
 pub mod point;
 pub mod pools;
 pub mod scaling;
+pub mod select;
+pub mod sink_growth;
 pub mod stats;
 pub mod timeline;
 pub mod waits;
+pub mod work;
 pub mod workers;
 
 use crate::measure::{Host, Measurements};
@@ -111,6 +116,7 @@ pub fn analyze(m: &Measurements) -> Analysis {
             idx.sort_by_key(|&i| m.points[i].workers);
             let workers: Vec<u32> = idx.iter().map(|&i| m.points[i].workers).collect();
             fill_relative(&mut points, &idx, &workers);
+            accounting::fill_series(&mut points, &idx);
             let scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
             let best = idx
                 .iter()

@@ -76,6 +76,11 @@ pub struct PointSummary {
     /// had work, median over runs; the threads' scaling net of an uneven end.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub all_working_cores: Option<f64>,
+    /// How much of the straggler tail was more work (`timeline::Stragglers::work_share`),
+    /// median over runs. The diagnosis cites it in a step's figures where it decides; not a
+    /// field of the summary in report.json.
+    #[serde(skip)]
+    pub straggler_work_share: Option<f64>,
     /// Share of sampled ticks with every usable core busy, median over runs.
     pub all_cores_busy_share: Option<f64>,
     /// Share of sampled ticks with a core idle while some of the tree's threads waited on
@@ -132,6 +137,10 @@ pub struct PointSummary {
     pub runs_failed: u32,
     /// Indices (into `runs`) of measured runs whose wall time is an outlier (MAD test).
     pub outlier_runs: Vec<usize>,
+    /// Where every worker-second went, cause by cause (see `accounting`); absent without the
+    /// sampler's picture of the workers.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub accounting: Option<super::accounting::Accounting>,
     /// Where each figure came from.
     pub sources: BTreeMap<String, Source>,
 }
@@ -209,6 +218,7 @@ pub fn summarize_point(
         .collect();
     s.probes = ipc::summarize(&probe_runs, s.cpu_s);
     s.pools = super::pools::summarize(&ok, point.workers);
+    s.accounting = super::accounting::account_point(point.workers, &ok, own_dir);
     if s.pools.is_some() {
         s.sources.insert("pools".into(), Source::PythonProbe);
     }
@@ -304,6 +314,12 @@ pub fn summarize_point(
             &strag
                 .iter()
                 .filter_map(|x| x.all_working_cores)
+                .collect::<Vec<_>>(),
+        );
+        s.straggler_work_share = median(
+            &strag
+                .iter()
+                .filter_map(|x| x.work_share)
                 .collect::<Vec<_>>(),
         );
         let sat: Vec<timeline::Saturation> = sampled

@@ -9,7 +9,7 @@
 
 use super::waits::accounted_life_s;
 use crate::measure::probes::ProbeData;
-use crate::measure::{ProcessRecord, SamplerData, ThreadRecord};
+use crate::measure::{ProcessRecord, ResourceKind, SamplerData, ThreadRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -115,6 +115,9 @@ pub fn identify_with(data: &SamplerData, requested: u32, clues: &PoolClues) -> O
         return Some(pool);
     }
     let by_cpu = identify_by_cpu(data)?;
+    if let Some(children) = waited_on_children(data, &by_cpu, requested) {
+        return Some(children);
+    }
     let ppid: HashMap<i32, i32> = data.processes.iter().map(|p| (p.pid, p.ppid)).collect();
     let parent_of = |pid: i32| ppid.get(&pid).copied();
     // Busy processes that are the parent of another busy one: dispatchers, not pool members.
@@ -361,8 +364,49 @@ fn most_alive_at_once(procs: &[&ProcessRecord]) -> usize {
     most.max(0) as usize
 }
 
+/// The children a lone busy thread waited on, when that thread spent most of its life waiting
+/// for them to exit (the launcher of `multiprocessing.Process` workers, a shell running one
+/// command): its CPU went to setting up (imports, forking), and the `requested` children it
+/// waited on are the workers, however little they computed (clients of a slow service).
+fn waited_on_children(data: &SamplerData, by_cpu: &Workers, requested: u32) -> Option<Workers> {
+    if by_cpu.layout != Layout::Single {
+        return None;
+    }
+    let (&pid, &tid) = by_cpu.pids.first().zip(by_cpu.tids.first())?;
+    let t = data
+        .processes
+        .iter()
+        .find(|p| p.pid == pid)?
+        .threads
+        .iter()
+        .find(|t| t.tid == tid)?;
+    let ticks: u32 = t.waits.iter().map(|w| w.ticks).sum();
+    let on_children: u32 = t
+        .waits
+        .iter()
+        .filter(|w| w.kind == ResourceKind::Wait)
+        .map(|w| w.ticks)
+        .sum();
+    let life = accounted_life_s(t);
+    let off = (life - t.on_cpu_s - t.runqueue_s).max(0.0);
+    let waited = if ticks == 0 {
+        0.0
+    } else {
+        off * f64::from(on_children) / f64::from(ticks)
+    };
+    if life <= 0.0 || waited <= 0.5 * life {
+        return None;
+    }
+    sibling_pool_of(data, requested, Some(pid))
+}
+
 /// `requested` processes that share a parent and a name, each living most of the run.
 fn sibling_pool(data: &SamplerData, requested: u32) -> Option<Workers> {
+    sibling_pool_of(data, requested, None)
+}
+
+/// As [`sibling_pool`], among the children of `parent` only when given.
+fn sibling_pool_of(data: &SamplerData, requested: u32, parent: Option<i32>) -> Option<Workers> {
     let first = data
         .processes
         .iter()
@@ -375,7 +419,12 @@ fn sibling_pool(data: &SamplerData, requested: u32) -> Option<Workers> {
         .fold(f64::MIN, f64::max);
     let long_lived = |p: &&ProcessRecord| p.last_seen_s - p.first_seen_s >= 0.5 * (last - first);
     let mut groups: Vec<Vec<&ProcessRecord>> = Vec::new();
-    for p in data.processes.iter().filter(long_lived) {
+    for p in data
+        .processes
+        .iter()
+        .filter(long_lived)
+        .filter(|p| parent.is_none_or(|pp| p.ppid == pp))
+    {
         match groups
             .iter_mut()
             .find(|g| g[0].ppid == p.ppid && g[0].comm == p.comm)
@@ -388,7 +437,11 @@ fn sibling_pool(data: &SamplerData, requested: u32) -> Option<Workers> {
     let cpu = |p: &ProcessRecord| p.threads.iter().map(|t| t.on_cpu_s).sum::<f64>();
     let members: Vec<i32> = pool.iter().map(|p| p.pid).collect();
     Some(Workers {
-        layout: Layout::Processes,
+        layout: if requested >= 2 {
+            Layout::Processes
+        } else {
+            Layout::Single
+        },
         count: requested,
         cpu_s: pool.iter().map(|p| cpu(p)).collect(),
         pids: members.clone(),
@@ -568,7 +621,7 @@ fn median(values: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::{ProcessRecord, ThreadRecord};
+    use crate::measure::{ProcessRecord, ThreadRecord, WaitCount};
 
     #[test]
     fn mean_busy_counts_only_the_ticks_a_thread_was_alive_in_the_window() {
@@ -924,6 +977,57 @@ mod tests {
         .unwrap();
         assert_eq!((w.layout, w.count), (Layout::Tasks, 2), "{:?}", w.pids);
         assert_eq!(w.task_s.len(), 5, "the small batches are tasks too");
+    }
+
+    #[test]
+    fn a_launcher_that_waits_on_its_one_child_is_not_the_worker_however_idle_the_child() {
+        // socket_wait.py at one worker, as measured on a loaded host: the parent imported and
+        // forked (0.074 s of CPU, then blocked in waitpid 47 of 47 ticks); its server threads
+        // answered; the one client used 0.007 s, under a tenth of the parent's, waiting on
+        // the service.
+        let wait = |resource: &str, kind, ticks| WaitCount {
+            resource: resource.into(),
+            kind,
+            syscall: "wait4".into(),
+            ticks,
+            ..Default::default()
+        };
+        let mut parent = task(1, 0, "python", 0.0, 1.70, 0.074);
+        parent.threads[0].runqueue_s = 0.29;
+        parent.threads[0].waits = vec![wait("child", ResourceKind::Wait, 47)];
+        parent.threads.push(ThreadRecord {
+            tid: 2,
+            on_cpu_s: 0.003,
+            first_seen_s: 0.4,
+            last_seen_s: 1.7,
+            waits: vec![wait("sleep", ResourceKind::Sleep, 43)],
+            ..Default::default()
+        });
+        let mut client = task(3, 1, "python", 0.42, 1.69, 0.007);
+        client.threads[0].waits = vec![wait("tcp:127.0.0.1:42559", ResourceKind::Tcp, 46)];
+        let data = SamplerData {
+            processes: vec![parent, client],
+            ..Default::default()
+        };
+        assert_eq!(
+            identify_by_cpu(&data).unwrap().tids,
+            vec![1],
+            "by CPU alone, the parent's main thread"
+        );
+        let w = identify(&data, 1).unwrap();
+        assert_eq!(
+            (w.layout, w.count, w.pids.clone(), w.tids.clone()),
+            (Layout::Single, 1, vec![3], vec![3])
+        );
+
+        // A worker that only briefly waits on a helper it ran stays the worker.
+        let mut brief = data.clone();
+        brief.processes[0].threads[0].waits[0].ticks = 5;
+        brief.processes[0].threads[0].waits.push(WaitCount {
+            ticks: 42,
+            ..wait("file:/data/in.csv", ResourceKind::File, 0)
+        });
+        assert_eq!(identify(&brief, 1).unwrap().pids, vec![1]);
     }
 
     /// A one-thread process alive over ticks `from..to`, using `busy` cores at each.

@@ -1,186 +1,157 @@
 //! The decision tree, walked with measured answers: a pure function of the analysis.
+//!
+//! Each step is a file in steps/ with three parts: `figures` (a pure function of the
+//! analysis: the step's typed figures), `decide` (a small function of the figures and the
+//! thresholds) and `step` (the words, and the `measured` values report.json writes, derived
+//! from the figures). `diagnose` below walks them in the tree's order; confidence and advice
+//! read the typed figures and decisions.
+//!
+//! A new step touches three places: its file in steps/ (figures, decide, step), this file (a
+//! `StepId` variant with its id, the `mod` line, and its call in `diagnose` with the leaf it
+//! gives the recommendation), and its rows in thresholds.rs. Arithmetic it needs on the
+//! measurements goes to analyze/ as a pure function.
 
 mod advice;
 pub mod cited;
 mod confidence;
 mod findings;
-mod steps;
+mod read;
+mod step;
 pub mod thresholds;
+mod verdict;
+
+/// The steps, a file each (src/diagnose/steps/).
+mod steps {
+    pub mod cpu_bound;
+    pub mod large_payload;
+    pub mod latency_goal;
+    pub mod shared_sink;
+    pub mod start_method;
+    pub mod task_variance;
+    pub mod threads_scale;
+    pub mod worker_count;
+}
 
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+pub use step::{Answer, Step};
+use steps::*;
+pub use verdict::*;
 
-/// The answer to one question of the tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+/// The steps of the tree, in the order `diagnose` walks them; serde writes the snake_case ids
+/// report.json has always carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Answer {
-    Yes,
-    No,
-    Unknown,
+pub enum StepId {
+    CpuBound,
+    ThreadsScale,
+    LargePayload,
+    SharedSink,
+    LatencyGoal,
+    TaskVariance,
+    StartMethod,
+    WorkerCount,
 }
 
-/// One step of the tree with the numbers that decided it.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Step {
-    pub id: String,
-    pub question: String,
-    pub answer: Answer,
-    /// The measured values the answer rests on.
-    pub measured: BTreeMap<String, serde_json::Value>,
-    /// The rule applied, in words with its number.
-    pub threshold: String,
-    /// One or two sentences a user can check against the numbers.
-    pub evidence: String,
-    /// Which measurement produced the figures (procfs sampler, perf_event, rusage, ...).
-    pub source: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Model {
-    AsyncOrThreads,
-    Threads,
-    Processes,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Confidence {
-    High,
-    Medium,
-    Low,
-}
-
-/// How workers should write to a sink.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SinkAdvice {
-    /// No database, file or service was waited on.
-    None,
-    /// There is a sink but no contention: writing from each worker is fine.
-    Direct,
-    /// Workers contend: one batched writer behind a bounded queue.
-    SingleWriter,
-}
-
-/// How to pass data to workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DataPassing {
-    Direct,
-    ReferencesOrSharedMemory,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Scheduling {
-    DynamicSmallTasks,
-    Chunked,
-}
-
-/// How a Python pool should start its workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StartMethod {
-    Fork,
-    Forkserver,
-    Spawn,
-}
-
-impl StartMethod {
-    /// The name multiprocessing uses (and report.json writes).
-    pub fn name(self) -> &'static str {
+impl StepId {
+    /// The id as report.json writes it.
+    pub fn as_str(self) -> &'static str {
         match self {
-            StartMethod::Fork => "fork",
-            StartMethod::Forkserver => "forkserver",
-            StartMethod::Spawn => "spawn",
+            StepId::CpuBound => "cpu_bound",
+            StepId::ThreadsScale => "threads_scale",
+            StepId::LargePayload => "large_payload",
+            StepId::SharedSink => "shared_sink",
+            StepId::LatencyGoal => "latency_goal",
+            StepId::TaskVariance => "task_variance",
+            StepId::StartMethod => "start_method",
+            StepId::WorkerCount => "worker_count",
         }
     }
 }
 
-/// The verdict. Fields whose step is not measured yet are left out, never guessed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Recommendation {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<Model>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_passing: Option<DataPassing>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sink: Option<SinkAdvice>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scheduling: Option<Scheduling>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub workers: Option<u32>,
-    /// null when no Python process pool was seen, or fork's safety could not be judged.
-    #[serde(default)]
-    pub start_method: Option<StartMethod>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Diagnosis {
-    pub steps: Vec<Step>,
-    pub recommendation: Recommendation,
-    pub confidence: Confidence,
-    /// Why confidence is not higher, one reason each.
-    pub confidence_reasons: Vec<String>,
-    /// Statements in words about the curve and the measurement (the seed's sanity checks).
-    pub findings: Vec<String>,
+/// Pads like a string, so tables can align ids with `{:<14}`.
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// Walks the tree.
 pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     // large_payload first: when its leaf (references, shared memory) takes the payloads' waits
     // off the workers, cpu_bound judges the work without them.
-    let (large_payload, data_passing) = steps::large_payload(m, a);
-    let cpu_bound = steps::cpu_bound(m, a, large_payload.answer == Answer::Yes);
-    let threads_scale = steps::threads_scale(m, a);
-    let latency_goal = steps::latency_goal(m, a);
-    let (shared_sink, sink) = steps::shared_sink(m, a);
-    let task_variance = steps::task_variance(m, a);
-    let scheduling = match (task_variance.answer, latency_goal.answer) {
-        (Answer::Unknown, _) => None,
-        // For latency every result should wait behind as little work as possible: small
-        // tasks handed out one at a time, whatever their spread.
-        (_, Answer::Yes) | (Answer::Yes, _) => Some(Scheduling::DynamicSmallTasks),
-        (Answer::No, _) => Some(Scheduling::Chunked),
-    };
-    let (start_method, start) = steps::start_method(m, a);
-    let (worker_count, workers) = steps::worker_count(m, a);
-    let model = match (cpu_bound.answer, threads_scale.answer) {
-        (Answer::No, _) => Some(Model::AsyncOrThreads),
-        (Answer::Yes, Answer::Yes) => Some(Model::Threads),
-        (Answer::Yes, _) => Some(Model::Processes),
-        (Answer::Unknown, _) => None,
-    };
-    let steps = vec![
-        cpu_bound,
-        threads_scale,
-        large_payload,
-        shared_sink,
-        latency_goal,
-        task_variance,
-        start_method,
-        worker_count,
-    ];
-    let (confidence, confidence_reasons) = confidence::judge(m, a, &steps);
+    let payload = large_payload::figures(m, a);
+    let payload_answer = large_payload::decide(payload.as_ref());
+    let work = cpu_bound::figures(m, a, payload_answer == Answer::Yes);
+    let work_answer = cpu_bound::decide(&work);
+    let threads = threads_scale::figures(m, a);
+    let threads_decision = threads_scale::decide(&threads);
+    let sinks = shared_sink::figures(m, a);
+    let sinks_decision = shared_sink::decide(&sinks);
+    let goal = latency_goal::figures(m, a);
+    let goal_answer = latency_goal::decide(&goal);
+    let variance = task_variance::figures(m, a);
+    let variance_decision = task_variance::decide(&variance);
+    let pools = start_method::figures(m, a);
+    let pools_decision = start_method::decide(pools.as_ref());
+    let curve = worker_count::figures(m, a);
+    let curve_decision = worker_count::decide(curve.as_ref());
+
     let recommendation = Recommendation {
-        model,
-        data_passing,
-        sink,
-        scheduling,
-        workers,
-        start_method: start,
+        model: match (work_answer, threads_decision.answer) {
+            (Answer::No, _) => Some(Model::AsyncOrThreads),
+            (Answer::Yes, Answer::Yes) => Some(Model::Threads),
+            (Answer::Yes, _) => Some(Model::Processes),
+            (Answer::Unknown, _) => None,
+        },
+        data_passing: large_payload::data_passing(payload_answer),
+        sink: sinks_decision.sink,
+        scheduling: match (variance_decision.answer, goal_answer) {
+            (Answer::Unknown, _) => None,
+            // For latency every result should wait behind as little work as possible: small
+            // tasks handed out one at a time, whatever their spread.
+            (_, Answer::Yes) | (Answer::Yes, _) => Some(Scheduling::DynamicSmallTasks),
+            (Answer::No, _) => Some(Scheduling::Chunked),
+        },
+        workers: curve_decision.recommended,
+        start_method: pools_decision.choice,
     };
+    let (confidence, confidence_reasons) = confidence::judge(
+        m,
+        a,
+        &confidence::FromSteps {
+            cpu_bound: work_answer,
+            threads: &threads,
+            threads_decision: &threads_decision,
+            worker_count: &curve_decision,
+        },
+    );
     let mut findings = findings::findings(m, a);
-    findings.extend(advice::for_goal(m, a, &steps, &recommendation));
+    findings.extend(advice::for_goal(
+        a,
+        &advice::FromSteps {
+            latency: &goal,
+            payload: payload.as_ref(),
+            task_variance: variance_decision.answer,
+        },
+        &recommendation,
+    ));
     Diagnosis {
+        steps: vec![
+            cpu_bound::step(&work, work_answer),
+            threads_scale::step(&threads, &threads_decision),
+            large_payload::step(payload.as_ref(), payload_answer),
+            shared_sink::step(&sinks, &sinks_decision),
+            latency_goal::step(&goal, goal_answer),
+            task_variance::step(&variance, &variance_decision),
+            start_method::step(pools.as_ref(), &pools_decision),
+            worker_count::step(curve.as_ref(), &curve_decision),
+        ],
         recommendation,
-        findings,
-        steps,
         confidence,
         confidence_reasons,
+        findings,
     }
 }
 

@@ -129,7 +129,7 @@ fn decision_path(o: &mut String, r: &Report) -> std::fmt::Result {
             o,
             "<li><div class=\"q\"><span class=\"id\">{}</span> {} <span class=\"answer {answer}\">{answer}</span></div>\
              <p class=\"evidence\">{}</p><p class=\"rule\">rule: {} · source: {}</p>",
-            esc(&s.id),
+            esc(s.id.as_str()),
             esc(&s.question),
             esc(&s.evidence),
             esc(&s.threshold),
@@ -170,6 +170,7 @@ const CAPTIONS: &[(&str, &str)] = &[
     ("scaling", "Speedup against workers for each series, with the ideal line, the Amdahl and USL fits and each point's slowest..fastest run; hollow points and the shaded side have more workers than physical cores."),
     ("efficiency", "Parallel efficiency (speedup / relative workers) and the marginal efficiency of each step, against the thresholds of threads_scale and worker_count."),
     ("breakdown", "Where the workers' time went at each point: on a CPU, in a run queue, in the pool's pipes and socket pairs, on locks, on each shared sink, and other waits (procfs sampler)."),
+    ("accounting", "Where the speedup went at each point: from the ideal cores (the workers) through the cores each cause lost (serial, start-up, imbalance, the GIL, locks, each sink, transfer, the run queue, other) to the useful ones; see docs/ACCOUNTING.md."),
     ("timeline", "Cores busy and workers active over the typical run of the largest point: a flat top at the core count is saturation; a falling edge before the end is a straggler tail."),
 ];
 

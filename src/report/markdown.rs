@@ -74,6 +74,7 @@ impl Exporter for Markdown {
                 ""
             }
         )?;
+        accounting(&mut o, r)?;
         writeln!(o, "## Fits\n")?;
         for (i, s) in r.series.iter().enumerate() {
             let best = if Some(i) == r.primary_series {
@@ -117,6 +118,74 @@ impl Exporter for Markdown {
         }
         Ok(o.into_bytes())
     }
+}
+
+/// One row per point: the ideal cores, the cores each cause lost, the useful cores and the
+/// speedup rebuilt from them (docs/ACCOUNTING.md).
+fn accounting(o: &mut String, r: &Report) -> std::fmt::Result {
+    let all = || {
+        r.points
+            .iter()
+            .filter_map(|p| p.summary.accounting.as_ref())
+    };
+    if all().next().is_none() {
+        return Ok(());
+    }
+    // Every cause that cost some point a hundredth of a core, largest first at its worst.
+    let mut causes: Vec<(&str, f64)> = Vec::new();
+    for (c, v) in all().flat_map(|a| a.losses_over(super::losses::SHOWN_CORES)) {
+        match causes.iter_mut().find(|(k, _)| *k == c) {
+            Some(e) => e.1 = e.1.max(v),
+            None => causes.push((c, v)),
+        }
+    }
+    causes.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    writeln!(o, "## Where the speedup went\n")?;
+    let heads: Vec<String> = causes
+        .iter()
+        .map(|(c, _)| format!("− {}", cell(c)))
+        .collect();
+    writeln!(
+        o,
+        "| workers | params | ideal | {} | = useful | × computation scaling | / baseline efficiency | = speedup |",
+        heads.join(" | ")
+    )?;
+    writeln!(
+        o,
+        "|---:|---|---:|{}---:|---:|---:|---:|",
+        "---:|".repeat(causes.len())
+    )?;
+    for p in &r.points {
+        let Some(a) = &p.summary.accounting else {
+            continue;
+        };
+        let lost: Vec<String> = causes
+            .iter()
+            .map(|(c, _)| num(a.lost_cores.get(*c).map(|f| f.value), 2))
+            .collect();
+        writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            p.measured.workers,
+            match params_label(&p.measured.params) {
+                l if l.is_empty() => "–".into(),
+                l => cell(&l),
+            },
+            num(Some(f64::from(a.workers)), 2),
+            lost.join(" | "),
+            num(Some(a.useful_cores.value), 2),
+            num(a.computation_scaling.map(|f| f.value), 2),
+            num(a.baseline_efficiency.map(|f| f.value), 2),
+            num(a.speedup.map(|f| f.value), 2),
+        )?;
+    }
+    writeln!(
+        o,
+        "\nCores of workers × wall, mean over the runs; causes under {} cores left out. \
+         Sources: {}.\n",
+        super::losses::SHOWN_CORES,
+        super::losses::sources(all())
+    )
 }
 
 fn num(x: Option<f64>, places: usize) -> String {

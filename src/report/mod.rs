@@ -5,6 +5,7 @@ mod csv;
 pub mod diff;
 pub mod html;
 mod json;
+mod losses;
 mod markdown;
 mod pick;
 pub mod plots;

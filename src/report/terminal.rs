@@ -33,6 +33,7 @@ impl Exporter for Terminal {
         writeln!(o)?;
         run_faults(&mut o, r)?;
         where_time_went(&mut o, r)?;
+        accounting(&mut o, r)?;
         fits(&mut o, r)?;
         steps(&mut o, r)?;
         Ok(o.into_bytes())
@@ -219,6 +220,43 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
         writeln!(o)?;
     }
     Ok(())
+}
+
+/// Per point: the ideal cores, each loss, the useful cores, and the speedup rebuilt from them.
+fn accounting(o: &mut String, r: &Report) -> std::fmt::Result {
+    let all = || {
+        r.points
+            .iter()
+            .filter_map(|p| p.summary.accounting.as_ref())
+    };
+    if all().next().is_none() {
+        return Ok(());
+    }
+    writeln!(
+        o,
+        "  where the speedup went (cores of workers × wall; {}):",
+        super::losses::sources(all())
+    )?;
+    for p in &r.points {
+        let Some(a) = &p.summary.accounting else {
+            continue;
+        };
+        let workers = match p.measured.workers {
+            1 => "1 worker".to_string(),
+            n => format!("{n} workers"),
+        };
+        let params = params_label(&p.measured.params);
+        let label = if params.is_empty() {
+            workers
+        } else {
+            format!("{workers} {params}")
+        };
+        let speedup = super::losses::speedup(a)
+            .map(|s| format!(" · {s}"))
+            .unwrap_or_default();
+        writeln!(o, "    {label}: {}{speedup}", super::losses::line(a))?;
+    }
+    writeln!(o)
 }
 
 /// `name=value` pairs of a point or series, space-separated.

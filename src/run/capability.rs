@@ -92,12 +92,10 @@ pub fn check() -> Vec<Capability> {
             "forkcast is not root: such targets hide what they wait on and their I/O; run \
              forkcast as root (or with CAP_SYS_PTRACE) to see them",
         ),
-        cap(
+        cap_result(
             "preload_probe",
-            super::probes::locate_preload_lib().is_ok(),
+            preload_library(),
             "bytes, calls and blocked time per pipe, socket and file (LD_PRELOAD probe)",
-            "libforkcast_preload.so was not found next to forkcast: build it (cargo build \
-             --release builds both) or set FORKCAST_PRELOAD_LIB",
         ),
         cap(
             "python",
@@ -128,6 +126,20 @@ fn cap_result(name: &'static str, check: Result<(), String>, gives: &'static str
         gives,
         fix: check.err().unwrap_or_default(),
     }
+}
+
+/// Writes the embedded preload library where a run would: the cache folder, else (as a run falls
+/// back to its own output folder) a private scratch folder, removed again.
+fn preload_library() -> Result<(), String> {
+    let scratch = std::env::temp_dir().join(format!("forkcast-doctor-{}", std::process::id()));
+    let found = super::probes::locate_preload_lib(Some(&scratch));
+    let _ = std::fs::remove_dir_all(&scratch);
+    found.map(|_| ()).map_err(|e| {
+        format!(
+            "{e:#}: set XDG_CACHE_HOME to a folder you own, or {} to a copy of the library",
+            super::probes::ENV_PRELOAD_LIB
+        )
+    })
 }
 
 /// Opens `event` on this process, counting kernel-side events too when `kernel`.

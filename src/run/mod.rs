@@ -315,7 +315,7 @@ fn inject_probes(
     }
     if choice.preload {
         let reachable = probes::target_is_dynamic(program);
-        let lib = probes::locate_preload_lib();
+        let lib = probes::locate_preload_lib(Some(&run_dir.join("probes")));
         match (choice.auto, reachable, lib) {
             (_, true, Ok(_)) => kinds.push(probes::ProbeKind::Preload),
             (true, false, _) => notes.push(format!(

@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod degraded;
 mod faults;
+mod install;
 mod ipc;
 mod lab01;
 mod labs;

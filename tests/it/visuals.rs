@@ -31,6 +31,7 @@ fn a_sweep_writes_every_plot_as_svg_and_png() {
         ("scaling", "Scaling: speedup against workers"),
         ("efficiency", "Efficiency: speedup per worker added"),
         ("breakdown", "Where the workers"),
+        ("accounting", "Where the speedup went"),
         ("timeline", "Timeline: 2 workers"),
     ] {
         let svg = std::fs::read_to_string(dir.join(&format!("{name}.svg")))
@@ -140,6 +141,55 @@ fn report_html_loads_in_chromium_quietly_and_shows_the_verdict_and_the_plots() {
     if let Some(keep) = std::env::var_os("FORKCAST_KEEP_SCREENSHOT") {
         std::fs::write(keep, &page.screenshot_png).expect("screenshot saved");
     }
+}
+
+/// A recorded sweep's report.html draws the accounting's waterfall: a panel per point, inked.
+#[test]
+fn report_html_of_a_recording_draws_a_waterfall_per_point() {
+    let Some(exe) = chromium::find() else { return };
+    let dir = TempDir::new("html-accounting");
+    let saved = crate::support::repo_root().join("fixtures/recordings/lab01");
+    let out = crate::support::run_forkcast(&[
+        "report",
+        &saved.display().to_string(),
+        "--html",
+        "-o",
+        &dir.path().display().to_string(),
+    ]);
+    out.expect(out.code == Some(0), "the recording replays with --html");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(
+        html.contains("<figure id=\"plot-accounting\"><svg"),
+        "the waterfall is inline SVG"
+    );
+    // lab01 has four points: a panel titled by each one's workers and params.
+    for title in [
+        "1 worker · mode=processes",
+        "2 workers · mode=processes",
+        "1 worker · mode=threads",
+        "2 workers · mode=threads",
+    ] {
+        assert!(html.contains(title), "a panel for {title:?}");
+    }
+    let url = format!("file://{}", dir.join("report.html").display());
+    let mut browser = Browser::launch(&exe);
+    let page = browser.load(&url, &["plot-accounting"]);
+    assert_eq!(
+        page.console_errors,
+        Vec::<String>::new(),
+        "no console errors"
+    );
+    let rect = page.rects[0].expect("the page has #plot-accounting");
+    assert!(
+        rect[2] >= 300.0 && rect[3] >= 200.0,
+        "the waterfall is laid out large enough: {rect:?}"
+    );
+    let ink = inked_share_in(&page.screenshot_png, Some(rect));
+    assert!(
+        ink > 0.03,
+        "the waterfall is drawn in the screenshot ({:.1} % inked)",
+        ink * 100.0
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod efficiency;
 mod scaling;
 pub mod style;
 mod timeline;
+mod waterfall;
 
 use super::Report;
 use crate::analyze::{parallel_cores, Analysis, Series};
@@ -151,6 +152,7 @@ pub fn svg_plots(report: &Report) -> anyhow::Result<Vec<Svg>> {
         svg::<scaling::Scaling>(&inp)?,
         svg::<efficiency::Efficiency>(&inp)?,
         svg::<breakdown::Breakdown>(&inp)?,
+        svg::<waterfall::Waterfall>(&inp)?,
         svg::<timeline::Timeline>(&inp)?,
     ]
     .into_iter()
@@ -174,6 +176,7 @@ pub fn write_plots(report: &Report, dir: &Path, png_too: bool) -> anyhow::Result
                 png::<scaling::Scaling>(&inp, dir)?,
                 png::<efficiency::Efficiency>(&inp, dir)?,
                 png::<breakdown::Breakdown>(&inp, dir)?,
+                png::<waterfall::Waterfall>(&inp, dir)?,
                 png::<timeline::Timeline>(&inp, dir)?,
             ]
             .into_iter()

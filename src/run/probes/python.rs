@@ -118,10 +118,7 @@ pub fn install(dir: &Path) -> Result<(PathBuf, PathBuf)> {
 
 /// `<cache>/forkcast/python-probe-<hash of the probe's files>`.
 fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let base = super::private::cache_folder()?;
     // FNV-1a: stable across builds and platforms, no dependency.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in FILES
@@ -130,10 +127,7 @@ fn cache_dir() -> Option<PathBuf> {
     {
         hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
-    Some(
-        base.join("forkcast")
-            .join(format!("python-probe-{hash:016x}")),
-    )
+    Some(base.join(format!("python-probe-{hash:016x}")))
 }
 
 /// Writes the probe's files into `site` unless they are already there with this content (so the

@@ -1,0 +1,354 @@
+//! Is the work CPU-bound? Judged on the work itself: the workers' steady state, net of the
+//! waits the tree's later steps take off them: on a sink (one batched writer), and on the pool's
+//! pipes when they carry big payloads (references or shared memory).
+//!
+//! Three figures, each in the evidence: the share over the workers' whole lives; over their
+//! steady state; and that share net of the waits on sinks. The last decides, unless the sink
+//! waits more than the work computes: then the sink sets the pace even behind one writer, and
+//! the work is waiting, not computing.
+
+use crate::analyze::select::primary_points;
+use crate::analyze::work::{work_share, WorkShare};
+use crate::analyze::Analysis;
+use crate::diagnose::step::{plural, round, Measured, Step, Words};
+use crate::diagnose::thresholds::{CPU_BOUND_ON_CPU_SHARE, SINK_SETS_PACE_WAIT_PER_CPU_S};
+use crate::diagnose::{Answer, StepId};
+use crate::measure::Measurements;
+
+const QUESTION: &str = "Is the work CPU-bound?";
+
+/// The sampler's view of the workers at the smallest count.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    pub workers: u32,
+    pub share: WorkShare,
+    /// Whether the pipes' waits were netted (large_payload's yes).
+    pub payloads_move: bool,
+    pub worker_startup_s: Option<f64>,
+    pub busy_cores: Option<f64>,
+    /// (resource, kind) of the sink waited on most.
+    pub top_sink: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Figures {
+    /// No point produced a successful run.
+    NoRun,
+    /// Without the sampler: the tree's CPU over wall time and workers.
+    WholeTree {
+        workers: u32,
+        share: Option<f64>,
+    },
+    Sampled(Sampled),
+}
+
+/// At the smallest count of the best series. `payloads_move` is large_payload's yes: the waits
+/// on the pool's own pipes are then the payloads' transfer, which passing references takes off
+/// the workers, and are netted too.
+pub fn figures(m: &Measurements, a: &Analysis, payloads_move: bool) -> Figures {
+    let base = primary_points(m, a)
+        .into_iter()
+        .find(|(_, s)| s.wall_s.is_some());
+    let Some((n, s)) = base else {
+        return Figures::NoRun;
+    };
+    let Some(share) = work_share(s, payloads_move) else {
+        return Figures::WholeTree {
+            workers: n,
+            share: s.busy_cores.map(|b| (b / f64::from(n)).min(1.0)),
+        };
+    };
+    Figures::Sampled(Sampled {
+        workers: n,
+        share,
+        payloads_move,
+        worker_startup_s: s.worker_startup_s,
+        busy_cores: s.busy_cores,
+        top_sink: s
+            .external_waits
+            .iter()
+            .flatten()
+            .next()
+            .map(|k| (k.resource.clone(), k.kind.clone())),
+    })
+}
+
+impl Sampled {
+    /// Who sets the pace is judged on the whole lives: a sink waited on longer than the work
+    /// computes sets it even behind one writer, and then nothing is taken out.
+    fn sink_sets_pace(&self) -> bool {
+        self.share
+            .sink_wait_per_cpu_s
+            .is_some_and(|w| w > SINK_SETS_PACE_WAIT_PER_CPU_S.value)
+    }
+
+    /// The share the answer rests on.
+    fn judged(&self) -> f64 {
+        if self.sink_sets_pace() {
+            self.share.life
+        } else {
+            self.share.net
+        }
+    }
+}
+
+fn at_least_the_bar(share: f64) -> Answer {
+    if share >= CPU_BOUND_ON_CPU_SHARE.value {
+        Answer::Yes
+    } else {
+        Answer::No
+    }
+}
+
+pub fn decide(f: &Figures) -> Answer {
+    match f {
+        Figures::NoRun | Figures::WholeTree { share: None, .. } => Answer::Unknown,
+        Figures::WholeTree {
+            share: Some(share), ..
+        } => at_least_the_bar(*share),
+        Figures::Sampled(s) => at_least_the_bar(s.judged()),
+    }
+}
+
+fn measured(f: &Figures) -> Measured {
+    let mut out = Measured::default();
+    match f {
+        Figures::NoRun | Figures::WholeTree { share: None, .. } => {}
+        Figures::WholeTree {
+            workers,
+            share: Some(share),
+        } => {
+            out.put("workers", workers);
+            out.put("on_cpu_share", round(*share, 3));
+        }
+        Figures::Sampled(s) => {
+            let w = &s.share;
+            out.put("workers", s.workers);
+            out.put("on_cpu_share", round(w.life, 3));
+            if let Some((work, life)) = w.steady {
+                out.put("steady_on_cpu_share", round(work, 3));
+                out.put("steady_share_of_life", round(life, 3));
+            }
+            out.put_some("worker_startup_s", s.worker_startup_s.map(|x| round(x, 3)));
+            out.put("sink_wait_share", round(w.sink_waits, 3));
+            if s.payloads_move {
+                out.put("payload_wait_share", round(w.pipe_waits, 3));
+            }
+            out.put(
+                "sink_wait_per_cpu_second",
+                w.sink_wait_per_cpu_s.map(|x| round(x, 3)),
+            );
+            out.put("work_on_cpu_share", round(s.judged(), 3));
+            out.put_some("busy_cores", s.busy_cores.map(|b| round(b, 2)));
+            out.put_some("top_sink", s.top_sink.as_ref().map(|(r, _)| r));
+        }
+    }
+    out
+}
+
+fn sampled_evidence(s: &Sampled) -> String {
+    let (n, w) = (s.workers, &s.share);
+    let judged = s.judged();
+    let sets_pace = s.sink_sets_pace();
+    let mut said = vec![format!(
+        "At {n} worker{}, the workers wanted a CPU {:.0} % of their lives",
+        plural(n),
+        w.life * 100.0
+    )];
+    if let (Some((work, life)), Some(su)) = (w.steady, s.worker_startup_s) {
+        said.push(format!(
+            "{:.0} % of their steady state ({:.0} % of their lives; start-up {su:.2} s each)",
+            work * 100.0,
+            life * 100.0
+        ));
+    }
+    match (&s.top_sink, w.sink_wait_per_cpu_s) {
+        (Some((resource, kind)), Some(per_cpu_s)) if w.sink_waits > 0.0 => said.push(format!(
+            "they waited {:.0} % of their lives on sinks (most on {resource}, {kind}), \
+             {per_cpu_s:.2} s per CPU second: {}",
+            w.sink_waits * 100.0,
+            if sets_pace {
+                "the sink sets the pace even behind one writer, so the waits stay in and the \
+                 whole lives are judged"
+                    .to_string()
+            } else {
+                format!(
+                    "net of them the work wanted a CPU {:.0} % of its time",
+                    judged * 100.0
+                )
+            }
+        )),
+        _ => said.push("no worker waited on a sink".into()),
+    }
+    if w.pipe_waits > 0.0 && !sets_pace {
+        said.push(format!(
+            "{:.0} % of their lives went waiting on the pool's pipes for payloads (large_payload: \
+             yes), which passing references takes off them: net of the waits the work wanted a \
+             CPU {:.0} % of its time",
+            w.pipe_waits * 100.0,
+            judged * 100.0
+        ));
+    }
+    format!(
+        "{} (threshold {:.0} %){}.",
+        said.join("; "),
+        CPU_BOUND_ON_CPU_SHARE.value * 100.0,
+        s.busy_cores
+            .map(|b| format!("; the tree kept {b:.2} cores busy"))
+            .unwrap_or_default()
+    )
+}
+
+fn evidence(f: &Figures) -> String {
+    match f {
+        Figures::NoRun => "No point produced a successful run, so nothing was measured.".into(),
+        Figures::WholeTree {
+            workers: n,
+            share: None,
+        } => format!("At {n} workers no CPU time was measured."),
+        Figures::WholeTree {
+            workers: n,
+            share: Some(share),
+        } => format!(
+            "At {n} worker{}, the tree used {:.0} % of {n} core{} (threshold {:.0} %); without \
+             the sampler the workers' waits were not seen.",
+            plural(*n),
+            share * 100.0,
+            plural(*n),
+            CPU_BOUND_ON_CPU_SHARE.value * 100.0
+        ),
+        Figures::Sampled(s) => sampled_evidence(s),
+    }
+}
+
+fn source(f: &Figures) -> &'static str {
+    match f {
+        Figures::NoRun => "none",
+        Figures::WholeTree { .. } => {
+            "tree CPU time (perf task-clock or rusage) / wall time / workers"
+        }
+        Figures::Sampled(_) => {
+            "procfs sampler (schedstat of the worker threads, per-tick states, blocked threads' \
+             resources)"
+        }
+    }
+}
+
+pub fn step(f: &Figures, answer: Answer) -> Step {
+    let words = Words {
+        threshold: format!(
+            "on-CPU share of the workers' steady state, net of sink waits (and of pipe waits \
+             when large_payload is yes), >= {CPU_BOUND_ON_CPU_SHARE} -> yes (not netted when \
+             the sink waits more than {SINK_SETS_PACE_WAIT_PER_CPU_S} s per CPU second)"
+        ),
+        evidence: evidence(f),
+        source: source(f).into(),
+    };
+    Step::new(StepId::CpuBound, QUESTION, answer, measured(f), words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decide, Figures, Sampled};
+    use crate::analyze::waits::Sink;
+    use crate::analyze::work::WorkShare;
+    use crate::analyze::Layout;
+    use crate::diagnose::tests::{answer, busy, sweep};
+    use crate::diagnose::{diagnose, Answer, Model, StepId};
+
+    /// Workers at 1 worker on a CPU `on_cpu` of their lives and waiting `sink` of them on a
+    /// SQLite file they write.
+    fn writing(on_cpu: f64, sink: f64) -> crate::analyze::point::PointSummary {
+        let mut s = busy(on_cpu);
+        s.external_waits = Some(vec![Sink {
+            resource: "file:/data/results.db".into(),
+            kind: "sqlite".into(),
+            wait_share: sink,
+            direct_share: sink,
+            workers_waiting: 1,
+            workers_writing: 1,
+            ..Default::default()
+        }]);
+        s
+    }
+
+    #[test]
+    fn workers_committing_to_a_database_are_judged_on_their_work_net_of_the_commits() {
+        // 55 % on a CPU, 40 % in commits: the work itself wants a CPU 92 % of its time.
+        let (m, a) = sweep(
+            2,
+            vec![
+                (1, 10.0, writing(0.55, 0.40)),
+                (2, 5.5, writing(0.55, 0.40)),
+            ],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
+        let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
+        assert_eq!(st.measured["on_cpu_share"], 0.55, "the raw figure is given");
+        assert!(st.measured["work_on_cpu_share"].as_f64().unwrap() > 0.9);
+        assert!(
+            st.evidence.contains("file:/data/results.db"),
+            "{}",
+            st.evidence
+        );
+        assert_eq!(d.recommendation.model, Some(Model::Processes));
+    }
+
+    #[test]
+    fn clients_that_wait_on_a_service_longer_than_they_compute_stay_not_cpu_bound() {
+        let (m, a) = sweep(
+            2,
+            vec![
+                (1, 10.0, writing(0.03, 0.95)),
+                (2, 5.0, writing(0.03, 0.95)),
+            ],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        assert_eq!(answer(&d, StepId::CpuBound), Answer::No);
+        assert_eq!(d.recommendation.model, Some(Model::AsyncOrThreads));
+    }
+
+    #[test]
+    fn start_up_is_judged_apart_from_the_steady_state() {
+        // A pool's workers wait 60 % of their lives for start-up; once working they compute.
+        let mut s = busy(0.38);
+        s.steady_on_cpu_share = Some(0.95);
+        s.steady_share_of_life = Some(0.4);
+        s.worker_startup_s = Some(0.6);
+        let (m, a) = sweep(2, vec![(1, 3.0, s)], Layout::Single, "throughput");
+        let d = diagnose(&m, &a);
+        assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
+        let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
+        assert!(st.evidence.contains("start-up 0.60 s"), "{}", st.evidence);
+    }
+
+    #[test]
+    fn a_sink_that_sets_the_pace_keeps_its_waits_in_the_judged_share() {
+        let sampled = |per_cpu_s: f64| {
+            Figures::Sampled(Sampled {
+                workers: 1,
+                share: WorkShare {
+                    life: 0.3,
+                    steady: None,
+                    sink_waits: 0.6,
+                    pipe_waits: 0.0,
+                    sink_wait_per_cpu_s: Some(per_cpu_s),
+                    net: 0.9,
+                },
+                payloads_move: false,
+                worker_startup_s: None,
+                busy_cores: None,
+                top_sink: None,
+            })
+        };
+        // The same waits: netted while the work outpaces the sink, kept when the sink is slower.
+        assert_eq!(decide(&sampled(0.5)), Answer::Yes);
+        assert_eq!(decide(&sampled(2.0)), Answer::No);
+        assert_eq!(decide(&Figures::NoRun), Answer::Unknown);
+    }
+}
