@@ -146,13 +146,16 @@ fn clients_waiting_on_a_slow_service_stay_not_cpu_bound() {
     let (_d, r) = shape("socket_wait");
     let cpu = step(&r, StepId::CpuBound);
     assert_eq!(cpu["answer"], "no", "{cpu}");
+    // The clients compute next to nothing: the service does their work, so it is a source
+    // whose waits stay in, however the bytes go.
     assert!(
-        cpu["measured"]["sink_wait_per_cpu_second"]
+        cpu["measured"]["source_wait_per_cpu_second"]
             .as_f64()
             .unwrap()
             > 1.0,
         "the service waits longer than the work computes: {cpu}"
     );
+    assert_eq!(cpu["measured"]["sink_wait_share"], 0.0, "{cpu}");
 }
 
 #[test]
@@ -188,7 +191,7 @@ fn a_pool_pushing_to_a_sink_slower_than_its_work_is_judged_net_of_its_waits() {
             .is_some_and(|m| m.values().all(|v| v == "sink")),
         "records out, acknowledgements back: a sink: {roles}"
     );
-    let cpu = step(&r, "cpu_bound");
+    let cpu = step(&r, StepId::CpuBound);
     assert_eq!(cpu["answer"], "yes", "{cpu}");
     assert!(
         cpu["measured"]["sink_wait_per_cpu_second"]
@@ -202,7 +205,7 @@ fn a_pool_pushing_to_a_sink_slower_than_its_work_is_judged_net_of_its_waits() {
 #[test]
 fn a_manager_process_the_workers_store_into_is_a_sink_not_plumbing() {
     let (_d, r) = shape_checking("manager_sink", &["model", "sink"]);
-    let sink = step(&r, "shared_sink");
+    let sink = step(&r, StepId::SharedSink);
     assert_eq!(sink["measured"]["kind"], "unix service", "{sink}");
     assert!(
         sink["measured"]["resource"]
@@ -217,7 +220,7 @@ fn a_manager_process_the_workers_store_into_is_a_sink_not_plumbing() {
 fn a_thread_pool_releasing_the_gil_with_a_big_last_task_scales_and_is_uneven() {
     // Judged on the time both threads had work, not on the wall time the big task ran alone.
     let (_d, r) = shape_checking("threadpool_straggler", &["model", "data_passing", "sink"]);
-    let threads = step(&r, "threads_scale");
+    let threads = step(&r, StepId::ThreadsScale);
     assert_eq!(threads["answer"], "yes", "{threads}");
     assert!(
         summary_at(&r, 2)["all_working_cores"].as_f64().unwrap() > 1.5,
