@@ -2,12 +2,13 @@
 """Runs forkcast on every fixtures/expected variant (short size) and every pool-shape fixture in
 fixtures/workloads/expected/, and prints where its recommendation differs from what the variant
 expects. A gauge for the decision tree, not a test. By default each point gets forkcast's own
-default runs (3 measured after 1 warmup), as a user would; `--runs 1 --warmup 0` is the quick
+default runs (`--runs auto`: 3 measured after 1 warmup, then more rounds while a step's figure
+straddles its bar), as a user would; `--runs 1 --warmup 0` is the quick
 look, and on a drifting host a single run can show a straggler tail or a speedup that the
 host made (one vCPU slower than the other for a while).
 
     python3 scripts/check-expected.py [--dsn DSN] [--forkcast target/release/forkcast] [--only SUBSTR]
-                                      [--runs 3] [--warmup 1] [--repeat N] [--why] [--record DIR]
+                                      [--runs auto|N] [--warmup 1] [--repeat N] [--why] [--record DIR]
 
 A lab variant names its `lab` and `args`; a shape fixture gives its whole `argv`, with
 `{python}` (the venv interpreter), `{workloads}` (fixtures/workloads) and `{workers}`.
@@ -35,7 +36,7 @@ def main():
     ap.add_argument("--forkcast", default=os.path.join(ROOT, "target/release/forkcast"))
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv/bin/python"))
     ap.add_argument("--only", default="", help="check only the files whose name contains this")
-    ap.add_argument("--runs", type=int, default=3, help="measured runs per point (forkcast's default)")
+    ap.add_argument("--runs", default="auto", help="measured runs per point: auto or N (forkcast's default, auto)")
     ap.add_argument("--warmup", type=int, default=1, help="warmup runs per point (forkcast's default)")
     ap.add_argument("--repeat", type=int, default=1, help="check each variant this many times in a row")
     ap.add_argument("--why", action="store_true",
@@ -69,9 +70,14 @@ def main():
                 if r.returncode != 0:
                     print(f"{name}: forkcast failed: {r.stderr.strip()[-200:]}")
                     continue
-                rec = json.load(open(os.path.join(out, "report.json")))["diagnosis"]["recommendation"]
+                full = json.load(open(os.path.join(out, "report.json")))
+                rec = full["diagnosis"]["recommendation"]
                 diffs = {k: f"expected {v}, got {rec.get(k)}" for k, v in e["expect"].items() if rec.get(k) != v}
-                print(f"{name}: {'ok' if not diffs else diffs}", flush=True)
+                # --runs auto: the measured rounds it took, and why it stopped adding them.
+                rounds = full.get("rounds")
+                used = (f" ({rounds['first_rounds'] + len(rounds['added'])} rounds, {rounds.get('stopped')})"
+                        if rounds else "")
+                print(f"{name}: {'ok' if not diffs else diffs}{used}", flush=True)
                 if a.why and diffs:
                     report = json.load(open(os.path.join(out, "report.json")))
                     steps = {s["id"]: s for s in report["diagnosis"]["steps"]}

@@ -18,7 +18,6 @@
 
 mod run;
 
-use super::point::PointSummary;
 use crate::measure::Run;
 pub use run::{account_run, RunAccount};
 use serde::{Deserialize, Serialize};
@@ -218,18 +217,19 @@ pub fn account_point(workers: u32, ok_runs: &[&Run], own_dir: Option<&str>) -> O
     })
 }
 
-/// Fills the series-relative figures of the points `idx` (workers ascending), against the same
-/// baseline as the speedup: the first point with a wall time.
-pub fn fill_series(points: &mut [PointSummary], idx: &[usize]) {
-    let Some(&b) = idx.iter().find(|&&i| points[i].wall_s.is_some()) else {
+/// Fills the series-relative figures of a series' points, each given as its wall time and its
+/// accounting (workers ascending), against the same baseline as the speedup: the first point
+/// with a wall time.
+pub fn fill_series(points: Vec<(Option<f64>, Option<&mut Accounting>)>) {
+    let Some(b) = points.iter().position(|(wall, _)| wall.is_some()) else {
         return;
     };
-    let (Some(base), Some(base_wall)) = (points[b].accounting.clone(), points[b].wall_s) else {
+    let (Some(base), Some(base_wall)) = (points[b].1.as_deref().cloned(), points[b].0) else {
         return;
     };
     let base_useful = base.useful_cores.value * base_wall;
-    for &i in idx {
-        let (Some(wall), Some(acc)) = (points[i].wall_s, points[i].accounting.as_mut()) else {
+    for (wall, acc) in points {
+        let (Some(wall), Some(acc)) = (wall, acc) else {
             continue;
         };
         let useful = acc.useful_cores.value * wall;

@@ -10,6 +10,7 @@ pub mod ipc;
 pub mod peers;
 pub mod point;
 pub mod pools;
+pub mod record;
 pub mod scaling;
 pub mod select;
 pub mod sink_growth;
@@ -116,7 +117,14 @@ pub fn analyze(m: &Measurements) -> Analysis {
             idx.sort_by_key(|&i| m.points[i].workers);
             let workers: Vec<u32> = idx.iter().map(|&i| m.points[i].workers).collect();
             fill_relative(&mut points, &idx, &workers);
-            accounting::fill_series(&mut points, &idx);
+            // The series' points in workers order, each borrowed once.
+            let mut slots: Vec<Option<&mut PointSummary>> = points.iter_mut().map(Some).collect();
+            accounting::fill_series(
+                idx.iter()
+                    .filter_map(|&i| slots[i].take())
+                    .map(|p| (p.wall_s, p.accounting.as_mut()))
+                    .collect(),
+            );
             let scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
             let best = idx
                 .iter()

@@ -109,7 +109,7 @@ mod tests {
     /// the parent (1) read a large reply too, which is not the workers' traffic.
     fn peer(out: u64, back: u64) -> BTreeMap<String, ExternalIo> {
         let io = ExternalIo {
-            kind: "tcp".into(),
+            kind: crate::measure::ResourceKind::Tcp,
             bytes_out_by_pid: [(2, out), (3, out)].into(),
             bytes_in_by_pid: [(1, 1 << 20), (2, back), (3, back)].into(),
             ..Default::default()

@@ -1,9 +1,11 @@
 //! The summary of one point: medians over its measured runs, CPU picture, workers seen.
 
+use super::record::{accounted_life_s, run_ok};
 use super::stats::median;
-use super::waits::{self, OffCpu, Sink};
+use super::waits::{self, OffCpu, OffCpuKind, Sink};
 use super::workers::{self, Layout, Workers};
 use super::{ipc, peers, stats, timeline};
+use crate::measure::probes::ProbeKind;
 use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -89,7 +91,8 @@ pub struct PointSummary {
     /// Share of the workers' lifetime blocked, per resource class (futex, pipe, tcp, file,
     /// sleep, ...), median over runs; absent when the sampler saw no workers.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub offcpu: Option<BTreeMap<String, f64>>,
+    #[schemars(with = "Option<BTreeMap<String, f64>>")]
+    pub offcpu: Option<BTreeMap<OffCpuKind, f64>>,
     /// The same per named resource, the largest ten.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offcpu_resources: Option<BTreeMap<String, f64>>,
@@ -143,11 +146,6 @@ pub struct PointSummary {
     pub accounting: Option<super::accounting::Accounting>,
     /// Where each figure came from.
     pub sources: BTreeMap<String, Source>,
-}
-
-/// Did this run produce a usable measurement?
-pub fn run_ok(run: &Run) -> bool {
-    run.exit_code == Some(0) && !run.timed_out && !run.interrupted
 }
 
 /// Summarises one point; series-relative fields (speedup, ...) are filled in by the caller.
@@ -211,11 +209,12 @@ pub fn summarize_point(
         .host_other_cpu_cores
         .is_some_and(|c| c >= NOISY_HOST_CORES);
 
-    let probe_runs: Vec<ipc::ProbeFigures> = ok
+    // Each run's probe figures and workers, computed once: several figures below use both.
+    let figures: Vec<Option<ipc::ProbeFigures>> = ok
         .iter()
-        .filter_map(|r| r.probes.as_ref())
-        .map(|p| ipc::figures(p, own_dir))
+        .map(|r| r.probes.as_ref().map(|p| ipc::figures(p, own_dir)))
         .collect();
+    let probe_runs: Vec<&ipc::ProbeFigures> = figures.iter().flatten().collect();
     s.probes = ipc::summarize(&probe_runs, s.cpu_s);
     s.pools = super::pools::summarize(&ok, point.workers);
     s.accounting = super::accounting::account_point(point.workers, &ok, own_dir);
@@ -223,29 +222,29 @@ pub fn summarize_point(
         s.sources.insert("pools".into(), Source::PythonProbe);
     }
     if s.probes.is_some() {
-        let injected = |name: &str| {
-            ok.iter()
-                .any(|r| r.probes_injected.iter().any(|p| p == name))
-        };
-        if injected("preload") {
+        let injected = |kind: ProbeKind| ok.iter().any(|r| r.probes_injected.contains(&kind));
+        if injected(ProbeKind::Preload) {
             s.sources.insert("ipc_bytes".into(), Source::PreloadProbe);
             s.sources.insert("sink_io".into(), Source::PreloadProbe);
         }
-        if injected("python") {
+        if injected(ProbeKind::Python) {
             s.sources
                 .insert("task_durations".into(), Source::PythonProbe);
             s.sources.insert("ipc_tax".into(), Source::PythonProbe);
         }
     }
-    let clues = |r: &Run, d: &SamplerData| workers::PoolClues::from_probe(r.probes.as_ref(), d);
-    let sampled: Vec<(&SamplerData, Workers, workers::PoolClues)> = ok
+    // (index into `ok`, the run's samples, its workers, the clues that found them).
+    let identified: Vec<(usize, &SamplerData, Workers, workers::PoolClues)> = ok
         .iter()
-        .filter_map(|r| {
+        .enumerate()
+        .filter_map(|(i, r)| {
             let d = r.sampled.as_ref()?;
-            let c = clues(r, d);
-            workers::identify_with(d, point.workers, &c).map(|w| (d, w, c))
+            let c = workers::PoolClues::from_probe(r.probes.as_ref(), d);
+            workers::identify_with(d, point.workers, &c).map(|w| (i, d, w, c))
         })
         .collect();
+    let sampled: Vec<(&SamplerData, &Workers, &workers::PoolClues)> =
+        identified.iter().map(|(_, d, w, c)| (*d, w, c)).collect();
     if !sampled.is_empty() {
         let layout = most_common(sampled.iter().map(|(_, w, _)| w.layout));
         s.worker_layout = Some(layout);
@@ -258,13 +257,10 @@ pub fn summarize_point(
             .collect();
         s.process_tasks = ipc::task_stats(&task_s);
         // Did the workers themselves write to a file or service (per the preload probe)?
-        let written: Vec<bool> = ok
+        let written: Vec<bool> = identified
             .iter()
-            .filter_map(|r| {
-                let p = r.probes.as_ref()?;
-                let d = r.sampled.as_ref()?;
-                let w = workers::identify_with(d, point.workers, &clues(r, d))?;
-                let f = ipc::figures(p, own_dir);
+            .filter_map(|(i, _, w, _)| {
+                let f = figures[*i].as_ref()?;
                 Some(f.external_io.values().any(|io| {
                     io.bytes_out_by_pid
                         .iter()
@@ -338,19 +334,14 @@ pub fn summarize_point(
         );
         // Each run's resources, told sink from source by that run's bytes and CPU.
         let mut roles: BTreeMap<String, peers::PeerRole> = BTreeMap::new();
-        let off: Vec<OffCpu> = ok
+        let no_io = BTreeMap::new();
+        let off: Vec<OffCpu> = identified
             .iter()
-            .filter_map(|r| {
-                let d = r.sampled.as_ref()?;
-                let w = workers::identify_with(d, point.workers, &clues(r, d))?;
-                let o = waits::offcpu(d, &w)?;
-                let io = r
-                    .probes
-                    .as_ref()
-                    .map(|p| ipc::figures(p, own_dir).external_io)
-                    .unwrap_or_default();
-                let on_cpu = worker_time_shares(d, &w).map(|(on, _)| on);
-                for (res, role) in peers::classify(&o.external, &io, &w, on_cpu) {
+            .filter_map(|(i, d, w, _)| {
+                let o = waits::offcpu(d, w)?;
+                let io = figures[*i].as_ref().map_or(&no_io, |f| &f.external_io);
+                let on_cpu = worker_time_shares(d, w).map(|(on, _)| on);
+                for (res, role) in peers::classify(&o.external, io, w, on_cpu) {
                     roles.entry(res).or_insert(role);
                 }
                 Some(o)
@@ -412,7 +403,7 @@ fn worker_time_shares(data: &SamplerData, w: &Workers) -> Option<(f64, f64)> {
         .filter(|t| w.tids.contains(&t.tid));
     let (mut life, mut on, mut rq) = (0.0, 0.0, 0.0);
     for t in threads {
-        life += waits::accounted_life_s(t);
+        life += accounted_life_s(t);
         on += t.on_cpu_s;
         rq += t.runqueue_s;
     }
@@ -437,10 +428,10 @@ fn worker_pss_bytes(data: &SamplerData, w: &Workers) -> Option<f64> {
 }
 
 /// Per key, the median over runs (a run without the key counts as 0).
-fn median_maps<'a>(
-    maps: impl Iterator<Item = &'a BTreeMap<String, f64>> + Clone,
-) -> BTreeMap<String, f64> {
-    let keys: std::collections::BTreeSet<&String> = maps.clone().flat_map(|m| m.keys()).collect();
+fn median_maps<'a, K: Ord + Clone + 'a>(
+    maps: impl Iterator<Item = &'a BTreeMap<K, f64>> + Clone,
+) -> BTreeMap<K, f64> {
+    let keys: std::collections::BTreeSet<&K> = maps.clone().flat_map(|m| m.keys()).collect();
     keys.into_iter()
         .map(|k| {
             let values: Vec<f64> = maps
@@ -537,7 +528,7 @@ mod tests {
     fn sink(resource: &str, kind: &str, wait: f64) -> Sink {
         Sink {
             resource: resource.into(),
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             wait_share: wait,
             direct_share: wait,
             sleep_share: 0.0,
@@ -561,7 +552,10 @@ mod tests {
         ];
         let m = median_sinks(runs.iter());
         assert_eq!(m.len(), 2, "{m:?}");
-        assert_eq!((m[0].kind.as_str(), m[0].wait_share), ("sqlite", 0.4));
+        assert_eq!(
+            (m[0].kind.to_string().as_str(), m[0].wait_share),
+            ("sqlite", 0.4)
+        );
         // The same server in two runs of three: its median counts the run without it as 0.
         assert_eq!(
             (m[1].resource.as_str(), m[1].wait_share),

@@ -274,7 +274,7 @@ pub fn steady_state(data: &SamplerData, w: &Workers, clues: &PoolClues) -> Optio
         let this_span = (end - start).max(want);
         wanted += want;
         span += this_span;
-        life += super::waits::accounted_life_s(th).max(this_span);
+        life += super::record::accounted_life_s(th).max(this_span);
         startups.push((start - th.first_seen_s).max(0.0));
     }
     (span > 0.0 && life > 0.0).then(|| SteadyState {

@@ -9,13 +9,11 @@
 //! server the script started on a socket pair) is not the pool's plumbing, however it was
 //! made: it is a service like any other, and a sink when the workers write to and wait on it.
 
+use super::record::accounted_life_s;
 use super::workers::Workers;
 use crate::measure::{ResourceKind, SamplerData, Service, ThreadRecord, WaitCount};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// Off-CPU time of a thread no tick caught it blocked in (short, rare waits).
-const UNSAMPLED: &str = "unsampled";
 
 /// Syscalls that block while writing: a wait in one of them is the cost of writing to its
 /// resource, whatever the resource is.
@@ -37,7 +35,8 @@ pub struct Sink {
     /// The resource as the sampler named it (e.g. "tcp:127.0.0.1:5432", "file:/data/out.log").
     pub resource: String,
     /// What it is: "postgresql", "sqlite", "tcp service", "unix service", "file".
-    pub kind: String,
+    #[schemars(with = "String")]
+    pub kind: SinkKind,
     /// Time the workers lost to it / the workers' lifetime: blocked on it (`direct_share`)
     /// plus the sleeps of the workers writing to a database (`sleep_share`).
     pub wait_share: f64,
@@ -55,11 +54,72 @@ pub struct Sink {
     pub workers_writing: u32,
 }
 
+/// What off-CPU time went to: a resource class, or waits no tick caught (short, rare ones).
+/// Written as the class's word or "unsampled", and ordered by those words, so the maps keyed by
+/// it list their keys as report.json always has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum OffCpuKind {
+    Resource(ResourceKind),
+    Unsampled,
+}
+
+impl OffCpuKind {
+    pub const PIPE: OffCpuKind = OffCpuKind::Resource(ResourceKind::Pipe);
+    pub const UNIX: OffCpuKind = OffCpuKind::Resource(ResourceKind::Unix);
+    pub const FUTEX: OffCpuKind = OffCpuKind::Resource(ResourceKind::Futex);
+
+    /// The word report.json uses for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffCpuKind::Resource(k) => k.as_str(),
+            OffCpuKind::Unsampled => "unsampled",
+        }
+    }
+}
+
+impl Ord for OffCpuKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for OffCpuKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for OffCpuKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<OffCpuKind> for String {
+    fn from(kind: OffCpuKind) -> String {
+        kind.as_str().into()
+    }
+}
+
+impl TryFrom<String> for OffCpuKind {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, String> {
+        if word == OffCpuKind::Unsampled.as_str() {
+            return Ok(OffCpuKind::Unsampled);
+        }
+        serde_json::from_value::<ResourceKind>(serde_json::Value::from(word.as_str()))
+            .map(OffCpuKind::Resource)
+            .map_err(|_| format!("'{word}' is not a kind of wait"))
+    }
+}
+
 /// The off-CPU picture of one run's workers.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct OffCpu {
     /// Share of worker lifetime blocked, per resource class (futex, pipe, unix, tcp, file, sleep...).
-    pub by_kind: BTreeMap<String, f64>,
+    #[schemars(with = "BTreeMap<String, f64>")]
+    pub by_kind: BTreeMap<OffCpuKind, f64>,
     /// Share of worker lifetime blocked, per named resource.
     pub by_resource: BTreeMap<String, f64>,
     /// Resources two or more workers waited on or wrote to that are not the pool's plumbing.
@@ -122,13 +182,15 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         let ticks: u64 = t.waits.iter().map(|w| u64::from(w.ticks)).sum();
         if ticks == 0 {
             if off > 0.0 {
-                *out.by_kind.entry(UNSAMPLED.into()).or_default() += off / life;
+                *out.by_kind.entry(OffCpuKind::Unsampled).or_default() += off / life;
             }
             continue;
         }
         for wc in &t.waits {
             let share = off * f64::from(wc.ticks) / ticks as f64 / life;
-            *out.by_kind.entry(wc.kind.to_string()).or_default() += share;
+            *out.by_kind
+                .entry(OffCpuKind::Resource(wc.kind))
+                .or_default() += share;
             *out.by_resource.entry(wc.resource.clone()).or_default() += share;
             if is_external(wc, &served) {
                 let e = tally.entry(wc.resource.clone()).or_default();
@@ -154,7 +216,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         .filter(|(_, t)| t.written && t.direct + t.sleep > 0.0)
         .map(|(res, t)| Sink {
             resource: res.clone(),
-            kind: describe(t.kind.as_str(), t.service),
+            kind: SinkKind::of(t.kind, t.service),
             wait_share: t.direct + t.sleep,
             direct_share: t.direct,
             sleep_share: t.sleep,
@@ -171,15 +233,6 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         .cloned()
         .collect();
     Some(out)
-}
-
-/// A thread's observed life: first to last sight, or what was accounted in it when that is
-/// more (the first interval's waits are attributed before the first sighting).
-pub fn accounted_life_s(t: &ThreadRecord) -> f64 {
-    let waited: f64 = t.waits.iter().map(|w| w.blocked_s).sum();
-    (t.last_seen_s - t.first_seen_s)
-        .max(t.on_cpu_s + t.runqueue_s + waited)
-        .max(0.0)
 }
 
 /// A wait on something outside the pool: a service, a file; never the pool's own plumbing.
@@ -208,19 +261,108 @@ fn served_in_tree<'a>(data: &'a SamplerData, w: &Workers) -> BTreeSet<&'a str> {
         .collect()
 }
 
-/// Names what a resource is: the service where the sampler or probe could tell, else its class.
-pub fn describe(kind: &str, service: Option<Service>) -> String {
-    match (service, kind) {
-        (Some(s), _) => s.as_str().into(),
-        (None, "tcp" | "udp") => format!("{kind} service"),
-        (None, "unix") => "unix service".into(),
-        (None, other) => other.into(),
+/// What a sink is: the service where the sampler or a probe could tell, else its class.
+/// Written as report.json has always named it: "postgresql", "sqlite", "tcp service",
+/// "unix service", "file".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum SinkKind {
+    Service(Service),
+    Class(ResourceKind),
+}
+
+impl SinkKind {
+    /// A file (rather than a database or a service reached by socket).
+    pub const FILE: SinkKind = SinkKind::Class(ResourceKind::File);
+
+    /// The service when it is known, else the resource's class.
+    pub fn of(kind: ResourceKind, service: Option<Service>) -> SinkKind {
+        service.map_or(SinkKind::Class(kind), SinkKind::Service)
+    }
+}
+
+impl Default for SinkKind {
+    fn default() -> Self {
+        SinkKind::Class(ResourceKind::Other)
+    }
+}
+
+impl std::fmt::Display for SinkKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinkKind::Service(s) => f.write_str(s.as_str()),
+            SinkKind::Class(k @ (ResourceKind::Tcp | ResourceKind::Udp | ResourceKind::Unix)) => {
+                write!(f, "{k} service")
+            }
+            SinkKind::Class(k) => write!(f, "{k}"),
+        }
+    }
+}
+
+impl From<SinkKind> for String {
+    fn from(kind: SinkKind) -> String {
+        kind.to_string()
+    }
+}
+
+impl std::str::FromStr for SinkKind {
+    type Err = String;
+    /// The words back: a service's name, a class and "service" ("tcp service"), or a class's
+    /// own word ("file").
+    fn from_str(word: &str) -> Result<Self, String> {
+        let quoted = serde_json::Value::from(word);
+        if let Ok(s) = serde_json::from_value::<Service>(quoted) {
+            return Ok(SinkKind::Service(s));
+        }
+        let class = word.strip_suffix(" service").unwrap_or(word);
+        serde_json::from_value::<ResourceKind>(serde_json::Value::from(class))
+            .map(SinkKind::Class)
+            .map_err(|_| format!("'{word}' is not a kind of sink"))
+    }
+}
+
+impl TryFrom<String> for SinkKind {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, String> {
+        word.parse()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn off_cpu_kinds_sort_and_read_back_as_their_words() {
+        let words = ["file", "futex", "pipe", "sleep", "unix", "unsampled"];
+        let map: BTreeMap<OffCpuKind, f64> = words
+            .iter()
+            .rev()
+            .map(|w| (OffCpuKind::try_from(w.to_string()).unwrap(), 0.0))
+            .collect();
+        let json = serde_json::to_value(&map).unwrap();
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(keys, words);
+        assert!(OffCpuKind::try_from("teapot".to_string()).is_err());
+    }
+
+    #[test]
+    fn a_sink_kind_is_written_as_the_words_report_json_always_used() {
+        use ResourceKind::{File, Tcp, Udp, Unix};
+        for (kind, service, word) in [
+            (Tcp, Some(Service::Postgresql), "postgresql"),
+            (File, Some(Service::Sqlite), "sqlite"),
+            (Tcp, None, "tcp service"),
+            (Udp, None, "udp service"),
+            (Unix, None, "unix service"),
+            (File, None, "file"),
+        ] {
+            let k = SinkKind::of(kind, service);
+            assert_eq!(serde_json::to_value(k).unwrap(), word);
+            assert_eq!(serde_json::from_value::<SinkKind>(word.into()).unwrap(), k);
+        }
+        assert!("teapot".parse::<SinkKind>().is_err());
+    }
     use crate::analyze::workers::Layout;
     use crate::measure::{ProcessRecord, WaitCount, Written};
 
@@ -313,12 +455,12 @@ mod tests {
         ]);
         let o = offcpu(&data, &w).unwrap();
         assert_eq!(o.sinks.len(), 1);
-        assert_eq!(o.sinks[0].kind, "postgresql");
+        assert_eq!(o.sinks[0].kind.to_string(), "postgresql");
         assert!(
             (o.sinks[0].wait_share - 0.25).abs() < 1e-9,
             "5 s of 20 s of worker life"
         );
-        assert!((o.by_kind["pipe"] - 0.1).abs() < 1e-9);
+        assert!((o.by_kind[&OffCpuKind::PIPE] - 0.1).abs() < 1e-9);
     }
 
     #[test]
@@ -348,7 +490,7 @@ mod tests {
             1,
             "the file one worker wrote is still an external resource"
         );
-        assert!((o.by_kind["futex"] - 0.2).abs() < 1e-9);
+        assert!((o.by_kind[&OffCpuKind::FUTEX] - 0.2).abs() < 1e-9);
     }
 
     #[test]
@@ -383,7 +525,10 @@ mod tests {
         let o = offcpu(&data, &w).unwrap();
         assert_eq!(o.sinks.len(), 1, "{:?}", o.sinks);
         assert_eq!(
-            (o.sinks[0].resource.as_str(), o.sinks[0].kind.as_str()),
+            (
+                o.sinks[0].resource.as_str(),
+                o.sinks[0].kind.to_string().as_str()
+            ),
             (manager, "unix service")
         );
         // 5 s off CPU each, 3 of 4 ticks on the manager.
@@ -407,7 +552,7 @@ mod tests {
         let o = offcpu(&data, &w).unwrap();
         assert!(o.sinks.is_empty() && o.external.is_empty(), "{o:?}");
         assert!(
-            (o.by_kind["file"] - 0.5).abs() < 1e-9,
+            (o.by_kind[&OffCpuKind::Resource(ResourceKind::File)] - 0.5).abs() < 1e-9,
             "still counted as time off CPU"
         );
     }
@@ -435,7 +580,7 @@ mod tests {
         let o = offcpu(&data, &w).unwrap();
         let sink = &o.sinks[0];
         assert_eq!(
-            (sink.resource.as_str(), sink.kind.as_str()),
+            (sink.resource.as_str(), sink.kind.to_string().as_str()),
             ("file:/tmp/jobs.db", "sqlite")
         );
         assert_eq!((sink.workers_writing, sink.workers_waiting), (2, 2));

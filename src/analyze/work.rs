@@ -4,7 +4,7 @@
 //! reference instead). Waits on a source, whose answers the work needs, stay in (`peers`).
 
 use super::point::PointSummary;
-use crate::measure::ResourceKind;
+use super::waits::OffCpuKind;
 
 /// The workers' CPU wants at one point, from the sampler's per-worker view.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,7 +30,7 @@ pub struct WorkShare {
 pub fn pipe_wait_share(s: &PointSummary) -> f64 {
     s.offcpu
         .as_ref()
-        .and_then(|o| o.get(ResourceKind::Pipe.as_str()))
+        .and_then(|o| o.get(&OffCpuKind::PIPE))
         .copied()
         .unwrap_or(0.0)
 }

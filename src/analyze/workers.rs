@@ -7,7 +7,7 @@
 //! which have no long-lived workers at all: N slots, each running one short process after
 //! another. Their tasks are those processes, and the driver (make, xargs, sh) is not a worker.
 
-use super::waits::accounted_life_s;
+use super::record::accounted_life_s;
 use crate::measure::probes::ProbeData;
 use crate::measure::{ProcessRecord, ResourceKind, SamplerData, ThreadRecord};
 use serde::{Deserialize, Serialize};

@@ -32,7 +32,7 @@ pub(super) fn sweep(
         host: host(cores),
         command: vec!["job".into(), "{workers}".into()],
         params: Default::default(),
-        goal: goal.into(),
+        goal: goal.parse().expect("a goal"),
         output_dir: None,
         points: points
             .iter()
@@ -43,6 +43,7 @@ pub(super) fn sweep(
                 runs: vec![],
             })
             .collect(),
+        rounds: None,
     };
     let (n0, w0) = (f64::from(points[0].0), points[0].1);
     let mut prev: Option<(f64, f64)> = None;
@@ -167,7 +168,7 @@ fn threads_that_scale_get_threads_and_threads_that_serialise_get_processes() {
 fn with_sink(on_cpu: f64, share: f64, waiting: u32) -> PointSummary {
     let sink = Sink {
         resource: "tcp:10.0.0.5:5432".into(),
-        kind: "postgresql".into(),
+        kind: "postgresql".parse().unwrap(),
         wait_share: share,
         direct_share: share,
         workers_waiting: waiting,
@@ -479,7 +480,11 @@ fn waits_for_big_payloads_are_netted_from_cpu_bound_and_small_messages_are_not()
             ipc_tax: Some(if per_task > 1e6 { 0.2 } else { 0.001 }),
             ..Default::default()
         }),
-        offcpu: Some([("pipe".to_string(), 0.32)].into_iter().collect()),
+        offcpu: Some(
+            [(crate::analyze::waits::OffCpuKind::PIPE, 0.32)]
+                .into_iter()
+                .collect(),
+        ),
         ..busy(0.68)
     };
     let sweep_of = |per_task: f64| {

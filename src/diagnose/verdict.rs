@@ -47,25 +47,7 @@ pub enum Scheduling {
     Chunked,
 }
 
-/// How a Python pool should start its workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StartMethod {
-    Fork,
-    Forkserver,
-    Spawn,
-}
-
-impl StartMethod {
-    /// The name multiprocessing uses (and report.json writes).
-    pub fn name(self) -> &'static str {
-        match self {
-            StartMethod::Fork => "fork",
-            StartMethod::Forkserver => "forkserver",
-            StartMethod::Spawn => "spawn",
-        }
-    }
-}
+pub use crate::measure::probes::StartMethod;
 
 /// The verdict. Fields whose step is not measured yet are left out, never guessed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]

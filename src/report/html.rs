@@ -29,7 +29,7 @@ impl Exporter for Html {
             esc(&command),
             esc(r.tool.version),
             esc(&json_word(&r.status)),
-            esc(r.goal)
+            esc(r.goal.as_str())
         )?;
         recommendation(&mut o, r)?;
         decision_path(&mut o, r)?;
@@ -337,7 +337,7 @@ fn sources(o: &mut String, r: &Report) -> std::fmt::Result {
             figures.insert((figure.clone(), json_word(source)));
         }
         for run in &p.measured.runs {
-            probes.extend(run.probes_injected.iter().cloned());
+            probes.extend(run.probes_injected.iter().map(json_word));
             notes.extend(run.probe_notes.iter().cloned());
             if let Some(c) = &run.counters {
                 notes.extend(c.unavailable.iter().cloned());

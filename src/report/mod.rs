@@ -24,11 +24,10 @@ pub use terminal::Terminal;
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Scaling, Series};
 use crate::diagnose::Diagnosis;
-use crate::measure::{Host, Measurements, PointMeasurements};
+use crate::measure::{Goal, Host, Measurements, PointMeasurements, Rounds};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 /// Bumped only when a contract field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -36,6 +35,13 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// One small trait for every output: the finished report in, bytes out.
 pub trait Exporter {
     fn serialize(&self, report: &Report) -> anyhow::Result<Vec<u8>>;
+}
+
+/// One file of the output folder besides report.json (a plot, report.html, trace.json): its
+/// name and its bytes. The pipeline writes it; report/ only makes it.
+pub struct Picture {
+    pub file: String,
+    pub bytes: Vec<u8>,
 }
 
 /// The single-file formats `forkcast report --format` writes (hyperfine's ExportManager shape:
@@ -69,8 +75,8 @@ pub fn html(report: &Report) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The plots (scaling, efficiency, breakdown, timeline) for `forkcast report --plots DIR`.
-pub fn plots(report: &Report, dir: &Path, png: bool) -> anyhow::Result<Vec<PathBuf>> {
-    plots::write_plots(report, dir, png)
+pub fn plots(report: &Report, png: bool) -> anyhow::Result<Vec<Picture>> {
+    plots::plot_files(report, png)
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -121,7 +127,10 @@ pub struct Report<'a> {
     pub host: &'a Host,
     pub command: &'a [String],
     pub params: &'a BTreeMap<String, Vec<String>>,
-    pub goal: &'a str,
+    pub goal: Goal,
+    /// `--runs auto`: how many rounds each point took and why; absent for `--runs N`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<&'a Rounds>,
     /// How speedup is computed, so nobody misreads it.
     pub assumptions: Vec<&'static str>,
     pub points: Vec<ReportPoint<'a>>,
@@ -148,7 +157,8 @@ impl<'a> Report<'a> {
             host: &m.host,
             command: &m.command,
             params: &m.params,
-            goal: &m.goal,
+            goal: m.goal,
+            rounds: m.rounds.as_ref(),
             assumptions: vec![
                 "speedup = wall(smallest count) / wall(n): the same total work at every worker count",
                 "medians over measured runs; warmup and failed runs are left out",
@@ -183,7 +193,7 @@ pub struct FailedReport<'a> {
     pub host: &'a Host,
     pub command: &'a [String],
     pub params: &'a BTreeMap<String, Vec<String>>,
-    pub goal: &'a str,
+    pub goal: Goal,
     pub points: Vec<PointMeasurements>,
 }
 

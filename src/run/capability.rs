@@ -17,18 +17,12 @@ pub struct Capability {
     pub fix: String,
 }
 
-/// The user forkcast runs as (what decides most of the answers below).
-pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 /// Tries every capability once (opens perf events on this process, reads a child's /proc).
 pub fn check() -> Vec<Capability> {
     let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());
-    let root = effective_uid() == 0;
+    let root = super::os::effective_uid() == 0;
     let lower_paranoid = format!(
         "perf_event_paranoid is {}; run forkcast as root, or lower it: sudo sysctl kernel.perf_event_paranoid=1",
         paranoid.map_or("unreadable".into(), |p| p.to_string())

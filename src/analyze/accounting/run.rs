@@ -14,7 +14,7 @@
 
 use super::{AccountingSource, Cause};
 use crate::analyze::ipc::{self, ProbeFigures};
-use crate::analyze::waits::{self, describe};
+use crate::analyze::waits::{self, SinkKind};
 use crate::analyze::workers::{self, Layout, PoolClues, Workers};
 use crate::measure::probes::PythonData;
 use crate::measure::{ResourceKind, Run, SamplerData, Source, ThreadRecord};
@@ -113,7 +113,7 @@ impl Context {
             .map(|off| {
                 off.external
                     .into_iter()
-                    .map(|s| (s.resource, s.kind))
+                    .map(|s| (s.resource, s.kind.to_string()))
                     .collect()
             })
             .unwrap_or_default();
@@ -123,7 +123,7 @@ impl Context {
             .filter(|p| pids.contains(&p.pid))
             .filter_map(|p| {
                 let db = p.written.iter().find(|wr| wr.service.is_some())?;
-                Some((p.pid, describe(db.kind.as_str(), db.service)))
+                Some((p.pid, SinkKind::of(db.kind, db.service).to_string()))
             })
             .collect();
         let (mut gil_pids, mut pickle_s) = (BTreeSet::new(), HashMap::new());
@@ -136,16 +136,17 @@ impl Context {
         // Connections only: a call on a socket waits for its peer, while a write to a file is
         // mostly copying into the page cache, which is CPU the sampler already counted.
         let mut sink_calls_s: HashMap<i32, Vec<(String, f64)>> = HashMap::new();
-        for e in io
-            .iter()
-            .flat_map(|f| f.external_io.values())
-            .filter(|e| matches!(e.kind.as_str(), "tcp" | "udp" | "unix"))
-        {
+        for e in io.iter().flat_map(|f| f.external_io.values()).filter(|e| {
+            matches!(
+                e.kind,
+                ResourceKind::Tcp | ResourceKind::Udp | ResourceKind::Unix
+            )
+        }) {
             for (&pid, &call_s) in e.call_s_by_pid.iter().filter(|(p, _)| pids.contains(p)) {
                 sink_calls_s
                     .entry(pid)
                     .or_default()
-                    .push((describe(&e.kind, e.service), call_s));
+                    .push((SinkKind::of(e.kind, e.service).to_string(), call_s));
             }
         }
         Context {

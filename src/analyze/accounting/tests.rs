@@ -86,7 +86,7 @@ fn run(wall_s: f64, processes: Vec<ProcessRecord>, python: Vec<PythonProcess>) -
             preload: None,
             python: Some(PythonData { processes: python }),
         }),
-        probes_injected: vec!["python".into()],
+        probes_injected: vec![crate::measure::probes::ProbeKind::Python],
         probe_notes: vec![],
         stdout_file: None,
         stderr_file: None,
@@ -213,20 +213,13 @@ fn lost_and_useful_cores_add_up_to_n_and_the_speedup_is_rebuilt_from_them() {
         ..uneven_pool()
     };
     let runs_2 = [&pool, &slow];
-    let mut points = vec![
-        PointSummary {
-            wall_s: Some(1.6),
-            accounting: account_point(1, &runs_1, None),
-            ..Default::default()
-        },
-        PointSummary {
-            wall_s: Some(1.1),
-            accounting: account_point(2, &runs_2, None),
-            ..Default::default()
-        },
-    ];
-    fill_series(&mut points, &[0, 1]);
-    let a = points[1].accounting.as_ref().unwrap();
+    let mut one_worker = account_point(1, &runs_1, None);
+    let mut two_workers = account_point(2, &runs_2, None);
+    fill_series(vec![
+        (Some(1.6), one_worker.as_mut()),
+        (Some(1.1), two_workers.as_mut()),
+    ]);
+    let a = two_workers.as_ref().unwrap();
     let lost: f64 = a.lost_cores.values().map(|f| f.value).sum();
     assert!(close(a.useful_cores.value + lost, 2.0), "{a:?}");
     assert_eq!(a.runs, 2);

@@ -81,7 +81,7 @@ fn top(s: &crate::analyze::point::PointSummary, source: bool) -> Option<(String,
         .iter()
         .flatten()
         .find(|k| (role(&k.resource) == Some(PeerRole::Source)) == source)
-        .map(|k| (k.resource.clone(), k.kind.clone()))
+        .map(|k| (k.resource.clone(), k.kind.to_string()))
 }
 
 impl Sampled {
@@ -269,7 +269,7 @@ mod tests {
         let mut s = busy(on_cpu);
         s.external_waits = Some(vec![Sink {
             resource: "file:/data/results.db".into(),
-            kind: "sqlite".into(),
+            kind: "sqlite".parse().unwrap(),
             wait_share: sink,
             direct_share: sink,
             workers_waiting: 1,

@@ -26,7 +26,7 @@ pub fn figures(m: &Measurements, a: &Analysis) -> Figures {
         Some((n, t.p50_s, t.p99_s))
     });
     Figures {
-        goal: m.goal.clone(),
+        goal: m.goal.as_str().to_string(),
         latency: goal_is_latency(m),
         tasks,
     }

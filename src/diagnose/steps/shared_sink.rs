@@ -136,7 +136,7 @@ fn measured(f: &Figures) -> Measured {
         return out;
     };
     out.put("resource", &sink.resource);
-    out.put("kind", &sink.kind);
+    out.put("kind", sink.kind);
     out.put("workers_waiting", sink.workers_waiting);
     out.put("workers_writing", sink.workers_writing);
     out.put("wait_share", round(sink.wait_share, 3));
@@ -257,7 +257,7 @@ mod tests {
         let mut s = busy(on_cpu);
         let sink = Sink {
             resource: "file:/data/results.db".into(),
-            kind: "sqlite".into(),
+            kind: "sqlite".parse().unwrap(),
             wait_share: direct + sleep,
             direct_share: direct,
             sleep_share: sleep,

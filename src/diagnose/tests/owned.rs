@@ -15,8 +15,11 @@ fn step(d: &Diagnosis, id: StepId) -> &Step {
 fn pool(method: &str, threads: u64, startup_s: f64, knocks: u64, held: u64) -> PointSummary {
     PointSummary {
         pools: Some(PoolSummary {
-            start_method: Some(method.into()),
-            started_by_method: [(method.to_string(), 2.0)].into_iter().collect(),
+            start_method: StartMethod::from_name(method),
+            started_by_method: StartMethod::from_name(method)
+                .map(|m| (m, 2.0))
+                .into_iter()
+                .collect(),
             worker_startup: Some(Startup {
                 workers: 2,
                 median_s: startup_s,
@@ -240,9 +243,10 @@ fn by_method(threads: u64, walls: [(f64, f64); 3]) -> (Measurements, Analysis) {
         host: host(2),
         command: vec!["job".into()],
         params: Default::default(),
-        goal: "throughput".into(),
+        goal: crate::measure::Goal::Throughput,
         output_dir: None,
         points: vec![],
+        rounds: None,
     };
     let mut a = Analysis {
         points: vec![],
@@ -546,9 +550,10 @@ fn a_threads_run_that_disagrees_with_the_gil_figure_lowers_confidence() {
         host: host(2),
         command: vec!["job".into()],
         params: Default::default(),
-        goal: "throughput".into(),
+        goal: crate::measure::Goal::Throughput,
         output_dir: None,
         points: vec![],
+        rounds: None,
     };
     let mut a = Analysis {
         points: vec![],

@@ -23,7 +23,7 @@ fn check(m: &Measurements, a: &Analysis, id: StepId, want: Answer) -> Diagnosis 
 fn writing(on_cpu: f64, direct: f64, sleep: f64, writers: u32) -> PointSummary {
     let sink = Sink {
         resource: "file:/data/results.db".into(),
-        kind: "sqlite".into(),
+        kind: "sqlite".parse().unwrap(),
         wait_share: direct + sleep,
         direct_share: direct,
         sleep_share: sleep,

@@ -26,14 +26,7 @@ use anyhow::Result;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-/// A probe forkcast can inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProbeKind {
-    /// The LD_PRELOAD library (dynamically linked targets).
-    Preload,
-    /// The sitecustomize probe (CPython targets and descendants).
-    Python,
-}
+pub use crate::measure::probes::ProbeKind;
 
 /// The probes of one run, ready to inject: the variables to set, and where their data will land.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ pub fn dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("creating the probe folder {}", dir.display()))?;
     let meta = std::fs::symlink_metadata(dir)
         .with_context(|| format!("reading the probe folder {}", dir.display()))?;
-    let me = crate::run::capability::effective_uid();
+    let me = crate::run::os::effective_uid();
     if !meta.is_dir() || meta.uid() != me {
         bail!(
             "the probe folder {} is not a folder of this user (uid {me}): remove it or pick another -o DIR",

@@ -4,6 +4,7 @@
 //! from the embedded probe here (`Layout`), so the two sides cannot drift.
 
 use super::{c_text, u32_at, u64_at};
+use crate::measure::probes::StartMethod;
 use crate::measure::probes::{
     ChunksizeRecord, GilKnocks, PoolRecord, ProcessStart, ProcessStarts, PythonData, PythonProcess,
     TaskSources, ThreadsAtFork,
@@ -284,15 +285,21 @@ fn apply_event(p: &mut PythonProcess, v: &Value) {
         Some("pool") => p.pools.push(PoolRecord {
             api: text("api").unwrap_or_default(),
             workers: num("workers"),
-            start_method: text("start_method"),
+            start_method: text("start_method").and_then(|m| StartMethod::from_name(&m)),
         }),
-        Some("start") => p.starts.push(ProcessStart {
-            pid: v.get("pid").and_then(Value::as_i64).map(|x| x as i32),
-            method: text("method").unwrap_or_default(),
-            at_ns: num("at_ns").unwrap_or(0),
-            python_threads: num("python_threads").unwrap_or(0),
-            os_threads: num("os_threads").unwrap_or(0),
-        }),
+        // CPython has only these three methods: a start under another name is not counted.
+        Some("start") => {
+            let Some(method) = text("method").and_then(|m| StartMethod::from_name(&m)) else {
+                return;
+            };
+            p.starts.push(ProcessStart {
+                pid: v.get("pid").and_then(Value::as_i64).map(|x| x as i32),
+                method,
+                at_ns: num("at_ns").unwrap_or(0),
+                python_threads: num("python_threads").unwrap_or(0),
+                os_threads: num("os_threads").unwrap_or(0),
+            })
+        }
         Some("chunksize") => p.chunksizes.push(ChunksizeRecord {
             api: text("api").unwrap_or_default(),
             chunksize: num("chunksize").unwrap_or(0),
@@ -305,21 +312,17 @@ fn apply_event(p: &mut PythonProcess, v: &Value) {
 }
 
 /// The most used start method of the processes started, else the last process pool's.
-fn start_method(p: &PythonProcess) -> Option<String> {
+fn start_method(p: &PythonProcess) -> Option<StartMethod> {
     let s = &p.process_starts;
     let used = [
-        ("fork", s.fork),
-        ("spawn", s.spawn),
-        ("forkserver", s.forkserver),
+        (StartMethod::Fork, s.fork),
+        (StartMethod::Spawn, s.spawn),
+        (StartMethod::Forkserver, s.forkserver),
     ];
     let top = used.iter().filter(|(_, n)| *n > 0).max_by_key(|(_, n)| *n);
     match top {
-        Some((name, _)) => Some((*name).to_owned()),
-        None => p
-            .pools
-            .iter()
-            .rev()
-            .find_map(|pool| pool.start_method.clone()),
+        Some((method, _)) => Some(*method),
+        None => p.pools.iter().rev().find_map(|pool| pool.start_method),
     }
 }
 
@@ -450,12 +453,12 @@ mod tests {
             pools: vec![PoolRecord {
                 api: "Pool".into(),
                 workers: Some(2),
-                start_method: Some("spawn".into()),
+                start_method: Some(StartMethod::Spawn),
             }],
             ..PythonProcess::default()
         };
-        assert_eq!(start_method(&p).as_deref(), Some("spawn"));
+        assert_eq!(start_method(&p), Some(StartMethod::Spawn));
         p.process_starts.fork = 2;
-        assert_eq!(start_method(&p).as_deref(), Some("fork"));
+        assert_eq!(start_method(&p), Some(StartMethod::Fork));
     }
 }

@@ -60,7 +60,7 @@ fn the_knocker_finds_the_gil_held_by_pure_python_and_free_under_hashlib() {
     assert!(pure_held >= 0.6, "pure Python holds the GIL: {pure_held}");
     // Start-up: the parent's start event pairs with the worker's first task, one host clock.
     let start = &parent.starts[0];
-    assert_eq!(start.method, "fork");
+    assert_eq!(start.method, forkcast::measure::probes::StartMethod::Fork);
     assert_eq!(parent.max_os_threads_at_start, Some(1));
     let worker = with_role(&data, "pool_worker")[0];
     assert_eq!(start.pid, Some(worker.pid));
