@@ -88,6 +88,24 @@ pub fn busy_core_efficiency(pts: &[(u32, &PointSummary)], n: u32, s: &PointSumma
     (busy_base > 0.0).then(|| busy_n / busy_base * f64::from(base) / f64::from(n))
 }
 
+/// The threads' efficiency over the time every one of them had work: the cores they used then
+/// (`all_working_cores`) per thread, against the cores one thread used at the series' smallest
+/// count. A thread idle on the pool's queue after its last task is imbalance, not serialisation,
+/// so a big last task running alone does not lower it (fixtures/workloads/
+/// threadpool_straggler.py); threads taking turns on the GIL or a lock keep one core busy then.
+pub fn all_working_efficiency(
+    pts: &[(u32, &PointSummary)],
+    n: u32,
+    s: &PointSummary,
+) -> Option<f64> {
+    let (base, b) = pts.iter().copied().min_by_key(|(w, _)| *w)?;
+    if base >= n {
+        return None;
+    }
+    let per_thread = (b.busy_cores? / f64::from(base)).min(1.0);
+    (per_thread > 0.0).then(|| Some((s.all_working_cores? / f64::from(n) / per_thread).min(1.0)))?
+}
+
 /// The most any point's GIL knocker cost, as a share of the task time.
 pub fn knocker_cost(pts: &[(u32, &PointSummary)]) -> Option<f64> {
     pts.iter()

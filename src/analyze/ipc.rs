@@ -47,6 +47,9 @@ pub struct ExternalIo {
     pub call_s: f64,
     /// Bytes written per process that wrote to it, keyed by pid.
     pub bytes_out_by_pid: BTreeMap<i32, u64>,
+    /// Bytes read per process that read from it, keyed by pid.
+    #[serde(default)]
+    pub bytes_in_by_pid: BTreeMap<i32, u64>,
     /// Seconds inside calls per process, keyed by pid.
     pub call_s_by_pid: BTreeMap<i32, f64>,
 }
@@ -92,7 +95,10 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
                         e.bytes_out += row.bytes;
                         *e.bytes_out_by_pid.entry(p.pid).or_default() += row.bytes;
                     }
-                    IoDir::In => e.bytes_in += row.bytes,
+                    IoDir::In => {
+                        e.bytes_in += row.bytes;
+                        *e.bytes_in_by_pid.entry(p.pid).or_default() += row.bytes;
+                    }
                     IoDir::Sync => {}
                 }
             }

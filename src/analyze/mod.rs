@@ -8,6 +8,7 @@ pub mod accounting;
 pub mod api;
 pub mod gil;
 pub mod ipc;
+pub mod peers;
 pub mod point;
 pub mod pools;
 pub mod record;

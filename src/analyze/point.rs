@@ -4,7 +4,7 @@ use super::record::{accounted_life_s, run_ok};
 use super::stats::median;
 use super::waits::{self, OffCpu, OffCpuKind, Sink};
 use super::workers::{self, Layout, Workers};
-use super::{ipc, stats, timeline};
+use super::{ipc, peers, stats, timeline};
 use crate::measure::probes::ProbeKind;
 use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,14 @@ pub struct PointSummary {
     /// behind the stragglers), median over runs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub straggler_idle_cores: Option<f64>,
+    /// Task processes in slots: slot-time with no task while another task still ran, over
+    /// slots x the tasks' span, the last round included (median over runs).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub idle_slot_share: Option<f64>,
+    /// Threads of one process: cores the worker threads used while every one of them still
+    /// had work, median over runs; the threads' scaling net of an uneven end.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub all_working_cores: Option<f64>,
     /// How much of the straggler tail was more work (`timeline::Stragglers::work_share`),
     /// median over runs. The diagnosis cites it in a step's figures where it decides; not a
     /// field of the summary in report.json.
@@ -94,6 +102,11 @@ pub struct PointSummary {
     /// Every resource outside the pool's plumbing that any worker waited on.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub external_waits: Option<Vec<Sink>>,
+    /// What each of those resources is to the work, where the bytes tell: a `sink` (the
+    /// workers write their results to it) or a `source` (the work needs its answers); see
+    /// `peers`. A resource in a fresh place each run keeps the first run's name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub peer_roles: Option<BTreeMap<String, peers::PeerRole>>,
     /// What the probes measured (IPC bytes and tax, tasks, sink I/O); absent without probes.
     #[serde(flatten)]
     pub probes: Option<ipc::ProbeSummary>,
@@ -292,6 +305,18 @@ pub fn summarize_point(
                 .filter_map(|x| x.idle_cores)
                 .collect::<Vec<_>>(),
         );
+        s.idle_slot_share = median(
+            &strag
+                .iter()
+                .filter_map(|x| x.idle_slot_share)
+                .collect::<Vec<_>>(),
+        );
+        s.all_working_cores = median(
+            &strag
+                .iter()
+                .filter_map(|x| x.all_working_cores)
+                .collect::<Vec<_>>(),
+        );
         s.straggler_work_share = median(
             &strag
                 .iter()
@@ -312,10 +337,22 @@ pub fn summarize_point(
                 .map(|x| x.idle_while_waiting_share)
                 .collect::<Vec<_>>(),
         );
-        let off: Vec<OffCpu> = sampled
+        // Each run's resources, told sink from source by that run's bytes and CPU.
+        let mut roles: BTreeMap<String, peers::PeerRole> = BTreeMap::new();
+        let no_io = BTreeMap::new();
+        let off: Vec<OffCpu> = identified
             .iter()
-            .filter_map(|(d, w, _)| waits::offcpu(d, w))
+            .filter_map(|(i, d, w, _)| {
+                let o = waits::offcpu(d, w)?;
+                let io = figures[*i].as_ref().map_or(&no_io, |f| &f.external_io);
+                let on_cpu = worker_time_shares(d, w).map(|(on, _)| on);
+                for (res, role) in peers::classify(&o.external, io, w, on_cpu) {
+                    roles.entry(res).or_insert(role);
+                }
+                Some(o)
+            })
             .collect();
+        s.peer_roles = (!roles.is_empty()).then_some(roles);
         if !off.is_empty() {
             s.offcpu = Some(median_maps(off.iter().map(|o| &o.by_kind)));
             let mut top: Vec<(String, f64)> = median_maps(off.iter().map(|o| &o.by_resource))

@@ -60,6 +60,17 @@ pub struct Stragglers {
     /// task processes in slots, or without per-tick CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_cores: Option<f64>,
+    /// For task processes in slots: the slot-time with no task while another task still ran,
+    /// over slots x the tasks' active span, the last round included (the imbalance: one big
+    /// task running alone while the other slots have nothing left). None for other layouts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_slot_share: Option<f64>,
+    /// For threads of one process: the cores the worker threads used while every one of them
+    /// still had work (each from its first to its last tick wanting a CPU). Threads that run
+    /// side by side keep n cores busy then, threads taking turns on the GIL or a lock one; an
+    /// uneven last task does not lower it, as the threads that ran out of work are not in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_working_cores: Option<f64>,
     /// How much of the tail was more work: the last worker's own ticks (running, or waiting on
     /// its own account: I/O, a lock, a sink; not queued for a CPU) beyond those of the first
     /// one to finish, as a share of its own. Near 0 when the workers did the same work and the
@@ -149,6 +160,16 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     } else {
         Some(0.0)
     };
+    // Every worker still had work from the last span's start to the first span's end.
+    let all_working = spans
+        .iter()
+        .map(|s| s.0)
+        .max()
+        .zip(spans.iter().map(|s| s.1).min());
+    let all_working_cores = match all_working {
+        Some((a, b)) if w.layout == Layout::Threads && b > a => cores(a + 1, b),
+        _ => None,
+    };
     // The first worker to finish against the last, by their own ticks (running, or waiting on
     // their own account: I/O, a lock, a sink): a straggler with more work has more of them; one
     // that was only queued for a CPU longer does not.
@@ -167,6 +188,8 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
         tail_share: if span > 0.0 { tail / span } else { 0.0 },
         cpu_cv: super::stats::coefficient_of_variation(&w.cpu_s),
         idle_cores,
+        idle_slot_share: None,
+        all_working_cores,
         work_share,
     })
 }
@@ -281,17 +304,20 @@ fn idle_slots(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     }
     let last_start = lives.iter().map(|l| l.0).fold(f64::MIN, f64::max);
     let slots = w.count as usize;
-    let mut idle = 0.0;
+    let (mut idle, mut idle_slot_s) = (0.0, 0.0);
     for pair in data.timeline.windows(2) {
-        let (a, b) = (pair[0].t_s.max(first), pair[1].t_s.min(last_start));
-        if b <= a {
-            continue;
-        }
         let alive = lives
             .iter()
             .filter(|l| l.0 <= pair[1].t_s && l.1 >= pair[1].t_s)
             .count();
-        if alive < slots {
+        // Over the whole active span, the last round included: slots with nothing while a
+        // task still runs.
+        let (a, b) = (pair[0].t_s.max(first), pair[1].t_s.min(last));
+        if b > a && alive >= 1 && alive < slots {
+            idle_slot_s += (slots - alive) as f64 * (b - a);
+        }
+        let (a, b) = (pair[0].t_s.max(first), pair[1].t_s.min(last_start));
+        if b > a && alive < slots {
             idle += b - a;
         }
     }
@@ -299,6 +325,8 @@ fn idle_slots(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
         tail_share: idle / (last - first),
         cpu_cv: super::stats::coefficient_of_variation(&w.cpu_s),
         idle_cores: None,
+        idle_slot_share: Some((idle_slot_s / (slots as f64 * (last - first))).min(1.0)),
+        all_working_cores: None,
         work_share: None,
     })
 }

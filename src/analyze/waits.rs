@@ -5,6 +5,9 @@
 //! to: a database endpoint, a network service, a file. The time lost is what they wait on it,
 //! and for a database also the sleeps of its writers (busy handlers, back-off). Pipes and unnamed socket pairs between a pool's
 //! parent and its workers are IPC, and futexes are locks (the GIL among them): neither is a sink.
+//! A unix socket that another process of the tree serves (a `multiprocessing.Manager`, a
+//! server the script started on a socket pair) is not the pool's plumbing, however it was
+//! made: it is a service like any other, and a sink when the workers write to and wait on it.
 
 use super::record::accounted_life_s;
 use super::workers::Workers;
@@ -168,6 +171,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
             }
         }
     }
+    let served = served_in_tree(data, w);
     let mut out = OffCpu::default();
     for &(pid, t) in &threads {
         // schedstat gives a thread's off-CPU time exactly; the ticks that caught it blocked
@@ -188,7 +192,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
                 .entry(OffCpuKind::Resource(wc.kind))
                 .or_default() += share;
             *out.by_resource.entry(wc.resource.clone()).or_default() += share;
-            if is_external(wc) {
+            if is_external(wc, &served) {
                 let e = tally.entry(wc.resource.clone()).or_default();
                 (e.kind, e.service) = (wc.kind, wc.service.or(e.service));
                 e.direct += share;
@@ -232,8 +236,29 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
 }
 
 /// A wait on something outside the pool: a service, a file; never the pool's own plumbing.
-fn is_external(wc: &WaitCount) -> bool {
-    wc.kind.can_be_sink() && !wc.plumbing
+fn is_external(wc: &WaitCount, served: &BTreeSet<&str>) -> bool {
+    wc.kind.can_be_sink() && (!wc.plumbing || served.contains(wc.resource.as_str()))
+}
+
+/// The unix sockets, named as plumbing when sampled, that a process of the tree other than the
+/// workers and their parents holds: the pool's task and result channels run only between a
+/// pool's parent and its workers, so a third process at the other end serves them (a
+/// multiprocessing manager, a server on a socket pair). Pipes stay plumbing: a process forked
+/// after a pool inherits its pipes without serving them.
+fn served_in_tree<'a>(data: &'a SamplerData, w: &Workers) -> BTreeSet<&'a str> {
+    let pool: BTreeSet<i32> = data
+        .processes
+        .iter()
+        .filter(|p| w.pids.contains(&p.pid))
+        .flat_map(|p| [p.pid, p.ppid])
+        .collect();
+    data.processes
+        .iter()
+        .filter(|p| !pool.contains(&p.pid))
+        .flat_map(|p| p.held.iter())
+        .map(String::as_str)
+        .filter(|r| r.starts_with("unix:"))
+        .collect()
 }
 
 /// What a sink is: the service where the sampler or a probe could tell, else its class.
@@ -346,7 +371,9 @@ mod tests {
         WaitCount {
             resource: resource.into(),
             kind,
-            plumbing: kind == ResourceKind::Pipe || resource.starts_with("unix:["),
+            plumbing: kind == ResourceKind::Pipe
+                || resource.starts_with("unix:[")
+                || resource.contains("/pymp-"),
             service: resource
                 .contains(".s.PGSQL.")
                 .then_some(Service::Postgresql),
@@ -464,6 +491,52 @@ mod tests {
             "the file one worker wrote is still an external resource"
         );
         assert!((o.by_kind[&OffCpuKind::FUTEX] - 0.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_manager_process_the_workers_wait_on_is_a_sink_and_the_pools_own_socket_pairs_are_not() {
+        let manager = "unix:/tmp/pymp-ab12/listener-cd34";
+        let worker = |tid| {
+            thread(
+                tid,
+                5.0,
+                vec![
+                    wait(manager, ResourceKind::Unix, 3),
+                    wait("unix:[5,6]", ResourceKind::Unix, 1),
+                ],
+            )
+        };
+        let (mut data, w) = run(vec![worker(2), worker(3)]);
+        for p in &mut data.processes {
+            p.ppid = 1;
+            p.held = vec![manager.into(), "unix:[5,6]".into()];
+        }
+        // The pool's parent holds both; the manager, its sibling, serves only its own socket.
+        let held = |pid, ppid, held: &[&str]| ProcessRecord {
+            pid,
+            ppid,
+            held: held.iter().map(|h| h.to_string()).collect(),
+            ..Default::default()
+        };
+        data.processes.push(held(1, 0, &[manager, "unix:[5,6]"]));
+        let o = offcpu(&data, &w).unwrap();
+        assert!(o.sinks.is_empty(), "no third process yet: {:?}", o.sinks);
+        data.processes.push(held(4, 1, &[manager]));
+        let o = offcpu(&data, &w).unwrap();
+        assert_eq!(o.sinks.len(), 1, "{:?}", o.sinks);
+        assert_eq!(
+            (
+                o.sinks[0].resource.as_str(),
+                o.sinks[0].kind.to_string().as_str()
+            ),
+            (manager, "unix service")
+        );
+        // 5 s off CPU each, 3 of 4 ticks on the manager.
+        assert!(
+            (o.sinks[0].wait_share - 0.375).abs() < 1e-9,
+            "{:?}",
+            o.sinks
+        );
     }
 
     #[test]

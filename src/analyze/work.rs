@@ -1,6 +1,7 @@
 //! How much of their time the workers wanted a CPU (running or runnable): over their whole
 //! lives, over their steady state, and net of the waits the diagnosis can take off them (sinks a
-//! single writer serves, the pool's pipes when payloads move by reference instead).
+//! single writer serves, however long their waits, and the pool's pipes when payloads move by
+//! reference instead). Waits on a source, whose answers the work needs, stay in (`peers`).
 
 use super::point::PointSummary;
 use super::waits::OffCpuKind;
@@ -15,6 +16,8 @@ pub struct WorkShare {
     pub steady: Option<(f64, f64)>,
     /// Share of their lives spent waiting on sinks (databases, files, services written to).
     pub sink_waits: f64,
+    /// Share of their lives spent waiting on sources (answers the work needs): never netted.
+    pub source_waits: f64,
     /// Share of their lives spent waiting on the pool's own pipes; 0 unless asked to net them.
     pub pipe_waits: f64,
     /// Sink waits per second the work was on a CPU, over the whole lives.
@@ -39,12 +42,10 @@ pub fn work_share(s: &PointSummary, net_pipes: bool) -> Option<WorkShare> {
         .on_cpu_share
         .map(|on| (on + s.runqueue_share.unwrap_or(0.0)).min(1.0))?;
     let steady = s.steady_on_cpu_share.zip(s.steady_share_of_life);
-    let sink_waits: f64 = s
-        .external_waits
-        .iter()
-        .flatten()
-        .map(|k| k.wait_share)
-        .sum();
+    let (sink_waits, source_waits) = super::peers::sink_and_source_waits(
+        s.external_waits.as_deref().unwrap_or_default(),
+        s.peer_roles.as_ref(),
+    );
     let pipe_waits = if net_pipes { pipe_wait_share(s) } else { 0.0 };
     // The waits as shares of the steady state, at most what the work left of it.
     let span = steady.map_or(1.0, |(_, l)| l).max(f64::EPSILON);
@@ -60,6 +61,7 @@ pub fn work_share(s: &PointSummary, net_pipes: bool) -> Option<WorkShare> {
         life,
         steady,
         sink_waits,
+        source_waits,
         pipe_waits,
         sink_wait_per_cpu_s: (life > 0.0).then(|| sink_waits / life),
         net,
@@ -69,6 +71,7 @@ pub fn work_share(s: &PointSummary, net_pipes: bool) -> Option<WorkShare> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::peers::PeerRole;
     use crate::analyze::waits::Sink;
 
     #[test]
@@ -92,5 +95,25 @@ mod tests {
             work_share(&PointSummary::default(), true).is_none(),
             "no sampler"
         );
+    }
+
+    #[test]
+    fn a_sink_slower_than_the_work_is_netted_and_a_source_is_not() {
+        // 25 % on a CPU, 75 % waiting on one peer (3 s per CPU second).
+        let waiting = |role| PointSummary {
+            on_cpu_share: Some(0.25),
+            external_waits: Some(vec![Sink {
+                resource: "tcp:127.0.0.1:9000".into(),
+                wait_share: 0.75,
+                ..Default::default()
+            }]),
+            peer_roles: Some([("tcp:127.0.0.1:9000".to_string(), role)].into()),
+            ..Default::default()
+        };
+        let sink = work_share(&waiting(PeerRole::Sink), false).unwrap();
+        assert!((sink.net - 1.0).abs() < 1e-9, "however long: {sink:?}");
+        let source = work_share(&waiting(PeerRole::Source), false).unwrap();
+        assert!((source.net - 0.25).abs() < 1e-9, "{source:?}");
+        assert_eq!((source.sink_waits, source.source_waits), (0.0, 0.75));
     }
 }

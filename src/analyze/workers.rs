@@ -21,10 +21,6 @@ const BUSY_SHARE_OF_MAX: f64 = 0.1;
 /// ...and at least this share of the whole tree's CPU, so a tree of idle tasks has no workers.
 const BUSY_SHARE_OF_TOTAL: f64 = 0.02;
 
-/// A task of a process-per-task tool does at least this share of the average task's work: the
-/// short units of an uneven build do a tenth of the long one, a helper beside them far less.
-const TASK_SHARE_OF_MEAN: f64 = 0.1;
-
 /// A busy process whose busy children each use more than twice its CPU is their dispatcher
 /// (a pool's parent, make, a shell script), not one of the workers.
 const DISPATCHER_SHARE_OF_CHILDREN: f64 = 0.5;
@@ -236,13 +232,32 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
         .iter()
         .min_by(|a, b| a.first_seen_s.total_cmp(&b.first_seen_s))
         .map(|p| p.pid);
-    let mut groups: HashMap<&str, (f64, Vec<&ProcessRecord>)> = HashMap::new();
+    // The tasks are one tool's, of one name: a subshell the script forked beside the tool (the
+    // left side of a pipe into xargs) has the tasks' name but is not one of them. A task's tool
+    // is its nearest ancestor with other children too: a shell that only wraps one command
+    // (make's `sh -c` for a recipe) is part of that task.
+    let mut children: HashMap<i32, u32> = HashMap::new();
+    for p in &data.processes {
+        *children.entry(p.ppid).or_default() += 1;
+    }
+    let parent_of: HashMap<i32, i32> = data.processes.iter().map(|p| (p.pid, p.ppid)).collect();
+    let tool = |p: &ProcessRecord| {
+        let mut at = p.ppid;
+        for _ in 0..data.processes.len() {
+            match parent_of.get(&at) {
+                Some(&up) if children.get(&at) == Some(&1) => at = up,
+                _ => break,
+            }
+        }
+        at
+    };
+    let mut groups: HashMap<(&str, i32), (f64, Vec<&ProcessRecord>)> = HashMap::new();
     for p in data
         .processes
         .iter()
         .filter(|p| !parents.contains(&p.pid) && Some(p.pid) != root)
     {
-        let g = groups.entry(p.comm.as_str()).or_default();
+        let g = groups.entry((p.comm.as_str(), tool(p))).or_default();
         g.0 += cpu(p);
         g.1.push(p);
     }
@@ -273,9 +288,12 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
         .filter(|p| (p.first_seen_s, p.last_seen_s) == (first, last) && beside(p))
         .map(|p| p.pid)
         .collect();
+    // Every task process of the tool is a task, however small: when one batch holds most of
+    // the work, the others are a sliver of the mean, and they are what shows the slots idle
+    // behind it (fixtures/workloads/xargs_few.sh). A process that never ran did no task.
     let tasks: Vec<&ProcessRecord> = tasks
         .into_iter()
-        .filter(|p| cpu(p) >= TASK_SHARE_OF_MEAN * mean && !helpers.contains(&p.pid))
+        .filter(|p| cpu(p) > 0.0 && !helpers.contains(&p.pid))
         .collect();
     let slots = most_alive_at_once(&tasks);
     // Most of the work while the tasks ran, and tasks that followed each other. A driver's CPU
@@ -933,6 +951,32 @@ mod tests {
         .unwrap();
         assert_eq!((w.layout, w.count), (Layout::Tasks, 1));
         assert!(!w.pids.contains(&2), "{:?}", w.pids);
+    }
+
+    #[test]
+    fn a_few_tasks_with_one_holding_most_of_the_work_are_all_tasks() {
+        // xargs -P 2 over five batches: one burns 4 s, four burn 0.1 s each beside it.
+        // The script's subshell feeding the pipe into xargs is no task.
+        let mut processes = vec![
+            task(1, 0, "sh", 0.0, 4.2, 0.01),
+            task(2, 1, "xargs", 0.0, 4.2, 0.01),
+            task(3, 1, "sh", 0.0, 0.01, 0.001),
+            task(10, 2, "sh", 0.05, 4.05, 4.0),
+        ];
+        for i in 0..4 {
+            let a = 0.05 + 0.11 * f64::from(i);
+            processes.push(task(11 + i, 2, "sh", a, a + 0.1, 0.1));
+        }
+        let w = identify(
+            &SamplerData {
+                processes,
+                ..Default::default()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Tasks, 2), "{:?}", w.pids);
+        assert_eq!(w.task_s.len(), 5, "the small batches are tasks too");
     }
 
     #[test]

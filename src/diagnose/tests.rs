@@ -317,6 +317,36 @@ fn a_tail_of_workers_that_did_the_same_work_is_not_uneven_tasks() {
 }
 
 #[test]
+fn a_few_task_processes_with_slots_idle_behind_the_big_one_are_uneven() {
+    // xargs_few.sh: five batches, one holding most of the work; too few for a CV, and the
+    // tail with tasks still to start is empty, but at 2 slots one idles 45 % of the time.
+    let slots = |idle: f64| PointSummary {
+        straggler_tail: Some(0.0),
+        idle_slot_share: Some(idle),
+        process_tasks: crate::analyze::ipc::task_stats(&[4.0, 0.05, 0.05, 0.05, 0.05]),
+        ..busy(0.99)
+    };
+    let scheduling = |idle: f64| {
+        let (m, a) = sweep(
+            2,
+            vec![(1, 4.2, slots(0.0)), (2, 4.1, slots(idle))],
+            Layout::Tasks,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::TaskVariance)
+            .unwrap();
+        assert_eq!(st.measured["idle_slot_share"], idle, "{}", st.evidence);
+        d.recommendation.scheduling
+    };
+    assert_eq!(scheduling(0.45), Some(Scheduling::DynamicSmallTasks));
+    assert_eq!(scheduling(0.05), Some(Scheduling::Chunked));
+}
+
+#[test]
 fn megabytes_per_task_get_references_or_shared_memory_and_no_probe_leaves_it_unknown() {
     let ipc = |bytes: f64, tax: f64| PointSummary {
         probes: Some(ProbeSummary {

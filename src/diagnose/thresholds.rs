@@ -55,22 +55,10 @@ impl fmt::Display for UsedBy {
 pub const CPU_BOUND_ON_CPU_SHARE: Threshold = Threshold {
     name: "CPU_BOUND_ON_CPU_SHARE",
     used_by: UsedBy::Step(StepId::CpuBound),
-    what: "on-CPU (running + runnable) share of the workers' steady state, net of sink waits, at the smallest count",
+    what: "on-CPU (running + runnable) share of the workers' steady state, net of sink waits however long (waits on a source stay in), at the smallest count",
     value: 0.7,
     unit: "share",
     why: "below it, waits take over 30 % of the time: overlapping them gains more than cores",
-};
-
-/// The sink sets the pace when the workers wait on it longer than they compute (more than
-/// one second per CPU second): even one writer overlapping those waits with the work could
-/// not keep up with one worker, so the waits are the workload, not a cost to move aside.
-pub const SINK_SETS_PACE_WAIT_PER_CPU_S: Threshold = Threshold {
-    name: "SINK_SETS_PACE_WAIT_PER_CPU_S",
-    used_by: UsedBy::Step(StepId::CpuBound),
-    what: "sink wait per CPU second above which sink waits are not netted out",
-    value: 1.0,
-    unit: "s per CPU s",
-    why: "a sink that waits longer than the work computes sets the pace even behind one writer",
 };
 
 /// Threads scale when each thread past the first adds at least this share of a core's
@@ -298,7 +286,6 @@ pub const UNREADABLE_WAIT_SHARE: Threshold = Threshold {
 /// and `every_threshold_is_in_the_table` checks that none is left out.
 pub const ALL: &[&Threshold] = &[
     &CPU_BOUND_ON_CPU_SHARE,
-    &SINK_SETS_PACE_WAIT_PER_CPU_S,
     &THREADS_SCALE_MARGINAL,
     &GIL_SHARE_Z,
     &LARGE_PAYLOAD_BYTES_PER_TASK,

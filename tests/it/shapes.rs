@@ -146,13 +146,16 @@ fn clients_waiting_on_a_slow_service_stay_not_cpu_bound() {
     let (_d, r) = shape("socket_wait");
     let cpu = step(&r, StepId::CpuBound);
     assert_eq!(cpu["answer"], "no", "{cpu}");
+    // The clients compute next to nothing: the service does their work, so it is a source
+    // whose waits stay in, however the bytes go.
     assert!(
-        cpu["measured"]["sink_wait_per_cpu_second"]
+        cpu["measured"]["source_wait_per_cpu_second"]
             .as_f64()
             .unwrap()
             > 1.0,
         "the service waits longer than the work computes: {cpu}"
     );
+    assert_eq!(cpu["measured"]["sink_wait_share"], 0.0, "{cpu}");
 }
 
 #[test]
@@ -173,5 +176,73 @@ fn a_pool_posting_to_an_http_service_is_cpu_bound_net_of_the_services_waits() {
     assert!(
         sink["evidence"].as_str().unwrap().contains("tcp service"),
         "the service is named: {sink}"
+    );
+}
+
+#[test]
+fn a_pool_pushing_to_a_sink_slower_than_its_work_is_judged_net_of_its_waits() {
+    // The store takes several times a task's CPU per record: the waits are longer than the
+    // work, yet the records flow into it, so it is a sink and one batched writer takes them.
+    let (_d, r) = shape_checking("slow_sink", &["model", "data_passing"]);
+    let roles = &summary_at(&r, 1)["peer_roles"];
+    assert!(
+        roles
+            .as_object()
+            .is_some_and(|m| m.values().all(|v| v == "sink")),
+        "records out, acknowledgements back: a sink: {roles}"
+    );
+    let cpu = step(&r, StepId::CpuBound);
+    assert_eq!(cpu["answer"], "yes", "{cpu}");
+    assert!(
+        cpu["measured"]["sink_wait_per_cpu_second"]
+            .as_f64()
+            .unwrap()
+            > 1.0,
+        "the sink is slower than the work: {cpu}"
+    );
+}
+
+#[test]
+fn a_manager_process_the_workers_store_into_is_a_sink_not_plumbing() {
+    let (_d, r) = shape_checking("manager_sink", &["model", "sink"]);
+    let sink = step(&r, StepId::SharedSink);
+    assert_eq!(sink["measured"]["kind"], "unix service", "{sink}");
+    assert!(
+        sink["measured"]["resource"]
+            .as_str()
+            .unwrap()
+            .contains("/pymp-"),
+        "the manager's own socket: {sink}"
+    );
+}
+
+#[test]
+fn a_thread_pool_releasing_the_gil_with_a_big_last_task_scales_and_is_uneven() {
+    // Judged on the time both threads had work, not on the wall time the big task ran alone.
+    // Like every scaling check here it needs a host that gives the target two cores: under
+    // the kernel's autogroups, other sessions' builds cap a target at one group's share.
+    let (_d, r) = shape_checking("threadpool_straggler", &["model", "data_passing", "sink"]);
+    let threads = step(&r, StepId::ThreadsScale);
+    assert_eq!(threads["answer"], "yes", "{threads}");
+    assert!(
+        summary_at(&r, 2)["all_working_cores"].as_f64().unwrap() > 1.5,
+        "two cores busy while both threads had work: {}",
+        summary_at(&r, 2)
+    );
+}
+
+#[test]
+fn a_few_task_processes_with_one_holding_most_of_the_work_are_all_tasks() {
+    let (_d, r) = shape("xargs_few");
+    let at2 = summary_at(&r, 2);
+    assert_eq!(at2["worker_layout"], "tasks", "{at2}");
+    assert_eq!(
+        summary_at(&r, 1)["process_tasks"]["count"],
+        5,
+        "every batch is a task, however small"
+    );
+    assert!(
+        at2["idle_slot_share"].as_f64().unwrap() >= 0.15,
+        "one slot idles while the big batch runs alone: {at2}"
     );
 }

@@ -3,16 +3,19 @@
 //! pipes when they carry big payloads (references or shared memory).
 //!
 //! Three figures, each in the evidence: the share over the workers' whole lives; over their
-//! steady state; and that share net of the waits on sinks. The last decides, unless the sink
-//! waits more than the work computes: then the sink sets the pace even behind one writer, and
-//! the work is waiting, not computing.
+//! steady state; and that share net of the waits on sinks, which decides. A sink's waits are
+//! netted however long they are: one batched writer behind a bounded queue takes them off the
+//! workers (fixtures/workloads/slow_sink.py). Waits on a source, whose answers the work needs,
+//! stay in and make the work not CPU-bound (socket_wait.py); `analyze::peers` tells the two
+//! apart by the workers' bytes each way and whether they compute.
 
+use crate::analyze::peers::PeerRole;
 use crate::analyze::select::primary_points;
 use crate::analyze::work::{work_share, WorkShare};
 use crate::analyze::Analysis;
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{plural, round, Measured, Step, Words};
-use crate::diagnose::thresholds::{CPU_BOUND_ON_CPU_SHARE, SINK_SETS_PACE_WAIT_PER_CPU_S};
+use crate::diagnose::thresholds::CPU_BOUND_ON_CPU_SHARE;
 use crate::diagnose::{Answer, StepId};
 use crate::measure::Measurements;
 
@@ -29,6 +32,8 @@ pub struct Sampled {
     pub busy_cores: Option<f64>,
     /// (resource, kind) of the sink waited on most.
     pub top_sink: Option<(String, String)>,
+    /// (resource, kind) of the source waited on most.
+    pub top_source: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,31 +70,26 @@ pub fn figures(m: &Measurements, a: &Analysis, payloads_move: bool) -> Figures {
         payloads_move,
         worker_startup_s: s.worker_startup_s,
         busy_cores: s.busy_cores,
-        top_sink: s
-            .external_waits
-            .iter()
-            .flatten()
-            .next()
-            .map(|k| (k.resource.clone(), k.kind.to_string())),
+        top_sink: top(s, false),
+        top_source: top(s, true),
     })
 }
 
-impl Sampled {
-    /// Who sets the pace is judged on the whole lives: a sink waited on longer than the work
-    /// computes sets it even behind one writer, and then nothing is taken out.
-    fn sink_sets_pace(&self) -> bool {
-        self.share
-            .sink_wait_per_cpu_s
-            .is_some_and(|w| w > SINK_SETS_PACE_WAIT_PER_CPU_S.value)
-    }
+/// (resource, kind) of the external resource waited on most that is a source (or not).
+fn top(s: &crate::analyze::point::PointSummary, source: bool) -> Option<(String, String)> {
+    let role = |r: &str| s.peer_roles.as_ref().and_then(|m| m.get(r)).copied();
+    s.external_waits
+        .iter()
+        .flatten()
+        .find(|k| (role(&k.resource) == Some(PeerRole::Source)) == source)
+        .map(|k| (k.resource.clone(), k.kind.to_string()))
+}
 
-    /// The share the answer rests on.
+impl Sampled {
+    /// The share the answer rests on: the work net of its sinks' (and moving payloads') waits,
+    /// with its sources' waits in.
     fn judged(&self) -> f64 {
-        if self.sink_sets_pace() {
-            self.share.life
-        } else {
-            self.share.net
-        }
+        self.share.net
     }
 }
 
@@ -156,6 +156,14 @@ fn measured(f: &Figures) -> Measured {
             out.put("work_on_cpu_share", round(s.judged(), 3));
             out.put_some("busy_cores", s.busy_cores.map(|b| round(b, 2)));
             out.put_some("top_sink", s.top_sink.as_ref().map(|(r, _)| r));
+            if w.source_waits > 0.0 {
+                out.put("source_wait_share", round(w.source_waits, 3));
+                out.put(
+                    "source_wait_per_cpu_second",
+                    (w.life > 0.0).then(|| round(w.source_waits / w.life, 3)),
+                );
+                out.put_some("top_source", s.top_source.as_ref().map(|(r, _)| r));
+            }
         }
     }
     out
@@ -164,7 +172,6 @@ fn measured(f: &Figures) -> Measured {
 fn sampled_evidence(s: &Sampled) -> String {
     let (n, w) = (s.workers, &s.share);
     let judged = s.judged();
-    let sets_pace = s.sink_sets_pace();
     let mut said = vec![format!(
         "At {n} worker{}, the workers wanted a CPU {:.0} % of their lives",
         plural(n),
@@ -179,23 +186,22 @@ fn sampled_evidence(s: &Sampled) -> String {
     }
     match (&s.top_sink, w.sink_wait_per_cpu_s) {
         (Some((resource, kind)), Some(per_cpu_s)) if w.sink_waits > 0.0 => said.push(format!(
-            "they waited {:.0} % of their lives on sinks (most on {resource}, {kind}), \
-             {per_cpu_s:.2} s per CPU second: {}",
+            "they waited {:.0} % of their lives on sinks they write their results to (most on \
+             {resource}, {kind}), {per_cpu_s:.2} s per CPU second, which one batched writer \
+             takes off them however long: net of them the work wanted a CPU {:.0} % of its time",
             w.sink_waits * 100.0,
-            if sets_pace {
-                "the sink sets the pace even behind one writer, so the waits stay in and the \
-                 whole lives are judged"
-                    .to_string()
-            } else {
-                format!(
-                    "net of them the work wanted a CPU {:.0} % of its time",
-                    judged * 100.0
-                )
-            }
+            judged * 100.0
         )),
         _ => said.push("no worker waited on a sink".into()),
     }
-    if w.pipe_waits > 0.0 && !sets_pace {
+    if let (Some((resource, kind)), true) = (&s.top_source, w.source_waits > 0.0) {
+        said.push(format!(
+            "they waited {:.0} % of their lives on sources whose answers the work needs (most \
+             on {resource}, {kind}), which stay in",
+            w.source_waits * 100.0
+        ));
+    }
+    if w.pipe_waits > 0.0 {
         said.push(format!(
             "{:.0} % of their lives went waiting on the pool's pipes for payloads (large_payload: \
              yes), which passing references takes off them: net of the waits the work wanted a \
@@ -252,9 +258,9 @@ fn source(f: &Figures) -> &'static str {
 pub fn step(f: &Figures, answer: Answer) -> Step {
     let words = Words {
         threshold: format!(
-            "on-CPU share of the workers' steady state, net of sink waits (and of pipe waits \
-             when large_payload is yes), >= {CPU_BOUND_ON_CPU_SHARE} -> yes (not netted when \
-             the sink waits more than {SINK_SETS_PACE_WAIT_PER_CPU_S} s per CPU second)"
+            "on-CPU share of the workers' steady state, net of sink waits however long (and of \
+             pipe waits when large_payload is yes; waits on a source stay in), >= \
+             {CPU_BOUND_ON_CPU_SHARE} -> yes"
         ),
         evidence: evidence(f),
         source: source(f).into(),
@@ -265,6 +271,7 @@ pub fn step(f: &Figures, answer: Answer) -> Step {
 #[cfg(test)]
 mod tests {
     use super::{decide, Figures, Sampled};
+    use crate::analyze::peers::PeerRole;
     use crate::analyze::waits::Sink;
     use crate::analyze::work::WorkShare;
     use crate::analyze::Layout;
@@ -313,19 +320,42 @@ mod tests {
     }
 
     #[test]
-    fn clients_that_wait_on_a_service_longer_than_they_compute_stay_not_cpu_bound() {
+    fn clients_that_wait_on_a_source_stay_not_cpu_bound() {
+        let source = || {
+            let mut s = writing(0.03, 0.95);
+            s.peer_roles = Some([("file:/data/results.db".to_string(), PeerRole::Source)].into());
+            s
+        };
         let (m, a) = sweep(
             2,
-            vec![
-                (1, 10.0, writing(0.03, 0.95)),
-                (2, 5.0, writing(0.03, 0.95)),
-            ],
+            vec![(1, 10.0, source()), (2, 5.0, source())],
             Layout::Processes,
             "throughput",
         );
         let d = diagnose(&m, &a);
         assert_eq!(answer(&d, StepId::CpuBound), Answer::No);
+        let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
+        assert_eq!(st.measured["source_wait_share"], 0.95, "{:?}", st.measured);
         assert_eq!(d.recommendation.model, Some(Model::AsyncOrThreads));
+    }
+
+    #[test]
+    fn a_sink_slower_than_the_work_is_netted_however_long_its_waits() {
+        // 25 % on a CPU, 75 % pushing results to a sink three times slower than the work.
+        let (m, a) = sweep(
+            2,
+            vec![
+                (1, 10.0, writing(0.25, 0.75)),
+                (2, 8.0, writing(0.25, 0.75)),
+            ],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
+        let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
+        assert_eq!(st.measured["sink_wait_per_cpu_second"], 3.0);
+        assert_eq!(d.recommendation.model, Some(Model::Processes));
     }
 
     #[test]
@@ -343,27 +373,28 @@ mod tests {
     }
 
     #[test]
-    fn a_sink_that_sets_the_pace_keeps_its_waits_in_the_judged_share() {
-        let sampled = |per_cpu_s: f64| {
+    fn the_judged_share_is_the_work_net_of_its_sinks() {
+        let sampled = |net: f64| {
             Figures::Sampled(Sampled {
                 workers: 1,
                 share: WorkShare {
                     life: 0.3,
                     steady: None,
                     sink_waits: 0.6,
+                    source_waits: 0.0,
                     pipe_waits: 0.0,
-                    sink_wait_per_cpu_s: Some(per_cpu_s),
-                    net: 0.9,
+                    sink_wait_per_cpu_s: Some(2.0),
+                    net,
                 },
                 payloads_move: false,
                 worker_startup_s: None,
                 busy_cores: None,
                 top_sink: None,
+                top_source: None,
             })
         };
-        // The same waits: netted while the work outpaces the sink, kept when the sink is slower.
-        assert_eq!(decide(&sampled(0.5)), Answer::Yes);
-        assert_eq!(decide(&sampled(2.0)), Answer::No);
+        assert_eq!(decide(&sampled(0.9)), Answer::Yes);
+        assert_eq!(decide(&sampled(0.5)), Answer::No);
         assert_eq!(decide(&Figures::NoRun), Answer::Unknown);
     }
 }

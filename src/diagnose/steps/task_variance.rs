@@ -37,6 +37,9 @@ pub struct Tail {
     pub work_share: Option<f64>,
     /// The workers were task processes in slots (a process-per-task tool).
     pub task_slots: bool,
+    /// For task processes: slot-time with no task while another task still ran, the last
+    /// round included (`timeline::Stragglers::idle_slot_share`).
+    pub idle_slot_share: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +76,7 @@ pub fn figures(m: &Measurements, a: &Analysis) -> Figures {
         idle_cores: s.straggler_idle_cores,
         work_share: s.straggler_work_share,
         task_slots: s.worker_layout == Some(Layout::Tasks),
+        idle_slot_share: s.idle_slot_share,
     });
     Figures {
         spreads: probed.chain(processes).collect(),
@@ -91,6 +95,9 @@ pub struct Decision {
     /// first one done before the tail. No sign of uneven tasks either.
     pub tail_is_lag: bool,
     pub long_tail: bool,
+    /// Too few task processes for a spread, and their slots idle behind the ones still
+    /// running (one holding most of the work) at least the tail's bar.
+    pub few_uneven_tasks: bool,
 }
 
 pub fn decide(f: &Figures) -> Decision {
@@ -121,10 +128,19 @@ pub fn decide(f: &Figures) -> Decision {
             .and_then(|t| t.work_share)
             .is_some_and(|w| w < STRAGGLER_TAIL_SHARE.value);
     let long_tail = tail_over_bar && !tail_idles_nothing && !tail_is_lag;
+    // A handful of task processes gives no spread, and the tail above leaves the last round
+    // out: with one task holding most of the work, the slots idle behind it are the tasks'
+    // imbalance itself (fixtures/workloads/xargs_few.sh).
+    let few_uneven_tasks = spread.is_none()
+        && f.tail.is_some_and(|t| {
+            t.task_slots
+                && t.idle_slot_share
+                    .is_some_and(|i| i >= STRAGGLER_TAIL_SHARE.value)
+        });
     let answer = match (spread, f.tail) {
         (None, None) => Answer::Unknown,
         (Some(s), _) if s.cv >= TASK_DURATION_CV.value || (idle_slots && long_tail) => Answer::Yes,
-        (None, Some(_)) if long_tail => Answer::Yes,
+        (None, Some(_)) if long_tail || few_uneven_tasks => Answer::Yes,
         _ => Answer::No,
     };
     Decision {
@@ -133,6 +149,7 @@ pub fn decide(f: &Figures) -> Decision {
         tail_idles_nothing,
         tail_is_lag,
         long_tail,
+        few_uneven_tasks,
     }
 }
 
@@ -185,6 +202,9 @@ fn measured(f: &Figures, d: &Decision) -> Measured {
             "straggler_work_share",
             t.work_share.filter(|_| d.tail_is_lag).map(|w| round(w, 3)),
         );
+        if d.spread.is_none() {
+            out.put_some("idle_slot_share", t.idle_slot_share.map(|i| round(i, 3)));
+        }
     }
     out
 }
@@ -242,6 +262,18 @@ fn evidence(f: &Figures, d: &Decision) -> String {
                 .into(),
         );
     }
+    if let Some(i) = f
+        .tail
+        .and_then(|t| t.idle_slot_share)
+        .filter(|_| d.few_uneven_tasks)
+    {
+        said.push(format!(
+            "too few task processes for a spread, and their slots sat idle {:.0} % of their \
+             time while a task still ran (the last round included): one task held most of the \
+             work, which smaller tasks handed out dynamically would spread",
+            i * 100.0
+        ));
+    }
     if d.spread.is_some() && d.long_tail && d.answer == Answer::No {
         said.push(
             "the tail comes from elsewhere (the last round of chunks, or a busy host), as the \
@@ -259,7 +291,8 @@ pub fn step(f: &Figures, d: &Decision) -> Step {
         threshold: format!(
             "task duration CV >= {TASK_DURATION_CV} (python probe) -> yes; where no tasks were \
              timed, straggler tail >= {STRAGGLER_TAIL_SHARE} -> yes; for task processes in \
-             slots, idle slots >= {STRAGGLER_TAIL_SHARE} -> yes as well"
+             slots, idle slots >= {STRAGGLER_TAIL_SHARE} -> yes as well (the last round \
+             included when they are too few for a CV)"
         ),
         evidence: evidence(f, d),
         source: "python probe: task durations (CV); procfs sampler: lives of task processes \

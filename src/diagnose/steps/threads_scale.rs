@@ -2,7 +2,8 @@
 //! workers' CPU time in their tasks they held the GIL (python probe), else unknown.
 
 use crate::analyze::gil::{
-    busy_core_efficiency, free_threaded, knocker_cost, pooled_knocks, thread_speedup, PooledKnocks,
+    all_working_efficiency, busy_core_efficiency, free_threaded, knocker_cost, pooled_knocks,
+    thread_speedup, PooledKnocks,
 };
 use crate::analyze::point::PointSummary;
 use crate::analyze::select::{largest_parallel, primary_points, series_points};
@@ -28,13 +29,21 @@ pub struct ThreadsRun {
     pub busy_cores: Option<f64>,
     /// How much of the ideal each added thread grew the busy cores.
     pub busy_core_efficiency: Option<f64>,
+    /// Cores the threads used while every one of them had work, and that per thread against
+    /// one thread at the smallest count (`gil::all_working_efficiency`).
+    pub all_working: Option<(f64, f64)>,
 }
 
 impl ThreadsRun {
-    /// The efficiency judged: a wall-time gain the busy cores do not show (pure Python taking
-    /// turns on the GIL, the host faster in one run than the other) came from the host, not
-    /// from the threads, so the smaller of the two.
+    /// The efficiency judged: over the time every thread had work where the timeline shows
+    /// it (a thread with no task left idles from imbalance, which task_variance answers, not
+    /// from serialisation). Else the smaller of the wall-time and busy-core efficiencies: a
+    /// wall-time gain the busy cores do not show (pure Python taking turns on the GIL, the host
+    /// faster in one run than the other) came from the host, not from the threads.
     fn judged(&self) -> f64 {
+        if let Some((_, e)) = self.all_working {
+            return e;
+        }
         self.busy_core_efficiency
             .map_or(self.efficiency, |ce| self.efficiency.min(ce))
     }
@@ -117,6 +126,7 @@ fn threads_run(pts: &[(u32, &PointSummary)], cores: u32) -> Option<ThreadsRun> {
         speedup_bounds: s.speedup_low.zip(s.speedup_high),
         busy_cores: s.busy_cores,
         busy_core_efficiency: busy_core_efficiency(pts, n, s),
+        all_working: s.all_working_cores.zip(all_working_efficiency(pts, n, s)),
     })
 }
 
@@ -281,6 +291,10 @@ fn measured_run(r: &ThreadsRun, out: &mut Measured) {
         "busy_core_efficiency",
         r.busy_core_efficiency.map(|ce| round(ce, 2)),
     );
+    if let Some((cores, e)) = r.all_working {
+        out.put("all_working_cores", round(cores, 2));
+        out.put("all_working_efficiency", round(e, 2));
+    }
     out.put(
         "required_efficiency",
         round(threads_scale_efficiency(f64::from(r.workers)), 3),
@@ -365,6 +379,20 @@ fn run_evidence(r: Option<&ThreadsRun>) -> String {
         r.busy_core_efficiency
             .map(|ce| format!("; the busy cores grew {ce:.2} of the ideal per thread"))
             .unwrap_or_default()
+            + &r.all_working
+                .map(|(cores, e)| {
+                    format!(
+                        "; while every thread had work they kept {cores:.2} cores busy, {e:.2} of \
+                         the ideal per thread{}",
+                        if decide_run(r) == Answer::Yes && r.efficiency < e {
+                            ", so the speedup lost went to threads with no task left (uneven \
+                             tasks), not to serialisation"
+                        } else {
+                            ""
+                        }
+                    )
+                })
+                .unwrap_or_default()
             + if decide_run(r) == Answer::No {
                 ": the threads serialise (a GIL or a lock)"
             } else {
@@ -544,6 +572,44 @@ mod tests {
             .find(|s| s.id == StepId::ThreadsScale)
             .unwrap();
         assert_eq!(st.answer, Answer::Yes, "{}", st.evidence);
+    }
+
+    #[test]
+    fn threads_idle_behind_a_big_last_task_are_judged_on_the_time_all_had_work() {
+        // threadpool_straggler.py recorded: 1.24x at 2 threads (the big task ran alone at the
+        // end), while both threads had work they kept 1.95 cores busy against 1.0 for one.
+        let mut two = busy_threads(1.24);
+        two.all_working_cores = Some(1.95);
+        let (m, a) = sweep(
+            2,
+            vec![(1, 1.24, busy_threads(1.0)), (2, 1.0, two.clone())],
+            Layout::Threads,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::ThreadsScale)
+            .unwrap();
+        assert_eq!(st.answer, Answer::Yes, "{}", st.evidence);
+        assert_eq!(st.measured["all_working_efficiency"], 0.98);
+        assert!(st.evidence.contains("no task left"), "{}", st.evidence);
+        // Threads taking turns on the GIL keep one core busy even while all have work.
+        two.all_working_cores = Some(1.0);
+        let (m, a) = sweep(
+            2,
+            vec![(1, 1.24, busy_threads(1.0)), (2, 1.0, two)],
+            Layout::Threads,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::ThreadsScale)
+            .unwrap();
+        assert_eq!(st.answer, Answer::No, "{}", st.evidence);
     }
 
     #[test]
