@@ -8,6 +8,7 @@ pub mod accounting;
 pub mod ipc;
 pub mod point;
 pub mod pools;
+pub mod replay;
 pub mod scaling;
 pub mod stats;
 pub mod timeline;
@@ -57,6 +58,13 @@ pub struct Scaling {
     /// The fits include points with more workers than usable CPUs, where the curve bends
     /// because of time-sharing rather than contention.
     pub includes_oversubscribed: bool,
+    /// The replay's curve (`replay`): every measured count and the counts up to 4 x the host's
+    /// cores; empty without an accounting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicted: Vec<replay::Predicted>,
+    /// What the predicted curve assumed, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicted_assumptions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -112,13 +120,18 @@ pub fn analyze(m: &Measurements) -> Analysis {
             let workers: Vec<u32> = idx.iter().map(|&i| m.points[i].workers).collect();
             fill_relative(&mut points, &idx, &workers);
             accounting::fill_series(&mut points, &idx);
-            let scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
+            let mut scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
+            let layout = idx.iter().rev().find_map(|&i| points[i].worker_layout);
+            let summaries: Vec<&PointSummary> = idx.iter().map(|&i| &points[i]).collect();
+            if let Some(r) = replay::Replays::of(&summaries, &workers, layout, &m.host) {
+                scaling.predicted = replay::predict_curve(&r, &workers);
+                scaling.predicted_assumptions = replay::assumption_words(&r.primary().workload);
+            }
             let best = idx
                 .iter()
                 .filter_map(|&i| points[i].wall_s)
                 .map(|w| 1.0 / w)
                 .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
-            let layout = idx.iter().rev().find_map(|&i| points[i].worker_layout);
             Series {
                 params,
                 points: idx,
@@ -228,6 +241,8 @@ fn fit_series(
             })
             .collect(),
         includes_oversubscribed: fitted_workers.iter().any(|&n| n > usable_cpus),
+        predicted: Vec::new(),
+        predicted_assumptions: Vec::new(),
         fitted_workers,
     }
 }

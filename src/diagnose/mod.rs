@@ -6,6 +6,7 @@ mod confidence;
 mod findings;
 mod steps;
 pub mod thresholds;
+pub mod what_if;
 
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
@@ -127,6 +128,9 @@ pub struct Diagnosis {
     pub confidence_reasons: Vec<String>,
     /// Statements in words about the curve and the measurement (the seed's sanity checks).
     pub findings: Vec<String>,
+    /// What each fix buys, replayed (`what_if`); empty without a replay.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub what_if: Vec<what_if::WhatIf>,
 }
 
 /// Walks the tree.
@@ -176,6 +180,7 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     let mut findings = findings::findings(m, a);
     findings.extend(advice::for_goal(m, a, &steps, &recommendation));
     Diagnosis {
+        what_if: what_if::what_ifs(m, a, &recommendation),
         recommendation,
         findings,
         steps,

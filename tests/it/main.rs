@@ -8,6 +8,7 @@ mod ipc;
 mod lab01;
 mod labs;
 mod offcpu;
+mod predictions;
 mod probes;
 mod properties;
 mod recordings;

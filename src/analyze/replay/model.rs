@@ -1,0 +1,392 @@
+//! The workload a replay runs, built from one measured point: the driver's serial part, each
+//! worker's start-up, the tasks' parallel seconds in dispatch order, and the serial resources
+//! (the GIL, each sink) with their total demand.
+//!
+//! Every figure comes from the point's accounting (`src/analyze/accounting.rs`), so the parts
+//! add up to what was measured: the tasks hold the useful CPU and the per-worker losses that
+//! grow with the work (transfer, locks, other, and the host's run queue where the point was
+//! not oversubscribed). The probes give the tasks' shape; the accounting gives their total.
+
+use crate::analyze::point::PointSummary;
+use crate::analyze::Layout;
+
+/// How the pool hands out tasks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Dispatch {
+    /// `map` chunks of this many tasks, dealt in order as workers free up.
+    Chunks(usize),
+    /// One task to each worker, the next round when all are done (a shell's `cmd &` ... `wait`).
+    Waves,
+    /// One task at a time to the next free worker (imap, apply_async, a thread pool's queue,
+    /// make and xargs slots in command order).
+    OnDemand,
+}
+
+/// A resource that serves one worker at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// `gil` or `sink:<name>`: the bound it names.
+    pub bound: String,
+    /// Seconds of service over the whole run, shared among the tasks by their size.
+    pub demand_s: f64,
+}
+
+/// What a replay cannot know from the point, and which choice the value used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Assumption {
+    /// The tasks' durations are measured, their order is not: `low` puts the big ones side
+    /// by side at the end, `high` spreads them out.
+    TaskOrderFromQuantiles,
+    /// No task was seen: the work is many even tasks, plus one straggler as long as the
+    /// measured imbalance shows.
+    EvenTasks,
+    /// The tasks sit in the order (as recorded, big ones last, spread) where the replay at the measured count matches its wall (side by side
+    /// at the end, or spread out).
+    TaskOrderMatched,
+    /// Task processes start in waves: a slot is refilled only when the whole wave is done (the
+    /// replay at the measured count matched this better than refilling at once).
+    Waves,
+    /// A thread pool with one worker at this point: the GIL's held share is unknown (value
+    /// half the CPU, `low` all of it, `high` none).
+    GilShareUnknown,
+    /// Each worker's start-up is the one measured, at any count.
+    StartupPerWorkerFixed,
+    /// The work grows with the count as the measured counts' computation scaling shows; one
+    /// count cannot show it, and then it does not grow.
+    WorkInflation,
+}
+
+impl Assumption {
+    /// The words the report gives it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Assumption::TaskOrderFromQuantiles => {
+                "task order unknown (low: the big ones side by side at the end; high: spread out)"
+            }
+            Assumption::TaskOrderMatched => {
+                "the measured tasks in the order (as recorded, big ones last, or spread) whose replay matches the measured count's wall"
+            }
+            Assumption::Waves => "task processes start in waves, as the measured count's wall shows",
+            Assumption::EvenTasks => {
+                "no task durations measured: even tasks, plus the measured straggler"
+            }
+            Assumption::GilShareUnknown => {
+                "the GIL's held share is unknown at this count (half the CPU; low: all, high: none)"
+            }
+            Assumption::StartupPerWorkerFixed => "each worker's start-up as measured, at any count",
+            Assumption::WorkInflation => "work grows with the count as the measured counts show",
+        }
+    }
+}
+
+/// Which side of an unknown the workload takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Value,
+    Low,
+    High,
+}
+
+/// The replayable picture of one point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// Worker count the point ran.
+    pub measured_workers: u32,
+    /// The point's median wall, seconds.
+    pub measured_wall_s: f64,
+    /// Only the driver works: before the first task and after the last.
+    pub serial_s: f64,
+    /// Each worker's start to its first task.
+    pub startup_s: f64,
+    /// Each task's parallel seconds, in dispatch order.
+    pub tasks: Vec<f64>,
+    pub dispatch: Dispatch,
+    pub resources: Vec<Resource>,
+    /// The tasks' pickling and pipe waits (inside `tasks`), for the data-passing what-if.
+    pub transfer_s: f64,
+    /// Largest PSS of a worker, bytes.
+    pub memory_per_worker: Option<f64>,
+    /// Seconds of useful CPU (inside `tasks`).
+    pub useful_s: f64,
+    pub layout: Option<Layout>,
+    /// The start method most processes were started by (python probe).
+    pub start_method: Option<String>,
+    /// The GIL knocker's held share in the workers (python probe).
+    pub gil_held_share: Option<f64>,
+    /// A started process's start-up, median seconds (python probe).
+    pub startup_per_process_s: Option<f64>,
+    /// Processes the pool started per run.
+    pub process_starts: f64,
+    pub assumptions: Vec<Assumption>,
+}
+
+/// Tasks synthesised where none were measured (enough that n up to a few dozen stays even).
+const EVEN_TASKS: usize = 256;
+
+/// A thread pool's GIL held share when nothing measured it (`Assumption::GilShareUnknown`).
+const UNKNOWN_GIL_SHARE: f64 = 0.5;
+
+/// Halvings of a demand's bracket: 2^-30 of it is far below any measured wait.
+const CALIBRATION_STEPS: usize = 30;
+
+/// Where the big tasks sit in the queue, which the quantiles cannot say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// As one run recorded them (task processes in the order they started; a probe's tasks
+    /// worker after worker).
+    Recorded,
+    /// Side by side at the end (lab 05's skewed documents; the straggler's tail).
+    BigLast,
+    /// Spread over the queue.
+    Spread,
+}
+
+/// Builds the workload of one point; None without a wall time or an accounting. Past one
+/// worker, the unknowns the count can show (where the big tasks sit; for a process-per-task
+/// tool, slots refilled at once or in waves) take the choice whose replay at the measured
+/// count comes closest to its measured wall.
+pub fn workload(
+    s: &PointSummary,
+    workers: u32,
+    layout: Option<Layout>,
+    cores: u32,
+    side: Side,
+) -> Option<Workload> {
+    if workers <= 1 {
+        let order = match side {
+            Side::Value => Order::Recorded,
+            Side::Low => Order::BigLast,
+            Side::High => Order::Spread,
+        };
+        return build(s, workers, layout, cores, side, order, false);
+    }
+    let waves: &[bool] = if layout == Some(Layout::Tasks) {
+        &[false, true]
+    } else {
+        &[false]
+    };
+    let mut best: Option<(f64, Workload)> = None;
+    for order in [Order::Recorded, Order::BigLast, Order::Spread] {
+        for &wave in waves {
+            let Some(mut w) = build(s, workers, layout, cores, side, order, wave) else {
+                continue;
+            };
+            let makespan = super::sim::replay(&w, workers, cores, 1.0, &[]).makespan_s;
+            let miss = (w.serial_s + w.startup_s + makespan - w.measured_wall_s).abs();
+            if best.as_ref().is_none_or(|(m, _)| miss < *m) {
+                if w.assumptions.contains(&Assumption::TaskOrderFromQuantiles) {
+                    w.assumptions
+                        .retain(|a| *a != Assumption::TaskOrderFromQuantiles);
+                    w.assumptions.push(Assumption::TaskOrderMatched);
+                }
+                best = Some((miss, w));
+            }
+        }
+    }
+    best.map(|(_, w)| w)
+}
+
+fn build(
+    s: &PointSummary,
+    workers: u32,
+    layout: Option<Layout>,
+    cores: u32,
+    side: Side,
+    order: Order,
+    waves: bool,
+) -> Option<Workload> {
+    let wall = s.wall_s?;
+    let acc = s.accounting.as_ref()?;
+    let n = f64::from(workers.max(1));
+    let ws = |key: &str| acc.lost_cores.get(key).map_or(0.0, |f| f.value) * wall;
+    let useful = acc.useful_cores.value * wall;
+    // The workers' pickling is work; the rest of `transfer` is waits on the pool's pipes,
+    // which the replay recreates (idle workers) rather than adds.
+    let pickling = s
+        .probes
+        .as_ref()
+        .and_then(|p| Some(p.ipc_tax? * s.cpu_s?))
+        .map_or(ws("transfer"), |p| p.min(ws("transfer")));
+    let mut parallel = useful + pickling + ws("locks") + ws("other");
+    if !s.oversubscribed {
+        // Other load on the host slowed the tasks; the replay's own run queue only models
+        // more workers than cores.
+        parallel += ws("run_queue");
+    }
+    let mut assumptions = vec![Assumption::StartupPerWorkerFixed];
+    let mut resources = Vec::new();
+    let threads = layout == Some(Layout::Threads);
+    let gil_on = s.pools.as_ref().and_then(|p| p.gil_enabled) != Some(false);
+    let mut waits: Vec<(String, f64)> = acc
+        .lost_cores
+        .keys()
+        .filter(|k| k.starts_with("sink:") || (*k == "gil"))
+        .map(|k| (k.clone(), ws(k)))
+        .filter(|(_, w)| *w > 0.0)
+        .collect();
+    // Waits on the pool's pipes beyond the workers' own pickling: the driver handing out
+    // tasks and taking results, one at a time.
+    let pipe_waits = ws("transfer") - pickling;
+    if pipe_waits > 0.0 {
+        waits.push(("driver".into(), pipe_waits));
+    }
+    if threads && gil_on && workers <= 1 {
+        let share = s.pools.as_ref().and_then(|p| p.gil_held_share);
+        let share = share.unwrap_or_else(|| {
+            assumptions.push(Assumption::GilShareUnknown);
+            match side {
+                Side::Value => UNKNOWN_GIL_SHARE,
+                Side::Low => 1.0,
+                Side::High => 0.0,
+            }
+        });
+        if share > 0.0 {
+            resources.push(Resource {
+                bound: "gil".into(),
+                demand_s: useful * share,
+            });
+        }
+    }
+    let (tasks, mut dispatch) = tasks_of(
+        s,
+        workers,
+        parallel,
+        ws("imbalance"),
+        order,
+        &mut assumptions,
+    );
+    if waves {
+        dispatch = Dispatch::Waves;
+        assumptions.push(Assumption::Waves);
+    }
+    let mut w = Workload {
+        measured_workers: workers,
+        measured_wall_s: wall,
+        serial_s: ws("serial") / n,
+        startup_s: ws("startup") / n,
+        tasks,
+        dispatch,
+        resources,
+        transfer_s: pickling,
+        memory_per_worker: s.pss_bytes_per_worker,
+        useful_s: useful,
+        layout,
+        start_method: s.pools.as_ref().and_then(|p| p.start_method.clone()),
+        gil_held_share: s.pools.as_ref().and_then(|p| p.gil_held_share),
+        startup_per_process_s: s
+            .pools
+            .as_ref()
+            .and_then(|p| p.worker_startup.as_ref())
+            .map(|st| st.median_s),
+        process_starts: s
+            .pools
+            .as_ref()
+            .map_or(0.0, |p| p.started_by_method.values().sum()),
+        assumptions,
+    };
+    // Each measured wait is queueing (and, for a sink, service) on a one-at-a-time resource:
+    // the demand whose replay at the point's count waits as long is the resource's.
+    for (bound, wait) in waits {
+        let gil = bound == "gil";
+        w.resources.push(Resource {
+            bound,
+            demand_s: 0.0,
+        });
+        let r = w.resources.len() - 1;
+        let hi = if gil { useful } else { wait + parallel };
+        w.resources[r].demand_s = calibrate(&w, r, cores, wait, gil, hi);
+    }
+    Some(w)
+}
+
+/// Bisection on resource `r`'s demand until the replay at the measured count spends `wait`
+/// worker-seconds at it (less its own service where that is part of the work, the GIL's).
+fn calibrate(w: &Workload, r: usize, cores: u32, wait: f64, service_in_work: bool, hi: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0, hi.max(0.0));
+    let mut w = w.clone();
+    for _ in 0..CALIBRATION_STEPS {
+        let mid = 0.5 * (lo + hi);
+        w.resources[r].demand_s = mid;
+        let at = super::sim::replay(&w, w.measured_workers, cores, 1.0, &[]).residence_s[r];
+        let waited = if service_in_work { at - mid } else { at };
+        if waited < wait {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+/// The tasks' parallel seconds in dispatch order, summing to `parallel`.
+fn tasks_of(
+    s: &PointSummary,
+    workers: u32,
+    parallel: f64,
+    imbalance_ws: f64,
+    order: Order,
+    assumptions: &mut Vec<Assumption>,
+) -> (Vec<f64>, Dispatch) {
+    let probe = s.probes.as_ref();
+    let dispatch = match probe.and_then(|p| p.chunksize) {
+        Some(k) if k > 1 => Dispatch::Chunks(k as usize),
+        _ => Dispatch::OnDemand,
+    };
+    let recorded = &s.task_order_s;
+    if recorded.is_empty() || recorded.iter().sum::<f64>() <= 0.0 {
+        assumptions.push(Assumption::EvenTasks);
+        // The straggler: n - 1 workers idle through its last stretch.
+        let tail = if workers > 1 {
+            (imbalance_ws / f64::from(workers - 1)).min(parallel)
+        } else {
+            0.0
+        };
+        let rest = (parallel - tail).max(0.0);
+        let mut tasks = vec![rest / EVEN_TASKS as f64; EVEN_TASKS];
+        if tail > 0.0 {
+            tasks.push(tail);
+        }
+        return (tasks, Dispatch::OnDemand);
+    }
+    if order != Order::Recorded {
+        assumptions.push(Assumption::TaskOrderFromQuantiles);
+    }
+    let sum: f64 = recorded.iter().sum();
+    let mut sizes: Vec<f64> = recorded.iter().map(|x| x * parallel / sum).collect();
+    let ordered = match order {
+        Order::Recorded => sizes,
+        Order::BigLast => {
+            sizes.sort_by(f64::total_cmp);
+            sizes
+        }
+        Order::Spread => {
+            sizes.sort_by(|a, b| b.total_cmp(a));
+            interleave(sizes)
+        }
+    };
+    (ordered, dispatch)
+}
+
+/// Sizes largest first, dealt so consecutive stretches hold a fair mix: the big ones spread
+/// over the queue rather than side by side.
+fn interleave(sorted: Vec<f64>) -> Vec<f64> {
+    let len = sorted.len();
+    let mut out = vec![0.0; len];
+    // Bit-reversal-like stride: task i goes to slot (i * stride) mod len, stride coprime.
+    let stride = (1..)
+        .map(|k| len / 2 + k)
+        .find(|&s| gcd(s, len) == 1)
+        .unwrap_or(1)
+        .max(1);
+    for (i, x) in sorted.into_iter().enumerate() {
+        out[(i * stride) % len.max(1)] = x;
+    }
+    out
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
