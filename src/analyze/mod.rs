@@ -124,7 +124,11 @@ pub fn analyze(m: &Measurements) -> Analysis {
             let layout = idx.iter().rev().find_map(|&i| points[i].worker_layout);
             let summaries: Vec<&PointSummary> = idx.iter().map(|&i| &points[i]).collect();
             if let Some(r) = replay::Replays::of(&summaries, &workers, layout, &m.host) {
-                scaling.predicted = replay::predict_curve(&r, &workers);
+                let base = workers
+                    .iter()
+                    .zip(&summaries)
+                    .find_map(|(&n, p)| p.wall_s.map(|w| (n, w)));
+                scaling.predicted = replay::predict_curve(&r, &workers, base);
                 scaling.predicted_assumptions = replay::assumption_words(&r.primary().workload);
             }
             let best = idx

@@ -4,6 +4,7 @@ mod advice;
 pub mod cited;
 mod confidence;
 mod findings;
+mod past_host;
 mod steps;
 pub mod thresholds;
 pub mod what_if;
@@ -179,8 +180,10 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     };
     let mut findings = findings::findings(m, a);
     findings.extend(advice::for_goal(m, a, &steps, &recommendation));
+    let what_if = what_if::what_ifs(m, a, &recommendation);
+    findings.extend(past_host::findings(m, a, &what_if));
     Diagnosis {
-        what_if: what_if::what_ifs(m, a, &recommendation),
+        what_if,
         recommendation,
         findings,
         steps,

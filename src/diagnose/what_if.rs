@@ -41,9 +41,14 @@ pub fn what_ifs(m: &Measurements, a: &Analysis, rec: &Recommendation) -> Vec<Wha
         return Vec::new();
     };
     let now = today(&r);
-    let workers = rec.workers.unwrap_or(r.primary().workload.measured_workers);
+    // Each fix at today's largest count, so its wall compares with today's there.
+    let largest = r.primary().workload.measured_workers;
     let mut out = Vec::new();
     let mut fix = |field: &str, value: String| {
+        let workers = match field {
+            "workers" => rec.workers.unwrap_or(largest),
+            _ => largest,
+        };
         if let Some(w) = what_if(&r, field, &value, workers) {
             out.push(w);
         }
@@ -77,7 +82,9 @@ pub fn what_ifs(m: &Measurements, a: &Analysis, rec: &Recommendation) -> Vec<Wha
             fix("start_method", sm.name().to_string());
         }
     }
-    fix("workers", workers.to_string());
+    if let Some(n) = rec.workers {
+        fix("workers", n.to_string());
+    }
     out
 }
 
@@ -145,13 +152,23 @@ pub fn what_if(r: &Replays, field: &str, value: &str, workers: u32) -> Option<Wh
              (low: today's tasks whole)"
                 .into(),
         ),
-        ("sink", "single_writer") => (
-            Box::new(|x| single_writer(x, 1.0)),
-            vec![Box::new(|x| single_writer(x, 0.0))],
-            "the workers stop waiting on the sink; one writer serves it beside them at the \
-             measured cost per write (high: batching makes the writes nearly free)"
-                .into(),
-        ),
+        ("sink", "single_writer") => {
+            // The cost per write where the fewest workers contended for it (the smallest count).
+            let cost = r
+                .per_point
+                .iter()
+                .filter_map(|(v, _, _)| sink_demand(&v.workload))
+                .fold(f64::INFINITY, f64::min);
+            let cost = if cost.is_finite() { cost } else { 0.0 };
+            (
+                Box::new(move |x| single_writer(x, cost)),
+                vec![Box::new(|x| single_writer(x, 0.0))],
+                "the workers stop waiting on the sink; one writer serves it beside them at the \
+                 cost per write measured at the smallest count (high: batching makes the writes \
+                 nearly free)"
+                    .into(),
+            )
+        }
         ("model", "threads") => (
             Box::new(|x| to_threads(x, None)),
             vec![Box::new(|x| to_threads(x, Some(1.0)))],
@@ -245,7 +262,14 @@ fn small_tasks(w: &mut Workload, split: bool) {
         .collect();
 }
 
-fn single_writer(r: &Replay, cost: f64) -> Replay {
+/// The sinks' total demand in a workload; None without a sink.
+fn sink_demand(w: &Workload) -> Option<f64> {
+    let sinks = w.resources.iter().filter(|x| x.bound.starts_with("sink:"));
+    sinks.map(|x| x.demand_s).reduce(|a, b| a + b)
+}
+
+/// The workers freed of the sinks; one writer serves `demand_s` seconds beside them.
+fn single_writer(r: &Replay, demand_s: f64) -> Replay {
     let mut r = r.clone();
     let sinks: Vec<_> = r
         .workload
@@ -257,7 +281,7 @@ fn single_writer(r: &Replay, cost: f64) -> Replay {
     r.workload
         .resources
         .retain(|x| !x.bound.starts_with("sink:"));
-    let demand: f64 = sinks.iter().map(|x| x.demand_s).sum::<f64>() * cost;
+    let demand = demand_s;
     let name = sinks.first().map_or("writer".into(), |x| x.bound.clone());
     r.writer = Some((demand, name));
     r

@@ -14,6 +14,7 @@ pub mod render;
 mod terminal;
 pub mod trace;
 pub mod visuals;
+mod what_if;
 
 pub use csv::Csv;
 pub use html::Html;

@@ -24,7 +24,8 @@ pub struct Predicted {
     pub workers: u32,
     /// Cores the replay gave the workers: this host's, or as many as the workers past it.
     pub cores: u32,
-    /// Wall at 1 worker over wall here, both replayed.
+    /// The series' measured baseline wall over the replayed wall here (without a measured
+    /// baseline, the replayed 1 worker's).
     pub speedup: f64,
     pub low: f64,
     pub high: f64,
@@ -267,9 +268,18 @@ pub fn counts(measured: &[u32], host_cores: u32) -> Vec<u32> {
 }
 
 /// The predicted curve of a series: every count of `counts`, on this host's cores up to them
-/// and on as many cores as workers past them (a bigger machine).
-pub fn predict_curve(r: &Replays, measured: &[u32]) -> Vec<Predicted> {
+/// and on as many cores as workers past them (a bigger machine). With the series' measured
+/// baseline (`base`: its workers and median wall), speedups are against it, as the measured
+/// curve's are; without, against the replayed 1 worker.
+pub fn predict_curve(r: &Replays, measured: &[u32], base: Option<(u32, f64)>) -> Vec<Predicted> {
     let host = r.primary().host_cores;
+    // Replayed speedups are over the replayed 1 worker; this turns them into speedups over
+    // the measured baseline.
+    let anchor = base.map_or(1.0, |(n, wall)| {
+        let one = r.primary().run(1, host, &[]).wall_s;
+        let at = r.primary().run(n, host, &[]).wall_s;
+        (wall / at) / (one / at)
+    });
     counts(measured, host)
         .into_iter()
         .map(|n| {
@@ -278,7 +288,11 @@ pub fn predict_curve(r: &Replays, measured: &[u32]) -> Vec<Predicted> {
             } else {
                 n.max(host)
             };
-            r.predict(n, cores, &|x| x.clone())
+            let mut p = r.predict(n, cores, &|x| x.clone());
+            p.speedup *= anchor;
+            p.low *= anchor;
+            p.high *= anchor;
+            p
         })
         .collect()
 }
