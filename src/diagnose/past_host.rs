@@ -22,8 +22,7 @@ pub fn findings(m: &Measurements, a: &Analysis, what_if: &[WhatIf]) -> Vec<Strin
         return Vec::new();
     };
     let mut out = Vec::new();
-    let serial = serial_fix(two, what_if);
-    if serial.is_none() && two.speedup >= STILL_RISING * here.speedup {
+    if two.speedup >= STILL_RISING * here.speedup {
         out.push(format!(
             "past this host's {c} cores the replayed curve still rises: {} cores give {:.2}× \
              ({:.2}–{:.2}, bound: {}), {} cores {:.2}× ({:.2}–{:.2}, bound: {}); a bigger machine \
@@ -39,7 +38,7 @@ pub fn findings(m: &Measurements, a: &Analysis, what_if: &[WhatIf]) -> Vec<Strin
             four.high,
             four.bound
         ));
-    } else if let Some(fix) = serial {
+    } else if let Some(fix) = serial_fix(two, what_if) {
         out.push(format!(
             "at {} workers the replayed curve is held by {}: more cores will not help \
              ({:.2}× at {c} cores, {:.2}× at {}); {fix}",
