@@ -123,6 +123,9 @@ pub struct Workload {
 /// Tasks synthesised where none were measured (enough that n up to a few dozen stays even).
 const EVEN_TASKS: usize = 256;
 
+/// The most tasks a replay deals (consecutive ones merged past it).
+const MAX_TASKS: usize = 1024;
+
 /// A thread pool's GIL held share when nothing measured it (`Assumption::GilShareUnknown`).
 const UNKNOWN_GIL_SHARE: f64 = 0.5;
 
@@ -351,7 +354,17 @@ fn tasks_of(
         assumptions.push(Assumption::TaskOrderFromQuantiles);
     }
     let sum: f64 = recorded.iter().sum();
-    let mut sizes: Vec<f64> = recorded.iter().map(|x| x * parallel / sum).collect();
+    // Consecutive tasks merged into at most MAX_TASKS, so a run of a quarter million tasks
+    // replays as fast as a small one; a chunk holds proportionally fewer of them.
+    let group = recorded.len().div_ceil(MAX_TASKS);
+    let mut sizes: Vec<f64> = recorded
+        .chunks(group)
+        .map(|g| g.iter().sum::<f64>() * parallel / sum)
+        .collect();
+    let dispatch = match dispatch {
+        Dispatch::Chunks(k) => Dispatch::Chunks((k / group).max(1)),
+        d => d,
+    };
     let ordered = match order {
         Order::Recorded => sizes,
         Order::BigLast => {
