@@ -264,3 +264,63 @@ fn each_lab_variant_predicted_from_its_partner() {
         assert!(med <= WHAT_IF_MEDIAN, "median {med}");
     }
 }
+
+/// The report's what-ifs of a recording, by field.
+fn what_ifs_of(name: &str) -> Vec<forkcast::diagnose::what_if::WhatIf> {
+    let (m, a) = load(&repo_root().join("fixtures/recordings/variants").join(name));
+    let d = forkcast::diagnose::diagnose(&m, &a);
+    d.what_if
+}
+
+#[test]
+fn the_fixes_the_recordings_recommend_are_priced_and_bounded() {
+    // Lab 06 writes to PostgreSQL from each worker: 2 workers ran at 0.79x of 1. One writer
+    // takes the sink off the workers; the partner variant measured 1.47x.
+    let w = what_ifs_of("06_direct");
+    let sink = w
+        .iter()
+        .find(|x| x.field == "sink")
+        .expect("a sink what-if");
+    assert_eq!(sink.value, "single_writer");
+    assert!(sink.speedup > 1.3 && sink.wall_vs_now < 0.7, "{sink:?}");
+    assert!(
+        sink.low <= sink.speedup && sink.speedup <= sink.high,
+        "{sink:?}"
+    );
+    // Lab 01's pure-Python threads hold the GIL: processes lift the bound.
+    let w = what_ifs_of("01_threads_pure");
+    let model = w
+        .iter()
+        .find(|x| x.field == "model")
+        .expect("a model what-if");
+    assert_eq!(model.value, "processes");
+    assert!(model.speedup > 1.5 && model.bound == "cpu", "{model:?}");
+    // A fix the workload already has is not listed: lab 06's single-writer variant.
+    assert!(what_ifs_of("06_single_writer")
+        .iter()
+        .all(|x| x.field != "sink"));
+}
+
+#[test]
+fn a_gil_bound_curve_says_more_cores_will_not_help() {
+    let (m, a) = load(&repo_root().join("fixtures/recordings/variants/01_threads_pure"));
+    let s = &a.series[a.primary.unwrap()];
+    let past: Vec<_> = s
+        .scaling
+        .predicted
+        .iter()
+        .filter(|p| p.beyond_host)
+        .collect();
+    assert!(
+        !past.is_empty() && past.iter().all(|p| p.bound == "gil"),
+        "{past:?}"
+    );
+    let d = forkcast::diagnose::diagnose(&m, &a);
+    assert!(
+        d.findings
+            .iter()
+            .any(|f| f.contains("more cores will not help") && f.contains("processes")),
+        "{:?}",
+        d.findings
+    );
+}
