@@ -1,6 +1,7 @@
 //! The operational laws and mean value analysis (MVA) of a closed pool: n workers, each cycling
 //! through its parallel part (a delay of Z) and one resource that serves one at a time (demand
-//! D). They check the replay (`sim.rs`) and turn a measured wait into a service demand.
+//! D). The laws bound the replay (`sim.rs`) and name its bound; MVA, which takes service times
+//! as exponential, gives the most queueing the replay's fixed service times can show.
 
 /// Mean value analysis, one queue and one delay: the time a cycle spends at the queue
 /// (waiting and served) with `n` workers, demand `d` and delay `z`.
@@ -13,30 +14,6 @@ pub fn mva_residence(n: u32, d: f64, z: f64) -> f64 {
         q = x * r;
     }
     r
-}
-
-/// The demand D (per unit of delay Z = 1) whose queue takes `share` of each worker's cycle
-/// with `n` workers: MVA inverted by bisection. With one worker there is no queueing, so
-/// D = share / (1 - share).
-pub fn mva_demand_ratio(n: u32, share: f64) -> f64 {
-    let share = share.clamp(0.0, 0.999);
-    if share <= 0.0 {
-        return 0.0;
-    }
-    let cycle_share = |d: f64| {
-        let r = mva_residence(n, d, 1.0);
-        r / (r + 1.0)
-    };
-    let (mut lo, mut hi) = (0.0, share / (1.0 - share));
-    for _ in 0..60 {
-        let mid = 0.5 * (lo + hi);
-        if cycle_share(mid) < share {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    0.5 * (lo + hi)
 }
 
 /// The shortest the parallel part of a run can take (the operational laws): no less than the
@@ -56,20 +33,45 @@ pub fn makespan_floor(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::replay::model::{Dispatch, Resource, Workload};
 
     #[test]
     fn one_worker_never_queues() {
         assert!((mva_residence(1, 0.25, 1.0) - 0.25).abs() < 1e-12);
-        assert!((mva_demand_ratio(1, 0.2) - 0.25).abs() < 1e-9);
     }
 
     #[test]
-    fn a_saturated_queue_holds_the_other_workers() {
-        // Demand equal to the delay with 4 workers: throughput is capped at 1 / D, so each cycle
-        // is n x D long and the queue takes all of it but Z.
-        let r = mva_residence(4, 1.0, 1.0);
-        assert!(r > 2.5 && r < 3.1, "{r}");
-        let d = mva_demand_ratio(4, r / (r + 1.0));
-        assert!((d - 1.0).abs() < 1e-6, "{d}");
+    fn the_replay_lies_between_mean_value_analysis_and_the_laws() {
+        // 4 workers, each task 10 ms of CPU then 5 ms on a sink, 400 tasks, 8 cores.
+        let w = Workload {
+            measured_workers: 4,
+            measured_wall_s: 0.0,
+            serial_s: 0.0,
+            startup_s: 0.0,
+            tasks: vec![0.01; 400],
+            dispatch: Dispatch::OnDemand,
+            resources: vec![Resource {
+                bound: "sink:x".into(),
+                demand_s: 2.0,
+            }],
+            transfer_s: 0.0,
+            memory_per_worker: None,
+            useful_s: 4.0,
+            layout: None,
+            start_method: None,
+            gil_held_share: None,
+            startup_per_process_s: None,
+            process_starts: 0.0,
+            assumptions: vec![],
+        };
+        for n in [1, 2, 3, 4] {
+            let replayed = crate::analyze::replay::sim::replay(&w, n, 8, 1.0, &[]).makespan_s;
+            let floor = makespan_floor(4.0, 2.0, 0.01, n, 8);
+            // MVA per task: Z = 10 ms, D = 5 ms; 400 tasks at its throughput.
+            let r = mva_residence(n, 0.005, 0.01);
+            let mva = 400.0 * (r + 0.01) / f64::from(n);
+            assert!(replayed >= floor - 1e-9, "{n}: {replayed} < floor {floor}");
+            assert!(replayed <= mva + 0.02, "{n}: {replayed} > MVA {mva}");
+        }
     }
 }

@@ -171,7 +171,7 @@ pub fn replay(
             }
             // The next resource this task uses, after the one it finished.
             let t = ws[i].task.unwrap_or(0);
-            let share = w.tasks[t] * work_scale / (total * work_scale);
+            let share = w.tasks[t] / total;
             let next_r = (from..demand.len()).find(|&r| demand[r] * share > 0.0);
             match next_r {
                 Some(r) => {
