@@ -55,6 +55,7 @@ fn every_recording_replays_to_its_own_measured_wall_within_ten_percent() {
     let mut dirs = recordings();
     dirs.push(repo_root().join("fixtures/recordings/lab01"));
     let mut replayed = 0;
+    let mut misses = Vec::new();
     for dir in &dirs {
         let (m, a) = load(dir);
         let cores = parallel_cores(&m.host);
@@ -66,16 +67,18 @@ fn every_recording_replays_to_its_own_measured_wall_within_ten_percent() {
                 let measured = a.points[i].wall_s.unwrap();
                 let wall = r.predict(n, cores, &|x| x.clone()).wall_s;
                 let miss = wall / measured - 1.0;
-                assert!(
-                    miss.abs() <= 0.10,
-                    "{}: {n} workers: replayed {wall:.3} s, measured {measured:.3} s ({:+.1} %)",
-                    dir.display(),
-                    miss * 100.0
-                );
+                if miss.abs() > 0.10 {
+                    misses.push(format!(
+                        "{}: {n} workers: replayed {wall:.3} s, measured {measured:.3} s ({:+.1} %)",
+                        dir.display(),
+                        miss * 100.0
+                    ));
+                }
                 replayed += 1;
             }
         }
     }
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
     assert!(replayed >= 50, "only {replayed} points replayed");
 }
 
@@ -148,8 +151,8 @@ fn each_point_predicted_from_the_other_alone() {
 }
 
 /// The recorded tables' errors when the model landed, rounded up.
-const ONE_POINT_MEDIAN: f64 = 0.13;
-const WHAT_IF_MEDIAN: f64 = 0.12;
+const ONE_POINT_MEDIAN: f64 = 0.08;
+const WHAT_IF_MEDIAN: f64 = 0.09;
 
 /// The labs' A/B pairs: (run, partner, field, value).
 const PAIRS: [(&str, &str, &str, &str); 11] = [

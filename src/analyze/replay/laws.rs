@@ -55,6 +55,7 @@ mod tests {
                 demand_s: 2.0,
             }],
             transfer_s: 0.0,
+            background_cores: 0.0,
             memory_per_worker: None,
             useful_s: 4.0,
             layout: None,

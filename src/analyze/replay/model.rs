@@ -4,8 +4,9 @@
 //!
 //! Every figure comes from the point's accounting (`src/analyze/accounting.rs`), so the parts
 //! add up to what was measured: the tasks hold the useful CPU and the per-worker losses that
-//! grow with the work (transfer, locks, other, and the host's run queue where the point was
-//! not oversubscribed). The probes give the tasks' shape; the accounting gives their total.
+//! grow with the work (the workers' pickling, locks, other). The run queue is not work: the
+//! replay recreates it from the cores busy beside the workers (the driver's CPU while they
+//! work, the host's other load). The probes give the tasks' shape; the accounting their total.
 
 use crate::analyze::point::PointSummary;
 use crate::analyze::Layout;
@@ -51,6 +52,9 @@ pub enum Assumption {
     GilShareUnknown,
     /// Each worker's start-up is the one measured, at any count.
     StartupPerWorkerFixed,
+    /// The cores busy beside the workers (the driver's CPU while they work, the host's other
+    /// load) stay as measured at the point, at any count.
+    BackgroundAsMeasured,
     /// The work grows with the count as the measured counts' computation scaling shows; one
     /// count cannot show it, and then it does not grow.
     WorkInflation,
@@ -74,6 +78,9 @@ impl Assumption {
                 "the GIL's held share is unknown at this count (half the CPU; low: all, high: none)"
             }
             Assumption::StartupPerWorkerFixed => "each worker's start-up as measured, at any count",
+            Assumption::BackgroundAsMeasured => {
+                "the driver's CPU and the host's other load beside the workers as measured"
+            }
             Assumption::WorkInflation => "work grows with the count as the measured counts show",
         }
     }
@@ -104,6 +111,9 @@ pub struct Workload {
     pub resources: Vec<Resource>,
     /// The tasks' pickling and pipe waits (inside `tasks`), for the data-passing what-if.
     pub transfer_s: f64,
+    /// Cores busy beside the workers while they work: the driver's CPU and the host's other
+    /// load, as measured.
+    pub background_cores: f64,
     /// Largest PSS of a worker, bytes.
     pub memory_per_worker: Option<f64>,
     /// Seconds of useful CPU (inside `tasks`).
@@ -128,6 +138,14 @@ const MAX_TASKS: usize = 1024;
 
 /// A thread pool's GIL held share when nothing measured it (`Assumption::GilShareUnknown`).
 const UNKNOWN_GIL_SHARE: f64 = 0.5;
+
+/// A run queue of at least this share of the workers' time is a steady load beside them
+/// (lab 01's recording on a loaded VM: half), not a burst (the variants at 1 worker: under
+/// 4 %).
+const STEADY_RUN_QUEUE: f64 = 0.1;
+
+/// A replayed run queue this close to the measured one keeps the background's estimate.
+const RUN_QUEUE_TOLERANCE: f64 = 0.05;
 
 /// Halvings of a demand's bracket: 2^-30 of it is far below any measured wait.
 const CALIBRATION_STEPS: usize = 30;
@@ -210,13 +228,18 @@ fn build(
         .as_ref()
         .and_then(|p| Some(p.ipc_tax? * s.cpu_s?))
         .map_or(ws("transfer"), |p| p.min(ws("transfer")));
-    let mut parallel = useful + pickling + ws("locks") + ws("other");
-    if !s.oversubscribed {
-        // Other load on the host slowed the tasks; the replay's own run queue only models
-        // more workers than cores.
-        parallel += ws("run_queue");
-    }
-    let mut assumptions = vec![Assumption::StartupPerWorkerFixed];
+    let parallel = useful + pickling + ws("locks") + ws("other");
+    // The run queue is not work: the replay recreates it from what competes for the cores
+    // beside the workers, the driver's own CPU while they work and the host's other load.
+    let part = (wall - (ws("serial") + ws("startup")) / n).max(f64::MIN_POSITIVE);
+    let driver_cpu = s.cpu_s.map_or(0.0, |cpu| {
+        (cpu - useful - pickling - ws("serial") / n - ws("startup")).max(0.0)
+    });
+    let background = driver_cpu / part + s.host_other_cpu_cores.unwrap_or(0.0);
+    let mut assumptions = vec![
+        Assumption::StartupPerWorkerFixed,
+        Assumption::BackgroundAsMeasured,
+    ];
     let mut resources = Vec::new();
     let threads = layout == Some(Layout::Threads);
     let gil_on = s.pools.as_ref().and_then(|p| p.gil_enabled) != Some(false);
@@ -271,6 +294,7 @@ fn build(
         dispatch,
         resources,
         transfer_s: pickling,
+        background_cores: background,
         memory_per_worker: s.pss_bytes_per_worker,
         useful_s: useful,
         layout,
@@ -287,19 +311,62 @@ fn build(
             .map_or(0.0, |p| p.started_by_method.values().sum()),
         assumptions,
     };
-    // Each measured wait is queueing (and, for a sink, service) on a one-at-a-time resource:
-    // the demand whose replay at the point's count waits as long is the resource's.
-    for (bound, wait) in waits {
-        let gil = bound == "gil";
+    // The cores busy beside the workers (the estimate, moved until the replay's run queue is
+    // the measured one where this count can show it), and each measured wait as queueing (and,
+    // for a sink, service) on a one-at-a-time resource: the demand whose replay at the point's
+    // count waits as long is the resource's. Each moves the other, so twice.
+    let first = w.resources.len();
+    for (bound, _) in &waits {
         w.resources.push(Resource {
-            bound,
+            bound: bound.clone(),
             demand_s: 0.0,
         });
-        let r = w.resources.len() - 1;
-        let hi = if gil { useful } else { wait + parallel };
-        w.resources[r].demand_s = calibrate(&w, r, cores, wait, gil, hi);
+    }
+    for _ in 0..2 {
+        w.background_cores = calibrate_background(&w, cores, ws("run_queue"));
+        for (k, (bound, wait)) in waits.iter().enumerate() {
+            let gil = bound == "gil";
+            let hi = if gil { useful } else { wait + parallel };
+            w.resources[first + k].demand_s = calibrate(&w, first + k, cores, *wait, gil, hi);
+        }
     }
     Some(w)
+}
+
+/// Bisection on the background cores until the replay at the measured count waits `target`
+/// worker-seconds for a CPU; the estimate stays where the replay cannot tell (fewer workers
+/// than cores, or the same wait either way).
+fn calibrate_background(w: &Workload, cores: u32, target: f64) -> f64 {
+    let est = w.background_cores;
+    let steady = STEADY_RUN_QUEUE * f64::from(w.measured_workers.max(1)) * w.measured_wall_s;
+    let mut w = w.clone();
+    let mut queued = |b: f64| {
+        w.background_cores = b;
+        super::sim::replay(&w, w.measured_workers, cores, 1.0, &[]).run_queue_s
+    };
+    let at = queued(est);
+    if (at - target).abs() <= RUN_QUEUE_TOLERANCE * target.max(1e-3) {
+        return est;
+    }
+    if at < target && target < steady {
+        // A short wait is a burst of the host's other load, not a steady load beside the
+        // workers: raising the background for it would take a whole core away.
+        return est;
+    }
+    let (mut lo, mut hi) = if at > target {
+        (0.0, est)
+    } else {
+        (est, est + 4.0 * f64::from(cores))
+    };
+    for _ in 0..CALIBRATION_STEPS {
+        let mid = 0.5 * (lo + hi);
+        if queued(mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
 }
 
 /// Bisection on resource `r`'s demand until the replay at the measured count spends `wait`

@@ -27,6 +27,8 @@ pub struct Replayed {
     pub makespan_s: f64,
     /// Per resource, the workers' seconds at it: queued and served.
     pub residence_s: Vec<f64>,
+    /// The workers' seconds runnable without a CPU.
+    pub run_queue_s: f64,
 }
 
 /// Replays the tasks of `w` on `workers` workers and `cores` cores, with each serial resource's
@@ -97,6 +99,7 @@ pub fn replay(
     }
     let mut now = 0.0;
     let mut residence = vec![0.0; demand.len()];
+    let mut run_queue = 0.0;
     loop {
         let running = ws
             .iter()
@@ -120,7 +123,7 @@ pub fn replay(
         let rate = if running == 0 {
             1.0
         } else {
-            (c / running as f64).min(1.0)
+            (c / (running as f64 + w.background_cores)).min(1.0)
         };
         let mut dt = f64::INFINITY;
         for x in &ws {
@@ -139,6 +142,7 @@ pub fn replay(
             break;
         }
         now += dt;
+        run_queue += dt * running as f64 * (1.0 - rate);
         for x in &ws {
             if let Phase::Resource(r, _) = x.phase {
                 residence[r] += dt;
@@ -185,5 +189,6 @@ pub fn replay(
     Replayed {
         makespan_s: now,
         residence_s: residence,
+        run_queue_s: run_queue,
     }
 }

@@ -12,6 +12,7 @@ fn even(tasks: usize, each: f64, resources: Vec<Resource>) -> Replay {
             dispatch: Dispatch::OnDemand,
             resources,
             transfer_s: 0.0,
+            background_cores: 0.0,
             memory_per_worker: None,
             useful_s: each * tasks as f64,
             layout: None,
