@@ -180,12 +180,17 @@ impl Replays {
         let mut per_point = Vec::new();
         let mut spread: f64 = 0.0;
         for (p, &n) in points.iter().zip(workers).rev() {
-            if let (Some(v), Some(l), Some(h)) = (
-                mk(p, n, Side::Value),
-                mk(p, n, Side::Low),
-                mk(p, n, Side::High),
-            ) {
-                per_point.push((v, l, h));
+            // Past one worker the point shows what the sides guess at (the task order, the
+            // GIL's share): its three sides are one workload.
+            let sides = match mk(p, n, Side::Value) {
+                Some(v) if n > 1 => Some((v.clone(), v.clone(), v)),
+                Some(v) => mk(p, n, Side::Low)
+                    .zip(mk(p, n, Side::High))
+                    .map(|(l, h)| (v, l, h)),
+                None => None,
+            };
+            if let Some(sides) = sides {
+                per_point.push(sides);
                 if let (Some(w), Some(lo), Some(hi)) = (p.wall_s, p.wall_min_s, p.wall_max_s) {
                     spread = spread.max((hi - lo) / w / 2.0);
                 }
