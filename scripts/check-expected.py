@@ -8,7 +8,7 @@ look, and on a drifting host a single run can show a straggler tail or a speedup
 host made (one vCPU slower than the other for a while).
 
     python3 scripts/check-expected.py [--dsn DSN] [--forkcast target/release/forkcast] [--only SUBSTR]
-                                      [--runs auto|N] [--warmup 1] [--repeat N] [--why] [--record DIR]
+                                      [--runs auto|N] [--warmup 1] [--repeat N] [--why] [--record DIR [--record-all]]
 
 A lab variant names its `lab` and `args`; a shape fixture gives its whole `argv`, with
 `{python}` (the venv interpreter), `{workloads}` (fixtures/workloads) and `{workers}`.
@@ -44,6 +44,8 @@ def main():
     ap.add_argument("--record", metavar="DIR",
                     help="keep each matching sweep's report.json and raw.json.gz in DIR/NAME/ "
                          "(fixtures/recordings/variants: replayed by tests/it/recordings.rs)")
+    ap.add_argument("--record-all", action="store_true",
+                    help="with --record, keep the sweeps that did not match too (scripts/bench-predictions.py)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # Not under tmp: that folder is private to us, and the server runs as another user.
@@ -86,7 +88,7 @@ def main():
                             st = steps.get(sid, {})
                             print(f"    {sid} = {st.get('answer')}: {st.get('evidence')}")
                             print(f"      measured: {json.dumps(st.get('measured'))}")
-                if a.record and not diffs:
+                if a.record and (not diffs or a.record_all):
                     keep = os.path.join(a.record, os.path.basename(path)[:-5])
                     shutil.rmtree(keep, ignore_errors=True)
                     os.makedirs(keep)

@@ -12,6 +12,7 @@ pub mod peers;
 pub mod point;
 pub mod pools;
 pub mod record;
+pub mod replay;
 pub mod scaling;
 pub mod select;
 pub mod sink_growth;
@@ -64,6 +65,13 @@ pub struct Scaling {
     /// The fits include points with more workers than usable CPUs, where the curve bends
     /// because of time-sharing rather than contention.
     pub includes_oversubscribed: bool,
+    /// The replay's curve (`replay`): every measured count and the counts up to 4 x the host's
+    /// cores; empty without an accounting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicted: Vec<replay::Predicted>,
+    /// What the predicted curve assumed, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicted_assumptions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -126,13 +134,22 @@ pub fn analyze(m: &Measurements) -> Analysis {
                     .map(|p| (p.wall_s, p.accounting.as_mut()))
                     .collect(),
             );
-            let scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
+            let mut scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
+            let layout = idx.iter().rev().find_map(|&i| points[i].worker_layout);
+            let summaries: Vec<&PointSummary> = idx.iter().map(|&i| &points[i]).collect();
+            if let Some(r) = replay::Replays::of(&summaries, &workers, layout, &m.host) {
+                let base = workers
+                    .iter()
+                    .zip(&summaries)
+                    .find_map(|(&n, p)| p.wall_s.map(|w| (n, w)));
+                scaling.predicted = replay::predict_curve(&r, &workers, base);
+                scaling.predicted_assumptions = replay::assumption_words(&r.primary().workload);
+            }
             let best = idx
                 .iter()
                 .filter_map(|&i| points[i].wall_s)
                 .map(|w| 1.0 / w)
                 .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
-            let layout = idx.iter().rev().find_map(|&i| points[i].worker_layout);
             Series {
                 params,
                 points: idx,
@@ -242,6 +259,8 @@ fn fit_series(
             })
             .collect(),
         includes_oversubscribed: fitted_workers.iter().any(|&n| n > usable_cpus),
+        predicted: Vec::new(),
+        predicted_assumptions: Vec::new(),
         fitted_workers,
     }
 }

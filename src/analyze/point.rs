@@ -130,6 +130,11 @@ pub struct PointSummary {
     /// durations, pooled over the runs; absent for other layouts.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub process_tasks: Option<ipc::TaskStats>,
+    /// One run's task durations, seconds, for the replay (`replay::model`): the task
+    /// processes in the order they started, else the python probe's tasks, each worker's in
+    /// completion order, worker after worker.
+    #[serde(skip)]
+    pub task_order_s: Vec<f64>,
     /// Busy tasks seen (median over runs); compare with `workers`.
     pub workers_observed: Option<u32>,
     /// Processes in the tree that were not workers (launchers, parents), median over runs.
@@ -220,6 +225,10 @@ pub fn summarize_point(
         .collect();
     let probe_runs: Vec<&ipc::ProbeFigures> = figures.iter().flatten().collect();
     s.probes = ipc::summarize(&probe_runs, s.cpu_s);
+    s.task_order_s = probe_runs
+        .first()
+        .map(|f| f.task_durations_s.clone())
+        .unwrap_or_default();
     s.pools = super::pools::summarize(&ok, point.workers);
     s.accounting = super::accounting::account_point(point.workers, &ok, own_dir);
     if s.pools.is_some() {
@@ -261,6 +270,9 @@ pub fn summarize_point(
             .flat_map(|(_, w, _)| w.task_s.iter().copied())
             .collect();
         s.process_tasks = ipc::task_stats(&task_s);
+        if let Some((_, w, _)) = sampled.iter().find(|(_, w, _)| w.layout == Layout::Tasks) {
+            s.task_order_s = w.task_s.clone();
+        }
         // Did the workers themselves write to a file or service (per the preload probe)?
         let written: Vec<bool> = identified
             .iter()

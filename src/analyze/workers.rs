@@ -54,7 +54,8 @@ pub struct Workers {
     pub tids: Vec<i32>,
     /// Processes in the tree that were not workers (launchers, parents, helpers).
     pub other_processes: u32,
-    /// For `Layout::Tasks`: each task process's duration (its observed life), seconds.
+    /// For `Layout::Tasks`: each task process's duration (its observed life), seconds, in the
+    /// order they started.
     #[serde(default)]
     pub task_s: Vec<f64>,
 }
@@ -317,7 +318,11 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
     }
     let mut tasks = tasks;
     tasks.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)));
-    let task_s = tasks
+    // In the order they started (make and xargs fill slots in command order): the replay
+    // deals them so.
+    let mut started: Vec<&&ProcessRecord> = tasks.iter().collect();
+    started.sort_by(|a, b| a.first_seen_s.total_cmp(&b.first_seen_s));
+    let task_s = started
         .iter()
         .map(|p| {
             p.threads

@@ -17,6 +17,7 @@ mod confidence;
 pub mod deciding;
 mod findings;
 pub mod free_threaded;
+mod past_host;
 mod read;
 mod runs;
 pub mod sketch;
@@ -24,6 +25,7 @@ mod step;
 pub mod thresholds;
 mod undecided;
 mod verdict;
+pub mod what_if;
 
 /// The steps, a file each (src/diagnose/steps/).
 mod steps {
@@ -293,7 +295,10 @@ fn diagnose_over_runs(
         },
         &recommendation,
     ));
+    let what_if = what_if::what_ifs(m, a, &recommendation);
+    findings.extend(past_host::findings(m, a, &what_if));
     Diagnosis {
+        what_if,
         steps,
         recommendation,
         confidence,

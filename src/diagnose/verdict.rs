@@ -76,4 +76,7 @@ pub struct Diagnosis {
     pub confidence_reasons: Vec<String>,
     /// Statements in words about the curve and the measurement (the seed's sanity checks).
     pub findings: Vec<String>,
+    /// What each fix buys, replayed (`what_if`); empty without a replay.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub what_if: Vec<super::what_if::WhatIf>,
 }

@@ -116,13 +116,28 @@ fn recommendation(o: &mut String, r: &Report) -> std::fmt::Result {
         o.push_str("</ul>");
     }
     o.push_str("</div>");
-    let what_ifs = super::screen::what_if_lines(r);
-    if !what_ifs.is_empty() {
-        o.push_str("<h3>What each fix buys</h3><ul class=\"what-if\">");
-        for w in &what_ifs {
-            write!(o, "<li>{}</li>", esc(w))?;
+    if !d.what_if.is_empty() {
+        o.push_str(
+            "<h3>What each fix buys</h3><table class=\"what-if\"><thead><tr><th>fix</th>\
+             <th>workers</th><th>speedup</th><th>interval</th><th>wall vs today</th>\
+             <th>bound</th><th>basis</th></tr></thead><tbody>",
+        );
+        for w in &d.what_if {
+            write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{:.2}×</td><td>{:.2}–{:.2}</td><td>{:.2}</td>\
+                 <td>{}</td><td>{}</td></tr>",
+                esc(&super::what_if::label(w)),
+                w.workers,
+                w.speedup,
+                w.low,
+                w.high,
+                w.wall_vs_now,
+                esc(&super::what_if::bound_words(w)),
+                esc(&w.basis)
+            )?;
         }
-        o.push_str("</ul>");
+        o.push_str("</tbody></table>");
     }
     if !d.findings.is_empty() {
         o.push_str("<h3>Findings</h3><ul class=\"findings\">");

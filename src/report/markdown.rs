@@ -117,6 +117,7 @@ impl Exporter for Markdown {
         for f in &d.findings {
             writeln!(o, "- {}", cell(f))?;
         }
+        what_each_fix_buys(&mut o, r)?;
         Ok(o.into_bytes())
     }
 }
@@ -133,6 +134,35 @@ fn what_to_do(o: &mut String, r: &Report) -> std::fmt::Result {
             crate::diagnose::sketch::Lang::Shell => "sh",
         };
         writeln!(o, "```{lang}\n{code}```\n")?;
+    }
+    Ok(())
+}
+
+/// One row per what-if: the fix, its replayed speedup and interval, its wall against today's.
+fn what_each_fix_buys(o: &mut String, r: &Report) -> std::fmt::Result {
+    let d = r.diagnosis;
+    if d.what_if.is_empty() {
+        return Ok(());
+    }
+    writeln!(o, "\n### What each fix buys\n")?;
+    writeln!(
+        o,
+        "| fix | workers | speedup | low | high | wall vs today | bound | basis |"
+    )?;
+    writeln!(o, "|---|---:|---:|---:|---:|---:|---|---|")?;
+    for w in &d.what_if {
+        writeln!(
+            o,
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+            cell(&super::what_if::label(w)),
+            w.workers,
+            w.speedup,
+            w.low,
+            w.high,
+            w.wall_vs_now,
+            cell(&super::what_if::bound_words(w)),
+            cell(&w.basis)
+        )?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod screen;
 mod terminal;
 pub mod trace;
 pub mod visuals;
+mod what_if;
 
 pub use csv::Csv;
 pub use html::Html;

@@ -336,25 +336,11 @@ fn bytes(b: f64) -> String {
 /// fix). WHAT-IFS GO HERE: until the diagnosis has the field there are none; each entry reads
 /// as its `text`, else its `fix` and `speedup`. The HTML shows the same lines.
 pub(super) fn what_if_lines(r: &Report) -> Vec<String> {
-    let d = serde_json::to_value(r.diagnosis).unwrap_or_default();
-    let Some(list) = d.get("what_if").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    list.iter()
-        .map(|w| {
-            w.get("text")
-                .and_then(Value::as_str)
-                .map(String::from)
-                .unwrap_or_else(|| {
-                    let fix = w.get("fix").and_then(Value::as_str).unwrap_or("?");
-                    let speedup = w
-                        .get("speedup")
-                        .and_then(Value::as_f64)
-                        .map(|s| format!(": speedup {s:.2}"))
-                        .unwrap_or_default();
-                    format!("{fix}{speedup}")
-                })
-        })
+    let now = super::what_if::now_speedup(r);
+    r.diagnosis
+        .what_if
+        .iter()
+        .map(|w| super::what_if::line(w, now))
         .collect()
 }
 

@@ -380,6 +380,13 @@ fn steps(o: &mut String, r: &Report) -> std::fmt::Result {
     for why in &d.confidence_reasons {
         writeln!(o, "  confidence lowered: {why}")?;
     }
+    if !d.what_if.is_empty() {
+        writeln!(o, "  what each fix buys (replayed; docs/PREDICTIONS.md):")?;
+        let now = super::what_if::now_speedup(r);
+        for w in &d.what_if {
+            writeln!(o, "    {}", super::what_if::line(w, now))?;
+        }
+    }
     for f in &d.findings {
         writeln!(o, "  • {f}")?;
     }

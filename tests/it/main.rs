@@ -10,6 +10,7 @@ mod lab01;
 mod labs;
 mod layers;
 mod offcpu;
+mod predictions;
 mod probes;
 mod properties;
 mod recordings;
