@@ -13,7 +13,8 @@
 //! which switch records file under blocked), and in how blocked time is split among resources
 //! (both by /proc reads at ticks: exponential gaps for the collector, the sampler's own ticks).
 
-use forkcast::analyze::waits::{accounted_life_s, offcpu};
+use forkcast::analyze::record::accounted_life_s;
+use forkcast::analyze::waits::{offcpu, OffCpuKind};
 use forkcast::analyze::workers::{identify, Workers};
 use forkcast::measure::SamplerData;
 use forkcast::run::{reap, sampler, spawn, switches};
@@ -27,7 +28,7 @@ struct Shares {
     on_cpu: f64,
     runnable: f64,
     blocked: f64,
-    by_kind: BTreeMap<String, f64>,
+    by_kind: BTreeMap<OffCpuKind, f64>,
     workers: u32,
 }
 
@@ -118,10 +119,10 @@ fn main() -> anyhow::Result<()> {
     row("on CPU", e.on_cpu, s.on_cpu);
     row("runnable", e.runnable, s.runnable);
     row("blocked", e.blocked, s.blocked);
-    let kinds: std::collections::BTreeSet<&String> =
+    let kinds: std::collections::BTreeSet<&OffCpuKind> =
         e.by_kind.keys().chain(s.by_kind.keys()).collect();
     for k in kinds {
-        let get = |m: &BTreeMap<String, f64>| m.get(k).copied().unwrap_or(0.0);
+        let get = |m: &BTreeMap<OffCpuKind, f64>| m.get(k).copied().unwrap_or(0.0);
         row(&format!("  blocked: {k}"), get(&e.by_kind), get(&s.by_kind));
     }
     Ok(())

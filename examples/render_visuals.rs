@@ -26,7 +26,8 @@ fn main() -> anyhow::Result<()> {
         png,
         trace: TraceScope::Largest,
     };
-    for path in visuals::write(&report, std::path::Path::new(out), opts)? {
+    let files = visuals::pictures(&report, opts)?;
+    for path in forkcast::pipeline::write_files(std::path::Path::new(out), &files)? {
         println!("{}", path.display());
     }
     eprintln!(

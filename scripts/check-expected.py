@@ -2,13 +2,14 @@
 """Runs forkcast on every fixtures/expected variant (short size) and every pool-shape fixture in
 fixtures/workloads/expected/, and prints where its recommendation differs from what the variant
 expects. A gauge for the decision tree, not a test. By default each point gets forkcast's own
-default runs (3 measured after 1 warmup), as a user would; `--runs 1 --warmup 0` is the quick
+default runs (`--runs auto`: 3 measured after 1 warmup, then more rounds while a step's figure
+straddles its bar), as a user would; `--runs 1 --warmup 0` is the quick
 look, and on a drifting host a single run can show a straggler tail or a speedup that the
 host made (one vCPU slower than the other for a while).
 
     python3 scripts/check-expected.py [--dsn DSN] [--forkcast target/release/forkcast] [--only SUBSTR]
                                       [--engines-python .venv-engines/bin/python]
-                                      [--runs 3] [--warmup 1] [--repeat N] [--why] [--record DIR]
+                                      [--runs auto|N] [--warmup 1] [--repeat N] [--why] [--record DIR [--record-all]]
 
 A lab variant names its `lab` and `args` (and `"python": "engines"` for the engine labs 07-10,
 which run under --engines-python); a shape fixture gives its whole `argv`, with
@@ -40,7 +41,7 @@ def main():
                     help="the interpreter of the variants marked \"python\": \"engines\" (labs 07-10: "
                          "joblib, Dask, Ray; `bash scripts/venv.sh --engines` creates it)")
     ap.add_argument("--only", default="", help="check only the files whose name contains this")
-    ap.add_argument("--runs", type=int, default=3, help="measured runs per point (forkcast's default)")
+    ap.add_argument("--runs", default="auto", help="measured runs per point: auto or N (forkcast's default, auto)")
     ap.add_argument("--warmup", type=int, default=1, help="warmup runs per point (forkcast's default)")
     ap.add_argument("--repeat", type=int, default=1, help="check each variant this many times in a row")
     ap.add_argument("--why", action="store_true",
@@ -48,6 +49,8 @@ def main():
     ap.add_argument("--record", metavar="DIR",
                     help="keep each matching sweep's report.json and raw.json.gz in DIR/NAME/ "
                          "(fixtures/recordings/variants: replayed by tests/it/recordings.rs)")
+    ap.add_argument("--record-all", action="store_true",
+                    help="with --record, keep the sweeps that did not match too (scripts/bench-predictions.py)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # Not under tmp: that folder is private to us, and the server runs as another user.
@@ -75,9 +78,14 @@ def main():
                 if r.returncode != 0:
                     print(f"{name}: forkcast failed: {r.stderr.strip()[-200:]}")
                     continue
-                rec = json.load(open(os.path.join(out, "report.json")))["diagnosis"]["recommendation"]
+                full = json.load(open(os.path.join(out, "report.json")))
+                rec = full["diagnosis"]["recommendation"]
                 diffs = {k: f"expected {v}, got {rec.get(k)}" for k, v in e["expect"].items() if rec.get(k) != v}
-                print(f"{name}: {'ok' if not diffs else diffs}", flush=True)
+                # --runs auto: the measured rounds it took, and why it stopped adding them.
+                rounds = full.get("rounds")
+                used = (f" ({rounds['first_rounds'] + len(rounds['added'])} rounds, {rounds.get('stopped')})"
+                        if rounds else "")
+                print(f"{name}: {'ok' if not diffs else diffs}{used}", flush=True)
                 if a.why and diffs:
                     report = json.load(open(os.path.join(out, "report.json")))
                     steps = {s["id"]: s for s in report["diagnosis"]["steps"]}
@@ -86,7 +94,7 @@ def main():
                             st = steps.get(sid, {})
                             print(f"    {sid} = {st.get('answer')}: {st.get('evidence')}")
                             print(f"      measured: {json.dumps(st.get('measured'))}")
-                if a.record and not diffs:
+                if a.record and (not diffs or a.record_all):
                     keep = os.path.join(a.record, os.path.basename(path)[:-5])
                     shutil.rmtree(keep, ignore_errors=True)
                     os.makedirs(keep)

@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command at each worker count and report the measured scaling and diagnosis.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Re-analyse and re-diagnose a saved sweep (its folder, report.json or raw file) without
     /// running anything, and print or write it in any format.
     Report(ReportArgs),
@@ -48,9 +48,20 @@ pub struct RunArgs {
     #[arg(short = 'P', long = "param", value_name = "NAME=V1,V2")]
     pub params: Vec<String>,
 
-    /// Measured runs per point.
-    #[arg(long, default_value_t = 3)]
-    pub runs: u32,
+    /// Measured runs per point: N, or `auto` (3, then one more interleaved round at a time
+    /// while a step's deciding figure straddles its bar, up to --max-runs and --max-time).
+    #[arg(long, default_value = "auto", value_name = "auto|N")]
+    pub runs: String,
+
+    /// With --runs auto: the most measured runs per point (default 10; at least 3, the first
+    /// rounds).
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<u32>,
+
+    /// With --runs auto: the most time the added rounds may take (e.g. 30s, 5m; default: twice
+    /// what the first rounds took, so auto at most triples a sweep).
+    #[arg(long, value_name = "DURATION")]
+    pub max_time: Option<String>,
 
     /// Unmeasured warmup runs per point, before the measured ones.
     #[arg(long, default_value_t = 1)]
@@ -75,6 +86,11 @@ pub struct RunArgs {
     /// No progress or summary on stderr/stdout (errors only).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Print the full text (every step's evidence, rule and source) instead of the summary
+    /// that fits one screen.
+    #[arg(short, long)]
+    pub verbose: bool,
 
     /// Run the command through `sh -c` (one string) instead of as argv.
     #[arg(long)]
@@ -144,33 +160,14 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-/// The order of a sweep's runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Order {
-    Interleaved,
-    Sequential,
-}
+/// `--order`: the sweep runs in this order.
+pub use crate::run::sweep::Order;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Goal {
-    Throughput,
-    Latency,
-}
+/// `--goal`: the measurements record it as this enum.
+pub use crate::measure::Goal;
 
-/// Which points trace.json covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum TraceScope {
-    /// The largest worker count of the best series (its typical run).
-    #[default]
-    Largest,
-    /// Every point (its typical run), one after another on the time axis.
-    All,
-    /// No trace.json.
-    None,
-}
+/// `--trace`: which points trace.json covers.
+pub use crate::report::trace::TraceScope;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -188,6 +185,11 @@ pub struct ReportArgs {
     /// Same as --format json.
     #[arg(long)]
     pub json: bool,
+
+    /// With --format text: the full text (every step's evidence, rule and source) instead of
+    /// the summary that fits one screen.
+    #[arg(short, long)]
+    pub verbose: bool,
 
     /// Write report.html into the -o folder (default: the saved sweep's folder).
     #[arg(long)]

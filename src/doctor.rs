@@ -6,7 +6,7 @@ use std::io::Write;
 /// Prints one line per capability (what it gives; for a missing one, why and the fix).
 pub fn print(out: &mut impl Write) -> std::io::Result<()> {
     let caps = capability::check();
-    let uid = capability::effective_uid();
+    let uid = crate::run::os::effective_uid();
     let missing = caps.iter().filter(|c| !c.available).count();
     writeln!(
         out,

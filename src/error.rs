@@ -44,6 +44,17 @@ pub enum UsageError {
     BadProbes(String),
     #[error("--runs must be at least 1")]
     ZeroRuns,
+    #[error("--runs '{0}' is not a count or 'auto': use e.g. --runs 5, or --runs auto to measure until the verdict holds")]
+    BadRuns(String),
+    #[error(
+        "--max-runs {0} is below the {1} measured runs --runs auto starts with: give --max-runs \
+         {1} or more, or a fixed --runs N"
+    )]
+    MaxRunsBelowFirst(u32, u32),
+    #[error("--max-time '{0}' is not a positive duration: use e.g. 30s, 5m or 1h")]
+    BadMaxTime(String),
+    #[error("{0} bounds --runs auto, not --runs {1}: leave {0} out, or use --runs auto")]
+    BudgetWithoutAuto(&'static str, String),
     #[error("--sample-hz must be between 1 and 1000, got {0}")]
     BadSampleHz(f64),
     #[error("--workers-env '{0}' is not a valid environment variable name")]

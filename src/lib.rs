@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod error;
 pub mod measure;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
 pub mod redact;
 pub mod report;

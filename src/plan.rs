@@ -1,82 +1,13 @@
 //! Expands the parsed flags into every point to run, with argv already substituted, before
 //! anything spawns. Bad input is caught here, as a `UsageError`.
 
-use crate::cli::{Goal, Order, RunArgs};
+use crate::cli::RunArgs;
 use crate::error::UsageError;
 use crate::redact;
+pub use crate::run::sweep::{AutoRuns, Order, Plan, PlannedPoint, ProbeChoice, Step};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Everything a sweep will do, decided up front.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// The command as the user wrote it, placeholders intact.
-    pub template: Vec<String>,
-    /// Run through `sh -c`.
-    pub shell: bool,
-    /// Parameter names and their values, in the order given.
-    pub params: Vec<(String, Vec<String>)>,
-    /// One entry per (params, workers), grouped by params, workers ascending.
-    pub points: Vec<PlannedPoint>,
-    pub runs: u32,
-    pub warmup: u32,
-    pub timeout: Option<Duration>,
-    pub sample_hz: Option<f64>,
-    pub probes: ProbeChoice,
-    pub goal: Goal,
-    pub output_dir: PathBuf,
-    /// The order the runs are made in (see [`Plan::schedule`]).
-    pub order: Order,
-    /// Stop at the first failed run.
-    pub fail_fast: bool,
-    /// Bytes of the head and of the tail of each saved stdout/stderr.
-    pub output_cap_bytes: u64,
-    /// Most processes the sampler tracks at once.
-    pub max_processes: u32,
-}
-
-/// One run of the sweep: which point, which repetition of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Step {
-    /// Index into `Plan::points`.
-    pub point: usize,
-    /// 0-based among the point's runs, warmups first.
-    pub repetition: u32,
-    pub warmup: bool,
-}
-
-impl Plan {
-    /// Every run in the order it is made. Interleaved: every point's warmups first, then rounds
-    /// of one measured run per point (1, 2, 4, 1, 2, 4, ...), so a host that drifts (measured:
-    /// the same CPU-bound job took 5.8 to 8.6 s within minutes, issue 9) slows every point alike
-    /// instead of turning into a fake speedup. Sequential: all runs of a point, then the next.
-    pub fn schedule(&self) -> Vec<Step> {
-        let (points, warmup, runs) = (self.points.len(), self.warmup, self.runs);
-        let step = |point, repetition| Step {
-            point,
-            repetition,
-            warmup: repetition < warmup,
-        };
-        match self.order {
-            Order::Interleaved => (0..warmup + runs)
-                .flat_map(|r| (0..points).map(move |p| step(p, r)))
-                .collect(),
-            Order::Sequential => (0..points)
-                .flat_map(|p| (0..warmup + runs).map(move |r| step(p, r)))
-                .collect(),
-        }
-    }
-}
-
-/// Which probes to inject into the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProbeChoice {
-    /// Decide per target: preload when it is dynamically linked, python when it is CPython.
-    pub auto: bool,
-    pub preload: bool,
-    pub python: bool,
-}
 
 /// `auto`, `none`, or a comma list of `preload` and `python`.
 pub fn parse_probes(spec: &str) -> Result<ProbeChoice, UsageError> {
@@ -110,24 +41,51 @@ pub fn parse_probes(spec: &str) -> Result<ProbeChoice, UsageError> {
         })
 }
 
-/// One point of the grid workers x params.
-#[derive(Debug, Clone)]
-pub struct PlannedPoint {
-    pub workers: u32,
-    pub params: BTreeMap<String, String>,
-    /// The argv to execute (for `--shell`: `sh -c <string>`).
-    pub argv: Vec<String>,
-    /// Extra environment for the target (`--workers-env`).
-    pub env: Vec<(String, String)>,
+/// Measured runs per point `--runs auto` makes before it asks whether a step is undecided:
+/// today's fixed default, so a workload that decides at once costs no more than it did.
+pub const AUTO_FIRST_RUNS: u32 = 3;
+
+/// `--max-runs` by default. The straddling intervals narrow about as 1/sqrt(runs): 10 runs
+/// against the first 3 narrow them by about 45 %, which settles a figure a little off its bar,
+/// while a figure right on it is left unknown after at most 7 added rounds, not chased.
+pub const AUTO_MAX_RUNS: u32 = 10;
+
+/// `--runs auto|N` with `--max-runs` and `--max-time`: the first rounds' measured runs per
+/// point, and under auto how far it may add more.
+fn parse_runs(args: &RunArgs) -> Result<(u32, Option<AutoRuns>), UsageError> {
+    let text = args.runs.trim();
+    if text == "auto" {
+        let max_runs = args.max_runs.unwrap_or(AUTO_MAX_RUNS);
+        if max_runs < AUTO_FIRST_RUNS {
+            return Err(UsageError::MaxRunsBelowFirst(max_runs, AUTO_FIRST_RUNS));
+        }
+        let max_time = args
+            .max_time
+            .as_deref()
+            .map(|t| parse_duration(t).map_err(|_| UsageError::BadMaxTime(t.into())))
+            .transpose()?;
+        return Ok((AUTO_FIRST_RUNS, Some(AutoRuns { max_runs, max_time })));
+    }
+    // A budget for rounds that a fixed count never adds is a misunderstanding: say so.
+    let budget = [
+        args.max_runs.map(|_| "--max-runs"),
+        args.max_time.as_ref().map(|_| "--max-time"),
+    ];
+    if let Some(flag) = budget.into_iter().flatten().next() {
+        return Err(UsageError::BudgetWithoutAuto(flag, args.runs.clone()));
+    }
+    match text.parse::<u32>() {
+        Ok(0) => Err(UsageError::ZeroRuns),
+        Ok(n) => Ok((n, None)),
+        Err(_) => Err(UsageError::BadRuns(args.runs.clone())),
+    }
 }
 
 /// Builds the plan; `usable_cpus` decides what `--workers auto` means.
 pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
     let workers = parse_workers(&args.workers, usable_cpus)?;
     let params = parse_params(&args.params)?;
-    if args.runs == 0 {
-        return Err(UsageError::ZeroRuns);
-    }
+    let (runs, auto) = parse_runs(args)?;
     if let Some(hz) = args.sample_hz {
         if !(1.0..=1000.0).contains(&hz) {
             return Err(UsageError::BadSampleHz(hz));
@@ -196,7 +154,8 @@ pub fn plan(args: &RunArgs, usable_cpus: u32) -> Result<Plan, UsageError> {
         shell: args.shell,
         params,
         points,
-        runs: args.runs,
+        runs,
+        auto,
         warmup: args.warmup,
         timeout,
         sample_hz: args.sample_hz,
@@ -659,9 +618,10 @@ mod tests {
 
     fn plan_of(extra: &[&str]) -> Plan {
         use clap::Parser;
-        let mut argv = vec![
-            "forkcast", "run", "-w", "1,2,4", "--runs", "2", "--warmup", "1",
-        ];
+        let mut argv = vec!["forkcast", "run", "-w", "1,2,4", "--warmup", "1"];
+        if !extra.contains(&"--runs") {
+            argv.extend_from_slice(&["--runs", "2"]);
+        }
         argv.extend_from_slice(extra);
         // A real program: plan() checks that it exists.
         argv.extend_from_slice(&["--", "sh", "-c", "true", "{workers}"]);
@@ -685,6 +645,21 @@ mod tests {
             order,
             [w(1), w(2), w(4), r(1), r(2), r(4), r(1), r(2), r(4)]
         );
+    }
+
+    #[test]
+    fn runs_auto_starts_with_three_runs_and_a_budget_while_runs_n_is_fixed() {
+        let fixed = plan_of(&[]);
+        assert_eq!((fixed.runs, fixed.auto), (2, None));
+        let auto = plan_of(&["--runs", "auto", "--max-runs", "6", "--max-time", "2m"]);
+        assert_eq!(auto.runs, AUTO_FIRST_RUNS);
+        let budget = AutoRuns {
+            max_runs: 6,
+            max_time: Some(Duration::from_secs(120)),
+        };
+        assert_eq!(auto.auto, Some(budget));
+        let default = plan_of(&["--runs", "auto"]).auto.unwrap();
+        assert_eq!((default.max_runs, default.max_time), (10, None));
     }
 
     #[test]

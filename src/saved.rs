@@ -1,6 +1,7 @@
-//! Saving and loading a sweep. The output folder holds report.json (the lean contract) and
-//! raw.json.gz (every measurement, gzip-compressed JSON), both written atomically after every
-//! point, the raw file first: a bug in analysis can cost the verdict, never the run.
+//! The output folder's files, and reading a saved sweep back. The folder holds report.json (the
+//! lean contract) and raw.json.gz (every measurement, gzip-compressed JSON), both written
+//! atomically after every point, the raw file first (crate::pipeline's `save`): a bug in
+//! analysis can cost the verdict, never the run.
 //!
 //! [`load`] is the one reader of saved sweeps (`forkcast report`, `forkcast diff`, resume,
 //! fuzzing): it takes the folder, its report.json, the raw file itself, or an old-style report.json
@@ -9,8 +10,7 @@
 use crate::error::UsageError;
 use crate::measure::Measurements;
 use crate::output;
-use crate::report::render::{self, Analysed};
-use crate::report::{visuals, Format, Report, Status, SCHEMA_VERSION};
+use crate::report::{Status, SCHEMA_VERSION};
 use anyhow::Context;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
@@ -47,51 +47,6 @@ pub struct Saved {
     pub source: PathBuf,
     /// `source` is a raw file (else an old-style report.json with the records inline).
     pub from_raw: bool,
-}
-
-/// What [`save`] wrote, for the caller to print and to pick the exit code.
-pub struct Written {
-    pub analysed: Analysed,
-    pub json: Vec<u8>,
-    pub text: Vec<u8>,
-}
-
-/// Writes raw.json.gz, then analyses and writes report.json, summary.txt and the report's
-/// pictures (plots, report.html, trace.json: [`visuals::write`]), into `dir`.
-pub fn save(
-    dir: &Path,
-    m: &Measurements,
-    status: Status,
-    vis: visuals::Options,
-) -> anyhow::Result<Written> {
-    write_raw(&dir.join(RAW_FILE), m, status)?;
-    let mut analysed = render::analyse(m);
-    let export = |analysed: &Analysed| -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-        Ok((
-            render::export(m, analysed, status, Some(RAW_FILE), Format::Json)?,
-            render::export(m, analysed, status, Some(RAW_FILE), Format::Text)?,
-        ))
-    };
-    // An exporter's panic costs the verdict like an analysis panic does, never the run.
-    let (json, text) = match render::guard(|| export(&analysed)) {
-        Ok(done) => done?,
-        Err(panic) => {
-            analysed = Analysed::Failed(format!("writing the report: {panic}"));
-            export(&analysed)?
-        }
-    };
-    output::write_atomic(&dir.join(REPORT_FILE), &json)
-        .with_context(|| format!("cannot write {REPORT_FILE} in {}", dir.display()))?;
-    output::write_atomic(&dir.join(SUMMARY_FILE), &text)
-        .with_context(|| format!("cannot write {SUMMARY_FILE} in {}", dir.display()))?;
-    if let Analysed::Ok(ad) = &analysed {
-        visuals::write(&Report::new(m, &ad.0, &ad.1, status), dir, vis)?;
-    }
-    Ok(Written {
-        analysed,
-        json,
-        text,
-    })
 }
 
 /// Writes the raw file atomically.

@@ -109,7 +109,7 @@ _FIRST_TASK_NS = 35  # monotonic clock when this worker's first task began; 0: n
 _KNOCKS = 36  # GIL knocks while a task ran
 _KNOCKS_HELD = 37  # ... that found the GIL held
 _KNOCK_WAIT_NS = 38  # their summed waits past the sleep
-_GIL = 39  # 1: this interpreter has a GIL, 2: free-threaded with the GIL off
+_GIL = 39  # 1: a build with a GIL; free-threaded (Py_GIL_DISABLED): 2 with the GIL off, 3 on
 _KNOCK_NS = 40  # the knocker's sleep
 _SWITCH_NS = 41  # sys.getswitchinterval()
 _START_PY_MAX = 42  # most threads alive in this process when it started a process (any method)
@@ -177,8 +177,7 @@ class _Record:
         self.d = words.cast("d")
         self.q[_PID], self.q[_PPID] = pid, os.getppid()
         self.q[_CREATED_NS] = _ns()
-        gil = getattr(sys, "_is_gil_enabled", None)
-        self.q[_GIL] = 1 if gil is None or gil() else 2
+        self.q[_GIL] = _gil_word()
         self.q[_KNOCK_NS] = int(_KNOCK_S * 1e9)
         self.q[_SWITCH_NS] = int(sys.getswitchinterval() * 1e9)
         self.set_role(role)
@@ -271,6 +270,9 @@ class _Record:
             del seen[:32]
         if self.q[_FIRST_TASK_NS] == 0:
             self.q[_FIRST_TASK_NS] = now
+            # Again after the worker's imports: importing an extension that does not declare
+            # itself free-threading safe turns the GIL back on.
+            self.q[_GIL] = _gil_word()
         worker = self.role in _WORKER_ROLES
         if not self.knocking and worker and _KNOCK and self.busy_ns >= 2 * self.q[_KNOCK_NS]:
             self.knocking = True
@@ -303,6 +305,15 @@ def _json(value):
     return '"%s"' % "".join(
         c if c >= " " and c not in '"\\' else "\\u%04x" % ord(c) for c in text
     )
+
+
+def _gil_word():
+    """The _GIL word now. A free-threaded build (Py_GIL_DISABLED) has "t" in its ABI flags;
+    sys._is_gil_enabled() (3.13+) says whether the GIL is on at this moment."""
+    if "t" not in getattr(sys, "abiflags", ""):
+        return 1
+    gil = getattr(sys, "_is_gil_enabled", None)
+    return 3 if gil is None or gil() else 2
 
 
 # --- GIL knocks ----------------------------------------------------------------------------------

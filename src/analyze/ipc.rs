@@ -1,8 +1,10 @@
 //! What the probes saw in one run: bytes moved between the tree's processes, the CPU spent
 //! pickling them, task durations, and the bytes and blocked time on each external resource.
 
+use super::waits::SinkKind;
 use super::{engines, stats};
-use crate::measure::probes::{FdKind, IoDir, ProbeData};
+use crate::measure::probes::{FdKind, IoDir, ProbeData, StartMethod};
+use crate::measure::ResourceKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -30,7 +32,7 @@ pub struct ProbeFigures {
     /// Chunksizes the map calls used.
     pub chunksizes: Vec<u64>,
     /// The start method of the processes the tree started.
-    pub start_method: Option<String>,
+    pub start_method: Option<StartMethod>,
     /// Largest number of threads alive in a process when it forked.
     pub max_threads_at_fork: Option<u64>,
     /// Bytes and time per external resource (tcp/udp peer, named unix socket, file directory).
@@ -40,8 +42,8 @@ pub struct ProbeFigures {
 /// I/O on one external resource, summed over the tree.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ExternalIo {
-    /// "tcp", "udp", "unix" or "file".
-    pub kind: String,
+    /// Tcp, udp, unix or file.
+    pub kind: ResourceKind,
     /// The service it is, where the probe's reader could tell.
     #[serde(default)]
     pub service: Option<crate::measure::Service>,
@@ -52,6 +54,9 @@ pub struct ExternalIo {
     pub call_s: f64,
     /// Bytes written per process that wrote to it, keyed by pid.
     pub bytes_out_by_pid: BTreeMap<i32, u64>,
+    /// Bytes read per process that read from it, keyed by pid.
+    #[serde(default)]
+    pub bytes_in_by_pid: BTreeMap<i32, u64>,
     /// Seconds inside calls per process, keyed by pid.
     pub call_s_by_pid: BTreeMap<i32, f64>,
 }
@@ -81,14 +86,15 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
                 let Some(kind) = external_kind(row.kind) else {
                     continue;
                 };
-                let forkcasts = kind == "file" && own_dir.is_some_and(|d| peer.starts_with(d));
-                let only_read = kind == "file" && row.dir == IoDir::In;
+                let file = kind == ResourceKind::File;
+                let forkcasts = file && own_dir.is_some_and(|d| peer.starts_with(d));
+                let only_read = file && row.dir == IoDir::In;
                 if row.accepted || peer.is_empty() || forkcasts || only_read {
                     continue;
                 }
                 let name = resource_name(kind, &peer);
                 let e = f.external_io.entry(name).or_insert_with(|| ExternalIo {
-                    kind: kind.into(),
+                    kind,
                     service: row.service,
                     ..Default::default()
                 });
@@ -100,7 +106,10 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
                         e.bytes_out += row.bytes;
                         *e.bytes_out_by_pid.entry(p.pid).or_default() += row.bytes;
                     }
-                    IoDir::In => e.bytes_in += row.bytes,
+                    IoDir::In => {
+                        e.bytes_in += row.bytes;
+                        *e.bytes_in_by_pid.entry(p.pid).or_default() += row.bytes;
+                    }
                     IoDir::Sync => {}
                 }
             }
@@ -147,25 +156,25 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
             .iter()
             .flat_map(|p| p.chunksizes.iter().map(|c| c.chunksize))
             .collect();
-        f.start_method = procs.iter().find_map(|p| p.start_method.clone());
+        f.start_method = procs.iter().find_map(|p| p.start_method);
         f.max_threads_at_fork = procs.iter().filter_map(|p| p.max_os_threads_at_fork).max();
     }
     f
 }
 
-fn external_kind(kind: FdKind) -> Option<&'static str> {
+fn external_kind(kind: FdKind) -> Option<ResourceKind> {
     match kind {
-        FdKind::Tcp => Some("tcp"),
-        FdKind::Udp => Some("udp"),
-        FdKind::Unix => Some("unix"),
-        FdKind::File => Some("file"),
+        FdKind::Tcp => Some(ResourceKind::Tcp),
+        FdKind::Udp => Some(ResourceKind::Udp),
+        FdKind::Unix => Some(ResourceKind::Unix),
+        FdKind::File => Some(ResourceKind::File),
         FdKind::Pipe | FdKind::Other => None,
     }
 }
 
 /// The sampler's naming ("tcp:127.0.0.1:5432", "unix:/path", "file:/dir"), so probe bytes and
 /// sampled waits meet on one name.
-fn resource_name(kind: &str, peer: &str) -> String {
+fn resource_name(kind: ResourceKind, peer: &str) -> String {
     format!("{kind}:{peer}")
 }
 
@@ -221,7 +230,7 @@ pub struct ProbeSummary {
     pub task_durations: Option<TaskStats>,
     /// The chunksize most map calls used.
     pub chunksize: Option<u64>,
-    pub start_method: Option<String>,
+    pub start_method: Option<StartMethod>,
     pub max_threads_at_fork: Option<u64>,
     /// Bytes and call time per external resource (database, service, file directory).
     pub sink_io: Vec<SinkIo>,
@@ -232,7 +241,8 @@ pub struct ProbeSummary {
 pub struct SinkIo {
     pub resource: String,
     /// "postgresql", "tcp service", "unix service", "file".
-    pub kind: String,
+    #[schemars(with = "String")]
+    pub kind: SinkKind,
     pub bytes_out: f64,
     pub bytes_in: f64,
     /// Seconds inside calls on it, over the tree.
@@ -246,12 +256,12 @@ pub struct SinkIo {
 }
 
 /// Summarises the probe figures of a point's runs; `cpu_s` is the median tree CPU.
-pub fn summarize(runs: &[ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSummary> {
+pub fn summarize(runs: &[&ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSummary> {
     if runs.is_empty() {
         return None;
     }
     let med = |get: &dyn Fn(&ProbeFigures) -> Option<f64>| {
-        let v: Vec<f64> = runs.iter().filter_map(get).collect();
+        let v: Vec<f64> = runs.iter().filter_map(|f| get(f)).collect();
         stats::median(&v)
     };
     let ipc_bytes = med(&|f| f.ipc_bytes);
@@ -285,13 +295,13 @@ pub fn summarize(runs: &[ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumma
         task_count,
         task_durations: task_stats(&pooled),
         chunksize,
-        start_method: runs.iter().find_map(|f| f.start_method.clone()),
+        start_method: runs.iter().find_map(|f| f.start_method),
         max_threads_at_fork: runs.iter().filter_map(|f| f.max_threads_at_fork).max(),
         sink_io: sink_io(runs),
     })
 }
 
-fn sink_io(runs: &[ProbeFigures]) -> Vec<SinkIo> {
+fn sink_io(runs: &[&ProbeFigures]) -> Vec<SinkIo> {
     let mut names: Vec<&String> = runs.iter().flat_map(|f| f.external_io.keys()).collect();
     names.sort();
     names.dedup();
@@ -313,7 +323,7 @@ fn sink_io(runs: &[ProbeFigures]) -> Vec<SinkIo> {
             let (bytes_out, call_s) = (med(&|e| e.bytes_out as f64), med(&|e| e.call_s));
             SinkIo {
                 resource: name.clone(),
-                kind: super::waits::describe(&ios[0].kind, ios[0].service),
+                kind: SinkKind::of(ios[0].kind, ios[0].service),
                 bytes_out,
                 bytes_in: med(&|e| e.bytes_in as f64),
                 call_s,
@@ -325,8 +335,8 @@ fn sink_io(runs: &[ProbeFigures]) -> Vec<SinkIo> {
         .collect();
     // Databases and services first, then the files that moved the most.
     out.sort_by(|a, b| {
-        (a.kind == "file")
-            .cmp(&(b.kind == "file"))
+        (a.kind == SinkKind::FILE)
+            .cmp(&(b.kind == SinkKind::FILE))
             .then(b.bytes_out.total_cmp(&a.bytes_out))
     });
     out

@@ -4,14 +4,23 @@
 //! Speedup assumes the same total work at every worker count (strong scaling), so throughput
 //! is 1 / wall time; the report says so.
 
+pub mod accounting;
+pub mod api;
 pub mod engines;
+pub mod gil;
 pub mod ipc;
+pub mod peers;
 pub mod point;
 pub mod pools;
+pub mod record;
+pub mod replay;
 pub mod scaling;
+pub mod select;
+pub mod sink_growth;
 pub mod stats;
 pub mod timeline;
 pub mod waits;
+pub mod work;
 pub mod workers;
 
 use crate::measure::{Host, Measurements};
@@ -57,6 +66,13 @@ pub struct Scaling {
     /// The fits include points with more workers than usable CPUs, where the curve bends
     /// because of time-sharing rather than contention.
     pub includes_oversubscribed: bool,
+    /// The replay's curve (`replay`): every measured count and the counts up to 4 x the host's
+    /// cores; empty without an accounting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicted: Vec<replay::Predicted>,
+    /// What the predicted curve assumed, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicted_assumptions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -111,13 +127,30 @@ pub fn analyze(m: &Measurements) -> Analysis {
             idx.sort_by_key(|&i| m.points[i].workers);
             let workers: Vec<u32> = idx.iter().map(|&i| m.points[i].workers).collect();
             fill_relative(&mut points, &idx, &workers);
-            let scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
+            // The series' points in workers order, each borrowed once.
+            let mut slots: Vec<Option<&mut PointSummary>> = points.iter_mut().map(Some).collect();
+            accounting::fill_series(
+                idx.iter()
+                    .filter_map(|&i| slots[i].take())
+                    .map(|p| (p.wall_s, p.accounting.as_mut()))
+                    .collect(),
+            );
+            let mut scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
+            let layout = idx.iter().rev().find_map(|&i| points[i].worker_layout);
+            let summaries: Vec<&PointSummary> = idx.iter().map(|&i| &points[i]).collect();
+            if let Some(r) = replay::Replays::of(&summaries, &workers, layout, &m.host) {
+                let base = workers
+                    .iter()
+                    .zip(&summaries)
+                    .find_map(|(&n, p)| p.wall_s.map(|w| (n, w)));
+                scaling.predicted = replay::predict_curve(&r, &workers, base);
+                scaling.predicted_assumptions = replay::assumption_words(&r.primary().workload);
+            }
             let best = idx
                 .iter()
                 .filter_map(|&i| points[i].wall_s)
                 .map(|w| 1.0 / w)
                 .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
-            let layout = idx.iter().rev().find_map(|&i| points[i].worker_layout);
             Series {
                 params,
                 points: idx,
@@ -227,6 +260,8 @@ fn fit_series(
             })
             .collect(),
         includes_oversubscribed: fitted_workers.iter().any(|&n| n > usable_cpus),
+        predicted: Vec::new(),
+        predicted_assumptions: Vec::new(),
         fitted_workers,
     }
 }

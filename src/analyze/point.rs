@@ -1,9 +1,11 @@
 //! The summary of one point: medians over its measured runs, CPU picture, workers seen.
 
+use super::record::{accounted_life_s, run_ok};
 use super::stats::median;
-use super::waits::{self, OffCpu, Sink};
+use super::waits::{self, OffCpu, OffCpuKind, Sink};
 use super::workers::{self, Layout, Workers};
-use super::{ipc, stats, timeline};
+use super::{ipc, peers, stats, timeline};
+use crate::measure::probes::ProbeKind;
 use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -68,6 +70,19 @@ pub struct PointSummary {
     /// behind the stragglers), median over runs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub straggler_idle_cores: Option<f64>,
+    /// Task processes in slots: slot-time with no task while another task still ran, over
+    /// slots x the tasks' span, the last round included (median over runs).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub idle_slot_share: Option<f64>,
+    /// Threads of one process: cores the worker threads used while every one of them still
+    /// had work, median over runs; the threads' scaling net of an uneven end.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub all_working_cores: Option<f64>,
+    /// How much of the straggler tail was more work (`timeline::Stragglers::work_share`),
+    /// median over runs. The diagnosis cites it in a step's figures where it decides; not a
+    /// field of the summary in report.json.
+    #[serde(skip)]
+    pub straggler_work_share: Option<f64>,
     /// Share of sampled ticks with every usable core busy, median over runs.
     pub all_cores_busy_share: Option<f64>,
     /// Share of sampled ticks with a core idle while some of the tree's threads waited on
@@ -76,7 +91,8 @@ pub struct PointSummary {
     /// Share of the workers' lifetime blocked, per resource class (futex, pipe, tcp, file,
     /// sleep, ...), median over runs; absent when the sampler saw no workers.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub offcpu: Option<BTreeMap<String, f64>>,
+    #[schemars(with = "Option<BTreeMap<String, f64>>")]
+    pub offcpu: Option<BTreeMap<OffCpuKind, f64>>,
     /// The same per named resource, the largest ten.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offcpu_resources: Option<BTreeMap<String, f64>>,
@@ -86,6 +102,11 @@ pub struct PointSummary {
     /// Every resource outside the pool's plumbing that any worker waited on.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub external_waits: Option<Vec<Sink>>,
+    /// What each of those resources is to the work, where the bytes tell: a `sink` (the
+    /// workers write their results to it) or a `source` (the work needs its answers); see
+    /// `peers`. A resource in a fresh place each run keeps the first run's name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub peer_roles: Option<BTreeMap<String, peers::PeerRole>>,
     /// What the probes measured (IPC bytes and tax, tasks, sink I/O); absent without probes.
     #[serde(flatten)]
     pub probes: Option<ipc::ProbeSummary>,
@@ -100,11 +121,20 @@ pub struct PointSummary {
     pub pss_bytes_per_worker: Option<f64>,
     /// How the workers were laid out at this point (from the sampler).
     pub worker_layout: Option<Layout>,
+    /// The pool APIs or process-per-task tools that ran the tasks (python probe; the sampler's
+    /// task processes' parent), for advice in the workload's own terms.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub apis: Vec<super::api::PoolApi>,
     /// Tasks seen from outside, without a probe: the short-lived processes of a
     /// process-per-task tool (make -j, xargs -P, `cmd &` and `wait`), their lives as task
     /// durations, pooled over the runs; absent for other layouts.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub process_tasks: Option<ipc::TaskStats>,
+    /// One run's task durations, seconds, for the replay (`replay::model`): the task
+    /// processes in the order they started, else the python probe's tasks, each worker's in
+    /// completion order, worker after worker.
+    #[serde(skip)]
+    pub task_order_s: Vec<f64>,
     /// Busy tasks seen (median over runs); compare with `workers`.
     pub workers_observed: Option<u32>,
     /// Processes in the tree that were not workers (launchers, parents), median over runs.
@@ -119,13 +149,12 @@ pub struct PointSummary {
     pub runs_failed: u32,
     /// Indices (into `runs`) of measured runs whose wall time is an outlier (MAD test).
     pub outlier_runs: Vec<usize>,
+    /// Where every worker-second went, cause by cause (see `accounting`); absent without the
+    /// sampler's picture of the workers.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub accounting: Option<super::accounting::Accounting>,
     /// Where each figure came from.
     pub sources: BTreeMap<String, Source>,
-}
-
-/// Did this run produce a usable measurement?
-pub fn run_ok(run: &Run) -> bool {
-    run.exit_code == Some(0) && !run.timed_out && !run.interrupted
 }
 
 /// Summarises one point; series-relative fields (speedup, ...) are filled in by the caller.
@@ -189,40 +218,47 @@ pub fn summarize_point(
         .host_other_cpu_cores
         .is_some_and(|c| c >= NOISY_HOST_CORES);
 
-    let probe_runs: Vec<ipc::ProbeFigures> = ok
+    // Each run's probe figures and workers, computed once: several figures below use both.
+    let figures: Vec<Option<ipc::ProbeFigures>> = ok
         .iter()
-        .filter_map(|r| r.probes.as_ref())
-        .map(|p| ipc::figures(p, own_dir))
+        .map(|r| r.probes.as_ref().map(|p| ipc::figures(p, own_dir)))
         .collect();
+    let probe_runs: Vec<&ipc::ProbeFigures> = figures.iter().flatten().collect();
     s.probes = ipc::summarize(&probe_runs, s.cpu_s);
+    s.task_order_s = probe_runs
+        .first()
+        .map(|f| f.task_durations_s.clone())
+        .unwrap_or_default();
     s.pools = super::pools::summarize(&ok, point.workers);
+    s.accounting = super::accounting::account_point(point.workers, &ok, own_dir);
     if s.pools.is_some() {
         s.sources.insert("pools".into(), Source::PythonProbe);
     }
     if s.probes.is_some() {
-        let injected = |name: &str| {
-            ok.iter()
-                .any(|r| r.probes_injected.iter().any(|p| p == name))
-        };
-        if injected("preload") {
+        let injected = |kind: ProbeKind| ok.iter().any(|r| r.probes_injected.contains(&kind));
+        if injected(ProbeKind::Preload) {
             s.sources.insert("ipc_bytes".into(), Source::PreloadProbe);
             s.sources.insert("sink_io".into(), Source::PreloadProbe);
         }
-        if injected("python") {
+        if injected(ProbeKind::Python) {
             s.sources
                 .insert("task_durations".into(), Source::PythonProbe);
             s.sources.insert("ipc_tax".into(), Source::PythonProbe);
         }
     }
-    let clues = |r: &Run, d: &SamplerData| workers::PoolClues::from_probe(r.probes.as_ref(), d);
-    let sampled: Vec<(&SamplerData, Workers, workers::PoolClues)> = ok
+    // (index into `ok`, the run's samples, its workers, the clues that found them).
+    let identified: Vec<(usize, &SamplerData, Workers, workers::PoolClues)> = ok
         .iter()
-        .filter_map(|r| {
+        .enumerate()
+        .filter_map(|(i, r)| {
             let d = r.sampled.as_ref()?;
-            let c = clues(r, d);
-            workers::identify_with(d, point.workers, &c).map(|w| (d, w, c))
+            let c = workers::PoolClues::from_probe(r.probes.as_ref(), d);
+            workers::identify_with(d, point.workers, &c).map(|w| (i, d, w, c))
         })
         .collect();
+    let sampled: Vec<(&SamplerData, &Workers, &workers::PoolClues)> =
+        identified.iter().map(|(_, d, w, c)| (*d, w, c)).collect();
+    s.apis = super::api::of_point(&ok, sampled.iter().map(|(d, w, _)| (*d, *w)));
     if !sampled.is_empty() {
         let layout = most_common(sampled.iter().map(|(_, w, _)| w.layout));
         s.worker_layout = Some(layout);
@@ -234,14 +270,14 @@ pub fn summarize_point(
             .flat_map(|(_, w, _)| w.task_s.iter().copied())
             .collect();
         s.process_tasks = ipc::task_stats(&task_s);
+        if let Some((_, w, _)) = sampled.iter().find(|(_, w, _)| w.layout == Layout::Tasks) {
+            s.task_order_s = w.task_s.clone();
+        }
         // Did the workers themselves write to a file or service (per the preload probe)?
-        let written: Vec<bool> = ok
+        let written: Vec<bool> = identified
             .iter()
-            .filter_map(|r| {
-                let p = r.probes.as_ref()?;
-                let d = r.sampled.as_ref()?;
-                let w = workers::identify_with(d, point.workers, &clues(r, d))?;
-                let f = ipc::figures(p, own_dir);
+            .filter_map(|(i, _, w, _)| {
+                let f = figures[*i].as_ref()?;
                 Some(f.external_io.values().any(|io| {
                     io.bytes_out_by_pid
                         .iter()
@@ -281,6 +317,24 @@ pub fn summarize_point(
                 .filter_map(|x| x.idle_cores)
                 .collect::<Vec<_>>(),
         );
+        s.idle_slot_share = median(
+            &strag
+                .iter()
+                .filter_map(|x| x.idle_slot_share)
+                .collect::<Vec<_>>(),
+        );
+        s.all_working_cores = median(
+            &strag
+                .iter()
+                .filter_map(|x| x.all_working_cores)
+                .collect::<Vec<_>>(),
+        );
+        s.straggler_work_share = median(
+            &strag
+                .iter()
+                .filter_map(|x| x.work_share)
+                .collect::<Vec<_>>(),
+        );
         let sat: Vec<timeline::Saturation> = sampled
             .iter()
             .filter_map(|(d, _, _)| timeline::saturation(d, host.usable_cpus))
@@ -295,10 +349,22 @@ pub fn summarize_point(
                 .map(|x| x.idle_while_waiting_share)
                 .collect::<Vec<_>>(),
         );
-        let off: Vec<OffCpu> = sampled
+        // Each run's resources, told sink from source by that run's bytes and CPU.
+        let mut roles: BTreeMap<String, peers::PeerRole> = BTreeMap::new();
+        let no_io = BTreeMap::new();
+        let off: Vec<OffCpu> = identified
             .iter()
-            .filter_map(|(d, w, _)| waits::offcpu(d, w))
+            .filter_map(|(i, d, w, _)| {
+                let o = waits::offcpu(d, w)?;
+                let io = figures[*i].as_ref().map_or(&no_io, |f| &f.external_io);
+                let on_cpu = worker_time_shares(d, w).map(|(on, _)| on);
+                for (res, role) in peers::classify(&o.external, io, w, on_cpu) {
+                    roles.entry(res).or_insert(role);
+                }
+                Some(o)
+            })
             .collect();
+        s.peer_roles = (!roles.is_empty()).then_some(roles);
         if !off.is_empty() {
             s.offcpu = Some(median_maps(off.iter().map(|o| &o.by_kind)));
             let mut top: Vec<(String, f64)> = median_maps(off.iter().map(|o| &o.by_resource))
@@ -354,7 +420,7 @@ fn worker_time_shares(data: &SamplerData, w: &Workers) -> Option<(f64, f64)> {
         .filter(|t| w.tids.contains(&t.tid));
     let (mut life, mut on, mut rq) = (0.0, 0.0, 0.0);
     for t in threads {
-        life += waits::accounted_life_s(t);
+        life += accounted_life_s(t);
         on += t.on_cpu_s;
         rq += t.runqueue_s;
     }
@@ -379,10 +445,10 @@ fn worker_pss_bytes(data: &SamplerData, w: &Workers) -> Option<f64> {
 }
 
 /// Per key, the median over runs (a run without the key counts as 0).
-fn median_maps<'a>(
-    maps: impl Iterator<Item = &'a BTreeMap<String, f64>> + Clone,
-) -> BTreeMap<String, f64> {
-    let keys: std::collections::BTreeSet<&String> = maps.clone().flat_map(|m| m.keys()).collect();
+fn median_maps<'a, K: Ord + Clone + 'a>(
+    maps: impl Iterator<Item = &'a BTreeMap<K, f64>> + Clone,
+) -> BTreeMap<K, f64> {
+    let keys: std::collections::BTreeSet<&K> = maps.clone().flat_map(|m| m.keys()).collect();
     keys.into_iter()
         .map(|k| {
             let values: Vec<f64> = maps
@@ -479,7 +545,7 @@ mod tests {
     fn sink(resource: &str, kind: &str, wait: f64) -> Sink {
         Sink {
             resource: resource.into(),
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             wait_share: wait,
             direct_share: wait,
             sleep_share: 0.0,
@@ -503,7 +569,10 @@ mod tests {
         ];
         let m = median_sinks(runs.iter());
         assert_eq!(m.len(), 2, "{m:?}");
-        assert_eq!((m[0].kind.as_str(), m[0].wait_share), ("sqlite", 0.4));
+        assert_eq!(
+            (m[0].kind.to_string().as_str(), m[0].wait_share),
+            ("sqlite", 0.4)
+        );
         // The same server in two runs of three: its median counts the run without it as 0.
         assert_eq!(
             (m[1].resource.as_str(), m[1].wait_share),

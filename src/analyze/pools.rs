@@ -2,9 +2,9 @@
 //! (its parent's `Process.start()` to its first task), the threads alive in the parent when it
 //! started workers, and how much of the workers' task time they held the GIL.
 
-use super::point::run_ok;
+use super::record::run_ok;
 use super::stats::median;
-use crate::measure::probes::PythonData;
+use crate::measure::probes::{PythonData, StartMethod};
 use crate::measure::Run;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct PoolSummary {
     /// The start method most processes were started by; None when the tree started none.
-    pub start_method: Option<String>,
+    pub start_method: Option<StartMethod>,
     /// Processes started per run, by method (median over runs).
-    pub started_by_method: BTreeMap<String, f64>,
+    pub started_by_method: BTreeMap<StartMethod, f64>,
     /// Start-up of the workers that ran a task: the parent's `Process.start()` to the worker's
     /// first task, pooled over runs; None when no started worker ran one.
     pub worker_startup: Option<Startup>,
@@ -48,7 +48,7 @@ pub struct Startup {
 
 /// One run's pool figures.
 struct RunPools {
-    methods: BTreeMap<String, u64>,
+    methods: BTreeMap<StartMethod, u64>,
     startups_s: Vec<f64>,
     threads: Option<u64>,
     knocks: u64,
@@ -64,7 +64,7 @@ fn run_pools(py: &PythonData) -> RunPools {
     let mut startups_s = Vec::new();
     for p in procs {
         for start in &p.starts {
-            *methods.entry(start.method.clone()).or_insert(0) += 1;
+            *methods.entry(start.method).or_insert(0) += 1;
             let first = procs
                 .iter()
                 .find(|w| Some(w.pid) == start.pid)
@@ -118,7 +118,7 @@ pub fn summarize(runs: &[&Run], workers: u32) -> Option<PoolSummary> {
     let mut started_by_method = BTreeMap::new();
     for (_, p) in &per_run {
         for m in p.methods.keys() {
-            started_by_method.entry(m.clone()).or_insert(0.0);
+            started_by_method.entry(*m).or_insert(0.0);
         }
     }
     for (m, value) in started_by_method.iter_mut() {
@@ -132,7 +132,7 @@ pub fn summarize(runs: &[&Run], workers: u32) -> Option<PoolSummary> {
         .iter()
         .filter(|(_, n)| **n > 0.0)
         .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(m, _)| m.clone());
+        .map(|(m, _)| *m);
     let pooled: Vec<f64> = per_run
         .iter()
         .flat_map(|(_, p)| p.startups_s.iter().copied())
@@ -200,7 +200,7 @@ mod tests {
                 preload: None,
                 python: Some(PythonData { processes }),
             }),
-            probes_injected: vec!["python".into()],
+            probes_injected: vec![crate::measure::probes::ProbeKind::Python],
             probe_notes: vec![],
             stdout_file: None,
             stderr_file: None,
@@ -231,7 +231,7 @@ mod tests {
     fn starts_pair_with_first_tasks_and_knocks_pool_over_runs() {
         let start = |pid, at_ns| ProcessStart {
             pid: Some(pid),
-            method: "spawn".into(),
+            method: StartMethod::Spawn,
             at_ns,
             python_threads: 1,
             os_threads: 3,
@@ -250,7 +250,7 @@ mod tests {
         ]);
         let r2 = run(vec![parent, worker(2, 1_500_000_000, 40, 1)]);
         let p = summarize(&[&r1, &r2], 2).unwrap();
-        assert_eq!(p.start_method.as_deref(), Some("spawn"));
+        assert_eq!(p.start_method, Some(StartMethod::Spawn));
         let s = p.worker_startup.unwrap();
         assert_eq!(s.workers, 3, "worker 3 of run 2 never ran a task");
         assert!(

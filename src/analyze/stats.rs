@@ -130,6 +130,28 @@ pub fn percentile(xs: &[f64], q: f64) -> Option<f64> {
     Some(s[lo] + (h - lo as f64) * (s[hi] - s[lo]))
 }
 
+/// Student's t quantile at 0.95 for `df` degrees of freedom: the half-width factor of a
+/// two-sided 90 % interval of a mean. Tabled to 30; the normal 1.645 beyond.
+pub fn t_quantile_95(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812, 1.796, 1.782, 1.771,
+        1.761, 1.753, 1.746, 1.740, 1.734, 1.729, 1.725, 1.721, 1.717, 1.714, 1.711, 1.708, 1.706,
+        1.703, 1.701, 1.699, 1.697,
+    ];
+    match df {
+        0 => f64::INFINITY,
+        d if d <= 30 => T[d - 1],
+        _ => 1.645,
+    }
+}
+
+/// `x` to `places` decimals, as report.json gives a figure.
+pub fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    // + 0.0 turns -0.0 (an empty f64 sum, a tiny negative rounded) into 0, never shown as "-0".
+    (x * f).round() / f + 0.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

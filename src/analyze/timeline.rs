@@ -60,6 +60,24 @@ pub struct Stragglers {
     /// task processes in slots, or without per-tick CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_cores: Option<f64>,
+    /// For task processes in slots: the slot-time with no task while another task still ran,
+    /// over slots x the tasks' active span, the last round included (the imbalance: one big
+    /// task running alone while the other slots have nothing left). None for other layouts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_slot_share: Option<f64>,
+    /// For threads of one process: the cores the worker threads used while every one of them
+    /// still had work (each from its first to its last tick wanting a CPU). Threads that run
+    /// side by side keep n cores busy then, threads taking turns on the GIL or a lock one; an
+    /// uneven last task does not lower it, as the threads that ran out of work are not in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_working_cores: Option<f64>,
+    /// How much of the tail was more work: the last worker's own ticks (running, or waiting on
+    /// its own account: I/O, a lock, a sink; not queued for a CPU) beyond those of the first
+    /// one to finish, as a share of its own. Near 0 when the workers did the same work and the
+    /// last one only waited longer for a CPU before the tail (a neighbour's burst on a busy or
+    /// a small host). 0 without a tail; None without thread states and for task processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_share: Option<f64>,
 }
 
 /// The straggler tail of one run. Needs two or more workers with busy series.
@@ -80,7 +98,9 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     // for one, Q): in between it may wait on a lock, the GIL or a sink, but it is not done.
     // The tail is the time after some workers were done while others still worked. States,
     // not CPU used, so a loaded host that slows every worker shows no false tail.
-    let spans: Vec<(usize, usize)> = threads
+    // Each worker's span, with its own ticks in it: those it was not queued for a CPU (None
+    // without thread states).
+    let spans: Vec<(usize, usize, Option<usize>)> = threads
         .iter()
         .filter_map(|t| {
             let n = t.states.len().max(t.busy.len());
@@ -91,16 +111,19 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
                 }
             };
             let ft = t.first_tick as usize;
-            Some((
-                ft + (0..n).find(|&i| wants(i))?,
-                ft + (0..n).rfind(|&i| wants(i))?,
-            ))
+            let (a, b) = ((0..n).find(|&i| wants(i))?, (0..n).rfind(|&i| wants(i))?);
+            let own = (!t.states.is_empty()).then(|| {
+                (a..=b)
+                    .filter(|&i| t.states.as_bytes().get(i) != Some(&b'Q'))
+                    .count()
+            });
+            Some((ft + a, ft + b, own))
         })
         .collect();
     let busy_at = |tick: usize| {
         spans
             .iter()
-            .filter(|&&(a, b)| a <= tick && tick <= b)
+            .filter(|&&(a, b, _)| a <= tick && tick <= b)
             .count()
     };
     let counts: Vec<usize> = (0..data.timeline.len()).map(busy_at).collect();
@@ -137,10 +160,37 @@ pub fn stragglers(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     } else {
         Some(0.0)
     };
+    // Every worker still had work from the last span's start to the first span's end.
+    let all_working = spans
+        .iter()
+        .map(|s| s.0)
+        .max()
+        .zip(spans.iter().map(|s| s.1).min());
+    let all_working_cores = match all_working {
+        Some((a, b)) if w.layout == Layout::Threads && b > a => cores(a + 1, b),
+        _ => None,
+    };
+    // The first worker to finish against the last, by their own ticks (running, or waiting on
+    // their own account: I/O, a lock, a sink): a straggler with more work has more of them; one
+    // that was only queued for a CPU longer does not.
+    let by_end =
+        |a: &&(usize, usize, Option<usize>), b: &&(usize, usize, Option<usize>)| a.1.cmp(&b.1);
+    let work_share = if last > last_full {
+        let first_own = spans.iter().min_by(by_end).and_then(|s| s.2);
+        let last_own = spans.iter().max_by(by_end).and_then(|s| s.2);
+        first_own
+            .zip(last_own.filter(|&n| n > 0))
+            .map(|(f, l)| (l.saturating_sub(f)) as f64 / l as f64)
+    } else {
+        Some(0.0)
+    };
     Some(Stragglers {
         tail_share: if span > 0.0 { tail / span } else { 0.0 },
         cpu_cv: super::stats::coefficient_of_variation(&w.cpu_s),
         idle_cores,
+        idle_slot_share: None,
+        all_working_cores,
+        work_share,
     })
 }
 
@@ -224,7 +274,7 @@ pub fn steady_state(data: &SamplerData, w: &Workers, clues: &PoolClues) -> Optio
         let this_span = (end - start).max(want);
         wanted += want;
         span += this_span;
-        life += super::waits::accounted_life_s(th).max(this_span);
+        life += super::record::accounted_life_s(th).max(this_span);
         startups.push((start - th.first_seen_s).max(0.0));
     }
     (span > 0.0 && life > 0.0).then(|| SteadyState {
@@ -254,17 +304,20 @@ fn idle_slots(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
     }
     let last_start = lives.iter().map(|l| l.0).fold(f64::MIN, f64::max);
     let slots = w.count as usize;
-    let mut idle = 0.0;
+    let (mut idle, mut idle_slot_s) = (0.0, 0.0);
     for pair in data.timeline.windows(2) {
-        let (a, b) = (pair[0].t_s.max(first), pair[1].t_s.min(last_start));
-        if b <= a {
-            continue;
-        }
         let alive = lives
             .iter()
             .filter(|l| l.0 <= pair[1].t_s && l.1 >= pair[1].t_s)
             .count();
-        if alive < slots {
+        // Over the whole active span, the last round included: slots with nothing while a
+        // task still runs.
+        let (a, b) = (pair[0].t_s.max(first), pair[1].t_s.min(last));
+        if b > a && alive >= 1 && alive < slots {
+            idle_slot_s += (slots - alive) as f64 * (b - a);
+        }
+        let (a, b) = (pair[0].t_s.max(first), pair[1].t_s.min(last_start));
+        if b > a && alive < slots {
             idle += b - a;
         }
     }
@@ -272,6 +325,9 @@ fn idle_slots(data: &SamplerData, w: &Workers) -> Option<Stragglers> {
         tail_share: idle / (last - first),
         cpu_cv: super::stats::coefficient_of_variation(&w.cpu_s),
         idle_cores: None,
+        idle_slot_share: Some((idle_slot_s / (slots as f64 * (last - first))).min(1.0)),
+        all_working_cores: None,
+        work_share: None,
     })
 }
 
@@ -343,6 +399,33 @@ mod tests {
             (s.idle_cores.unwrap() - 1.0).abs() < 1e-6,
             "one core left idle: {s:?}"
         );
+        assert_eq!(s.work_share, None, "no thread states, no own ticks");
+        let mut with_states = skewed.clone();
+        with_states.processes[0].threads[0].states = "R".repeat(11);
+        with_states.processes[0].threads[1].states = format!("{}{}", "R".repeat(4), "S".repeat(7));
+        let s = stragglers(&with_states, &w).unwrap();
+        assert!((s.work_share.unwrap() - 7.0 / 11.0).abs() < 1e-9, "{s:?}");
+        let (mut even, w) = (even, w);
+        for t in &mut even.processes[0].threads {
+            t.states = "R".repeat(11);
+        }
+        assert_eq!(stragglers(&even, &w).unwrap().work_share, Some(0.0));
+    }
+
+    #[test]
+    fn a_worker_that_waited_longer_for_a_cpu_before_the_tail_did_no_more_work() {
+        // The same eight ticks of work each: worker 1 had its core to itself, worker 2 was
+        // queued behind a neighbour at two ticks and so ended two ticks later, alone. A tail in
+        // time with a core idle beside it, but no more work.
+        let mut one = worker(1, [vec![1.0; 8], vec![0.0; 3]].concat());
+        one.states = format!("{}SSS", "R".repeat(8));
+        let mut two = worker(2, [vec![0.6; 5], vec![1.0; 5], vec![0.0]].concat());
+        two.states = "RQRQRRRRRRS".into();
+        let (data, w) = data_with(vec![one, two], 11);
+        let s = stragglers(&data, &w).unwrap();
+        assert!((s.tail_share - 2.0 / 9.0).abs() < 1e-9, "{s:?}");
+        assert!(s.idle_cores.unwrap() > 0.5, "{s:?}");
+        assert!(s.work_share.unwrap() < 1e-6, "{s:?}");
     }
 
     #[test]

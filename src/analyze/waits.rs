@@ -5,14 +5,15 @@
 //! to: a database endpoint, a network service, a file. The time lost is what they wait on it,
 //! and for a database also the sleeps of its writers (busy handlers, back-off). Pipes and unnamed socket pairs between a pool's
 //! parent and its workers are IPC, and futexes are locks (the GIL among them): neither is a sink.
+//! A unix socket that another process of the tree serves (a `multiprocessing.Manager`, a
+//! server the script started on a socket pair) is not the pool's plumbing, however it was
+//! made: it is a service like any other, and a sink when the workers write to and wait on it.
 
+use super::record::accounted_life_s;
 use super::workers::Workers;
 use crate::measure::{ResourceKind, SamplerData, Service, ThreadRecord, WaitCount};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// Off-CPU time of a thread no tick caught it blocked in (short, rare waits).
-const UNSAMPLED: &str = "unsampled";
 
 /// Syscalls that block while writing: a wait in one of them is the cost of writing to its
 /// resource, whatever the resource is.
@@ -34,7 +35,8 @@ pub struct Sink {
     /// The resource as the sampler named it (e.g. "tcp:127.0.0.1:5432", "file:/data/out.log").
     pub resource: String,
     /// What it is: "postgresql", "sqlite", "tcp service", "unix service", "file".
-    pub kind: String,
+    #[schemars(with = "String")]
+    pub kind: SinkKind,
     /// Time the workers lost to it / the workers' lifetime: blocked on it (`direct_share`)
     /// plus the sleeps of the workers writing to a database (`sleep_share`).
     pub wait_share: f64,
@@ -52,11 +54,72 @@ pub struct Sink {
     pub workers_writing: u32,
 }
 
+/// What off-CPU time went to: a resource class, or waits no tick caught (short, rare ones).
+/// Written as the class's word or "unsampled", and ordered by those words, so the maps keyed by
+/// it list their keys as report.json always has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum OffCpuKind {
+    Resource(ResourceKind),
+    Unsampled,
+}
+
+impl OffCpuKind {
+    pub const PIPE: OffCpuKind = OffCpuKind::Resource(ResourceKind::Pipe);
+    pub const UNIX: OffCpuKind = OffCpuKind::Resource(ResourceKind::Unix);
+    pub const FUTEX: OffCpuKind = OffCpuKind::Resource(ResourceKind::Futex);
+
+    /// The word report.json uses for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffCpuKind::Resource(k) => k.as_str(),
+            OffCpuKind::Unsampled => "unsampled",
+        }
+    }
+}
+
+impl Ord for OffCpuKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for OffCpuKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for OffCpuKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<OffCpuKind> for String {
+    fn from(kind: OffCpuKind) -> String {
+        kind.as_str().into()
+    }
+}
+
+impl TryFrom<String> for OffCpuKind {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, String> {
+        if word == OffCpuKind::Unsampled.as_str() {
+            return Ok(OffCpuKind::Unsampled);
+        }
+        serde_json::from_value::<ResourceKind>(serde_json::Value::from(word.as_str()))
+            .map(OffCpuKind::Resource)
+            .map_err(|_| format!("'{word}' is not a kind of wait"))
+    }
+}
+
 /// The off-CPU picture of one run's workers.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct OffCpu {
     /// Share of worker lifetime blocked, per resource class (futex, pipe, unix, tcp, file, sleep...).
-    pub by_kind: BTreeMap<String, f64>,
+    #[schemars(with = "BTreeMap<String, f64>")]
+    pub by_kind: BTreeMap<OffCpuKind, f64>,
     /// Share of worker lifetime blocked, per named resource.
     pub by_resource: BTreeMap<String, f64>,
     /// Resources two or more workers waited on or wrote to that are not the pool's plumbing.
@@ -113,6 +176,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
             }
         }
     }
+    let served = served_in_tree(data, w);
     let mut out = OffCpu::default();
     for &(pid, t) in &threads {
         // schedstat gives a thread's off-CPU time exactly; the ticks that caught it blocked
@@ -123,15 +187,17 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         let ticks: u64 = t.waits.iter().map(|w| u64::from(w.ticks)).sum();
         if ticks == 0 {
             if off > 0.0 {
-                *out.by_kind.entry(UNSAMPLED.into()).or_default() += off / life;
+                *out.by_kind.entry(OffCpuKind::Unsampled).or_default() += off / life;
             }
             continue;
         }
         for wc in &t.waits {
             let share = off * f64::from(wc.ticks) / ticks as f64 / life;
-            *out.by_kind.entry(wc.kind.to_string()).or_default() += share;
+            *out.by_kind
+                .entry(OffCpuKind::Resource(wc.kind))
+                .or_default() += share;
             *out.by_resource.entry(wc.resource.clone()).or_default() += share;
-            if is_external(wc) && !engine_plumbing.contains(&wc.resource) {
+            if is_external(wc, &served) && !engine_plumbing.contains(&wc.resource) {
                 let e = tally.entry(wc.resource.clone()).or_default();
                 (e.kind, e.service) = (wc.kind, wc.service.or(e.service));
                 e.direct += share;
@@ -155,7 +221,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         .filter(|(_, t)| t.written && t.direct + t.sleep > 0.0)
         .map(|(res, t)| Sink {
             resource: res.clone(),
-            kind: describe(t.kind.as_str(), t.service),
+            kind: SinkKind::of(t.kind, t.service),
             wait_share: t.direct + t.sleep,
             direct_share: t.direct,
             sleep_share: t.sleep,
@@ -174,33 +240,134 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
     Some(out)
 }
 
-/// A thread's observed life: first to last sight, or what was accounted in it when that is
-/// more (the first interval's waits are attributed before the first sighting).
-pub fn accounted_life_s(t: &ThreadRecord) -> f64 {
-    let waited: f64 = t.waits.iter().map(|w| w.blocked_s).sum();
-    (t.last_seen_s - t.first_seen_s)
-        .max(t.on_cpu_s + t.runqueue_s + waited)
-        .max(0.0)
-}
-
 /// A wait on something outside the pool: a service, a file; never the pool's own plumbing.
-fn is_external(wc: &WaitCount) -> bool {
-    wc.kind.can_be_sink() && !wc.plumbing
+fn is_external(wc: &WaitCount, served: &BTreeSet<&str>) -> bool {
+    wc.kind.can_be_sink() && (!wc.plumbing || served.contains(wc.resource.as_str()))
 }
 
-/// Names what a resource is: the service where the sampler or probe could tell, else its class.
-pub fn describe(kind: &str, service: Option<Service>) -> String {
-    match (service, kind) {
-        (Some(s), _) => s.as_str().into(),
-        (None, "tcp" | "udp") => format!("{kind} service"),
-        (None, "unix") => "unix service".into(),
-        (None, other) => other.into(),
+/// The unix sockets, named as plumbing when sampled, that a process of the tree other than the
+/// workers and their parents holds: the pool's task and result channels run only between a
+/// pool's parent and its workers, so a third process at the other end serves them (a
+/// multiprocessing manager, a server on a socket pair). Pipes stay plumbing: a process forked
+/// after a pool inherits its pipes without serving them.
+fn served_in_tree<'a>(data: &'a SamplerData, w: &Workers) -> BTreeSet<&'a str> {
+    let pool: BTreeSet<i32> = data
+        .processes
+        .iter()
+        .filter(|p| w.pids.contains(&p.pid))
+        .flat_map(|p| [p.pid, p.ppid])
+        .collect();
+    data.processes
+        .iter()
+        .filter(|p| !pool.contains(&p.pid))
+        .flat_map(|p| p.held.iter())
+        .map(String::as_str)
+        .filter(|r| r.starts_with("unix:"))
+        .collect()
+}
+
+/// What a sink is: the service where the sampler or a probe could tell, else its class.
+/// Written as report.json has always named it: "postgresql", "sqlite", "tcp service",
+/// "unix service", "file".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum SinkKind {
+    Service(Service),
+    Class(ResourceKind),
+}
+
+impl SinkKind {
+    /// A file (rather than a database or a service reached by socket).
+    pub const FILE: SinkKind = SinkKind::Class(ResourceKind::File);
+
+    /// The service when it is known, else the resource's class.
+    pub fn of(kind: ResourceKind, service: Option<Service>) -> SinkKind {
+        service.map_or(SinkKind::Class(kind), SinkKind::Service)
+    }
+}
+
+impl Default for SinkKind {
+    fn default() -> Self {
+        SinkKind::Class(ResourceKind::Other)
+    }
+}
+
+impl std::fmt::Display for SinkKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinkKind::Service(s) => f.write_str(s.as_str()),
+            SinkKind::Class(k @ (ResourceKind::Tcp | ResourceKind::Udp | ResourceKind::Unix)) => {
+                write!(f, "{k} service")
+            }
+            SinkKind::Class(k) => write!(f, "{k}"),
+        }
+    }
+}
+
+impl From<SinkKind> for String {
+    fn from(kind: SinkKind) -> String {
+        kind.to_string()
+    }
+}
+
+impl std::str::FromStr for SinkKind {
+    type Err = String;
+    /// The words back: a service's name, a class and "service" ("tcp service"), or a class's
+    /// own word ("file").
+    fn from_str(word: &str) -> Result<Self, String> {
+        let quoted = serde_json::Value::from(word);
+        if let Ok(s) = serde_json::from_value::<Service>(quoted) {
+            return Ok(SinkKind::Service(s));
+        }
+        let class = word.strip_suffix(" service").unwrap_or(word);
+        serde_json::from_value::<ResourceKind>(serde_json::Value::from(class))
+            .map(SinkKind::Class)
+            .map_err(|_| format!("'{word}' is not a kind of sink"))
+    }
+}
+
+impl TryFrom<String> for SinkKind {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, String> {
+        word.parse()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn off_cpu_kinds_sort_and_read_back_as_their_words() {
+        let words = ["file", "futex", "pipe", "sleep", "unix", "unsampled"];
+        let map: BTreeMap<OffCpuKind, f64> = words
+            .iter()
+            .rev()
+            .map(|w| (OffCpuKind::try_from(w.to_string()).unwrap(), 0.0))
+            .collect();
+        let json = serde_json::to_value(&map).unwrap();
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(keys, words);
+        assert!(OffCpuKind::try_from("teapot".to_string()).is_err());
+    }
+
+    #[test]
+    fn a_sink_kind_is_written_as_the_words_report_json_always_used() {
+        use ResourceKind::{File, Tcp, Udp, Unix};
+        for (kind, service, word) in [
+            (Tcp, Some(Service::Postgresql), "postgresql"),
+            (File, Some(Service::Sqlite), "sqlite"),
+            (Tcp, None, "tcp service"),
+            (Udp, None, "udp service"),
+            (Unix, None, "unix service"),
+            (File, None, "file"),
+        ] {
+            let k = SinkKind::of(kind, service);
+            assert_eq!(serde_json::to_value(k).unwrap(), word);
+            assert_eq!(serde_json::from_value::<SinkKind>(word.into()).unwrap(), k);
+        }
+        assert!("teapot".parse::<SinkKind>().is_err());
+    }
     use crate::analyze::workers::Layout;
     use crate::measure::{ProcessRecord, WaitCount, Written};
 
@@ -209,7 +376,9 @@ mod tests {
         WaitCount {
             resource: resource.into(),
             kind,
-            plumbing: kind == ResourceKind::Pipe || resource.starts_with("unix:["),
+            plumbing: kind == ResourceKind::Pipe
+                || resource.starts_with("unix:[")
+                || resource.contains("/pymp-"),
             service: resource
                 .contains(".s.PGSQL.")
                 .then_some(Service::Postgresql),
@@ -291,12 +460,12 @@ mod tests {
         ]);
         let o = offcpu(&data, &w).unwrap();
         assert_eq!(o.sinks.len(), 1);
-        assert_eq!(o.sinks[0].kind, "postgresql");
+        assert_eq!(o.sinks[0].kind.to_string(), "postgresql");
         assert!(
             (o.sinks[0].wait_share - 0.25).abs() < 1e-9,
             "5 s of 20 s of worker life"
         );
-        assert!((o.by_kind["pipe"] - 0.1).abs() < 1e-9);
+        assert!((o.by_kind[&OffCpuKind::PIPE] - 0.1).abs() < 1e-9);
     }
 
     #[test]
@@ -326,7 +495,53 @@ mod tests {
             1,
             "the file one worker wrote is still an external resource"
         );
-        assert!((o.by_kind["futex"] - 0.2).abs() < 1e-9);
+        assert!((o.by_kind[&OffCpuKind::FUTEX] - 0.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_manager_process_the_workers_wait_on_is_a_sink_and_the_pools_own_socket_pairs_are_not() {
+        let manager = "unix:/tmp/pymp-ab12/listener-cd34";
+        let worker = |tid| {
+            thread(
+                tid,
+                5.0,
+                vec![
+                    wait(manager, ResourceKind::Unix, 3),
+                    wait("unix:[5,6]", ResourceKind::Unix, 1),
+                ],
+            )
+        };
+        let (mut data, w) = run(vec![worker(2), worker(3)]);
+        for p in &mut data.processes {
+            p.ppid = 1;
+            p.held = vec![manager.into(), "unix:[5,6]".into()];
+        }
+        // The pool's parent holds both; the manager, its sibling, serves only its own socket.
+        let held = |pid, ppid, held: &[&str]| ProcessRecord {
+            pid,
+            ppid,
+            held: held.iter().map(|h| h.to_string()).collect(),
+            ..Default::default()
+        };
+        data.processes.push(held(1, 0, &[manager, "unix:[5,6]"]));
+        let o = offcpu(&data, &w).unwrap();
+        assert!(o.sinks.is_empty(), "no third process yet: {:?}", o.sinks);
+        data.processes.push(held(4, 1, &[manager]));
+        let o = offcpu(&data, &w).unwrap();
+        assert_eq!(o.sinks.len(), 1, "{:?}", o.sinks);
+        assert_eq!(
+            (
+                o.sinks[0].resource.as_str(),
+                o.sinks[0].kind.to_string().as_str()
+            ),
+            (manager, "unix service")
+        );
+        // 5 s off CPU each, 3 of 4 ticks on the manager.
+        assert!(
+            (o.sinks[0].wait_share - 0.375).abs() < 1e-9,
+            "{:?}",
+            o.sinks
+        );
     }
 
     #[test]
@@ -342,7 +557,7 @@ mod tests {
         let o = offcpu(&data, &w).unwrap();
         assert!(o.sinks.is_empty() && o.external.is_empty(), "{o:?}");
         assert!(
-            (o.by_kind["file"] - 0.5).abs() < 1e-9,
+            (o.by_kind[&OffCpuKind::Resource(ResourceKind::File)] - 0.5).abs() < 1e-9,
             "still counted as time off CPU"
         );
     }
@@ -370,7 +585,7 @@ mod tests {
         let o = offcpu(&data, &w).unwrap();
         let sink = &o.sinks[0];
         assert_eq!(
-            (sink.resource.as_str(), sink.kind.as_str()),
+            (sink.resource.as_str(), sink.kind.to_string().as_str()),
             ("file:/tmp/jobs.db", "sqlite")
         );
         assert_eq!((sink.workers_writing, sink.workers_waiting), (2, 2));

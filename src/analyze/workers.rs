@@ -8,9 +8,9 @@
 //! another. Their tasks are those processes, and the driver (make, xargs, sh) is not a worker.
 
 use super::engines::{is_engine_service, is_pool_worker_role};
-use super::waits::accounted_life_s;
+use super::record::accounted_life_s;
 use crate::measure::probes::ProbeData;
-use crate::measure::{ProcessRecord, SamplerData, ThreadRecord};
+use crate::measure::{ProcessRecord, ResourceKind, SamplerData, ThreadRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -21,10 +21,6 @@ const BUSY_SHARE_OF_MAX: f64 = 0.1;
 
 /// ...and at least this share of the whole tree's CPU, so a tree of idle tasks has no workers.
 const BUSY_SHARE_OF_TOTAL: f64 = 0.02;
-
-/// A task of a process-per-task tool does at least this share of the average task's work: the
-/// short units of an uneven build do a tenth of the long one, a helper beside them far less.
-const TASK_SHARE_OF_MEAN: f64 = 0.1;
 
 /// A busy process whose busy children each use more than twice its CPU is their dispatcher
 /// (a pool's parent, make, a shell script), not one of the workers.
@@ -59,7 +55,8 @@ pub struct Workers {
     pub tids: Vec<i32>,
     /// Processes in the tree that were not workers (launchers, parents, helpers).
     pub other_processes: u32,
-    /// For `Layout::Tasks`: each task process's duration (its observed life), seconds.
+    /// For `Layout::Tasks`: each task process's duration (its observed life), seconds, in the
+    /// order they started.
     #[serde(default)]
     pub task_s: Vec<f64>,
 }
@@ -120,6 +117,9 @@ pub fn identify_with(data: &SamplerData, requested: u32, clues: &PoolClues) -> O
         return Some(pool);
     }
     let by_cpu = identify_by_cpu(data)?;
+    if let Some(children) = waited_on_children(data, &by_cpu, requested) {
+        return Some(children);
+    }
     let ppid: HashMap<i32, i32> = data.processes.iter().map(|p| (p.pid, p.ppid)).collect();
     let parent_of = |pid: i32| ppid.get(&pid).copied();
     // Busy processes that are the parent of another busy one: dispatchers, not pool members.
@@ -243,13 +243,32 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
         .iter()
         .min_by(|a, b| a.first_seen_s.total_cmp(&b.first_seen_s))
         .map(|p| p.pid);
-    let mut groups: HashMap<&str, (f64, Vec<&ProcessRecord>)> = HashMap::new();
+    // The tasks are one tool's, of one name: a subshell the script forked beside the tool (the
+    // left side of a pipe into xargs) has the tasks' name but is not one of them. A task's tool
+    // is its nearest ancestor with other children too: a shell that only wraps one command
+    // (make's `sh -c` for a recipe) is part of that task.
+    let mut children: HashMap<i32, u32> = HashMap::new();
+    for p in &data.processes {
+        *children.entry(p.ppid).or_default() += 1;
+    }
+    let parent_of: HashMap<i32, i32> = data.processes.iter().map(|p| (p.pid, p.ppid)).collect();
+    let tool = |p: &ProcessRecord| {
+        let mut at = p.ppid;
+        for _ in 0..data.processes.len() {
+            match parent_of.get(&at) {
+                Some(&up) if children.get(&at) == Some(&1) => at = up,
+                _ => break,
+            }
+        }
+        at
+    };
+    let mut groups: HashMap<(&str, i32), (f64, Vec<&ProcessRecord>)> = HashMap::new();
     for p in data
         .processes
         .iter()
         .filter(|p| !parents.contains(&p.pid) && Some(p.pid) != root)
     {
-        let g = groups.entry(p.comm.as_str()).or_default();
+        let g = groups.entry((p.comm.as_str(), tool(p))).or_default();
         g.0 += cpu(p);
         g.1.push(p);
     }
@@ -280,9 +299,12 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
         .filter(|p| (p.first_seen_s, p.last_seen_s) == (first, last) && beside(p))
         .map(|p| p.pid)
         .collect();
+    // Every task process of the tool is a task, however small: when one batch holds most of
+    // the work, the others are a sliver of the mean, and they are what shows the slots idle
+    // behind it (fixtures/workloads/xargs_few.sh). A process that never ran did no task.
     let tasks: Vec<&ProcessRecord> = tasks
         .into_iter()
-        .filter(|p| cpu(p) >= TASK_SHARE_OF_MEAN * mean && !helpers.contains(&p.pid))
+        .filter(|p| cpu(p) > 0.0 && !helpers.contains(&p.pid))
         .collect();
     let slots = most_alive_at_once(&tasks);
     // Most of the work while the tasks ran, and tasks that followed each other. A driver's CPU
@@ -306,7 +328,11 @@ fn process_per_task(data: &SamplerData) -> Option<Workers> {
     }
     let mut tasks = tasks;
     tasks.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)));
-    let task_s = tasks
+    // In the order they started (make and xargs fill slots in command order): the replay
+    // deals them so.
+    let mut started: Vec<&&ProcessRecord> = tasks.iter().collect();
+    started.sort_by(|a, b| a.first_seen_s.total_cmp(&b.first_seen_s));
+    let task_s = started
         .iter()
         .map(|p| {
             p.threads
@@ -353,8 +379,49 @@ fn most_alive_at_once(procs: &[&ProcessRecord]) -> usize {
     most.max(0) as usize
 }
 
+/// The children a lone busy thread waited on, when that thread spent most of its life waiting
+/// for them to exit (the launcher of `multiprocessing.Process` workers, a shell running one
+/// command): its CPU went to setting up (imports, forking), and the `requested` children it
+/// waited on are the workers, however little they computed (clients of a slow service).
+fn waited_on_children(data: &SamplerData, by_cpu: &Workers, requested: u32) -> Option<Workers> {
+    if by_cpu.layout != Layout::Single {
+        return None;
+    }
+    let (&pid, &tid) = by_cpu.pids.first().zip(by_cpu.tids.first())?;
+    let t = data
+        .processes
+        .iter()
+        .find(|p| p.pid == pid)?
+        .threads
+        .iter()
+        .find(|t| t.tid == tid)?;
+    let ticks: u32 = t.waits.iter().map(|w| w.ticks).sum();
+    let on_children: u32 = t
+        .waits
+        .iter()
+        .filter(|w| w.kind == ResourceKind::Wait)
+        .map(|w| w.ticks)
+        .sum();
+    let life = accounted_life_s(t);
+    let off = (life - t.on_cpu_s - t.runqueue_s).max(0.0);
+    let waited = if ticks == 0 {
+        0.0
+    } else {
+        off * f64::from(on_children) / f64::from(ticks)
+    };
+    if life <= 0.0 || waited <= 0.5 * life {
+        return None;
+    }
+    sibling_pool_of(data, requested, Some(pid))
+}
+
 /// `requested` processes that share a parent and a name, each living most of the run.
 fn sibling_pool(data: &SamplerData, requested: u32) -> Option<Workers> {
+    sibling_pool_of(data, requested, None)
+}
+
+/// As [`sibling_pool`], among the children of `parent` only when given.
+fn sibling_pool_of(data: &SamplerData, requested: u32, parent: Option<i32>) -> Option<Workers> {
     let first = data
         .processes
         .iter()
@@ -367,7 +434,12 @@ fn sibling_pool(data: &SamplerData, requested: u32) -> Option<Workers> {
         .fold(f64::MIN, f64::max);
     let long_lived = |p: &&ProcessRecord| p.last_seen_s - p.first_seen_s >= 0.5 * (last - first);
     let mut groups: Vec<Vec<&ProcessRecord>> = Vec::new();
-    for p in data.processes.iter().filter(long_lived) {
+    for p in data
+        .processes
+        .iter()
+        .filter(long_lived)
+        .filter(|p| parent.is_none_or(|pp| p.ppid == pp))
+    {
         match groups
             .iter_mut()
             .find(|g| g[0].ppid == p.ppid && g[0].comm == p.comm)
@@ -380,7 +452,11 @@ fn sibling_pool(data: &SamplerData, requested: u32) -> Option<Workers> {
     let cpu = |p: &ProcessRecord| p.threads.iter().map(|t| t.on_cpu_s).sum::<f64>();
     let members: Vec<i32> = pool.iter().map(|p| p.pid).collect();
     Some(Workers {
-        layout: Layout::Processes,
+        layout: if requested >= 2 {
+            Layout::Processes
+        } else {
+            Layout::Single
+        },
         count: requested,
         cpu_s: pool.iter().map(|p| cpu(p)).collect(),
         pids: members.clone(),
@@ -561,7 +637,7 @@ fn median(values: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::{ProcessRecord, ThreadRecord};
+    use crate::measure::{ProcessRecord, ThreadRecord, WaitCount};
 
     #[test]
     fn mean_busy_counts_only_the_ticks_a_thread_was_alive_in_the_window() {
@@ -891,6 +967,83 @@ mod tests {
         .unwrap();
         assert_eq!((w.layout, w.count), (Layout::Tasks, 1));
         assert!(!w.pids.contains(&2), "{:?}", w.pids);
+    }
+
+    #[test]
+    fn a_few_tasks_with_one_holding_most_of_the_work_are_all_tasks() {
+        // xargs -P 2 over five batches: one burns 4 s, four burn 0.1 s each beside it.
+        // The script's subshell feeding the pipe into xargs is no task.
+        let mut processes = vec![
+            task(1, 0, "sh", 0.0, 4.2, 0.01),
+            task(2, 1, "xargs", 0.0, 4.2, 0.01),
+            task(3, 1, "sh", 0.0, 0.01, 0.001),
+            task(10, 2, "sh", 0.05, 4.05, 4.0),
+        ];
+        for i in 0..4 {
+            let a = 0.05 + 0.11 * f64::from(i);
+            processes.push(task(11 + i, 2, "sh", a, a + 0.1, 0.1));
+        }
+        let w = identify(
+            &SamplerData {
+                processes,
+                ..Default::default()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!((w.layout, w.count), (Layout::Tasks, 2), "{:?}", w.pids);
+        assert_eq!(w.task_s.len(), 5, "the small batches are tasks too");
+    }
+
+    #[test]
+    fn a_launcher_that_waits_on_its_one_child_is_not_the_worker_however_idle_the_child() {
+        // socket_wait.py at one worker, as measured on a loaded host: the parent imported and
+        // forked (0.074 s of CPU, then blocked in waitpid 47 of 47 ticks); its server threads
+        // answered; the one client used 0.007 s, under a tenth of the parent's, waiting on
+        // the service.
+        let wait = |resource: &str, kind, ticks| WaitCount {
+            resource: resource.into(),
+            kind,
+            syscall: "wait4".into(),
+            ticks,
+            ..Default::default()
+        };
+        let mut parent = task(1, 0, "python", 0.0, 1.70, 0.074);
+        parent.threads[0].runqueue_s = 0.29;
+        parent.threads[0].waits = vec![wait("child", ResourceKind::Wait, 47)];
+        parent.threads.push(ThreadRecord {
+            tid: 2,
+            on_cpu_s: 0.003,
+            first_seen_s: 0.4,
+            last_seen_s: 1.7,
+            waits: vec![wait("sleep", ResourceKind::Sleep, 43)],
+            ..Default::default()
+        });
+        let mut client = task(3, 1, "python", 0.42, 1.69, 0.007);
+        client.threads[0].waits = vec![wait("tcp:127.0.0.1:42559", ResourceKind::Tcp, 46)];
+        let data = SamplerData {
+            processes: vec![parent, client],
+            ..Default::default()
+        };
+        assert_eq!(
+            identify_by_cpu(&data).unwrap().tids,
+            vec![1],
+            "by CPU alone, the parent's main thread"
+        );
+        let w = identify(&data, 1).unwrap();
+        assert_eq!(
+            (w.layout, w.count, w.pids.clone(), w.tids.clone()),
+            (Layout::Single, 1, vec![3], vec![3])
+        );
+
+        // A worker that only briefly waits on a helper it ran stays the worker.
+        let mut brief = data.clone();
+        brief.processes[0].threads[0].waits[0].ticks = 5;
+        brief.processes[0].threads[0].waits.push(WaitCount {
+            ticks: 42,
+            ..wait("file:/data/in.csv", ResourceKind::File, 0)
+        });
+        assert_eq!(identify(&brief, 1).unwrap().pids, vec![1]);
     }
 
     /// A one-thread process alive over ticks `from..to`, using `busy` cores at each.

@@ -2,26 +2,9 @@
 //! bounded queues and minimal payloads; for throughput batching, chunking and shared memory for
 //! arrays. Each line names the step whose figures it rests on.
 
-use super::{Answer, DataPassing, Recommendation, SinkAdvice, Step};
+use super::steps::{large_payload, latency_goal};
+use super::{Answer, DataPassing, Recommendation, SinkAdvice};
 use crate::analyze::Analysis;
-use crate::measure::Measurements;
-use serde_json::Value;
-
-fn figure(steps: &[Step], id: &str, key: &str) -> Option<f64> {
-    steps
-        .iter()
-        .find(|s| s.id == id)?
-        .measured
-        .get(key)
-        .and_then(Value::as_f64)
-}
-
-fn answer(steps: &[Step], id: &str) -> Answer {
-    steps
-        .iter()
-        .find(|s| s.id == id)
-        .map_or(Answer::Unknown, |s| s.answer)
-}
 
 /// The chunksize the primary series' map calls used, when the python probe saw one.
 fn chunksize(a: &Analysis) -> Option<u64> {
@@ -32,19 +15,28 @@ fn chunksize(a: &Analysis) -> Option<u64> {
         .find_map(|&i| a.points[i].probes.as_ref()?.chunksize)
 }
 
+/// What the steps measured and decided that the advice rests on.
+pub struct FromSteps<'a> {
+    pub latency: &'a latency_goal::Figures,
+    pub payload: Option<&'a large_payload::Figures>,
+    pub task_variance: Answer,
+}
+
 /// The advice for the user's goal, most direct first.
-pub fn for_goal(
-    m: &Measurements,
-    a: &Analysis,
-    steps: &[Step],
-    rec: &Recommendation,
-) -> Vec<String> {
-    let p50_ms = figure(steps, "latency_goal", "task_p50_s").map(|s| s * 1e3);
-    let p99_ms = figure(steps, "latency_goal", "task_p99_s").map(|s| s * 1e3);
-    let per_task_kib = figure(steps, "large_payload", "ipc_bytes_per_task").map(|b| b / 1024.0);
+pub fn for_goal(a: &Analysis, steps: &FromSteps, rec: &Recommendation) -> Vec<String> {
+    let tasks_ms = steps
+        .latency
+        .tasks
+        .map(|(_, p50, p99)| (p50 * 1e3, p99 * 1e3));
+    let (p50_ms, p99_ms) = (tasks_ms.map(|t| t.0), tasks_ms.map(|t| t.1));
+    // The bytes per task as report.json gives them (whole bytes).
+    let per_task_kib = steps
+        .payload
+        .and_then(|p| p.ipc_bytes_per_task)
+        .map(|b| b.round() / 1024.0);
     let chunk = chunksize(a);
     let mut out = Vec::new();
-    if m.goal == "latency" {
+    if steps.latency.latency {
         let tasks = match (p50_ms, p99_ms) {
             (Some(p50), Some(p99)) => format!(
                 "tasks took {p50:.1} ms at the median and {p99:.1} ms at p99 (latency_goal)"
@@ -80,7 +72,7 @@ pub fn for_goal(
         out.push(format!(
             "For throughput (--goal throughput): chunking: tasks took {p50:.1} ms at the median \
              (latency_goal) and the map calls used chunksize {c}{}.",
-            if answer(steps, "task_variance") == Answer::Yes {
+            if steps.task_variance == Answer::Yes {
                 "; their sizes vary (task_variance), so keep the chunks small enough to balance"
             } else {
                 "; even tasks can go in chunks of about items / (4 x workers)"

@@ -1,14 +1,26 @@
 //! How sure the diagnosis is, and why not more.
 
-use super::thresholds::{
-    threads_scale_efficiency, CONFIDENT_RUNS, NOISY_POINT_CV, UNREADABLE_WAIT_SHARE,
-};
-use super::{Answer, Confidence, Step};
+use super::read::wait_is_unreadable;
+use super::steps::threads_scale::{self, CrossCheck};
+use super::steps::worker_count;
+use super::thresholds::{CONFIDENT_RUNS, NOISY_POINT_CV, UNREADABLE_WAIT_SHARE};
+use super::{Answer, Confidence};
 use crate::analyze::Analysis;
+use crate::diagnose::StepId;
 use crate::measure::Measurements;
 
+/// What the steps decided that bears on how sure the whole is.
+pub struct FromSteps<'a> {
+    pub cpu_bound: Answer,
+    pub threads: &'a threads_scale::Figures,
+    pub threads_decision: &'a threads_scale::Decision,
+    pub worker_count: &'a worker_count::Decision,
+    /// Steps left unknown because their figure straddles its bar over the runs.
+    pub straddling: &'a [StepId],
+}
+
 /// Starts at high and lowers one level per kind of doubt, two for the gravest.
-pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec<String>) {
+pub fn judge(m: &Measurements, a: &Analysis, steps: &FromSteps) -> (Confidence, Vec<String>) {
     let mut doubt = 0;
     let mut reasons = Vec::new();
     let mut doubt_if = |cond: bool, weight: u32, reason: String| {
@@ -32,7 +44,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
     let few_runs = a
         .points
         .iter()
-        .any(|p| p.wall_s.is_some() && p.runs_ok < CONFIDENT_RUNS);
+        .any(|p| p.wall_s.is_some() && f64::from(p.runs_ok) < CONFIDENT_RUNS.value);
     doubt_if(
         few_runs,
         1,
@@ -43,7 +55,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         .iter()
         .zip(&m.points)
         .filter(|(p, _)| match (p.wall_stddev_s, p.wall_s) {
-            (Some(sd), Some(w)) if w > 0.0 => sd / w > NOISY_POINT_CV,
+            (Some(sd), Some(w)) if w > 0.0 => sd / w > NOISY_POINT_CV.value,
             _ => false,
         })
         .map(|(_, pm)| pm.workers)
@@ -53,7 +65,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         1,
         format!(
             "wall time varies more than {:.0} % between runs at {noisy:?} workers",
-            NOISY_POINT_CV * 100.0
+            NOISY_POINT_CV.value * 100.0
         ),
     );
     doubt_if(
@@ -67,7 +79,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         1,
         "the procfs sampler saw no workers, so per-worker shares are estimates".into(),
     );
-    if let Some(share) = unreadable_wait_share(m).filter(|&s| s > UNREADABLE_WAIT_SHARE) {
+    if let Some(share) = unreadable_wait_share(m).filter(|&s| s > UNREADABLE_WAIT_SHARE.value) {
         doubt_if(
             true,
             1,
@@ -81,11 +93,7 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
         );
     }
     // A step of the curve whose runs' spread straddles the threshold decided nothing.
-    let within_noise = steps
-        .iter()
-        .find(|s| s.id == "worker_count")
-        .and_then(|s| s.measured.get("within_noise_at"))
-        .and_then(|v| v.as_u64());
+    let within_noise = steps.worker_count.within_noise_at();
     doubt_if(
         within_noise.is_some(),
         1,
@@ -94,43 +102,32 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &[Step]) -> (Confidence, Vec
             within_noise.unwrap_or(0)
         ),
     );
-    let threads_straddle = steps
-        .iter()
-        .find(|s| s.id == "threads_scale")
-        .and_then(|s| {
-            let n = s.measured.get("workers")?.as_f64()?;
-            let lo = s.measured.get("speedup_low")?.as_f64()? / n;
-            let hi = s.measured.get("speedup_high")?.as_f64()? / n;
-            let bar = threads_scale_efficiency(n);
-            Some(lo < bar && hi >= bar)
-        })
-        .unwrap_or(false);
     doubt_if(
-        threads_straddle,
+        steps.threads.run_straddles(),
         1,
         "the threads' efficiency is within the noise of its threshold (see threads_scale)".into(),
     );
-    let gil_disagrees = steps.iter().any(|s| {
-        s.id == "threads_scale"
-            && s.measured.get("gil_figure_agrees") == Some(&serde_json::Value::Bool(false))
-            && !s.measured.contains_key("decided_by")
-    });
     doubt_if(
-        gil_disagrees,
+        steps.threads_decision.cross_check == Some(CrossCheck::Disagrees),
         1,
         "the threads run and the processes' GIL figure disagree on threads_scale (a busy host \
          bends the threads' timing; rerun when it is quiet)"
             .into(),
     );
-    let unknown: Vec<&str> = steps
-        .iter()
-        .filter(|s| s.answer == Answer::Unknown && s.id == "cpu_bound")
-        .map(|s| s.id.as_str())
-        .collect();
+    let straddling: Vec<&str> = steps.straddling.iter().map(|id| id.as_str()).collect();
     doubt_if(
-        !unknown.is_empty(),
+        !straddling.is_empty(),
+        1,
+        format!(
+            "undecided over the runs: {} (its figure's interval straddles its bar; more runs \
+             settle it)",
+            straddling.join(", ")
+        ),
+    );
+    doubt_if(
+        steps.cpu_bound == Answer::Unknown,
         2,
-        format!("unanswered: {}", unknown.join(", ")),
+        format!("unanswered: {}", StepId::CpuBound),
     );
     let level = match doubt {
         0 => Confidence::High,
@@ -156,7 +153,7 @@ fn unreadable_wait_share(m: &Measurements) -> Option<f64> {
     for w in waits {
         let blocked = w.blocked_s.clamp(0.0, f64::MAX);
         total += blocked;
-        if w.resource == "unknown" && w.syscall == "unknown" {
+        if wait_is_unreadable(&w.resource, &w.syscall) {
             unknown += blocked;
         }
     }

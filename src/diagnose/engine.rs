@@ -2,9 +2,9 @@
 //! its own settings rather than multiprocessing's. Findings text only; the recommendation's
 //! fields stay what the tree decided.
 
-use super::steps::primary_points;
 use super::{DataPassing, Model, Recommendation, SinkAdvice};
 use crate::analyze::engines::Engine;
+use crate::analyze::select::primary_points;
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
 

@@ -1,6 +1,7 @@
 //! Findings in words: the seed's sanity checks and what the measurement itself could not see.
 
-use super::thresholds::FLAT_CURVE_SPEEDUP;
+use super::thresholds::{FLAT_CURVE_SPEEDUP, LAUNCHERS_WORTH_A_FINDING, SLOWER_BEYOND_NOISE};
+use crate::analyze::select::series_points;
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
 
@@ -9,11 +10,8 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
     let mut out = Vec::new();
     let cores = crate::analyze::parallel_cores(&m.host);
     if let Some(p) = a.primary {
-        let series = &a.series[p];
-        let pts: Vec<(u32, &crate::analyze::point::PointSummary)> = series
-            .points
-            .iter()
-            .map(|&i| (m.points[i].workers, &a.points[i]))
+        let pts: Vec<_> = series_points(m, a, &a.series[p])
+            .into_iter()
             .filter(|(_, s)| s.wall_s.is_some())
             .collect();
         let within: Vec<_> = pts.iter().filter(|(n, _)| *n <= cores).collect();
@@ -21,7 +19,7 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
         if let (Some(first), Some(last), Some(s)) = (within.first(), within.last(), last_speedup) {
             // Flat only when even the runs' best case stays under the mark.
             let best = last.1.speedup_high.unwrap_or(s);
-            if last.0 > first.0 && best < FLAT_CURVE_SPEEDUP {
+            if last.0 > first.0 && best < FLAT_CURVE_SPEEDUP.value {
                 out.push(format!(
                     "Wall time barely moved from {} to {} workers (speedup {s:.2}): something other \
                      than CPU limits this workload (a lock, the GIL, I/O or a shared sink).",
@@ -37,7 +35,7 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
                 // than the slowest run of the smaller one.
                 let (fastest_b, slowest_a) =
                     (b_s.wall_min_s.unwrap_or(wb), a_s.wall_max_s.unwrap_or(wa));
-                if fastest_b > slowest_a * 1.02 {
+                if fastest_b > slowest_a * SLOWER_BEYOND_NOISE.value {
                     let cause = if n_b > cores {
                         format!("{n_b} workers exceed the {cores} cores, so they time-share")
                     } else {
@@ -73,7 +71,7 @@ pub fn findings(m: &Measurements, a: &Analysis) -> Vec<String> {
         .filter_map(|p| p.other_processes)
         .max()
         .unwrap_or(0);
-    if launchers >= 10 {
+    if launchers as f64 >= LAUNCHERS_WORTH_A_FINDING.value {
         out.push(format!(
             "Up to {launchers} processes of the tree were not workers (launchers such as a pyenv \
              shim, shells, helpers); they were left out of the per-worker figures."

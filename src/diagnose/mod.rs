@@ -1,188 +1,311 @@
 //! The decision tree, walked with measured answers: a pure function of the analysis.
+//!
+//! Each step is a file in steps/ with three parts: `figures` (a pure function of the
+//! analysis: the step's typed figures), `decide` (a small function of the figures and the
+//! thresholds) and `step` (the words, and the `measured` values report.json writes, derived
+//! from the figures). `diagnose` below walks them in the tree's order; confidence and advice
+//! read the typed figures and decisions.
+//!
+//! A new step touches three places: its file in steps/ (figures, decide, step), this file (a
+//! `StepId` variant with its id, the `mod` line, and its call in `diagnose` with the leaf it
+//! gives the recommendation), and its rows in thresholds.rs. Arithmetic it needs on the
+//! measurements goes to analyze/ as a pure function.
 
 mod advice;
 pub mod cited;
 mod confidence;
+pub mod deciding;
 mod engine;
 mod findings;
-mod steps;
+pub mod free_threaded;
+mod past_host;
+mod read;
+mod runs;
+pub mod sketch;
+mod step;
 pub mod thresholds;
+mod undecided;
+mod verdict;
+pub mod what_if;
+
+/// The steps, a file each (src/diagnose/steps/).
+mod steps {
+    pub mod cpu_bound;
+    pub mod large_payload;
+    pub mod latency_goal;
+    pub mod shared_sink;
+    pub mod start_method;
+    pub mod task_variance;
+    pub mod threads_scale;
+    pub mod worker_count;
+}
 
 use crate::analyze::Analysis;
 use crate::measure::Measurements;
+use deciding::IntervalKind;
+pub use deciding::{Deciding, Weighed, YesWhen};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+pub use step::{Answer, Step};
+use steps::*;
+pub use undecided::{undecided, Undecided};
+pub use verdict::*;
 
-/// The answer to one question of the tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+/// The steps of the tree, in the order `diagnose` walks them; serde writes the snake_case ids
+/// report.json has always carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Answer {
-    Yes,
-    No,
-    Unknown,
+pub enum StepId {
+    CpuBound,
+    ThreadsScale,
+    LargePayload,
+    SharedSink,
+    LatencyGoal,
+    TaskVariance,
+    StartMethod,
+    WorkerCount,
 }
 
-/// One step of the tree with the numbers that decided it.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Step {
-    pub id: String,
-    pub question: String,
-    pub answer: Answer,
-    /// The measured values the answer rests on.
-    pub measured: BTreeMap<String, serde_json::Value>,
-    /// The rule applied, in words with its number.
-    pub threshold: String,
-    /// One or two sentences a user can check against the numbers.
-    pub evidence: String,
-    /// Which measurement produced the figures (procfs sampler, perf_event, rusage, ...).
-    pub source: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Model {
-    AsyncOrThreads,
-    Threads,
-    Processes,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Confidence {
-    High,
-    Medium,
-    Low,
-}
-
-/// How workers should write to a sink.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SinkAdvice {
-    /// No database, file or service was waited on.
-    None,
-    /// There is a sink but no contention: writing from each worker is fine.
-    Direct,
-    /// Workers contend: one batched writer behind a bounded queue.
-    SingleWriter,
-}
-
-/// How to pass data to workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DataPassing {
-    Direct,
-    ReferencesOrSharedMemory,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Scheduling {
-    DynamicSmallTasks,
-    Chunked,
-}
-
-/// How a Python pool should start its workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StartMethod {
-    Fork,
-    Forkserver,
-    Spawn,
-}
-
-impl StartMethod {
-    /// The name multiprocessing uses (and report.json writes).
-    pub fn name(self) -> &'static str {
+impl StepId {
+    /// The id as report.json writes it.
+    pub fn as_str(self) -> &'static str {
         match self {
-            StartMethod::Fork => "fork",
-            StartMethod::Forkserver => "forkserver",
-            StartMethod::Spawn => "spawn",
+            StepId::CpuBound => "cpu_bound",
+            StepId::ThreadsScale => "threads_scale",
+            StepId::LargePayload => "large_payload",
+            StepId::SharedSink => "shared_sink",
+            StepId::LatencyGoal => "latency_goal",
+            StepId::TaskVariance => "task_variance",
+            StepId::StartMethod => "start_method",
+            StepId::WorkerCount => "worker_count",
         }
     }
 }
 
-/// The verdict. Fields whose step is not measured yet are left out, never guessed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Recommendation {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<Model>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_passing: Option<DataPassing>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sink: Option<SinkAdvice>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scheduling: Option<Scheduling>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub workers: Option<u32>,
-    /// null when no Python process pool was seen, or fork's safety could not be judged.
-    #[serde(default)]
-    pub start_method: Option<StartMethod>,
+/// Pads like a string, so tables can align ids with `{:<14}`.
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Diagnosis {
-    pub steps: Vec<Step>,
-    pub recommendation: Recommendation,
-    pub confidence: Confidence,
-    /// Why confidence is not higher, one reason each.
-    pub confidence_reasons: Vec<String>,
-    /// Statements in words about the curve and the measurement (the seed's sanity checks).
-    pub findings: Vec<String>,
+/// Every step's figures and decision, in the tree's order.
+struct Walk {
+    payload: Option<large_payload::Figures>,
+    payload_answer: Answer,
+    work: cpu_bound::Figures,
+    work_answer: Answer,
+    threads: threads_scale::Figures,
+    threads_decision: threads_scale::Decision,
+    sinks: shared_sink::Figures,
+    sinks_decision: shared_sink::Decision,
+    goal: latency_goal::Figures,
+    goal_answer: Answer,
+    variance: task_variance::Figures,
+    variance_decision: task_variance::Decision,
+    pools: Option<start_method::Pools>,
+    pools_decision: start_method::Decision,
+    curve: Option<worker_count::Figures>,
+    curve_decision: worker_count::Decision,
 }
 
-/// Walks the tree.
-pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
+fn walk(m: &Measurements, a: &Analysis) -> Walk {
     // large_payload first: when its leaf (references, shared memory) takes the payloads' waits
     // off the workers, cpu_bound judges the work without them.
-    let (large_payload, data_passing) = steps::large_payload(m, a);
-    let cpu_bound = steps::cpu_bound(m, a, large_payload.answer == Answer::Yes);
-    let threads_scale = steps::threads_scale(m, a);
-    let latency_goal = steps::latency_goal(m, a);
-    let (shared_sink, sink) = steps::shared_sink(m, a);
-    let task_variance = steps::task_variance(m, a);
-    let scheduling = match (task_variance.answer, latency_goal.answer) {
-        (Answer::Unknown, _) => None,
-        // For latency every result should wait behind as little work as possible: small
-        // tasks handed out one at a time, whatever their spread.
-        (_, Answer::Yes) | (Answer::Yes, _) => Some(Scheduling::DynamicSmallTasks),
-        (Answer::No, _) => Some(Scheduling::Chunked),
-    };
-    let (start_method, start) = steps::start_method(m, a);
-    let (worker_count, workers) = steps::worker_count(m, a);
-    let model = match (cpu_bound.answer, threads_scale.answer) {
-        (Answer::No, _) => Some(Model::AsyncOrThreads),
-        (Answer::Yes, Answer::Yes) => Some(Model::Threads),
-        (Answer::Yes, _) => Some(Model::Processes),
-        (Answer::Unknown, _) => None,
-    };
-    let steps = vec![
-        cpu_bound,
-        threads_scale,
-        large_payload,
-        shared_sink,
-        latency_goal,
-        task_variance,
-        start_method,
-        worker_count,
+    let payload = large_payload::figures(m, a);
+    let payload_answer = large_payload::decide(payload.as_ref());
+    let work = cpu_bound::figures(m, a, payload_answer == Answer::Yes);
+    let work_answer = cpu_bound::decide(&work);
+    let threads = threads_scale::figures(m, a);
+    let threads_decision = threads_scale::decide(&threads);
+    let sinks = shared_sink::figures(m, a);
+    let sinks_decision = shared_sink::decide(&sinks);
+    let goal = latency_goal::figures(m, a);
+    let goal_answer = latency_goal::decide(&goal);
+    let variance = task_variance::figures(m, a);
+    let variance_decision = task_variance::decide(&variance);
+    let pools = start_method::figures(m, a);
+    let pools_decision = start_method::decide(pools.as_ref());
+    let curve = worker_count::figures(m, a);
+    let curve_decision = worker_count::decide(curve.as_ref());
+    Walk {
+        payload,
+        payload_answer,
+        work,
+        work_answer,
+        threads,
+        threads_decision,
+        sinks,
+        sinks_decision,
+        goal,
+        goal_answer,
+        variance,
+        variance_decision,
+        pools,
+        pools_decision,
+        curve,
+        curve_decision,
+    }
+}
+
+impl Walk {
+    /// Each step's deciding figure (latency_goal has none: it is the user's answer).
+    fn deciding(&self) -> Vec<(StepId, Deciding)> {
+        [
+            (StepId::CpuBound, self.work.deciding()),
+            (
+                StepId::ThreadsScale,
+                self.threads.deciding(&self.threads_decision),
+            ),
+            (
+                StepId::LargePayload,
+                self.payload.as_ref().and_then(|f| f.deciding()),
+            ),
+            (StepId::SharedSink, self.sinks.deciding()),
+            (
+                StepId::TaskVariance,
+                self.variance.deciding(&self.variance_decision),
+            ),
+            (
+                StepId::StartMethod,
+                self.pools
+                    .as_ref()
+                    .and_then(|p| p.deciding(&self.pools_decision)),
+            ),
+            (
+                StepId::WorkerCount,
+                self.curve
+                    .as_ref()
+                    .and_then(|c| c.deciding(&self.curve_decision)),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(id, d)| Some((id, d?)))
+        .collect()
+    }
+
+    /// Leaves unknown each step whose figure straddles its bar over the runs, and the
+    /// recommendation field it feeds out. worker_count and the GIL figure decide on their own
+    /// intervals already.
+    fn hold_still(&mut self, straddling: &[StepId]) {
+        for id in straddling {
+            match id {
+                StepId::CpuBound => self.work_answer = Answer::Unknown,
+                StepId::ThreadsScale => self.threads_decision.answer = Answer::Unknown,
+                StepId::LargePayload => self.payload_answer = Answer::Unknown,
+                StepId::SharedSink => {
+                    self.sinks_decision.answer = Answer::Unknown;
+                    self.sinks_decision.sink = None;
+                }
+                StepId::TaskVariance => self.variance_decision.answer = Answer::Unknown,
+                StepId::StartMethod => {
+                    self.pools_decision.answer = Answer::Unknown;
+                    self.pools_decision.choice = None;
+                }
+                StepId::LatencyGoal | StepId::WorkerCount => {}
+            }
+        }
+    }
+}
+
+/// Walks the tree, and weighs each step's deciding figure over the runs (each diagnosed
+/// alone) where there are two or more.
+pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
+    diagnose_over_runs(m, a, &runs::each_run(m))
+}
+
+/// `diagnose` with the runs cut apart already: one (measurements, analysis) per run.
+fn diagnose_over_runs(
+    m: &Measurements,
+    a: &Analysis,
+    runs: &[(Measurements, Analysis)],
+) -> Diagnosis {
+    let mut w = walk(m, a);
+    let per_run: Vec<_> = runs.iter().map(|(m, a)| walk(m, a).deciding()).collect();
+    let weighed = deciding::weigh_all(&w.deciding(), &per_run);
+    let straddling: Vec<StepId> = weighed
+        .iter()
+        .filter(|(_, x)| x.kind != Some(IntervalKind::Own) && x.straddles())
+        .map(|(id, _)| *id)
+        .collect();
+    // The words are the pooled figures' own; the answer and the leaf are then held still.
+    let mut steps = vec![
+        cpu_bound::step(&w.work, w.work_answer),
+        threads_scale::step(&w.threads, &w.threads_decision),
+        large_payload::step(w.payload.as_ref(), w.payload_answer),
+        shared_sink::step(&w.sinks, &w.sinks_decision),
+        latency_goal::step(&w.goal, w.goal_answer),
+        task_variance::step(&w.variance, &w.variance_decision),
+        start_method::step(w.pools.as_ref(), &w.pools_decision),
+        worker_count::step(w.curve.as_ref(), &w.curve_decision),
     ];
-    let (confidence, confidence_reasons) = confidence::judge(m, a, &steps);
+    for step in &mut steps {
+        let Some((_, x)) = weighed.iter().find(|(id, _)| *id == step.id) else {
+            continue;
+        };
+        step.deciding = Some(*x);
+        for (key, value) in x.keys() {
+            step.measured.entry(key).or_insert(value);
+        }
+        if let Some(said) = x.sentence() {
+            step.evidence.push_str(&said);
+        }
+        if straddling.contains(&step.id) {
+            step.answer = Answer::Unknown;
+        }
+    }
+    w.hold_still(&straddling);
+
     let recommendation = Recommendation {
-        model,
-        data_passing,
-        sink,
-        scheduling,
-        workers,
-        start_method: start,
+        model: match (w.work_answer, w.threads_decision.answer) {
+            (Answer::No, _) => Some(Model::AsyncOrThreads),
+            (Answer::Yes, Answer::Yes) => Some(Model::Threads),
+            (Answer::Yes, _) => Some(Model::Processes),
+            (Answer::Unknown, _) => None,
+        },
+        data_passing: large_payload::data_passing(w.payload_answer),
+        sink: w.sinks_decision.sink,
+        scheduling: match (w.variance_decision.answer, w.goal_answer) {
+            (Answer::Unknown, _) => None,
+            // For latency every result should wait behind as little work as possible: small
+            // tasks handed out one at a time, whatever their spread.
+            (_, Answer::Yes) | (Answer::Yes, _) => Some(Scheduling::DynamicSmallTasks),
+            (Answer::No, _) => Some(Scheduling::Chunked),
+        },
+        workers: w.curve_decision.recommended,
+        start_method: w.pools_decision.choice,
     };
+    let (confidence, confidence_reasons) = confidence::judge(
+        m,
+        a,
+        &confidence::FromSteps {
+            cpu_bound: w.work_answer,
+            threads: &w.threads,
+            threads_decision: &w.threads_decision,
+            worker_count: &w.curve_decision,
+            straddling: &straddling,
+        },
+    );
     let mut findings = findings::findings(m, a);
-    findings.extend(advice::for_goal(m, a, &steps, &recommendation));
+    findings.extend(free_threaded::finding(m));
+    findings.extend(advice::for_goal(
+        a,
+        &advice::FromSteps {
+            latency: &w.goal,
+            payload: w.payload.as_ref(),
+            task_variance: w.variance_decision.answer,
+        },
+        &recommendation,
+    ));
+    let what_if = what_if::what_ifs(m, a, &recommendation);
+    findings.extend(past_host::findings(m, a, &what_if));
     findings.extend(engine::findings(m, a, &recommendation));
     Diagnosis {
-        recommendation,
-        findings,
+        what_if,
         steps,
+        recommendation,
         confidence,
         confidence_reasons,
+        findings,
     }
 }
 

@@ -32,7 +32,7 @@ pub(super) fn sweep(
         host: host(cores),
         command: vec!["job".into(), "{workers}".into()],
         params: Default::default(),
-        goal: goal.into(),
+        goal: goal.parse().expect("a goal"),
         output_dir: None,
         points: points
             .iter()
@@ -43,6 +43,7 @@ pub(super) fn sweep(
                 runs: vec![],
             })
             .collect(),
+        rounds: None,
     };
     let (n0, w0) = (f64::from(points[0].0), points[0].1);
     let mut prev: Option<(f64, f64)> = None;
@@ -88,7 +89,7 @@ pub(super) fn busy(on_cpu: f64) -> PointSummary {
     }
 }
 
-pub(super) fn answer(d: &Diagnosis, id: &str) -> Answer {
+pub(super) fn answer(d: &Diagnosis, id: StepId) -> Answer {
     d.steps
         .iter()
         .find(|s| s.id == id)
@@ -109,9 +110,9 @@ fn cpu_bound_processes_that_scale_get_processes_and_the_core_count() {
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "cpu_bound"), Answer::Yes);
+    assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
     assert_eq!(
-        answer(&d, "threads_scale"),
+        answer(&d, StepId::ThreadsScale),
         Answer::Unknown,
         "no threads series measured"
     );
@@ -135,7 +136,7 @@ fn mostly_blocked_workers_get_async_or_threads() {
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "cpu_bound"), Answer::No);
+    assert_eq!(answer(&d, StepId::CpuBound), Answer::No);
     assert_eq!(d.recommendation.model, Some(Model::AsyncOrThreads));
 }
 
@@ -155,7 +156,7 @@ fn threads_that_scale_get_threads_and_threads_that_serialise_get_processes() {
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "threads_scale"), Answer::No);
+    assert_eq!(answer(&d, StepId::ThreadsScale), Answer::No);
     assert_eq!(d.recommendation.model, Some(Model::Processes));
     assert_eq!(
         d.recommendation.workers,
@@ -167,7 +168,7 @@ fn threads_that_scale_get_threads_and_threads_that_serialise_get_processes() {
 fn with_sink(on_cpu: f64, share: f64, waiting: u32) -> PointSummary {
     let sink = Sink {
         resource: "tcp:10.0.0.5:5432".into(),
-        kind: "postgresql".into(),
+        kind: "postgresql".parse().unwrap(),
         wait_share: share,
         direct_share: share,
         workers_waiting: waiting,
@@ -193,7 +194,7 @@ fn a_sink_whose_wait_grows_with_workers_gets_a_single_writer() {
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "shared_sink"), Answer::Yes);
+    assert_eq!(answer(&d, StepId::SharedSink), Answer::Yes);
     assert_eq!(d.recommendation.sink, Some(SinkAdvice::SingleWriter));
 }
 
@@ -209,7 +210,11 @@ fn a_sink_without_contention_is_written_directly_and_no_sink_is_none() {
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "shared_sink"), Answer::No, "3 % and not rising");
+    assert_eq!(
+        answer(&d, StepId::SharedSink),
+        Answer::No,
+        "3 % and not rising"
+    );
     assert_eq!(d.recommendation.sink, Some(SinkAdvice::Direct));
     let (m, a) = sweep(
         2,
@@ -265,12 +270,80 @@ fn a_tail_that_left_no_core_idle_is_not_uneven_tasks() {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        let st = d.steps.iter().find(|s| s.id == "task_variance").unwrap();
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::TaskVariance)
+            .unwrap();
         assert_eq!(st.measured["straggler_idle_cores"], idle, "{}", st.evidence);
         d.recommendation.scheduling
     };
     assert_eq!(scheduling(0.02), Some(Scheduling::Chunked));
     assert_eq!(scheduling(0.9), Some(Scheduling::DynamicSmallTasks));
+}
+
+#[test]
+fn a_tail_of_workers_that_did_the_same_work_is_not_uneven_tasks() {
+    // Lab 06's single writer on a quiet 2-vCPU host: two producers with the same rows each,
+    // one ending 15 % of the span later with a core idle beside it, busy on its own account
+    // no longer than the first one: it waited longer for a CPU, it had no more work.
+    let tail = |work: f64| PointSummary {
+        straggler_tail: Some(0.15),
+        straggler_idle_cores: Some(0.9),
+        straggler_work_share: Some(work),
+        ..busy(0.95)
+    };
+    let scheduling = |work: f64| {
+        let (m, a) = sweep(
+            2,
+            vec![(1, 4.0, busy(0.99)), (2, 2.2, tail(work))],
+            Layout::Processes,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::TaskVariance)
+            .unwrap();
+        (d.recommendation.scheduling, st.measured.clone())
+    };
+    let (even, measured) = scheduling(0.004);
+    assert_eq!(even, Some(Scheduling::Chunked), "{measured:?}");
+    assert_eq!(measured["straggler_work_share"], 0.004);
+    let (uneven, measured) = scheduling(0.15);
+    assert_eq!(uneven, Some(Scheduling::DynamicSmallTasks));
+    assert!(!measured.contains_key("straggler_work_share"));
+}
+
+#[test]
+fn a_few_task_processes_with_slots_idle_behind_the_big_one_are_uneven() {
+    // xargs_few.sh: five batches, one holding most of the work; too few for a CV, and the
+    // tail with tasks still to start is empty, but at 2 slots one idles 45 % of the time.
+    let slots = |idle: f64| PointSummary {
+        straggler_tail: Some(0.0),
+        idle_slot_share: Some(idle),
+        process_tasks: crate::analyze::ipc::task_stats(&[4.0, 0.05, 0.05, 0.05, 0.05]),
+        ..busy(0.99)
+    };
+    let scheduling = |idle: f64| {
+        let (m, a) = sweep(
+            2,
+            vec![(1, 4.2, slots(0.0)), (2, 4.1, slots(idle))],
+            Layout::Tasks,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::TaskVariance)
+            .unwrap();
+        assert_eq!(st.measured["idle_slot_share"], idle, "{}", st.evidence);
+        d.recommendation.scheduling
+    };
+    assert_eq!(scheduling(0.45), Some(Scheduling::DynamicSmallTasks));
+    assert_eq!(scheduling(0.05), Some(Scheduling::Chunked));
 }
 
 #[test]
@@ -291,7 +364,7 @@ fn megabytes_per_task_get_references_or_shared_memory_and_no_probe_leaves_it_unk
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "large_payload"), Answer::Yes);
+    assert_eq!(answer(&d, StepId::LargePayload), Answer::Yes);
     assert_eq!(
         d.recommendation.data_passing,
         Some(DataPassing::ReferencesOrSharedMemory)
@@ -313,7 +386,7 @@ fn megabytes_per_task_get_references_or_shared_memory_and_no_probe_leaves_it_unk
         "throughput",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "large_payload"), Answer::Unknown);
+    assert_eq!(answer(&d, StepId::LargePayload), Answer::Unknown);
     assert_eq!(d.recommendation.data_passing, None, "never guessed");
 }
 
@@ -331,7 +404,7 @@ fn the_goal_is_the_users_and_confidence_drops_on_noise() {
         "latency",
     );
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "latency_goal"), Answer::Yes);
+    assert_eq!(answer(&d, StepId::LatencyGoal), Answer::Yes);
     assert_ne!(d.confidence, Confidence::High);
     assert!(
         d.confidence_reasons
@@ -365,7 +438,7 @@ fn a_wide_spread_of_task_durations_gets_dynamic_small_tasks_even_without_a_tail(
     );
     let d = diagnose(&m, &a);
     assert_eq!(
-        answer(&d, "task_variance"),
+        answer(&d, StepId::TaskVariance),
         Answer::Yes,
         "CV 4.6 with small chunks hiding the tail"
     );
@@ -385,6 +458,7 @@ fn a_wide_spread_of_task_durations_gets_dynamic_small_tasks_even_without_a_tail(
     );
 }
 
+mod held;
 mod owned;
 mod walked;
 
@@ -392,7 +466,7 @@ mod walked;
 fn evidence_figures_are_never_negative_zero() {
     let empty: f64 = std::iter::empty::<f64>().sum();
     for x in [empty, -0.0, -1e-9] {
-        let r = super::steps::round(x, 3);
+        let r = super::step::round(x, 3);
         assert!(r == 0.0 && r.is_sign_positive(), "{x} rounds to {r:?}");
     }
 }
@@ -407,7 +481,11 @@ fn waits_for_big_payloads_are_netted_from_cpu_bound_and_small_messages_are_not()
             ipc_tax: Some(if per_task > 1e6 { 0.2 } else { 0.001 }),
             ..Default::default()
         }),
-        offcpu: Some([("pipe".to_string(), 0.32)].into_iter().collect()),
+        offcpu: Some(
+            [(crate::analyze::waits::OffCpuKind::PIPE, 0.32)]
+                .into_iter()
+                .collect(),
+        ),
         ..busy(0.68)
     };
     let sweep_of = |per_task: f64| {
@@ -421,13 +499,29 @@ fn waits_for_big_payloads_are_netted_from_cpu_bound_and_small_messages_are_not()
     // 8 MB per task: passing references takes the waits off, so the work is CPU-bound.
     let (m, a) = sweep_of(8e6);
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "large_payload"), Answer::Yes);
-    let cpu = d.steps.iter().find(|s| s.id == "cpu_bound").unwrap();
+    assert_eq!(answer(&d, StepId::LargePayload), Answer::Yes);
+    let cpu = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
     assert_eq!(cpu.answer, Answer::Yes, "{}", cpu.evidence);
     assert_eq!(cpu.measured["payload_wait_share"], 0.32);
     // A few hundred bytes per task: the waits are not the payloads', and stay in.
     let (m, a) = sweep_of(300.0);
     let d = diagnose(&m, &a);
-    assert_eq!(answer(&d, "large_payload"), Answer::No);
-    assert_eq!(answer(&d, "cpu_bound"), Answer::No);
+    assert_eq!(answer(&d, StepId::LargePayload), Answer::No);
+    assert_eq!(answer(&d, StepId::CpuBound), Answer::No);
+}
+
+#[test]
+fn every_step_id_is_written_as_serde_writes_it() {
+    let (m, a) = sweep(
+        2,
+        vec![(1, 2.0, busy(0.9))],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = diagnose(&m, &a);
+    assert_eq!(d.steps.len(), 8, "every step is walked, answered or not");
+    for st in &d.steps {
+        assert_eq!(serde_json::to_value(st.id).unwrap(), st.id.as_str());
+        assert_eq!(st.id.to_string(), st.id.as_str());
+    }
 }

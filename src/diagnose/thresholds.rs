@@ -1,23 +1,65 @@
 //! Every threshold of the decision tree, in one place, each with why it is what it is.
-//! `forkcast explain` prints this table.
+//!
+//! Each threshold is a `Threshold` constant, a row of the table `ALL`: the steps, the findings
+//! and the confidence read `X.value` (or print `{X}`), and `forkcast explain` prints `ALL`. Two
+//! tests keep it so: every constant here is in `ALL`, and no step writes a number of its own
+//! (thresholds/literals.rs).
 
-/// One named threshold.
+use crate::diagnose::StepId;
+use std::fmt;
+
+/// One named threshold: a row of the table.
+#[derive(Debug)]
 pub struct Threshold {
-    pub step: &'static str,
+    /// The constant's name, as the code reads it.
     pub name: &'static str,
+    /// Where it is read.
+    pub used_by: UsedBy,
+    /// What is compared with it.
+    pub what: &'static str,
     pub value: f64,
+    /// The unit of `value` (a share is 0..1).
+    pub unit: &'static str,
+    /// Why the value is what it is, in a line.
     pub why: &'static str,
+}
+
+/// Prints the value, so a step's rule text can say `{CPU_BOUND_ON_CPU_SHARE}`.
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.value, f)
+    }
+}
+
+/// The part of the diagnosis that reads a threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsedBy {
+    Step(StepId),
+    Findings,
+    Confidence,
+}
+
+impl fmt::Display for UsedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsedBy::Step(id) => f.pad(id.as_str()),
+            UsedBy::Findings => f.pad("finding"),
+            UsedBy::Confidence => f.pad("confidence"),
+        }
+    }
 }
 
 /// A worker that wants a CPU (running or runnable) at least this share of its life is
 /// CPU-bound: below it, waits take over 30 % of its time and overlapping them (async, threads)
 /// gains more than adding cores.
-pub const CPU_BOUND_ON_CPU_SHARE: f64 = 0.7;
-
-/// The sink sets the pace when the workers wait on it longer than they compute (more than
-/// one second per CPU second): even one writer overlapping those waits with the work could
-/// not keep up with one worker, so the waits are the workload, not a cost to move aside.
-pub const SINK_SETS_PACE_WAIT_PER_CPU_S: f64 = 1.0;
+pub const CPU_BOUND_ON_CPU_SHARE: Threshold = Threshold {
+    name: "CPU_BOUND_ON_CPU_SHARE",
+    used_by: UsedBy::Step(StepId::CpuBound),
+    what: "on-CPU (running + runnable) share of the workers' steady state, net of sink waits however long (waits on a source stay in), at the smallest count",
+    value: 0.7,
+    unit: "share",
+    why: "below it, waits take over 30 % of the time: overlapping them gains more than cores",
+};
 
 /// Threads scale when each thread past the first adds at least this share of a core's
 /// throughput: (S(n) - 1) / (n - 1) >= 0.5. Threads taking turns on the GIL add none, work that
@@ -25,191 +67,295 @@ pub const SINK_SETS_PACE_WAIT_PER_CPU_S: f64 = 1.0;
 /// nearer. A flat bar on efficiency cannot say that at every n: 0.6 at 2 threads is a speedup
 /// of 1.2, a fifth of a core for the thread added (lab 02's work, holding the GIL 45 % of its
 /// time, reaches 1.2-1.3 in real threads while its processes reach 1.9).
-pub const THREADS_SCALE_MARGINAL: f64 = 0.5;
+pub const THREADS_SCALE_MARGINAL: Threshold = Threshold {
+    name: "THREADS_SCALE_MARGINAL",
+    used_by: UsedBy::Step(StepId::ThreadsScale),
+    what: "throughput each thread past the first adds, in cores, at n = min(cores, max n)",
+    value: 0.5,
+    unit: "cores",
+    why: "GIL-bound threads add ~0, code releasing the GIL ~0.9: the midpoint says which the work is nearer",
+};
 
 /// The efficiency at `n` threads that `THREADS_SCALE_MARGINAL` asks for: (1 + (n - 1) / 2) / n,
 /// 0.75 at 2 threads, 0.625 at 4, towards 0.5 on many cores.
 pub fn threads_scale_efficiency(n: f64) -> f64 {
-    (1.0 + THREADS_SCALE_MARGINAL * (n - 1.0).max(0.0)) / n.max(1.0)
+    (1.0 + THREADS_SCALE_MARGINAL.value * (n - 1.0).max(0.0)) / n.max(1.0)
 }
 
 /// A step to more workers pays while it returns at least a quarter of the ideal gain for the
 /// workers added; past that, the extra memory and contention buy little.
-pub const WORKER_STEP_MARGINAL_EFFICIENCY: f64 = 0.25;
+pub const WORKER_STEP_MARGINAL_EFFICIENCY: Threshold = Threshold {
+    name: "WORKER_STEP_MARGINAL_EFFICIENCY",
+    used_by: UsedBy::Step(StepId::WorkerCount),
+    what: "marginal efficiency of a step to more workers",
+    value: 0.25,
+    unit: "share",
+    why: "a step must return a quarter of the ideal gain for the workers it adds",
+};
 
 /// A sink is contended when the workers spend at least this share of their time waiting on
 /// it at the largest count: a tenth of the pool's time queued on one resource is capacity a
 /// single batched writer would give back.
-pub const SINK_WAIT_SHARE: f64 = 0.10;
+pub const SINK_WAIT_SHARE: Threshold = Threshold {
+    name: "SINK_WAIT_SHARE",
+    used_by: UsedBy::Step(StepId::SharedSink),
+    what: "workers' wait share on one sink at the largest count (and rising with n)",
+    value: 0.10,
+    unit: "share",
+    why: "a tenth of the pool's time queued on one resource is worth a batched writer",
+};
 
 /// The sink's wait per second of work must grow by at least this factor from the smallest to
 /// the largest count to count as rising: run-to-run noise moves it by a few percent.
-pub const SINK_RISE_FACTOR: f64 = 1.1;
+pub const SINK_RISE_FACTOR: Threshold = Threshold {
+    name: "SINK_RISE_FACTOR",
+    used_by: UsedBy::Step(StepId::SharedSink),
+    what: "growth of the sink wait per CPU second from the smallest to the largest count",
+    value: 1.1,
+    unit: "factor",
+    why: "rising means more than run-to-run noise; per CPU second so CPU contention cannot hide it",
+};
 
 /// Task durations vary a lot when their standard deviation reaches their mean: then a static
 /// split leaves workers idle behind the longest chunk.
-pub const TASK_DURATION_CV: f64 = 1.0;
+pub const TASK_DURATION_CV: Threshold = Threshold {
+    name: "TASK_DURATION_CV",
+    used_by: UsedBy::Step(StepId::TaskVariance),
+    what: "coefficient of variation of task durations",
+    value: 1.0,
+    unit: "CV",
+    why: "stddev >= mean: static chunks leave workers idle behind the longest one",
+};
 
 /// A spread of task durations needs this many tasks to mean anything.
-pub const MIN_TASKS_FOR_CV: u64 = 10;
+pub const MIN_TASKS_FOR_CV: Threshold = Threshold {
+    name: "MIN_TASKS_FOR_CV",
+    used_by: UsedBy::Step(StepId::TaskVariance),
+    what: "tasks a duration spread is read from",
+    value: 10.0,
+    unit: "tasks",
+    why: "fewer tasks give a CV that one long task can swing",
+};
 
 /// Where no task was timed (no python probe), at least this share of the pool's active span
 /// ending with workers idle while others still run (a straggler tail, measured from outside)
 /// stands in for the CV.
-pub const STRAGGLER_TAIL_SHARE: f64 = 0.15;
+pub const STRAGGLER_TAIL_SHARE: Threshold = Threshold {
+    name: "STRAGGLER_TAIL_SHARE",
+    used_by: UsedBy::Step(StepId::TaskVariance),
+    what: "straggler tail: share of the active span with fewer workers busy",
+    value: 0.15,
+    unit: "share",
+    why: "the outside-in sign of uneven tasks: cores idle at the end of the run",
+};
 
 /// ... and the tail left capacity idle: the workers used at least this many cores fewer over
 /// it than before it (a worker's worth, as a worker counts busy at half a core). Threads taking
 /// turns on the GIL keep one core busy before the tail and in it, so their tail costs nothing
 /// and says nothing about the tasks.
-pub const STRAGGLER_IDLE_CORES: f64 = 0.5;
+pub const STRAGGLER_IDLE_CORES: Threshold = Threshold {
+    name: "STRAGGLER_IDLE_CORES",
+    used_by: UsedBy::Step(StepId::TaskVariance),
+    what: "cores the workers used fewer over the tail than before it",
+    value: 0.5,
+    unit: "cores",
+    why: "a tail that idles no capacity (threads taking turns on the GIL) is not uneven tasks",
+};
 
 /// A task ships a big object when a mebibyte or more crosses a pipe for it: pickling and
 /// copying that much costs milliseconds, the size of a small task's whole work.
-pub const LARGE_PAYLOAD_BYTES_PER_TASK: f64 = 1048576.0;
+pub const LARGE_PAYLOAD_BYTES_PER_TASK: Threshold = Threshold {
+    name: "LARGE_PAYLOAD_BYTES_PER_TASK",
+    used_by: UsedBy::Step(StepId::LargePayload),
+    what: "bytes between processes per task",
+    value: 1048576.0,
+    unit: "bytes",
+    why: "a mebibyte per task costs milliseconds of pickling and copying",
+};
 
 /// ... or when pickling and unpickling take a tenth of the tree's CPU.
-pub const LARGE_PAYLOAD_IPC_TAX: f64 = 0.10;
+pub const LARGE_PAYLOAD_IPC_TAX: Threshold = Threshold {
+    name: "LARGE_PAYLOAD_IPC_TAX",
+    used_by: UsedBy::Step(StepId::LargePayload),
+    what: "share of the tree's CPU spent pickling (the IPC tax)",
+    value: 0.10,
+    unit: "share",
+    why: "a tenth of the CPU moving data is worth passing references instead",
+};
 
 /// The GIL knocks (python probe, one per 40 ms of task time, pooled over a series) are a
 /// binomial sample of the task time: the GIL-held share decides only when its Wilson interval
 /// at this many standard errors (95 %) lies on one side of the bar. A dozen knocks settle work
 /// that holds the GIL always or never; near the bar it takes many more, and short of them the
 /// answer is unknown, not a coin toss.
-pub const GIL_SHARE_Z: f64 = 1.96;
+pub const GIL_SHARE_Z: Threshold = Threshold {
+    name: "GIL_SHARE_Z",
+    used_by: UsedBy::Step(StepId::ThreadsScale),
+    what: "standard errors of the GIL-held share's interval that must clear the bar",
+    value: 1.96,
+    unit: "std errors",
+    why: "the knocks sample the task time: a 95 % interval on one side of the bar decides",
+};
 
 /// fork is safe only from a parent with this many threads (itself): a forked child gets a
 /// snapshot of every lock another thread held at that instant, and nobody to release it.
-pub const FORK_SAFE_THREADS: u64 = 1;
+pub const FORK_SAFE_THREADS: Threshold = Threshold {
+    name: "FORK_SAFE_THREADS",
+    used_by: UsedBy::Step(StepId::StartMethod),
+    what: "threads in the parent when it starts workers for fork to be safe",
+    value: 1.0,
+    unit: "threads",
+    why: "a forked child inherits other threads' held locks with nobody to release them",
+};
 
 /// Workers may use at most this share of the memory available at the start.
-pub const WORKER_MEMORY_SHARE: f64 = 0.8;
+pub const WORKER_MEMORY_SHARE: Threshold = Threshold {
+    name: "WORKER_MEMORY_SHARE",
+    used_by: UsedBy::Step(StepId::WorkerCount),
+    what: "share of available memory the workers may use",
+    value: 0.8,
+    unit: "share",
+    why: "leave room for the page cache and everything else on the host",
+};
 
 /// Speedup below this from the smallest to the largest (non-oversubscribed) count means wall
 /// time barely moved: something other than CPU is the bottleneck.
-pub const FLAT_CURVE_SPEEDUP: f64 = 1.2;
+pub const FLAT_CURVE_SPEEDUP: Threshold = Threshold {
+    name: "FLAT_CURVE_SPEEDUP",
+    used_by: UsedBy::Findings,
+    what: "speedup below which the curve is called flat",
+    value: 1.2,
+    unit: "speedup",
+    why: "wall time that barely moves as workers grow means another bottleneck",
+};
+
+/// A larger count came out slower than a smaller one only when even its fastest run took this
+/// factor longer than the smaller count's slowest run: 2 % over the whole spread of the runs.
+pub const SLOWER_BEYOND_NOISE: Threshold = Threshold {
+    name: "SLOWER_BEYOND_NOISE",
+    used_by: UsedBy::Findings,
+    what: "fastest run at n+ over slowest run at n for \"n+ workers came out slower\"",
+    value: 1.02,
+    unit: "factor",
+    why: "beyond the runs' whole spread, with a margin, so noise is never called a slowdown",
+};
+
+/// Up to this many processes of the tree that were not workers are not worth a word; more are
+/// launchers (a pyenv shim, shells, helpers) the reader should know were left out.
+pub const LAUNCHERS_WORTH_A_FINDING: Threshold = Threshold {
+    name: "LAUNCHERS_WORTH_A_FINDING",
+    used_by: UsedBy::Findings,
+    what: "processes of the tree that were not workers",
+    value: 10.0,
+    unit: "processes",
+    why: "a few helpers are normal; ten or more change what the per-worker figures leave out",
+};
 
 /// Wall-time coefficient of variation above which a point's timing is too noisy to trust fully.
-pub const NOISY_POINT_CV: f64 = 0.10;
+pub const NOISY_POINT_CV: Threshold = Threshold {
+    name: "NOISY_POINT_CV",
+    used_by: UsedBy::Confidence,
+    what: "wall-time coefficient of variation of a point",
+    value: 0.10,
+    unit: "CV",
+    why: "above 10 % run-to-run spread, single steps of the curve are within noise",
+};
 
 /// Fewer measured runs than this per point lowers confidence.
-pub const CONFIDENT_RUNS: u32 = 3;
+pub const CONFIDENT_RUNS: Threshold = Threshold {
+    name: "CONFIDENT_RUNS",
+    used_by: UsedBy::Confidence,
+    what: "measured runs per point",
+    value: 3.0,
+    unit: "runs",
+    why: "a median of fewer than 3 runs cannot reject one bad run",
+};
 
 /// Share of the sampled blocked time whose cause could not be read (/proc/PID/syscall refused)
 /// above which the answers built on what threads wait on (sinks, off-CPU breakdown) are doubted.
-pub const UNREADABLE_WAIT_SHARE: f64 = 0.2;
+pub const UNREADABLE_WAIT_SHARE: Threshold = Threshold {
+    name: "UNREADABLE_WAIT_SHARE",
+    used_by: UsedBy::Confidence,
+    what: "share of blocked time whose cause /proc/PID/syscall could not tell",
+    value: 0.2,
+    unit: "share",
+    why: "with a fifth of the waits unnamed, a sink of that size could hide among them",
+};
 
-/// The table `forkcast explain` prints.
-pub fn all() -> Vec<Threshold> {
-    vec![
-        Threshold {
-            step: "cpu_bound",
-            name: "on-CPU (running + runnable) share of the workers' steady state, net of sink waits, at the smallest count",
-            value: CPU_BOUND_ON_CPU_SHARE,
-            why:
-                "below it, waits take over 30 % of the time: overlapping them gains more than cores",
-        },
-        Threshold {
-            step: "cpu_bound",
-            name: "sink wait per CPU second above which sink waits are not netted out",
-            value: SINK_SETS_PACE_WAIT_PER_CPU_S,
-            why: "a sink that waits longer than the work computes sets the pace even behind one writer",
-        },
-        Threshold {
-            step: "threads_scale",
-            name: "throughput each thread past the first adds, in cores, at n = min(cores, max n)",
-            value: THREADS_SCALE_MARGINAL,
-            why: "GIL-bound threads add ~0, code releasing the GIL ~0.9: the midpoint says which the work is nearer",
-        },
-        Threshold {
-            step: "worker_count",
-            name: "marginal efficiency of a step to more workers",
-            value: WORKER_STEP_MARGINAL_EFFICIENCY,
-            why: "a step must return a quarter of the ideal gain for the workers it adds",
-        },
-        Threshold {
-            step: "large_payload",
-            name: "bytes between processes per task",
-            value: LARGE_PAYLOAD_BYTES_PER_TASK,
-            why: "a mebibyte per task costs milliseconds of pickling and copying",
-        },
-        Threshold {
-            step: "large_payload",
-            name: "share of the tree's CPU spent pickling (the IPC tax)",
-            value: LARGE_PAYLOAD_IPC_TAX,
-            why: "a tenth of the CPU moving data is worth passing references instead",
-        },
-        Threshold {
-            step: "shared_sink",
-            name: "workers' wait share on one sink at the largest count (and rising with n)",
-            value: SINK_WAIT_SHARE,
-            why: "a tenth of the pool's time queued on one resource is worth a batched writer",
-        },
-        Threshold {
-            step: "shared_sink",
-            name: "growth of the sink wait per CPU second from the smallest to the largest count",
-            value: SINK_RISE_FACTOR,
-            why: "rising means more than run-to-run noise; per CPU second so CPU contention cannot hide it",
-        },
-        Threshold {
-            step: "task_variance",
-            name: "coefficient of variation of task durations",
-            value: TASK_DURATION_CV,
-            why: "stddev >= mean: static chunks leave workers idle behind the longest one",
-        },
-        Threshold {
-            step: "task_variance",
-            name: "straggler tail: share of the active span with fewer workers busy",
-            value: STRAGGLER_TAIL_SHARE,
-            why: "the outside-in sign of uneven tasks: cores idle at the end of the run",
-        },
-        Threshold {
-            step: "task_variance",
-            name: "cores the workers used fewer over the tail than before it",
-            value: STRAGGLER_IDLE_CORES,
-            why: "a tail that idles no capacity (threads taking turns on the GIL) is not uneven tasks",
-        },
-        Threshold {
-            step: "threads_scale",
-            name: "standard errors of the GIL-held share's interval that must clear the bar",
-            value: GIL_SHARE_Z,
-            why: "the knocks sample the task time: a 95 % interval on one side of the bar decides",
-        },
-        Threshold {
-            step: "start_method",
-            name: "threads in the parent when it starts workers for fork to be safe",
-            value: FORK_SAFE_THREADS as f64,
-            why: "a forked child inherits other threads' held locks with nobody to release them",
-        },
-        Threshold {
-            step: "worker_count",
-            name: "share of available memory the workers may use",
-            value: WORKER_MEMORY_SHARE,
-            why: "leave room for the page cache and everything else on the host",
-        },
-        Threshold {
-            step: "finding",
-            name: "speedup below which the curve is called flat",
-            value: FLAT_CURVE_SPEEDUP,
-            why: "wall time that barely moves as workers grow means another bottleneck",
-        },
-        Threshold {
-            step: "confidence",
-            name: "wall-time coefficient of variation of a point",
-            value: NOISY_POINT_CV,
-            why: "above 10 % run-to-run spread, single steps of the curve are within noise",
-        },
-        Threshold {
-            step: "confidence",
-            name: "measured runs per point",
-            value: f64::from(CONFIDENT_RUNS),
-            why: "a median of fewer than 3 runs cannot reject one bad run",
-        },
-        Threshold {
-            step: "confidence",
-            name: "share of blocked time whose cause /proc/PID/syscall could not tell",
-            value: UNREADABLE_WAIT_SHARE,
-            why: "with a fifth of the waits unnamed, a sink of that size could hide among them",
-        },
-    ]
+/// The table: every threshold above, in the order of the tree. `forkcast explain` prints it,
+/// and `every_threshold_is_in_the_table` checks that none is left out.
+pub const ALL: &[&Threshold] = &[
+    &CPU_BOUND_ON_CPU_SHARE,
+    &THREADS_SCALE_MARGINAL,
+    &GIL_SHARE_Z,
+    &LARGE_PAYLOAD_BYTES_PER_TASK,
+    &LARGE_PAYLOAD_IPC_TAX,
+    &SINK_WAIT_SHARE,
+    &SINK_RISE_FACTOR,
+    &TASK_DURATION_CV,
+    &MIN_TASKS_FOR_CV,
+    &STRAGGLER_TAIL_SHARE,
+    &STRAGGLER_IDLE_CORES,
+    &FORK_SAFE_THREADS,
+    &WORKER_STEP_MARGINAL_EFFICIENCY,
+    &WORKER_MEMORY_SHARE,
+    &FLAT_CURVE_SPEEDUP,
+    &SLOWER_BEYOND_NOISE,
+    &LAUNCHERS_WORTH_A_FINDING,
+    &NOISY_POINT_CV,
+    &CONFIDENT_RUNS,
+    &UNREADABLE_WAIT_SHARE,
+];
+
+/// The table as `forkcast explain` prints it: a row per threshold, then what it is compared
+/// with and why it is what it is.
+pub fn table() -> String {
+    let mut out = String::from("The decision tree's thresholds (src/diagnose/thresholds.rs):\n");
+    for t in ALL {
+        out.push_str(&format!(
+            "  {:<14} {:<32} {:>9} {}\n  {:<14} {} — {}\n",
+            t.used_by, t.name, t.value, t.unit, "", t.what, t.why
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod literals;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `pub const X: Threshold` of this file is a row of `ALL`, so `explain` prints all
+    /// of them (MIN_TASKS_FOR_CV once went missing from a hand-kept list).
+    #[test]
+    fn every_threshold_is_in_the_table() {
+        let src = include_str!("thresholds.rs");
+        let defined: Vec<&str> = src
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("pub const ")?
+                    .strip_suffix(": Threshold = Threshold {")
+            })
+            .collect();
+        assert!(defined.len() >= ALL.len(), "{defined:?}");
+        let listed: Vec<&str> = ALL.iter().map(|t| t.name).collect();
+        assert_eq!(
+            defined.len(),
+            listed.len(),
+            "defined {defined:?}\nlisted {listed:?}"
+        );
+        for name in &defined {
+            assert!(listed.contains(name), "{name} is defined but not in ALL");
+        }
+        let rows = table();
+        for t in ALL {
+            assert!(
+                rows.contains(t.name) && rows.contains(t.why),
+                "{} missing",
+                t.name
+            );
+        }
+    }
 }

@@ -6,17 +6,56 @@ mod host;
 mod outcome;
 pub mod probes;
 mod resource;
+mod rounds;
 mod sampled;
 
 pub use host::Host;
 pub use outcome::{Ending, Fault, FaultKind, Outcome};
 pub use resource::{ResourceKind, Service, Written};
+pub use rounds::{AddedRound, Rounds, RunsMode, Stopped};
 pub use sampled::{
     IoCounters, ProcessRecord, SamplerData, SwitchStats, ThreadRecord, Tick, WaitCount,
 };
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// What the user optimises for (`--goal`): written as "throughput" or "latency".
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Goal {
+    Throughput,
+    Latency,
+}
+
+impl Goal {
+    /// The word `--goal` takes and report.json writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Goal::Throughput => "throughput",
+            Goal::Latency => "latency",
+        }
+    }
+}
+
+impl std::str::FromStr for Goal {
+    type Err = String;
+    /// The word back into the goal; anything else says which words there are.
+    fn from_str(word: &str) -> Result<Self, String> {
+        [Goal::Throughput, Goal::Latency]
+            .into_iter()
+            .find(|g| g.as_str() == word)
+            .ok_or_else(|| format!("'{word}' is not a goal: throughput or latency"))
+    }
+}
+
+impl std::fmt::Display for Goal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Where a figure came from, so every number in the report can name its source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -78,9 +117,9 @@ pub struct Run {
     /// (report.json carries the probes' figures in each point's summary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probes: Option<probes::ProbeData>,
-    /// Which probes were injected ("preload", "python"), and why any asked for was not.
+    /// Which probes were injected (`probe_notes` says why any asked for was not).
     #[serde(default)]
-    pub probes_injected: Vec<String>,
+    pub probes_injected: Vec<probes::ProbeKind>,
     #[serde(default)]
     pub probe_notes: Vec<String>,
     /// Files holding the target's stdout and stderr, relative to the output folder.
@@ -147,11 +186,14 @@ pub struct Measurements {
     pub command: Vec<String>,
     /// Swept parameters and their values.
     pub params: BTreeMap<String, Vec<String>>,
-    /// "throughput" or "latency".
-    pub goal: String,
+    /// What the user asked to optimise (`--goal`).
+    pub goal: Goal,
     /// forkcast's output folder (absolute): files under it are forkcast's (the target's saved
     /// stdout, the probes' own files), never the workload's sinks.
     #[serde(default)]
     pub output_dir: Option<String>,
     pub points: Vec<PointMeasurements>,
+    /// The rounds `--runs auto` made and why; absent for `--runs N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Rounds>,
 }

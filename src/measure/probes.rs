@@ -4,6 +4,60 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A probe forkcast can inject: written as "preload" or "python".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeKind {
+    /// The LD_PRELOAD library (dynamically linked targets).
+    Preload,
+    /// The sitecustomize probe (CPython targets and descendants).
+    Python,
+}
+
+/// How multiprocessing starts a process: written as the name it uses ("fork", "forkserver",
+/// "spawn"). Declared in the order of those names, so maps keyed by it sort as the words do.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StartMethod {
+    Fork,
+    Forkserver,
+    Spawn,
+}
+
+impl StartMethod {
+    /// The name multiprocessing uses (and report.json writes).
+    pub fn name(self) -> &'static str {
+        match self {
+            StartMethod::Fork => "fork",
+            StartMethod::Forkserver => "forkserver",
+            StartMethod::Spawn => "spawn",
+        }
+    }
+
+    /// The method multiprocessing calls `name`; None for a name it does not have.
+    pub fn from_name(name: &str) -> Option<StartMethod> {
+        [
+            StartMethod::Fork,
+            StartMethod::Forkserver,
+            StartMethod::Spawn,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
+    }
+}
+
 /// Everything the probes of one run wrote. A probe that was not injected is None.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProbeData {
@@ -188,7 +242,7 @@ pub struct PythonProcess {
     pub pools: Vec<PoolRecord>,
     /// The start method of the processes this process started (the most used one), else of the
     /// last process pool it created; None when it started none.
-    pub start_method: Option<String>,
+    pub start_method: Option<StartMethod>,
     pub process_starts: ProcessStarts,
     /// `os.fork()` calls in this process and the threads alive at the first ones.
     pub forks: u64,
@@ -222,14 +276,18 @@ pub struct PythonProcess {
     /// the GIL off; None when the record predates the field.
     #[serde(default)]
     pub gil_enabled: Option<bool>,
+    /// A free-threaded build (Py_GIL_DISABLED); `gil_enabled` is then read again at the first
+    /// task, after the worker's imports (an extension can turn the GIL back on). None when the
+    /// record predates the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_threaded: Option<bool>,
 }
 
 /// One process started by multiprocessing, as its parent saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProcessStart {
     pub pid: Option<i32>,
-    /// `fork`, `spawn` or `forkserver`.
-    pub method: String,
+    pub method: StartMethod,
     /// The parent's monotonic clock (ns) when it called `Process.start()`.
     pub at_ns: u64,
     /// Threads alive in the parent then (`threading.active_count()`, `/proc/self/task`).
@@ -299,7 +357,7 @@ pub struct PoolRecord {
     pub workers: Option<u64>,
     /// `multiprocessing.get_start_method(allow_none=True)` of the pool's context; None for thread
     /// pools and when no method was fixed yet.
-    pub start_method: Option<String>,
+    pub start_method: Option<StartMethod>,
 }
 
 /// Threads alive in the parent at one fork.

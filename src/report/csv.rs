@@ -2,6 +2,7 @@
 //! an empty cell where a figure was not measured.
 
 use super::{Exporter, Report};
+use crate::analyze::accounting::Accounting;
 use crate::analyze::point::PointSummary;
 use std::fmt::Write;
 
@@ -30,6 +31,38 @@ const COLUMNS: [(&str, Figure); 14] = [
     ("pss_bytes_per_worker", |s| s.pss_bytes_per_worker),
 ];
 
+/// Reads one figure of a point's accounting.
+type AccountingFigure = fn(&Accounting) -> Option<f64>;
+
+/// The accounting's figures (mean over runs), after the summary's columns.
+const ACCOUNTING: [(&str, AccountingFigure); 4] = [
+    ("useful_cores", |a| Some(a.useful_cores.value)),
+    ("computation_scaling", |a| {
+        a.computation_scaling.map(|f| f.value)
+    }),
+    ("baseline_efficiency", |a| {
+        a.baseline_efficiency.map(|f| f.value)
+    }),
+    ("accounting_speedup", |a| a.speedup.map(|f| f.value)),
+];
+
+/// Every cause any point's accounting lists, in its order (a column each).
+fn lost_causes(r: &Report) -> Vec<String> {
+    let mut causes: Vec<String> = Vec::new();
+    for a in r
+        .points
+        .iter()
+        .filter_map(|p| p.summary.accounting.as_ref())
+    {
+        for c in a.lost_cores.keys() {
+            if !causes.contains(c) {
+                causes.push(c.clone());
+            }
+        }
+    }
+    causes
+}
+
 impl Exporter for Csv {
     fn serialize(&self, r: &Report) -> anyhow::Result<Vec<u8>> {
         let params: Vec<&String> = r.params.keys().collect();
@@ -37,6 +70,9 @@ impl Exporter for Csv {
         header.extend(params.iter().map(|p| field(p)));
         header.extend(COLUMNS.iter().map(|(name, _)| name.to_string()));
         header.extend(["runs_ok", "runs_failed", "oversubscribed"].map(String::from));
+        let causes = lost_causes(r);
+        header.extend(ACCOUNTING.iter().map(|(name, _)| name.to_string()));
+        header.extend(causes.iter().map(|c| field(&format!("lost_cores_{c}"))));
         let mut o = header.join(",");
         o.push('\n');
         for p in &r.points {
@@ -58,6 +94,15 @@ impl Exporter for Csv {
                 s.runs_failed.to_string(),
                 s.oversubscribed.to_string(),
             ]);
+            let acc = s.accounting.as_ref();
+            row.extend(ACCOUNTING.iter().map(|(_, get)| {
+                acc.and_then(get)
+                    .map_or(String::new(), |v| (v + 0.0).to_string())
+            }));
+            row.extend(causes.iter().map(|c| {
+                acc.and_then(|a| a.lost_cores.get(c))
+                    .map_or(String::new(), |f| (f.value + 0.0).to_string())
+            }));
             writeln!(o, "{}", row.join(","))?;
         }
         Ok(o.into_bytes())

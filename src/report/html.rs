@@ -29,7 +29,7 @@ impl Exporter for Html {
             esc(&command),
             esc(r.tool.version),
             esc(&json_word(&r.status)),
-            esc(r.goal)
+            esc(r.goal.as_str())
         )?;
         recommendation(&mut o, r)?;
         decision_path(&mut o, r)?;
@@ -78,12 +78,24 @@ fn recommendation(o: &mut String, r: &Report) -> std::fmt::Result {
         o,
         "<section id=\"recommendation\"><h2>Recommendation</h2><div class=\"verdict\">"
     )?;
+    write!(
+        o,
+        "<p class=\"todo\">{}</p>",
+        esc(&super::screen::recommendation_sentence(r))
+    )?;
+    if let Some(code) = crate::diagnose::sketch::sketch(r.analysis, d).and_then(|s| s.code) {
+        write!(o, "<pre class=\"sketch\"><code>{}</code></pre>", esc(&code))?;
+    }
     let fields = serde_json::to_value(&d.recommendation).unwrap_or_default();
     let mut any = false;
     if let Some(map) = fields.as_object() {
         o.push_str("<dl>");
         for (k, v) in map {
-            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            // A field that does not apply (no process pool for a start method) is a dash.
+            let v = match v {
+                serde_json::Value::Null => "—".to_string(),
+                v => v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            };
             write!(o, "<div><dt>{}</dt><dd>{}</dd></div>", esc(k), esc(&v))?;
             any = true;
         }
@@ -104,6 +116,29 @@ fn recommendation(o: &mut String, r: &Report) -> std::fmt::Result {
         o.push_str("</ul>");
     }
     o.push_str("</div>");
+    if !d.what_if.is_empty() {
+        o.push_str(
+            "<h3>What each fix buys</h3><table class=\"what-if\"><thead><tr><th>fix</th>\
+             <th>workers</th><th>speedup</th><th>interval</th><th>wall vs today</th>\
+             <th>bound</th><th>basis</th></tr></thead><tbody>",
+        );
+        for w in &d.what_if {
+            write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{:.2}×</td><td>{:.2}–{:.2}</td><td>{:.2}</td>\
+                 <td>{}</td><td>{}</td></tr>",
+                esc(&super::what_if::label(w)),
+                w.workers,
+                w.speedup,
+                w.low,
+                w.high,
+                w.wall_vs_now,
+                esc(&super::what_if::bound_words(w)),
+                esc(&w.basis)
+            )?;
+        }
+        o.push_str("</tbody></table>");
+    }
     if !d.findings.is_empty() {
         o.push_str("<h3>Findings</h3><ul class=\"findings\">");
         for f in &d.findings {
@@ -129,7 +164,7 @@ fn decision_path(o: &mut String, r: &Report) -> std::fmt::Result {
             o,
             "<li><div class=\"q\"><span class=\"id\">{}</span> {} <span class=\"answer {answer}\">{answer}</span></div>\
              <p class=\"evidence\">{}</p><p class=\"rule\">rule: {} · source: {}</p>",
-            esc(&s.id),
+            esc(s.id.as_str()),
             esc(&s.question),
             esc(&s.evidence),
             esc(&s.threshold),
@@ -162,6 +197,7 @@ fn value(v: &serde_json::Value) -> String {
             }
         }
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".into(),
         other => other.to_string(),
     }
 }
@@ -170,6 +206,7 @@ const CAPTIONS: &[(&str, &str)] = &[
     ("scaling", "Speedup against workers for each series, with the ideal line, the Amdahl and USL fits and each point's slowest..fastest run; hollow points and the shaded side have more workers than physical cores."),
     ("efficiency", "Parallel efficiency (speedup / relative workers) and the marginal efficiency of each step, against the thresholds of threads_scale and worker_count."),
     ("breakdown", "Where the workers' time went at each point: on a CPU, in a run queue, in the pool's pipes and socket pairs, on locks, on each shared sink, and other waits (procfs sampler)."),
+    ("accounting", "Where the speedup went at each point: from the ideal cores (the workers) through the cores each cause lost (serial, start-up, imbalance, the GIL, locks, each sink, transfer, the run queue, other) to the useful ones; see docs/ACCOUNTING.md."),
     ("timeline", "Cores busy and workers active over the typical run of the largest point: a flat top at the core count is saturation; a falling edge before the end is a straggler tail."),
 ];
 
@@ -336,7 +373,7 @@ fn sources(o: &mut String, r: &Report) -> std::fmt::Result {
             figures.insert((figure.clone(), json_word(source)));
         }
         for run in &p.measured.runs {
-            probes.extend(run.probes_injected.iter().cloned());
+            probes.extend(run.probes_injected.iter().map(json_word));
             notes.extend(run.probe_notes.iter().cloned());
             if let Some(c) = &run.counters {
                 notes.extend(c.unavailable.iter().cloned());
@@ -383,6 +420,8 @@ h3{font-size:16px;margin:16px 0 6px}code{font:13px/1.4 ui-monospace,Menlo,Consol
 .verdict{border:2px solid var(--yes);border-radius:8px;padding:10px 16px;background:#f2faf6}\
 .verdict dl{display:flex;flex-wrap:wrap;gap:6px 28px;margin:4px 0}.verdict dt{font-size:12px;color:var(--mute)}\
 .verdict dd{margin:0;font-size:19px;font-weight:600}\
+.todo{font-size:17px;font-weight:600;margin:4px 0 8px}\
+.sketch{background:#f3f3f3;border-radius:4px;padding:8px 10px;overflow-x:auto;margin:6px 0 10px}\
 .confidence strong{text-transform:uppercase}.confidence.low strong{color:#b00020}.confidence.medium strong{color:var(--unk)}\
 .confidence.high strong{color:var(--yes)}.reasons{margin:4px 0;color:var(--mute);font-size:13px}\
 .steps{padding-left:22px}.steps li{margin:0 0 12px}.q{font-weight:600}.id{font-family:ui-monospace,monospace;font-weight:400;color:var(--mute)}\

@@ -74,6 +74,7 @@ impl Exporter for Markdown {
                 ""
             }
         )?;
+        accounting(&mut o, r)?;
         writeln!(o, "## Fits\n")?;
         for (i, s) in r.series.iter().enumerate() {
             let best = if Some(i) == r.primary_series {
@@ -109,14 +110,129 @@ impl Exporter for Markdown {
             recommendation_words(d),
             confidence_word(d)
         )?;
+        what_to_do(&mut o, r)?;
         for why in &d.confidence_reasons {
             writeln!(o, "- confidence lowered: {}", cell(why))?;
         }
         for f in &d.findings {
             writeln!(o, "- {}", cell(f))?;
         }
+        what_each_fix_buys(&mut o, r)?;
         Ok(o.into_bytes())
     }
+}
+
+/// The recommendation in words, and a few lines of code for the API the workload used.
+fn what_to_do(o: &mut String, r: &Report) -> std::fmt::Result {
+    let Some(s) = crate::diagnose::sketch::sketch(r.analysis, r.diagnosis) else {
+        return Ok(());
+    };
+    writeln!(o, "**What to do:** {}\n", cell(&s.sentence))?;
+    if let Some(code) = &s.code {
+        let lang = match s.lang {
+            crate::diagnose::sketch::Lang::Python => "python",
+            crate::diagnose::sketch::Lang::Shell => "sh",
+        };
+        writeln!(o, "```{lang}\n{code}```\n")?;
+    }
+    Ok(())
+}
+
+/// One row per what-if: the fix, its replayed speedup and interval, its wall against today's.
+fn what_each_fix_buys(o: &mut String, r: &Report) -> std::fmt::Result {
+    let d = r.diagnosis;
+    if d.what_if.is_empty() {
+        return Ok(());
+    }
+    writeln!(o, "\n### What each fix buys\n")?;
+    writeln!(
+        o,
+        "| fix | workers | speedup | low | high | wall vs today | bound | basis |"
+    )?;
+    writeln!(o, "|---|---:|---:|---:|---:|---:|---|---|")?;
+    for w in &d.what_if {
+        writeln!(
+            o,
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+            cell(&super::what_if::label(w)),
+            w.workers,
+            w.speedup,
+            w.low,
+            w.high,
+            w.wall_vs_now,
+            cell(&super::what_if::bound_words(w)),
+            cell(&w.basis)
+        )?;
+    }
+    Ok(())
+}
+
+/// One row per point: the ideal cores, the cores each cause lost, the useful cores and the
+/// speedup rebuilt from them (docs/ACCOUNTING.md).
+fn accounting(o: &mut String, r: &Report) -> std::fmt::Result {
+    let all = || {
+        r.points
+            .iter()
+            .filter_map(|p| p.summary.accounting.as_ref())
+    };
+    if all().next().is_none() {
+        return Ok(());
+    }
+    // Every cause that cost some point a hundredth of a core, largest first at its worst.
+    let mut causes: Vec<(&str, f64)> = Vec::new();
+    for (c, v) in all().flat_map(|a| a.losses_over(super::losses::SHOWN_CORES)) {
+        match causes.iter_mut().find(|(k, _)| *k == c) {
+            Some(e) => e.1 = e.1.max(v),
+            None => causes.push((c, v)),
+        }
+    }
+    causes.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    writeln!(o, "## Where the speedup went\n")?;
+    let heads: Vec<String> = causes
+        .iter()
+        .map(|(c, _)| format!("− {}", cell(c)))
+        .collect();
+    writeln!(
+        o,
+        "| workers | params | ideal | {} | = useful | × computation scaling | / baseline efficiency | = speedup |",
+        heads.join(" | ")
+    )?;
+    writeln!(
+        o,
+        "|---:|---|---:|{}---:|---:|---:|---:|",
+        "---:|".repeat(causes.len())
+    )?;
+    for p in &r.points {
+        let Some(a) = &p.summary.accounting else {
+            continue;
+        };
+        let lost: Vec<String> = causes
+            .iter()
+            .map(|(c, _)| num(a.lost_cores.get(*c).map(|f| f.value), 2))
+            .collect();
+        writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            p.measured.workers,
+            match params_label(&p.measured.params) {
+                l if l.is_empty() => "–".into(),
+                l => cell(&l),
+            },
+            num(Some(f64::from(a.workers)), 2),
+            lost.join(" | "),
+            num(Some(a.useful_cores.value), 2),
+            num(a.computation_scaling.map(|f| f.value), 2),
+            num(a.baseline_efficiency.map(|f| f.value), 2),
+            num(a.speedup.map(|f| f.value), 2),
+        )?;
+    }
+    writeln!(
+        o,
+        "\nCores of workers × wall, mean over the runs; causes under {} cores left out. \
+         Sources: {}.\n",
+        super::losses::SHOWN_CORES,
+        super::losses::sources(all())
+    )
 }
 
 fn num(x: Option<f64>, places: usize) -> String {

@@ -5,14 +5,17 @@ mod csv;
 pub mod diff;
 pub mod html;
 mod json;
+mod losses;
 mod markdown;
 mod pick;
 pub mod plots;
 pub mod progress;
 pub mod render;
+pub mod screen;
 mod terminal;
 pub mod trace;
 pub mod visuals;
+mod what_if;
 
 pub use csv::Csv;
 pub use html::Html;
@@ -23,11 +26,10 @@ pub use terminal::Terminal;
 use crate::analyze::point::PointSummary;
 use crate::analyze::{Analysis, Scaling, Series};
 use crate::diagnose::Diagnosis;
-use crate::measure::{Host, Measurements, PointMeasurements};
+use crate::measure::{Goal, Host, Measurements, PointMeasurements, Rounds};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 /// Bumped only when a contract field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -37,11 +39,18 @@ pub trait Exporter {
     fn serialize(&self, report: &Report) -> anyhow::Result<Vec<u8>>;
 }
 
+/// One file of the output folder besides report.json (a plot, report.html, trace.json): its
+/// name and its bytes. The pipeline writes it; report/ only makes it.
+pub struct Picture {
+    pub file: String,
+    pub bytes: Vec<u8>,
+}
+
 /// The single-file formats `forkcast report --format` writes (hyperfine's ExportManager shape:
 /// one enum arm per exporter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// The terminal summary (what `forkcast run` prints, and summary.txt).
+    /// The summary on one screen (what `forkcast run` prints); with `-v`, the full text.
     Text,
     /// report.json, the contract.
     Json,
@@ -49,12 +58,25 @@ pub enum Format {
     Markdown,
     /// One row per point, for spreadsheets.
     Csv,
+    /// The full text (summary.txt, and `text` with `-v`): every step's evidence, rule and
+    /// source.
+    #[value(skip)]
+    TextVerbose,
 }
 
 impl Format {
+    /// `-v` turns the one-screen summary into the full text.
+    pub fn verbose(self, verbose: bool) -> Format {
+        match self {
+            Format::Text if verbose => Format::TextVerbose,
+            other => other,
+        }
+    }
+
     pub fn exporter(self) -> Box<dyn Exporter> {
         match self {
-            Format::Text => Box::new(Terminal),
+            Format::Text => Box::new(screen::Screen::from_env()),
+            Format::TextVerbose => Box::new(Terminal),
             Format::Json => Box::new(Json),
             Format::Markdown => Box::new(Markdown),
             Format::Csv => Box::new(Csv),
@@ -68,8 +90,8 @@ pub fn html(report: &Report) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The plots (scaling, efficiency, breakdown, timeline) for `forkcast report --plots DIR`.
-pub fn plots(report: &Report, dir: &Path, png: bool) -> anyhow::Result<Vec<PathBuf>> {
-    plots::write_plots(report, dir, png)
+pub fn plots(report: &Report, png: bool) -> anyhow::Result<Vec<Picture>> {
+    plots::plot_files(report, png)
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -120,7 +142,10 @@ pub struct Report<'a> {
     pub host: &'a Host,
     pub command: &'a [String],
     pub params: &'a BTreeMap<String, Vec<String>>,
-    pub goal: &'a str,
+    pub goal: Goal,
+    /// `--runs auto`: how many rounds each point took and why; absent for `--runs N`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<&'a Rounds>,
     /// How speedup is computed, so nobody misreads it.
     pub assumptions: Vec<&'static str>,
     pub points: Vec<ReportPoint<'a>>,
@@ -147,7 +172,8 @@ impl<'a> Report<'a> {
             host: &m.host,
             command: &m.command,
             params: &m.params,
-            goal: &m.goal,
+            goal: m.goal,
+            rounds: m.rounds.as_ref(),
             assumptions: vec![
                 "speedup = wall(smallest count) / wall(n): the same total work at every worker count",
                 "medians over measured runs; warmup and failed runs are left out",
@@ -182,7 +208,7 @@ pub struct FailedReport<'a> {
     pub host: &'a Host,
     pub command: &'a [String],
     pub params: &'a BTreeMap<String, Vec<String>>,
-    pub goal: &'a str,
+    pub goal: Goal,
     pub points: Vec<PointMeasurements>,
 }
 

@@ -1,7 +1,7 @@
 //! Which point and run the timeline and the trace show: the largest worker count of the
 //! primary series, and its run whose wall time is the median (a typical run, not an outlier).
 
-use crate::analyze::point::run_ok;
+use crate::analyze::record::run_ok;
 use crate::analyze::workers::{identify, Workers};
 use crate::analyze::Analysis;
 use crate::measure::{Measurements, Run, SamplerData};

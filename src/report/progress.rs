@@ -1,7 +1,6 @@
 //! Progress on stderr while a sweep runs: an indicatif bar (runs done, elapsed, ETA, the last
 //! run) on a terminal; one plain line per run where stderr is a file or a pipe (CI logs).
 
-use crate::plan::Plan;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -17,16 +16,15 @@ pub enum Bar {
 }
 
 impl Bar {
-    /// The bar for `plan`: live only when stderr is a terminal and neither `--quiet` nor
-    /// `--json` asked for a quiet stderr.
-    pub fn for_sweep(plan: &Plan, quiet: bool, json: bool) -> Bar {
+    /// The bar for a sweep of `runs` runs over `points` points: live only when stderr is a
+    /// terminal and neither `--quiet` nor `--json` asked for a quiet stderr.
+    pub fn for_sweep(runs: u64, points: usize, quiet: bool, json: bool) -> Bar {
         if quiet {
             return Bar::Silent;
         }
         if json || !std::io::stderr().is_terminal() {
             return Bar::Lines;
         }
-        let runs = plan.points.len() as u64 * u64::from(plan.runs + plan.warmup);
         let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
             "{spinner} {elapsed_precise} [{bar:24}] {pos}/{len} runs · ETA {eta} · {msg}",
@@ -34,7 +32,7 @@ impl Bar {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_message(format!("{} points", plan.points.len()));
+        bar.set_message(format!("{points} points"));
         // Redraw while a run is in progress, so elapsed time moves.
         bar.enable_steady_tick(Duration::from_millis(200));
         Bar::Live(bar)
@@ -49,6 +47,18 @@ impl Bar {
                 bar.println(line);
                 bar.inc(1);
                 bar.set_message(format!("last: {line}"));
+            }
+        }
+    }
+
+    /// `--runs auto` added a round of `runs` runs: `line` says why, and the bar grows.
+    pub fn round(&self, line: &str, runs: u64) {
+        match self {
+            Bar::Silent => {}
+            Bar::Lines => eprintln!("{line}"),
+            Bar::Live(bar) => {
+                bar.println(line);
+                bar.inc_length(runs);
             }
         }
     }

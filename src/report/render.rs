@@ -1,16 +1,10 @@
-//! Analysis and diagnosis run behind a catch_unwind, so a bug in them costs the verdict, never
-//! the run: the caller has already saved the raw measurements, and the report says what failed.
+//! A sweep's report in any format, or, when analysis failed (crate::pipeline runs it behind a
+//! catch_unwind), the report that says so and keeps every measured point.
 
 use super::{lean_point, FailedReport, Format, Report, Status, Tool, SCHEMA_VERSION};
-use crate::analyze::{self, Analysis};
-use crate::diagnose::{self, Diagnosis};
+use crate::analyze::Analysis;
+use crate::diagnose::Diagnosis;
 use crate::measure::Measurements;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::Mutex;
-
-/// Set in the environment, makes analysis panic: how the tests check that a failing analysis
-/// keeps the run (tests/it/report.rs).
-pub const INJECT_PANIC_ENV: &str = "FORKCAST_INJECT_ANALYSIS_PANIC";
 
 /// A sweep analysed and diagnosed, or why that failed.
 pub enum Analysed {
@@ -25,41 +19,6 @@ impl Analysed {
             Analysed::Failed(e) => Some(e),
         }
     }
-}
-
-/// Runs analyze and diagnose; a panic in them becomes `Failed` with its message and place.
-pub fn analyse(m: &Measurements) -> Analysed {
-    let result = guard(|| {
-        if std::env::var_os(INJECT_PANIC_ENV).is_some() {
-            panic!("analysis panic injected by {INJECT_PANIC_ENV}");
-        }
-        let a = analyze::analyze(m);
-        let d = diagnose::diagnose(m, &a);
-        (a, d)
-    });
-    match result {
-        Ok(ad) => Analysed::Ok(Box::new(ad)),
-        Err(msg) => Analysed::Failed(msg),
-    }
-}
-
-/// Runs `f`; a panic in it becomes its message and place, one line, instead of unwinding.
-pub fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
-    let previous = panic::take_hook();
-    panic::set_hook(Box::new(|info| {
-        let line = info.to_string().replace('\n', ": ");
-        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
-    }));
-    let result = panic::catch_unwind(AssertUnwindSafe(f));
-    panic::set_hook(previous);
-    result.map_err(|_| {
-        LAST_PANIC
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .unwrap_or_else(|| "panicked".into())
-    })
 }
 
 /// The report in `format`; `raw` names the raw file beside it, when there is one.
@@ -88,7 +47,7 @@ pub fn export(
                 host: &m.host,
                 command: &m.command,
                 params: &m.params,
-                goal: &m.goal,
+                goal: m.goal,
                 points: m.points.iter().map(lean_point).collect(),
             };
             let mut out = serde_json::to_vec_pretty(&failed)?;

@@ -2,8 +2,10 @@
 //! with its source.
 
 use super::{Exporter, Report, Status};
+use crate::analyze::waits::{OffCpuKind, SinkKind};
 use crate::analyze::Series;
 use crate::diagnose::{Answer, Diagnosis};
+use crate::measure::{Rounds, Stopped};
 use std::fmt::Write;
 
 pub struct Terminal;
@@ -30,13 +32,41 @@ impl Exporter for Terminal {
         }
         writeln!(o)?;
         points_table(&mut o, r)?;
+        if let Some(rounds) = r.rounds {
+            writeln!(o, "{}", rounds_line(rounds))?;
+        }
         writeln!(o)?;
         run_faults(&mut o, r)?;
         where_time_went(&mut o, r)?;
+        accounting(&mut o, r)?;
         fits(&mut o, r)?;
         steps(&mut o, r)?;
         Ok(o.into_bytes())
     }
+}
+
+/// `--runs auto`: how many rounds, what the first added one was for, and why it stopped.
+pub(super) fn rounds_line(r: &Rounds) -> String {
+    let n = r.measured_rounds();
+    let mut line = format!("measured {n} rounds (--runs auto)");
+    if let Some(first) = r.added.first() {
+        line += &format!(": {} after {}", first.why.join("; "), r.first_rounds);
+    }
+    let sep = if r.added.is_empty() { ":" } else { ";" };
+    let left = r.still_undecided.join("; ");
+    line += &match r.stopped {
+        Some(Stopped::Decided) => format!("{sep} every step decided after {n}"),
+        Some(Stopped::MaxRuns) => format!(
+            "{sep} stopped at --max-runs {}; still undecided, so answered unknown: {left}",
+            r.max_runs
+        ),
+        Some(Stopped::MaxTime) => format!(
+            "{sep} stopped at --max-time {:.1} s; still undecided, so answered unknown: {left}",
+            r.max_time_s
+        ),
+        None => format!("{sep} still adding rounds"),
+    };
+    line
 }
 
 fn points_table(o: &mut String, r: &Report) -> std::fmt::Result {
@@ -140,7 +170,8 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
         let s = p.summary;
         let mut parts: Vec<String> = Vec::new();
         if let Some(off) = &s.offcpu {
-            let mut top: Vec<(&String, &f64)> = off.iter().filter(|(_, v)| **v >= 0.01).collect();
+            let mut top: Vec<(&OffCpuKind, &f64)> =
+                off.iter().filter(|(_, v)| **v >= 0.01).collect();
             top.sort_by(|a, b| b.1.total_cmp(a.1));
             let on = s
                 .on_cpu_share
@@ -186,7 +217,12 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
                         .unwrap_or_else(|| "–".into())
                 ));
             }
-            for io in pr.sink_io.iter().filter(|io| io.kind != "file").take(2) {
+            for io in pr
+                .sink_io
+                .iter()
+                .filter(|io| io.kind != SinkKind::FILE)
+                .take(2)
+            {
                 parts.push(format!(
                     "{} ({}): {} out per writer, {:.2} s in calls per writer",
                     io.resource,
@@ -219,6 +255,43 @@ fn where_time_went(o: &mut String, r: &Report) -> std::fmt::Result {
         writeln!(o)?;
     }
     Ok(())
+}
+
+/// Per point: the ideal cores, each loss, the useful cores, and the speedup rebuilt from them.
+fn accounting(o: &mut String, r: &Report) -> std::fmt::Result {
+    let all = || {
+        r.points
+            .iter()
+            .filter_map(|p| p.summary.accounting.as_ref())
+    };
+    if all().next().is_none() {
+        return Ok(());
+    }
+    writeln!(
+        o,
+        "  where the speedup went (cores of workers × wall; {}):",
+        super::losses::sources(all())
+    )?;
+    for p in &r.points {
+        let Some(a) = &p.summary.accounting else {
+            continue;
+        };
+        let workers = match p.measured.workers {
+            1 => "1 worker".to_string(),
+            n => format!("{n} workers"),
+        };
+        let params = params_label(&p.measured.params);
+        let label = if params.is_empty() {
+            workers
+        } else {
+            format!("{workers} {params}")
+        };
+        let speedup = super::losses::speedup(a)
+            .map(|s| format!(" · {s}"))
+            .unwrap_or_default();
+        writeln!(o, "    {label}: {}{speedup}", super::losses::line(a))?;
+    }
+    writeln!(o)
 }
 
 /// `name=value` pairs of a point or series, space-separated.
@@ -306,6 +379,13 @@ fn steps(o: &mut String, r: &Report) -> std::fmt::Result {
     )?;
     for why in &d.confidence_reasons {
         writeln!(o, "  confidence lowered: {why}")?;
+    }
+    if !d.what_if.is_empty() {
+        writeln!(o, "  what each fix buys (replayed; docs/PREDICTIONS.md):")?;
+        let now = super::what_if::now_speedup(r);
+        for w in &d.what_if {
+            writeln!(o, "    {}", super::what_if::line(w, now))?;
+        }
     }
     for f in &d.findings {
         writeln!(o, "  • {f}")?;

@@ -9,12 +9,21 @@
 
 use super::pick::{describe, largest_point, typical_run, Picked};
 use crate::analyze::Analysis;
-use crate::cli::TraceScope;
 use crate::measure::{Measurements, ThreadRecord};
-use crate::output::write_atomic;
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+
+/// Which points trace.json covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TraceScope {
+    /// The largest worker count of the best series (its typical run).
+    #[default]
+    Largest,
+    /// Every point (its typical run), one after another on the time axis.
+    All,
+    /// No trace.json.
+    None,
+}
 
 /// Pids of a point are shifted by this times its position in an all-points trace, so processes
 /// of different points never share a track (Linux pids stay below 2^22).
@@ -32,22 +41,6 @@ struct Trace {
     display_time_unit: &'static str,
     #[serde(rename = "otherData")]
     other: Value,
-}
-
-/// Writes `dir/trace.json` for `scope`; returns its path, or None when there is nothing to trace
-/// (scope none, or no sampled run).
-pub fn write_trace(
-    m: &Measurements,
-    a: &Analysis,
-    dir: &Path,
-    scope: TraceScope,
-) -> anyhow::Result<Option<PathBuf>> {
-    let Some(bytes) = trace_json(m, a, scope)? else {
-        return Ok(None);
-    };
-    let path = dir.join("trace.json");
-    write_atomic(&path, &bytes)?;
-    Ok(Some(path))
 }
 
 /// The trace as bytes; None when there is nothing to trace.

@@ -1,37 +1,37 @@
-//! The pictures of a report written beside report.json: the plots, report.html and trace.json.
-//! One entry point so `forkcast run` and `forkcast report -o` write the same files.
+//! The pictures of a report that go beside report.json: the plots, report.html and trace.json,
+//! as named bytes. One entry point so `forkcast run` and `forkcast report -o` make the same
+//! files; crate::pipeline writes them.
 
-use super::plots::write_plots;
-use super::trace::write_trace;
-use super::{Exporter, Html, Report, Status};
-use crate::cli::TraceScope;
-use crate::output::write_atomic;
+use super::plots::plot_files;
+use super::trace::{trace_json, TraceScope};
+use super::{Exporter, Html, Picture, Report, Status};
 use anyhow::Context;
-use std::path::{Path, PathBuf};
 
-/// What to write besides the SVG plots and report.html, which are always written.
+/// What to make besides the SVG plots and report.html, which are always made.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
-    /// Also write each plot as PNG (`--png`); once the sweep has ended (rasterising costs more
-    /// than the SVGs, which are rewritten after every point).
+    /// Also each plot as PNG (`--png`); once the sweep has ended (rasterising costs more than
+    /// the SVGs, which are rewritten after every point).
     pub png: bool,
-    /// Which points trace.json covers (`--trace`); written once the sweep has ended.
+    /// Which points trace.json covers (`--trace`); made once the sweep has ended.
     pub trace: TraceScope,
 }
 
-/// Writes the plots, report.html and (once the sweep ended) the PNGs and trace.json into `dir`;
-/// returns the files written.
-pub fn write(report: &Report, dir: &Path, opts: Options) -> anyhow::Result<Vec<PathBuf>> {
+/// The plots, report.html and (once the sweep ended) the PNGs and trace.json.
+pub fn pictures(report: &Report, opts: Options) -> anyhow::Result<Vec<Picture>> {
     let ended = report.status != Status::InProgress;
-    let mut written =
-        write_plots(report, dir, opts.png && ended).context("cannot write the plots")?;
-    let html = dir.join("report.html");
-    write_atomic(&html, &Html.serialize(report)?).context("cannot write report.html")?;
-    written.push(html);
+    let mut files = plot_files(report, opts.png && ended).context("cannot draw the plots")?;
+    files.push(Picture {
+        file: "report.html".into(),
+        bytes: Html.serialize(report)?,
+    });
     if ended {
-        let trace = write_trace(report.measurements, report.analysis, dir, opts.trace)
-            .context("cannot write trace.json")?;
-        written.extend(trace);
+        let trace = trace_json(report.measurements, report.analysis, opts.trace)
+            .context("cannot make trace.json")?;
+        files.extend(trace.map(|bytes| Picture {
+            file: "trace.json".into(),
+            bytes,
+        }));
     }
-    Ok(written)
+    Ok(files)
 }

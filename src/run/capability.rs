@@ -17,18 +17,12 @@ pub struct Capability {
     pub fix: String,
 }
 
-/// The user forkcast runs as (what decides most of the answers below).
-pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 /// Tries every capability once (opens perf events on this process, reads a child's /proc).
 pub fn check() -> Vec<Capability> {
     let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());
-    let root = effective_uid() == 0;
+    let root = super::os::effective_uid() == 0;
     let lower_paranoid = format!(
         "perf_event_paranoid is {}; run forkcast as root, or lower it: sudo sysctl kernel.perf_event_paranoid=1",
         paranoid.map_or("unreadable".into(), |p| p.to_string())
@@ -92,12 +86,10 @@ pub fn check() -> Vec<Capability> {
             "forkcast is not root: such targets hide what they wait on and their I/O; run \
              forkcast as root (or with CAP_SYS_PTRACE) to see them",
         ),
-        cap(
+        cap_result(
             "preload_probe",
-            super::probes::locate_preload_lib().is_ok(),
+            preload_library(),
             "bytes, calls and blocked time per pipe, socket and file (LD_PRELOAD probe)",
-            "libforkcast_preload.so was not found next to forkcast: build it (cargo build \
-             --release builds both) or set FORKCAST_PRELOAD_LIB",
         ),
         cap(
             "python",
@@ -128,6 +120,20 @@ fn cap_result(name: &'static str, check: Result<(), String>, gives: &'static str
         gives,
         fix: check.err().unwrap_or_default(),
     }
+}
+
+/// Writes the embedded preload library where a run would: the cache folder, else (as a run falls
+/// back to its own output folder) a private scratch folder, removed again.
+fn preload_library() -> Result<(), String> {
+    let scratch = std::env::temp_dir().join(format!("forkcast-doctor-{}", std::process::id()));
+    let found = super::probes::locate_preload_lib(Some(&scratch));
+    let _ = std::fs::remove_dir_all(&scratch);
+    found.map(|_| ()).map_err(|e| {
+        format!(
+            "{e:#}: set XDG_CACHE_HOME to a folder you own, or {} to a copy of the library",
+            super::probes::ENV_PRELOAD_LIB
+        )
+    })
 }
 
 /// Opens `event` on this process, counting kernel-side events too when `kernel`.

@@ -3,8 +3,9 @@
 //!
 //! Each event is opened on its own: one failing event (no PMU in a VM) must not take the others
 //! down. Kernel-side counting is tried first, since with `exclude_kernel` context switches and
-//! migrations read 0 (../shared/HOST-AND-CRATES.md section 1); without permission we fall back
-//! to user-only counting and mark those counters unavailable instead of reporting 0.
+//! migrations read 0 (measured); without permission (non-root under perf_event_paranoid 2:
+//! EACCES) we fall back to user-only counting and mark those counters unavailable instead of
+//! reporting 0.
 
 use crate::measure::Counters;
 use perf_event::events::{Event, Hardware, Software};

@@ -211,7 +211,7 @@ fn kill_tree(root: i32, out: &mut KeeperReport) -> u32 {
     let until = Instant::now() + KILL_LIMIT;
     let mut first_count = None;
     loop {
-        let alive = children_of(me);
+        let alive = super::os::children_of(me);
         first_count.get_or_insert(alive.len() as u32);
         // SAFETY: kill() on the target's own group and on our own children only.
         unsafe {
@@ -249,7 +249,7 @@ fn reap_ready(root: i32, out: &mut KeeperReport) -> bool {
             }
             return false; // ECHILD: nobody left
         }
-        super::reap::add_rusage(&mut out.rusage, &usage);
+        super::os::add_rusage(&mut out.rusage, &usage);
         if pid == root {
             if libc::WIFEXITED(status) {
                 out.exit_code = Some(libc::WEXITSTATUS(status));
@@ -258,25 +258,6 @@ fn reap_ready(root: i32, out: &mut KeeperReport) -> bool {
             }
         }
     }
-}
-
-/// The live (not zombie) children of `parent`, found through /proc since this kernel has no
-/// /proc/PID/task/TID/children.
-pub fn children_of(parent: i32) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // Fields after the last ')' are: state ppid ...; zombies are reaped, not signalled.
-            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-            let mut fields = rest.split_whitespace();
-            let state = fields.next();
-            let ppid = fields.next().and_then(|p| p.parse::<i32>().ok());
-            ppid == Some(parent) && state != Some("Z")
-        })
-        .collect()
 }
 
 #[cfg(test)]

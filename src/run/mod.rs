@@ -5,24 +5,26 @@ pub mod capability;
 pub mod counters;
 pub mod host;
 pub mod keeper;
+pub mod os;
 pub mod outcome;
 pub mod output_cap;
 pub mod probes;
 pub mod reap;
-pub mod resume;
+mod rounds;
 pub mod sampler;
 pub mod spawn;
+pub mod sweep;
 pub mod switches;
 
 use crate::error::UsageError;
 use crate::measure::{Ending, Host, Measurements, PointMeasurements, Run, Source};
-use crate::plan::{Plan, PlannedPoint, Step};
 use crate::redact;
 use anyhow::Context;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use sweep::{Plan, PlannedPoint, Step};
 
 /// How the sweep ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,20 +36,36 @@ pub enum Ended {
     FailedFast,
 }
 
-/// Progress lines for the user; `None` keeps quiet.
-pub type Progress<'a> = Option<&'a dyn Fn(&str)>;
+/// Progress for the user; `None` keeps quiet.
+pub type Progress<'a> = Option<&'a dyn Fn(Said)>;
+
+/// What the sweep tells the user as it goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Said<'a> {
+    /// A run finished: which point and run, its wall time.
+    Run(&'a str),
+    /// `--runs auto` added a round of this many runs, and why.
+    Round(&'a str, u64),
+}
+
+/// What `--runs auto` asks after each round: the steps still undecided, one line each saying
+/// which figure straddles which bar; empty when every step decided. Given by the pipeline, which
+/// diagnoses; run/ only counts rounds.
+pub type Undecided<'a> = &'a dyn Fn(&Measurements) -> Vec<String>;
 
 /// Makes every run of the plan that `resumed` (the measurements of an earlier, unfinished
-/// sweep) does not already hold, in the plan's order. `after_run` sees the measurements after
-/// each run, so the caller can rewrite the report and an interrupted sweep keeps what it
-/// measured.
+/// sweep) does not already hold, in the plan's order; under `--runs auto`, then adds rounds
+/// while `undecided` names a step and the budget allows (run/rounds.rs). `after_run` sees the
+/// measurements after each run, so the caller can rewrite the report and an interrupted sweep
+/// keeps what it measured.
 pub fn run_sweep(
     plan: &Plan,
     host: Host,
     progress: Progress,
     show_output: bool,
     resumed: Option<Measurements>,
-    mut after_run: impl FnMut(&Measurements) -> anyhow::Result<()>,
+    undecided: Undecided,
+    after_run: impl FnMut(&Measurements) -> anyhow::Result<()>,
 ) -> anyhow::Result<(Measurements, Ended)> {
     let program = plan.points[0].argv[0].clone();
     let program_path = spawn::resolve_program(&program)
@@ -59,7 +77,7 @@ pub fn run_sweep(
 
     // Secrets never reach the measurements (so no exporter sees them); the target runs its real
     // argv. Labels and file names come from the redacted params too.
-    let mut m = resumed.unwrap_or_else(|| Measurements {
+    let m = resumed.unwrap_or_else(|| Measurements {
         host,
         command: redact::argv(&plan.template),
         params: plan
@@ -72,28 +90,71 @@ pub fn run_sweep(
                 )
             })
             .collect(),
-        goal: format!("{:?}", plan.goal).to_lowercase(),
+        goal: plan.goal,
         output_dir: std::fs::canonicalize(&plan.output_dir)
             .ok()
             .map(|p| p.display().to_string()),
         points: Vec::new(),
+        rounds: None,
     });
-    let shown: Vec<PlannedPoint> = plan.points.iter().map(redacted_point).collect();
+    let mut sweeper = Sweeper {
+        plan,
+        program_path,
+        runs_dir,
+        shown: plan.points.iter().map(redacted_point).collect(),
+        progress,
+        show_output,
+        m,
+        after_run,
+    };
     // Runs already measured count as done, point by point (a point's runs are saved in the
     // order they were made, so the first `done` repetitions are the finished ones).
-    let done: Vec<u32> = shown
-        .iter()
-        .map(|p| find_point(&m, p).map_or(0, |i| m.points[i].runs.len() as u32))
-        .collect();
+    let done = sweeper.runs_per_point();
     let todo: Vec<Step> = plan
         .schedule()
         .into_iter()
         .filter(|s| s.repetition >= done[s.point])
         .collect();
     for (k, step) in todo.iter().enumerate() {
+        if let Some(ended) = sweeper.make(step, &format!("[{}/{}]", k + 1, todo.len()))? {
+            return Ok((sweeper.m, ended));
+        }
+    }
+    match plan.auto {
+        Some(auto) => rounds::add_rounds(sweeper, auto, undecided),
+        None => Ok((sweeper.m, Ended::Complete)),
+    }
+}
+
+/// A sweep in progress: the plan, what it measured so far, and where each run goes.
+struct Sweeper<'a, F> {
+    plan: &'a Plan,
+    program_path: PathBuf,
+    runs_dir: PathBuf,
+    /// The plan's points as recorded (secrets masked), in the plan's order.
+    shown: Vec<PlannedPoint>,
+    progress: Progress<'a>,
+    show_output: bool,
+    m: Measurements,
+    after_run: F,
+}
+
+impl<F: FnMut(&Measurements) -> anyhow::Result<()>> Sweeper<'_, F> {
+    /// Runs saved so far for each point of the plan, warmups included.
+    fn runs_per_point(&self) -> Vec<u32> {
+        self.shown
+            .iter()
+            .map(|p| find_point(&self.m, p).map_or(0, |i| self.m.points[i].runs.len() as u32))
+            .collect()
+    }
+
+    /// Makes one run and rewrites the outputs; says how the sweep ended when this run ended
+    /// it (Ctrl-C, or a failure under `--fail-fast`). `at` leads its progress line.
+    fn make(&mut self, step: &Step, at: &str) -> anyhow::Result<Option<Ended>> {
+        let (plan, m) = (self.plan, &mut self.m);
         let point = &plan.points[step.point];
-        let seen = &shown[step.point];
-        let slot = find_point(&m, seen).unwrap_or_else(|| {
+        let seen = &self.shown[step.point];
+        let slot = find_point(m, seen).unwrap_or_else(|| {
             m.points.push(PointMeasurements {
                 workers: seen.workers,
                 params: seen.params.clone(),
@@ -111,37 +172,43 @@ pub fn run_sweep(
             if step.warmup { "-warmup" } else { "" }
         );
         // A killed sweep may have left this run half made: it starts from a clean folder.
-        crate::output::clear_stale_run(&runs_dir, &label)?;
-        let run = run_once(plan, point, &program_path, &runs_dir, &label, step.warmup)?;
+        crate::output::clear_stale_run(&self.runs_dir, &label)?;
+        let run = run_once(
+            plan,
+            point,
+            &self.program_path,
+            &self.runs_dir,
+            &label,
+            step.warmup,
+        )?;
         let outcome = run.outcome.as_ref();
-        if let Some(say) = progress {
+        if let Some(say) = self.progress {
             let ended_ok = outcome.is_none_or(|o| o.ended == Ending::Ok && o.faults.is_empty());
             let ended = match outcome {
                 Some(o) if !ended_ok => format!(" ({})", o.summary),
                 _ => String::new(),
             };
-            let at = format!("[{}/{}]", k + 1, todo.len());
-            say(&format!(
+            say(Said::Run(&format!(
                 "{at} {} {:.3} s{ended}",
                 progress_name(plan, step, seen),
                 run.wall_s
-            ));
+            )));
         }
-        if show_output {
+        if self.show_output {
             echo_output(&plan.output_dir, &run);
         }
         let interrupted = run.interrupted;
         let failed = outcome.is_some_and(|o| o.ended != Ending::Ok);
         m.points[slot].runs.push(redact_run(run));
-        after_run(&m)?;
+        (self.after_run)(m)?;
         if interrupted || reap::interrupted().is_some() {
-            return Ok((m, Ended::Interrupted));
+            return Ok(Some(Ended::Interrupted));
         }
         if plan.fail_fast && failed {
-            return Ok((m, Ended::FailedFast));
+            return Ok(Some(Ended::FailedFast));
         }
+        Ok(None)
     }
-    Ok((m, Ended::Complete))
 }
 
 /// Which run a progress line is about, since runs of different points interleave:
@@ -153,9 +220,15 @@ fn progress_name(plan: &Plan, step: &Step, seen: &PlannedPoint) -> String {
         .map(|(k, v)| format!(" {k}={v}"))
         .collect();
     let (kind, nth, of) = if step.warmup {
-        ("warmup", step.repetition + 1, plan.warmup)
+        ("warmup", step.repetition + 1, plan.warmup.to_string())
     } else {
-        ("run", step.repetition - plan.warmup + 1, plan.runs)
+        let nth = step.repetition - plan.warmup + 1;
+        // A round `--runs auto` added counts up to --max-runs at most.
+        let of = match plan.auto {
+            Some(auto) if nth > plan.runs => format!("{} at most", auto.max_runs),
+            _ => plan.runs.to_string(),
+        };
+        ("run", nth, of)
     };
     format!(
         "point {}/{} workers={}{params} {kind} {nth}/{of}",
@@ -301,7 +374,11 @@ fn inject_probes(
     program: &Path,
     run_dir: &Path,
     env: &[(OsString, OsString)],
-) -> anyhow::Result<(Option<probes::PreparedProbes>, Vec<String>, Vec<String>)> {
+) -> anyhow::Result<(
+    Option<probes::PreparedProbes>,
+    Vec<probes::ProbeKind>,
+    Vec<String>,
+)> {
     let choice = plan.probes;
     let mut kinds = Vec::new();
     let mut notes = Vec::new();
@@ -315,7 +392,7 @@ fn inject_probes(
     }
     if choice.preload {
         let reachable = probes::target_is_dynamic(program);
-        let lib = probes::locate_preload_lib();
+        let lib = probes::locate_preload_lib(Some(&run_dir.join("probes")));
         match (choice.auto, reachable, lib) {
             (_, true, Ok(_)) => kinds.push(probes::ProbeKind::Preload),
             (true, false, _) => notes.push(format!(
@@ -339,20 +416,11 @@ fn inject_probes(
         return Ok((None, Vec::new(), notes));
     }
     let prepared = probes::prepare(&kinds, run_dir, env).context("cannot prepare the probes")?;
-    let names = kinds
-        .iter()
-        .map(|k| match k {
-            probes::ProbeKind::Preload => "preload".to_string(),
-            probes::ProbeKind::Python => "python".to_string(),
-        })
-        .collect();
-    Ok((Some(prepared), names, notes))
+    Ok((Some(prepared), kinds, notes))
 }
 
-/// The sampler read the tree's command lines from /proc: mask their secrets too.
-/// The point as the measurements record it: params and argv with secrets masked.
 /// A planned point as it is recorded: secrets masked (as in the saved measurements).
-pub(crate) fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
+pub fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
     PlannedPoint {
         params: point
             .params
@@ -364,6 +432,7 @@ pub(crate) fn redacted_point(point: &PlannedPoint) -> PlannedPoint {
     }
 }
 
+/// The sampler read the tree's command lines from /proc: mask their secrets too.
 fn redact_run(mut run: Run) -> Run {
     for p in run.sampled.iter_mut().flat_map(|s| &mut s.processes) {
         p.cmdline = redact::argv(&p.cmdline);

@@ -2,7 +2,7 @@
 //! descendant. The keeper (src/run/keeper.rs) is the tree's subreaper and reaps it; forkcast
 //! decides when to signal, and reads the keeper's report at the end.
 
-use super::keeper::children_of;
+use super::os::children_of;
 use super::spawn::GatedChild;
 use crate::measure::Rusage;
 use std::io;
@@ -160,17 +160,6 @@ fn signal_tree(pgid: i32, keeper: i32, sig: i32) {
 fn group_alive(pgid: i32) -> bool {
     // SAFETY: signal 0 only checks existence.
     unsafe { libc::kill(-pgid, 0) == 0 }
-}
-
-pub(super) fn add_rusage(total: &mut Rusage, u: &libc::rusage) {
-    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
-    total.user_s += secs(u.ru_utime);
-    total.sys_s += secs(u.ru_stime);
-    total.max_rss_bytes = total.max_rss_bytes.max(u.ru_maxrss as u64 * 1024);
-    total.voluntary_switches += u.ru_nvcsw as u64;
-    total.involuntary_switches += u.ru_nivcsw as u64;
-    total.minor_faults += u.ru_minflt as u64;
-    total.major_faults += u.ru_majflt as u64;
 }
 
 /// True when `fd` became readable (the process exited) within `timeout`; EINTR counts as not yet.

@@ -8,7 +8,8 @@
 //! because it watches a pipe whose only write end forkcast holds.
 //!
 //! `std::process::Command` cannot do this: `spawn` waits for the child's exec, so a `pre_exec`
-//! that waits for the parent deadlocks (measured, ../shared/HOST-AND-CRATES.md section 1).
+//! that waits for the parent deadlocks (measured: spawn returned only once another thread opened
+//! the gate).
 
 use super::keeper;
 use std::ffi::{CString, OsStr, OsString};

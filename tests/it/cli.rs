@@ -227,7 +227,9 @@ fn report_replays_a_saved_report_through_the_same_analysis() {
 fn explain_prints_every_threshold() {
     let out = run_forkcast(&["explain"]);
     out.expect(out.code == Some(0), "explain runs");
-    for step in ["cpu_bound", "threads_scale", "worker_count"] {
-        out.expect(out.stdout.contains(step), step);
+    // The table the steps read, every row of it (MIN_TASKS_FOR_CV once went missing).
+    for t in forkcast::diagnose::thresholds::ALL {
+        out.expect(out.stdout.contains(t.name), t.name);
+        out.expect(out.stdout.contains(&t.used_by.to_string()), t.name);
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 const NOBODY: u32 = 65534;
 
-/// forkcast and its preload library copied where an unprivileged user can run them, and a
+/// forkcast (its preload library inside) copied where an unprivileged user can run it, and a
 /// folder that user owns to write into.
 struct Sandbox {
     /// Kept so the folder lives as long as the sandbox.
@@ -29,13 +29,10 @@ impl Sandbox {
         let built = PathBuf::from(env!("CARGO_BIN_EXE_forkcast"));
         let bin = dir.join("bin");
         std::fs::create_dir(&bin).unwrap();
-        for name in ["forkcast", "libforkcast_preload.so"] {
-            let from = built.parent().unwrap().join(name);
-            std::fs::copy(&from, bin.join(name))
-                .unwrap_or_else(|e| panic!("{}: {e}", from.display()));
-            std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755))
-                .unwrap();
-        }
+        std::fs::copy(&built, bin.join("forkcast"))
+            .unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+        std::fs::set_permissions(bin.join("forkcast"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
         let work = dir.join("work");
         std::fs::create_dir(&work).unwrap();
         for d in [dir.path(), bin.as_path()] {
@@ -168,6 +165,10 @@ fn doctor_names_what_an_unprivileged_user_cannot_measure_and_the_fix() {
     out.expect(
         out.stdout.contains("no   other_users"),
         "not root: other users' targets are hidden",
+    );
+    out.expect(
+        out.stdout.contains("yes  preload_probe"),
+        "the embedded preload library is written out even where the user's cache is not theirs",
     );
     if paranoid() >= 2 {
         out.expect(

@@ -442,3 +442,28 @@ fn recorded_engine_sweeps_read_each_engines_shape_without_running_anything() {
         );
     }
 }
+
+#[test]
+fn recorded_engine_sweeps_get_a_code_sketch_in_the_engines_own_calls() {
+    let cases = [
+        ("07_threads_numpy", "Parallel(n_jobs=2, prefer=\"threads\""),
+        ("07_loky_pure", "from joblib import Parallel, delayed"),
+        (
+            "09_threads_pure",
+            "Client(n_workers=2, threads_per_worker=1)",
+        ),
+        ("10_put", "ray.init(num_cpus="),
+    ];
+    for (name, code) in cases {
+        let dir = repo_root().join("fixtures/recordings/variants").join(name);
+        let out = crate::support::run_forkcast(&[
+            "report",
+            &dir.display().to_string(),
+            "--format",
+            "markdown",
+        ]);
+        out.expect(out.code == Some(0), "the recording replays");
+        let sketch = out.stdout.split("```python").nth(1).unwrap_or_default();
+        assert!(sketch.contains(code), "{name}: {}", out.stdout);
+    }
+}

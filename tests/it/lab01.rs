@@ -2,6 +2,7 @@
 //! tree's CPU time agrees between perf_event and rusage.
 
 use crate::support::{lab_command, num, point, step, sweep, words};
+use forkcast::diagnose::StepId;
 
 const LAB01: &str = "01_cpu_bound_processes_vs_threads.py";
 
@@ -51,12 +52,12 @@ fn processes_scale_and_pure_python_threads_do_not() {
     );
     assert_eq!(threads2["worker_layout"], "threads", "{context}");
 
-    assert_eq!(step(&r, "cpu_bound")["answer"], "yes");
-    assert_eq!(step(&r, "threads_scale")["answer"], "no");
+    assert_eq!(step(&r, StepId::CpuBound)["answer"], "yes");
+    assert_eq!(step(&r, StepId::ThreadsScale)["answer"], "no");
     assert_eq!(r["diagnosis"]["recommendation"]["model"], "processes");
     // Two workers, unless the step to 2 was within the runs' noise: then no count is claimed,
     // and the confidence says why.
-    let count = step(&r, "worker_count");
+    let count = step(&r, StepId::WorkerCount);
     match count["answer"].as_str() {
         Some("yes") => assert_eq!(r["diagnosis"]["recommendation"]["workers"], 2, "{count}"),
         Some("unknown") => {

@@ -5,6 +5,7 @@ use crate::support::postgres::PrivatePostgres;
 use crate::support::{
     fixture_path, lab06_command, lab_command, point, python_command, step, summary_at, sweep, words,
 };
+use forkcast::diagnose::StepId;
 use serde_json::Value;
 
 /// The key with the largest share in an offcpu map.
@@ -67,7 +68,7 @@ fn workers_blocked_on_a_local_socket_are_measured_as_blocked_on_it() {
         resource.starts_with("tcp:127.0.0.1:"),
         "named by its peer address: {resource}"
     );
-    assert_eq!(step(&r, "cpu_bound")["answer"], "no");
+    assert_eq!(step(&r, StepId::CpuBound)["answer"], "no");
     assert_eq!(
         r["diagnosis"]["recommendation"]["model"],
         "async_or_threads"
@@ -84,7 +85,7 @@ fn a_sleeping_command_is_measured_as_asleep() {
     let (kind, share) = largest(&summary_at(&r, 1)["offcpu"]);
     assert_eq!(kind, "sleep");
     assert!(share > 0.8, "asleep nearly all the time: {share}");
-    assert_eq!(step(&r, "cpu_bound")["answer"], "no");
+    assert_eq!(step(&r, StepId::CpuBound)["answer"], "no");
 }
 
 #[test]
@@ -117,7 +118,7 @@ fn direct_writers_share_the_postgres_sink_and_a_single_writer_does_not() {
         "its wait per CPU second grows from 1 to 2 workers: {w1} -> {w2}"
     );
     assert_eq!(sink["workers_waiting"], 2, "both workers wait on it");
-    let evidence = step(&direct, "shared_sink")["evidence"]
+    let evidence = step(&direct, StepId::SharedSink)["evidence"]
         .as_str()
         .unwrap()
         .to_string();
@@ -125,7 +126,11 @@ fn direct_writers_share_the_postgres_sink_and_a_single_writer_does_not() {
         evidence.contains(".s.PGSQL.5432"),
         "the step names the endpoint: {evidence}"
     );
-    assert_eq!(step(&direct, "shared_sink")["answer"], "yes", "{evidence}");
+    assert_eq!(
+        step(&direct, StepId::SharedSink)["answer"],
+        "yes",
+        "{evidence}"
+    );
     assert_eq!(
         direct["diagnosis"]["recommendation"]["sink"],
         "single_writer"

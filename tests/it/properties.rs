@@ -5,11 +5,11 @@
 
 use forkcast::measure::probes::{
     ExitPath, FdKind, IoDir, IoRow, PreloadData, PreloadProcess, ProbeData, PythonData,
-    PythonProcess,
+    PythonProcess, StartMethod,
 };
 use forkcast::measure::{
-    Counters, Host, IoCounters, Measurements, PointMeasurements, ProcessRecord, ResourceKind, Run,
-    Rusage, SamplerData, Service, ThreadRecord, Tick, WaitCount, Written,
+    Counters, Goal, Host, IoCounters, Measurements, PointMeasurements, ProcessRecord, ResourceKind,
+    Run, Rusage, SamplerData, Service, ThreadRecord, Tick, WaitCount, Written,
 };
 use forkcast::{analyze, diagnose};
 use proptest::collection::vec;
@@ -306,9 +306,9 @@ fn python() -> impl Strategy<Value = PythonData> {
         (count(), secs(), count(), count()),
         vec(secs(), 0..20),
         proptest::option::of(prop_oneof![
-            Just("fork".to_string()),
-            Just("spawn".to_string()),
-            "[a-z]{0,5}"
+            Just(StartMethod::Fork),
+            Just(StartMethod::Forkserver),
+            Just(StartMethod::Spawn)
         ]),
         (proptest::option::of(count()), count()),
     )
@@ -458,16 +458,17 @@ fn measurements(max_points: usize, max_processes: usize) -> impl Strategy<Value 
         });
     (
         host(),
-        prop_oneof![Just("throughput"), Just("latency"), Just("other")],
+        prop_oneof![Just(Goal::Throughput), Just(Goal::Latency)],
         vec(point, 0..=max_points),
     )
         .prop_map(|(host, goal, points)| Measurements {
             host,
             command: vec!["prog".into(), "{workers}".into()],
             params: BTreeMap::new(),
-            goal: goal.into(),
+            goal,
             output_dir: Some("/tmp/out".into()),
             points,
+            rounds: None,
         })
 }
 

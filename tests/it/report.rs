@@ -3,7 +3,8 @@
 //! two sweeps against their noise, and bad saved files get one line and exit 2.
 
 use crate::support::{
-    check_schema, forkcast, read_report, repo_root, run_args, run_forkcast, sweep, words, TempDir,
+    check_schema, forkcast, read_report, repo_root, run_args, run_forkcast, run_forkcast_env,
+    sweep, words, TempDir,
 };
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -339,7 +340,16 @@ fn recording() -> String {
 /// `UPDATE_SNAPSHOTS=1 scripts/test snapshot` rewrites the files (review the diff).
 #[track_caller]
 fn snapshot(format: &str, name: &str) {
-    let out = run_forkcast(&["report", &recording(), "--format", format]);
+    snapshot_with(&["--format", format], "100", name);
+}
+
+/// Like [`snapshot`], with more arguments and `COLUMNS` set (the one-screen summary's width).
+fn snapshot_with(extra: &[&str], columns: &str, name: &str) {
+    let format = extra.join(" ");
+    let out = run_forkcast_env(
+        &[&["report", recording().as_str()], extra].concat(),
+        &[("COLUMNS", columns)],
+    );
     out.expect(out.code == Some(0), "the exporter runs");
     let path = repo_root().join("tests/it/snapshots").join(name);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
@@ -376,8 +386,53 @@ fn snapshot(format: &str, name: &str) {
 }
 
 #[test]
-fn snapshot_of_the_text_summary() {
-    snapshot("text", "lab01.txt");
+fn snapshot_of_the_full_text_with_v() {
+    snapshot_with(&["-v"], "100", "lab01.txt");
+}
+
+#[test]
+fn snapshot_of_the_one_screen_summary_at_100_columns() {
+    snapshot_with(&[], "100", "lab01.screen100.txt");
+}
+
+#[test]
+fn snapshot_of_the_one_screen_summary_at_80_columns() {
+    snapshot_with(&[], "80", "lab01.screen80.txt");
+}
+
+/// The quick start's summary fits the terminal it is printed in and one screen, at the
+/// default width and where a user sets COLUMNS.
+#[test]
+fn the_summary_fits_one_screen_at_100_and_80_columns() {
+    for columns in [100, 80] {
+        let out = run_forkcast_env(
+            &["report", recording().as_str()],
+            &[("COLUMNS", &columns.to_string())],
+        );
+        out.expect(out.code == Some(0), "the exporter runs");
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        out.expect(lines.len() <= 45, &format!("at most 45 lines at {columns}"));
+        for line in &lines {
+            out.expect(
+                line.chars().count() <= columns,
+                &format!("{line:?} fits {columns} columns"),
+            );
+        }
+        for want in [
+            "where the speedup went",
+            "verdict:",
+            "recommendation:",
+            "confidence:",
+        ] {
+            out.expect(out.stdout.contains(want), want);
+        }
+        out.expect(
+            !out.stdout.contains("rule:") && !out.stdout.contains("source:"),
+            "rules and sources are -v's",
+        );
+    }
+    let full = run_forkcast(&["report", recording().as_str(), "-v"]);
+    full.expect(full.stdout.contains("rule:"), "-v gives the rules");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! Small sizes: each sweep takes a few seconds.
 
 use crate::support::{python, repo_root, step, summary_at, sweep, words};
+use forkcast::diagnose::StepId;
 use serde_json::Value;
 
 /// Runs the shape fixture `name` at 1 and 2 workers (one run each) and checks its expected
@@ -59,7 +60,7 @@ fn make_runs_its_units_in_slots_and_the_long_unit_makes_the_tasks_uneven() {
         tasks["count"].as_u64().unwrap() >= 10,
         "the units are the tasks: {tasks}"
     );
-    let ev = step(&r, "task_variance")["evidence"]
+    let ev = step(&r, StepId::TaskVariance)["evidence"]
         .as_str()
         .unwrap()
         .to_string();
@@ -94,13 +95,13 @@ fn a_thread_pool_of_one_is_cpu_bound_on_its_one_thread() {
         1,
         "not the main thread"
     );
-    assert_eq!(step(&r, "cpu_bound")["answer"], "yes");
+    assert_eq!(step(&r, StepId::CpuBound)["answer"], "yes");
 }
 
 #[test]
 fn sqlite_cli_writers_under_xargs_contend_on_their_database() {
     let (_d, r) = shape("sqlite_xargs");
-    let sink = step(&r, "shared_sink");
+    let sink = step(&r, StepId::SharedSink);
     assert_eq!(sink["measured"]["kind"], "sqlite", "{sink}");
     assert!(
         sink["measured"]["resource"]
@@ -122,7 +123,7 @@ fn a_pool_holding_sqlite_write_locks_while_computing_needs_a_single_writer() {
     // Scheduling is left to check-expected: SQLite's busy handler is unfair, so one writer
     // can starve behind the other and look like a straggler at 2 workers.
     let (_d, r) = shape_checking("sqlite_pool_compute", &["model", "sink"]);
-    assert_eq!(step(&r, "shared_sink")["measured"]["kind"], "sqlite");
+    assert_eq!(step(&r, StepId::SharedSink)["measured"]["kind"], "sqlite");
 }
 
 #[test]
@@ -130,8 +131,8 @@ fn a_pool_committing_each_row_to_sqlite_is_judged_on_its_work_and_queues_on_the_
     // Tasks of ~1 ms against a commit of a few tenths: even a disk that syncs fast leaves a
     // quarter of the time to the commits, and two writers queue on the WAL's write lock.
     let (_d, r) = shape_checking("sqlite_pool_commit", &["model", "sink"]);
-    assert_eq!(step(&r, "shared_sink")["measured"]["kind"], "sqlite");
-    let cpu = step(&r, "cpu_bound");
+    assert_eq!(step(&r, StepId::SharedSink)["measured"]["kind"], "sqlite");
+    let cpu = step(&r, StepId::CpuBound);
     for key in ["on_cpu_share", "sink_wait_share", "work_on_cpu_share"] {
         assert!(
             cpu["measured"][key].is_number(),
@@ -143,21 +144,24 @@ fn a_pool_committing_each_row_to_sqlite_is_judged_on_its_work_and_queues_on_the_
 #[test]
 fn clients_waiting_on_a_slow_service_stay_not_cpu_bound() {
     let (_d, r) = shape("socket_wait");
-    let cpu = step(&r, "cpu_bound");
+    let cpu = step(&r, StepId::CpuBound);
     assert_eq!(cpu["answer"], "no", "{cpu}");
+    // The clients compute next to nothing: the service does their work, so it is a source
+    // whose waits stay in, however the bytes go.
     assert!(
-        cpu["measured"]["sink_wait_per_cpu_second"]
+        cpu["measured"]["source_wait_per_cpu_second"]
             .as_f64()
             .unwrap()
             > 1.0,
         "the service waits longer than the work computes: {cpu}"
     );
+    assert_eq!(cpu["measured"]["sink_wait_share"], 0.0, "{cpu}");
 }
 
 #[test]
 fn a_pool_posting_to_an_http_service_is_cpu_bound_net_of_the_services_waits() {
     let (_d, r) = shape("http_pool");
-    let cpu = step(&r, "cpu_bound");
+    let cpu = step(&r, StepId::CpuBound);
     let m = &cpu["measured"];
     // A third of the workers' lives waits on the service, yet the work itself computes.
     let waited = m["sink_wait_share"].as_f64().unwrap();
@@ -167,10 +171,78 @@ fn a_pool_posting_to_an_http_service_is_cpu_bound_net_of_the_services_waits() {
         "both figures given, the gross one lower: {cpu}"
     );
     assert!(m["work_on_cpu_share"].as_f64().unwrap() >= 0.9, "{cpu}");
-    let sink = step(&r, "shared_sink");
+    let sink = step(&r, StepId::SharedSink);
     assert_eq!(sink["answer"], "no", "side by side, no contention: {sink}");
     assert!(
         sink["evidence"].as_str().unwrap().contains("tcp service"),
         "the service is named: {sink}"
+    );
+}
+
+#[test]
+fn a_pool_pushing_to_a_sink_slower_than_its_work_is_judged_net_of_its_waits() {
+    // The store takes several times a task's CPU per record: the waits are longer than the
+    // work, yet the records flow into it, so it is a sink and one batched writer takes them.
+    let (_d, r) = shape_checking("slow_sink", &["model", "data_passing"]);
+    let roles = &summary_at(&r, 1)["peer_roles"];
+    assert!(
+        roles
+            .as_object()
+            .is_some_and(|m| m.values().all(|v| v == "sink")),
+        "records out, acknowledgements back: a sink: {roles}"
+    );
+    let cpu = step(&r, StepId::CpuBound);
+    assert_eq!(cpu["answer"], "yes", "{cpu}");
+    assert!(
+        cpu["measured"]["sink_wait_per_cpu_second"]
+            .as_f64()
+            .unwrap()
+            > 1.0,
+        "the sink is slower than the work: {cpu}"
+    );
+}
+
+#[test]
+fn a_manager_process_the_workers_store_into_is_a_sink_not_plumbing() {
+    let (_d, r) = shape_checking("manager_sink", &["model", "sink"]);
+    let sink = step(&r, StepId::SharedSink);
+    assert_eq!(sink["measured"]["kind"], "unix service", "{sink}");
+    assert!(
+        sink["measured"]["resource"]
+            .as_str()
+            .unwrap()
+            .contains("/pymp-"),
+        "the manager's own socket: {sink}"
+    );
+}
+
+#[test]
+fn a_thread_pool_releasing_the_gil_with_a_big_last_task_scales_and_is_uneven() {
+    // Judged on the time both threads had work, not on the wall time the big task ran alone.
+    // Like every scaling check here it needs a host that gives the target two cores: under
+    // the kernel's autogroups, other sessions' builds cap a target at one group's share.
+    let (_d, r) = shape_checking("threadpool_straggler", &["model", "data_passing", "sink"]);
+    let threads = step(&r, StepId::ThreadsScale);
+    assert_eq!(threads["answer"], "yes", "{threads}");
+    assert!(
+        summary_at(&r, 2)["all_working_cores"].as_f64().unwrap() > 1.5,
+        "two cores busy while both threads had work: {}",
+        summary_at(&r, 2)
+    );
+}
+
+#[test]
+fn a_few_task_processes_with_one_holding_most_of_the_work_are_all_tasks() {
+    let (_d, r) = shape("xargs_few");
+    let at2 = summary_at(&r, 2);
+    assert_eq!(at2["worker_layout"], "tasks", "{at2}");
+    assert_eq!(
+        summary_at(&r, 1)["process_tasks"]["count"],
+        5,
+        "every batch is a task, however small"
+    );
+    assert!(
+        at2["idle_slot_share"].as_f64().unwrap() >= 0.15,
+        "one slot idles while the big batch runs alone: {at2}"
     );
 }

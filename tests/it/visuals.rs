@@ -31,6 +31,7 @@ fn a_sweep_writes_every_plot_as_svg_and_png() {
         ("scaling", "Scaling: speedup against workers"),
         ("efficiency", "Efficiency: speedup per worker added"),
         ("breakdown", "Where the workers"),
+        ("accounting", "Where the speedup went"),
         ("timeline", "Timeline: 2 workers"),
     ] {
         let svg = std::fs::read_to_string(dir.join(&format!("{name}.svg")))
@@ -142,6 +143,55 @@ fn report_html_loads_in_chromium_quietly_and_shows_the_verdict_and_the_plots() {
     }
 }
 
+/// A recorded sweep's report.html draws the accounting's waterfall: a panel per point, inked.
+#[test]
+fn report_html_of_a_recording_draws_a_waterfall_per_point() {
+    let Some(exe) = chromium::find() else { return };
+    let dir = TempDir::new("html-accounting");
+    let saved = crate::support::repo_root().join("fixtures/recordings/lab01");
+    let out = crate::support::run_forkcast(&[
+        "report",
+        &saved.display().to_string(),
+        "--html",
+        "-o",
+        &dir.path().display().to_string(),
+    ]);
+    out.expect(out.code == Some(0), "the recording replays with --html");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(
+        html.contains("<figure id=\"plot-accounting\"><svg"),
+        "the waterfall is inline SVG"
+    );
+    // lab01 has four points: a panel titled by each one's workers and params.
+    for title in [
+        "1 worker · mode=processes",
+        "2 workers · mode=processes",
+        "1 worker · mode=threads",
+        "2 workers · mode=threads",
+    ] {
+        assert!(html.contains(title), "a panel for {title:?}");
+    }
+    let url = format!("file://{}", dir.join("report.html").display());
+    let mut browser = Browser::launch(&exe);
+    let page = browser.load(&url, &["plot-accounting"]);
+    assert_eq!(
+        page.console_errors,
+        Vec::<String>::new(),
+        "no console errors"
+    );
+    let rect = page.rects[0].expect("the page has #plot-accounting");
+    assert!(
+        rect[2] >= 300.0 && rect[3] >= 200.0,
+        "the waterfall is laid out large enough: {rect:?}"
+    );
+    let ink = inked_share_in(&page.screenshot_png, Some(rect));
+    assert!(
+        ink > 0.03,
+        "the waterfall is drawn in the screenshot ({:.1} % inked)",
+        ink * 100.0
+    );
+}
+
 #[test]
 fn the_browser_check_catches_console_errors_and_requests() {
     // The harness itself, on a page that does both: otherwise "no errors" could mean "not looking".
@@ -235,4 +285,73 @@ fn trace_json_has_a_track_per_thread_and_spans_cover_what_the_sampler_saw() {
     }
     let running: Vec<&Value> = of("X").filter(|e| e["name"] == "running").collect();
     assert!(!running.is_empty(), "a CPU-bound pool shows running spans");
+}
+
+/// The recommendation card, replayed from recordings and read in Chromium: what to do in words
+/// before the fields, the code for the API the workload used, and a dash (never `null`) for a
+/// field that does not apply.
+#[test]
+fn the_recommendation_card_says_what_to_do_first_and_dashes_what_does_not_apply() {
+    let Some(exe) = chromium::find() else { return };
+    let mut browser = Browser::launch(&exe);
+    for (variant, words, code) in [
+        // ThreadPoolExecutor only: no process pool ran, so no start method applies.
+        (
+            "01_threads_pure",
+            "Run the tasks in processes rather than ThreadPoolExecutor",
+            None,
+        ),
+        (
+            "05_skewed_chunk1",
+            "Use multiprocessing.Pool with",
+            Some("pool.imap_unordered(work, items, chunksize=1)"),
+        ),
+        (
+            "xargs_uneven",
+            "Use xargs -P with 2 workers",
+            Some("xargs -P 2 -n 1"),
+        ),
+    ] {
+        let dir = TempDir::new("card");
+        let recording = crate::support::repo_root()
+            .join("fixtures/recordings/variants")
+            .join(variant);
+        let out = crate::support::run_forkcast(&[
+            "report",
+            &recording.display().to_string(),
+            "-o",
+            &dir.str(),
+            "--html",
+        ]);
+        out.expect(out.code == Some(0), "the report is written");
+        let url = format!("file://{}", dir.join("report.html").display());
+        let page = browser.load(&url, &["recommendation"]);
+        assert_eq!(page.console_errors, Vec::<String>::new(), "{variant}");
+        let text = &page.text;
+        let card = &text[text.find("Recommendation").expect("the card")
+            ..text.find("Decision path").expect("the path")];
+        let said = card
+            .find(words)
+            .unwrap_or_else(|| panic!("{variant}: the card says {words:?}:\n{card}"));
+        let fields = card.find("model").expect("the fields");
+        assert!(said < fields, "{variant}: words before the fields:\n{card}");
+        assert!(!text.contains("null"), "{variant}: no null on the page");
+        if variant == "01_threads_pure" {
+            assert!(
+                card.contains("start_method\n—") || card.contains("start_method —"),
+                "{variant}: a start method without a process pool is a dash:\n{card}"
+            );
+        }
+        if let Some(code) = code {
+            assert!(
+                card.contains(code),
+                "{variant}: the card shows {code:?}:\n{card}"
+            );
+        }
+        let rect = page.rects[0].expect("#recommendation is laid out");
+        assert!(
+            inked_share_in(&page.screenshot_png, Some(rect)) > 0.03,
+            "{variant}: the card is drawn"
+        );
+    }
 }

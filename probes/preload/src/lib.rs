@@ -6,8 +6,7 @@
 //! after fork in the child), and each call adds to the row of its fd's (kind, peer). Nothing is
 //! buffered, so processes that leave by `_exit` or a signal lose nothing. Hooks never allocate,
 //! lock or do I/O of their own, and restore errno, so a call's result is the real call's result.
-//! See `abi.rs` for the file layout and ../../shared/HOST-AND-CRATES.md section 7 for the
-//! prototype this follows.
+//! See `abi.rs` for the file layout.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

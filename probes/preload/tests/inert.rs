@@ -1,6 +1,6 @@
 //! The built library loads into an ordinary program and, without `FORKCAST_PRELOAD_OUT`, changes
 //! nothing. (This test, and the `rlib` crate type, also make `cargo test --workspace` build
-//! the cdylib into target/<profile>/deps/, where forkcast's integration tests find it.)
+//! the cdylib into target/<profile>/deps/, where this test finds it.)
 
 use std::path::PathBuf;
 use std::process::Command;

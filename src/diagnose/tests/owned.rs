@@ -7,7 +7,7 @@ use crate::analyze::ipc::TaskStats;
 use crate::analyze::pools::{PoolSummary, Startup};
 use serde_json::Value;
 
-fn step<'a>(d: &'a Diagnosis, id: &str) -> &'a Step {
+fn step(d: &Diagnosis, id: StepId) -> &Step {
     d.steps.iter().find(|s| s.id == id).unwrap()
 }
 
@@ -15,8 +15,11 @@ fn step<'a>(d: &'a Diagnosis, id: &str) -> &'a Step {
 fn pool(method: &str, threads: u64, startup_s: f64, knocks: u64, held: u64) -> PointSummary {
     PointSummary {
         pools: Some(PoolSummary {
-            start_method: Some(method.into()),
-            started_by_method: [(method.to_string(), 2.0)].into_iter().collect(),
+            start_method: StartMethod::from_name(method),
+            started_by_method: StartMethod::from_name(method)
+                .map(|m| (m, 2.0))
+                .into_iter()
+                .collect(),
             worker_startup: Some(Startup {
                 workers: 2,
                 median_s: startup_s,
@@ -56,12 +59,12 @@ pub(super) fn assert_evidence_cites_the_report(m: &Measurements, a: &Analysis, s
     );
 }
 
-const OWNED: [&str; 5] = [
-    "threads_scale",
-    "large_payload",
-    "task_variance",
-    "start_method",
-    "worker_count",
+const OWNED: [StepId; 5] = [
+    StepId::ThreadsScale,
+    StepId::LargePayload,
+    StepId::TaskVariance,
+    StepId::StartMethod,
+    StepId::WorkerCount,
 ];
 
 #[track_caller]
@@ -87,7 +90,7 @@ fn work_that_releases_the_gil_gets_threads_from_a_processes_only_run() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    let st = step(&d, "threads_scale");
+    let st = step(&d, StepId::ThreadsScale);
     assert_eq!(st.answer, Answer::Yes, "{}", st.evidence);
     assert_eq!(
         st.measured["gil_knocks"], 170,
@@ -113,7 +116,7 @@ fn work_that_holds_the_gil_gets_processes_from_a_processes_only_run() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    assert_eq!(answer(&d, "threads_scale"), Answer::No);
+    assert_eq!(answer(&d, StepId::ThreadsScale), Answer::No);
     assert_eq!(d.recommendation.model, Some(Model::Processes));
 }
 
@@ -132,7 +135,7 @@ fn without_a_threads_run_or_enough_knocks_threads_scale_stays_unknown_with_the_h
             "throughput",
         );
         let d = check_owned_evidence(&m, &a);
-        let st = step(&d, "threads_scale");
+        let st = step(&d, StepId::ThreadsScale);
         assert_eq!(st.answer, Answer::Unknown, "{few} knocks");
         assert!(
             st.evidence.contains("-P mode=processes,threads"),
@@ -156,7 +159,7 @@ fn a_dozen_knocks_settle_work_that_never_or_always_holds_the_gil() {
             "throughput",
         );
         let d = check_owned_evidence(&m, &a);
-        let st = step(&d, "threads_scale");
+        let st = step(&d, StepId::ThreadsScale);
         assert_eq!(st.answer, want, "{}", st.evidence);
         assert!(
             st.measured.contains_key("gil_held_share_high"),
@@ -177,9 +180,52 @@ fn a_free_threaded_build_is_said_to_be_one() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    let st = step(&d, "threads_scale");
+    let st = step(&d, StepId::ThreadsScale);
     assert_eq!(st.answer, Answer::Yes);
     assert!(st.evidence.contains("free-threaded"), "{}", st.evidence);
+}
+
+/// With the GIL off, threads are predicted from the locks the process workers waited on: half
+/// their time on a lock leaves two threads an efficiency of 0.67, under the bar.
+#[test]
+fn a_free_threaded_build_predicts_threads_from_the_locks_measured() {
+    use crate::analyze::accounting::{Accounting, Figure};
+    let fig = |v: f64| Figure {
+        value: v,
+        low: v,
+        high: v,
+    };
+    let mut s = pool("fork", 1, 0.02, 0, 0);
+    s.pools.as_mut().unwrap().gil_enabled = Some(false);
+    let mut locked = s.clone();
+    locked.accounting = Some(Accounting {
+        workers: 2,
+        lost_cores: [("locks".to_string(), fig(1.0))].into_iter().collect(),
+        useful_cores: fig(1.0),
+        computation_scaling: None,
+        baseline_efficiency: None,
+        speedup: None,
+        runs: 1,
+        sources: vec![],
+        per_run: vec![],
+    });
+    let (m, a) = sweep(
+        2,
+        vec![(1, 4.0, s), (2, 3.0, locked)],
+        Layout::Processes,
+        "throughput",
+    );
+    let d = check_owned_evidence(&m, &a);
+    let st = step(&d, StepId::ThreadsScale);
+    assert_eq!(st.answer, Answer::No, "{}", st.evidence);
+    assert_eq!(st.measured["lock_share"], 0.5);
+    assert!(
+        st.evidence
+            .contains("predicted from the locks measured, not a GIL")
+            && st.evidence.contains("take turns on those locks"),
+        "{}",
+        st.evidence
+    );
 }
 
 #[test]
@@ -194,9 +240,9 @@ fn a_single_threaded_parent_gets_fork_and_a_threaded_one_forkserver() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    assert_eq!(answer(&d, "start_method"), Answer::Yes);
+    assert_eq!(answer(&d, StepId::StartMethod), Answer::Yes);
     assert_eq!(d.recommendation.start_method, Some(StartMethod::Fork));
-    assert!(step(&d, "start_method")
+    assert!(step(&d, StepId::StartMethod)
         .evidence
         .contains("450.0 ms with spawn"));
 
@@ -210,7 +256,7 @@ fn a_single_threaded_parent_gets_fork_and_a_threaded_one_forkserver() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    let st = step(&d, "start_method");
+    let st = step(&d, StepId::StartMethod);
     assert_eq!(st.answer, Answer::No);
     assert_eq!(st.measured["threads_at_start"], 3);
     assert_eq!(d.recommendation.start_method, Some(StartMethod::Forkserver));
@@ -227,7 +273,7 @@ fn no_python_pool_leaves_the_start_method_unknown_and_null() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    assert_eq!(answer(&d, "start_method"), Answer::Unknown);
+    assert_eq!(answer(&d, StepId::StartMethod), Answer::Unknown);
     let json = serde_json::to_value(&d.recommendation).unwrap();
     assert_eq!(json["start_method"], Value::Null, "the contract's null");
 }
@@ -240,9 +286,10 @@ fn by_method(threads: u64, walls: [(f64, f64); 3]) -> (Measurements, Analysis) {
         host: host(2),
         command: vec!["job".into()],
         params: Default::default(),
-        goal: "throughput".into(),
+        goal: crate::measure::Goal::Throughput,
         output_dir: None,
         points: vec![],
+        rounds: None,
     };
     let mut a = Analysis {
         points: vec![],
@@ -287,7 +334,7 @@ fn start_methods_swept_side_by_side_are_compared_directly() {
     // fork is fastest, but the parent has 2 threads: forkserver beats spawn.
     let (m, a) = by_method(2, [(3.0, 1.6), (5.0, 3.4), (3.2, 1.8)]);
     let d = check_owned_evidence(&m, &a);
-    let st = step(&d, "start_method");
+    let st = step(&d, StepId::StartMethod);
     assert_eq!(d.recommendation.start_method, Some(StartMethod::Forkserver));
     assert_eq!(st.measured["spawn_wall_s"], 3.4);
     assert!(
@@ -316,7 +363,7 @@ fn worker_count_answers_yes_no_and_unknown_and_never_counts_on_unknown() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    assert_eq!(answer(&d, "worker_count"), Answer::Yes);
+    assert_eq!(answer(&d, StepId::WorkerCount), Answer::Yes);
     assert_eq!(d.recommendation.workers, Some(2));
 
     let (m, a) = sweep(
@@ -326,7 +373,7 @@ fn worker_count_answers_yes_no_and_unknown_and_never_counts_on_unknown() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    assert_eq!(answer(&d, "worker_count"), Answer::No);
+    assert_eq!(answer(&d, StepId::WorkerCount), Answer::No);
     assert_eq!(d.recommendation.workers, Some(1));
 
     let (m, a) = sweep(
@@ -336,7 +383,7 @@ fn worker_count_answers_yes_no_and_unknown_and_never_counts_on_unknown() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    assert_eq!(answer(&d, "worker_count"), Answer::Unknown);
+    assert_eq!(answer(&d, StepId::WorkerCount), Answer::Unknown);
     assert_eq!(
         d.recommendation.workers, None,
         "no count on an unknown answer"
@@ -356,7 +403,7 @@ fn a_step_within_the_noise_is_read_as_neither_gain_nor_loss() {
     a.points[1].marginal_efficiency_low = Some(-0.18);
     a.points[1].marginal_efficiency_high = Some(0.83);
     let d = check_owned_evidence(&m, &a);
-    let st = step(&d, "worker_count");
+    let st = step(&d, StepId::WorkerCount);
     assert_eq!(st.answer, Answer::Unknown, "{}", st.evidence);
     assert_eq!(d.recommendation.workers, None);
     assert!(st.evidence.contains("within the noise"), "{}", st.evidence);
@@ -416,8 +463,8 @@ fn large_payload_and_task_variance_answer_yes_no_and_unknown() {
             "throughput",
         );
         let d = check_owned_evidence(&m, &a);
-        assert_eq!(answer(&d, "large_payload"), payload);
-        assert_eq!(answer(&d, "task_variance"), variance);
+        assert_eq!(answer(&d, StepId::LargePayload), payload);
+        assert_eq!(answer(&d, StepId::TaskVariance), variance);
     }
 }
 
@@ -442,7 +489,7 @@ fn a_native_pool_that_moved_little_in_all_passes_data_directly_and_much_stays_un
             "throughput",
         );
         let d = check_owned_evidence(&m, &a);
-        assert_eq!(answer(&d, "large_payload"), want, "{total} B in all");
+        assert_eq!(answer(&d, StepId::LargePayload), want, "{total} B in all");
         assert_eq!(d.recommendation.data_passing, passing);
     }
 }
@@ -458,7 +505,7 @@ fn bytes_without_the_python_probe_never_print_a_pickling_share() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    let st = step(&d, "large_payload");
+    let st = step(&d, StepId::LargePayload);
     assert_eq!(st.answer, Answer::Yes);
     assert!(!st.evidence.contains('%'), "{}", st.evidence);
     // And the figures of a probe that saw no interpreter are None, not zero.
@@ -532,7 +579,7 @@ fn the_evidence_check_catches_a_number_the_report_does_not_hold() {
         Layout::Processes,
         "throughput",
     );
-    let mut st = step(&diagnose(&m, &a), "worker_count").clone();
+    let mut st = step(&diagnose(&m, &a), StepId::WorkerCount).clone();
     assert_evidence_cites_the_report(&m, &a, &st);
     st.evidence = "2 workers: speedup 7.77 over 1 worker.".into();
     assert_evidence_cites_the_report(&m, &a, &st);
@@ -546,9 +593,10 @@ fn a_threads_run_that_disagrees_with_the_gil_figure_lowers_confidence() {
         host: host(2),
         command: vec!["job".into()],
         params: Default::default(),
-        goal: "throughput".into(),
+        goal: crate::measure::Goal::Throughput,
         output_dir: None,
         points: vec![],
+        rounds: None,
     };
     let mut a = Analysis {
         points: vec![],
@@ -591,7 +639,7 @@ fn a_threads_run_that_disagrees_with_the_gil_figure_lowers_confidence() {
         });
     }
     let d = check_owned_evidence(&m, &a);
-    let st = step(&d, "threads_scale");
+    let st = step(&d, StepId::ThreadsScale);
     assert_eq!(
         st.answer,
         Answer::No,
@@ -612,7 +660,7 @@ fn a_threads_run_that_disagrees_with_the_gil_figure_lowers_confidence() {
     a.points[threads2].speedup_low = Some(0.92);
     a.points[threads2].speedup_high = Some(1.60);
     let d = check_owned_evidence(&m, &a);
-    let st = step(&d, "threads_scale");
+    let st = step(&d, StepId::ThreadsScale);
     assert_eq!(st.answer, Answer::Yes, "{}", st.evidence);
     assert_eq!(st.measured["decided_by"], "gil_figure");
     assert!(st.evidence.contains("within the noise"), "{}", st.evidence);
@@ -630,7 +678,7 @@ fn even_tasks_behind_a_straggler_tail_stay_chunked() {
         "throughput",
     );
     let d = check_owned_evidence(&m, &a);
-    let st = step(&d, "task_variance");
+    let st = step(&d, StepId::TaskVariance);
     assert_eq!(st.answer, Answer::No, "{}", st.evidence);
     assert!(
         st.evidence.contains("tasks themselves are even"),

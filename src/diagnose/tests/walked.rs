@@ -5,12 +5,12 @@
 use super::owned::assert_evidence_cites_the_report;
 use super::*;
 
-fn step<'a>(d: &'a Diagnosis, id: &str) -> &'a Step {
+fn step(d: &Diagnosis, id: StepId) -> &Step {
     d.steps.iter().find(|s| s.id == id).unwrap()
 }
 
 #[track_caller]
-fn check(m: &Measurements, a: &Analysis, id: &str, want: Answer) -> Diagnosis {
+fn check(m: &Measurements, a: &Analysis, id: StepId, want: Answer) -> Diagnosis {
     let d = diagnose(m, a);
     let st = step(&d, id);
     assert_eq!(st.answer, want, "{id}: {}", st.evidence);
@@ -23,7 +23,7 @@ fn check(m: &Measurements, a: &Analysis, id: &str, want: Answer) -> Diagnosis {
 fn writing(on_cpu: f64, direct: f64, sleep: f64, writers: u32) -> PointSummary {
     let sink = Sink {
         resource: "file:/data/results.db".into(),
-        kind: "sqlite".into(),
+        kind: "sqlite".parse().unwrap(),
         wait_share: direct + sleep,
         direct_share: direct,
         sleep_share: sleep,
@@ -46,7 +46,7 @@ fn cpu_bound_answers_yes_no_and_unknown() {
         Layout::Processes,
         "throughput",
     );
-    let d = check(&m, &a, "cpu_bound", Answer::Yes);
+    let d = check(&m, &a, StepId::CpuBound, Answer::Yes);
     assert_eq!(d.recommendation.model, Some(Model::Processes));
 
     let (m, a) = sweep(
@@ -55,7 +55,7 @@ fn cpu_bound_answers_yes_no_and_unknown() {
         Layout::Processes,
         "throughput",
     );
-    let d = check(&m, &a, "cpu_bound", Answer::No);
+    let d = check(&m, &a, StepId::CpuBound, Answer::No);
     assert_eq!(d.recommendation.model, Some(Model::AsyncOrThreads));
 
     // Committing workers: net of the sink's waits the work computes.
@@ -68,8 +68,8 @@ fn cpu_bound_answers_yes_no_and_unknown() {
         Layout::Processes,
         "throughput",
     );
-    let d = check(&m, &a, "cpu_bound", Answer::Yes);
-    assert_eq!(step(&d, "cpu_bound").measured["sink_wait_share"], 0.36);
+    let d = check(&m, &a, StepId::CpuBound, Answer::Yes);
+    assert_eq!(step(&d, StepId::CpuBound).measured["sink_wait_share"], 0.36);
 
     // No successful run: nothing to judge.
     let (m, mut a) = sweep(
@@ -81,7 +81,7 @@ fn cpu_bound_answers_yes_no_and_unknown() {
     for p in &mut a.points {
         p.wall_s = None;
     }
-    let d = check(&m, &a, "cpu_bound", Answer::Unknown);
+    let d = check(&m, &a, StepId::CpuBound, Answer::Unknown);
     assert_eq!(d.recommendation.model, None);
 }
 
@@ -97,8 +97,8 @@ fn cpu_bound_without_the_sampler_judges_the_whole_tree_and_says_so() {
         Layout::Processes,
         "throughput",
     );
-    let d = check(&m, &a, "cpu_bound", Answer::Yes);
-    assert!(step(&d, "cpu_bound")
+    let d = check(&m, &a, StepId::CpuBound, Answer::Yes);
+    assert!(step(&d, StepId::CpuBound)
         .evidence
         .contains("without the sampler"));
     let (m, a) = sweep(
@@ -107,14 +107,14 @@ fn cpu_bound_without_the_sampler_judges_the_whole_tree_and_says_so() {
         Layout::Processes,
         "throughput",
     );
-    check(&m, &a, "cpu_bound", Answer::No);
+    check(&m, &a, StepId::CpuBound, Answer::No);
     let (m, a) = sweep(
         2,
         vec![(1, 4.0, PointSummary::default())],
         Layout::Single,
         "throughput",
     );
-    check(&m, &a, "cpu_bound", Answer::Unknown);
+    check(&m, &a, StepId::CpuBound, Answer::Unknown);
 }
 
 #[test]
@@ -129,10 +129,10 @@ fn shared_sink_answers_yes_no_and_unknown() {
         Layout::Processes,
         "throughput",
     );
-    let d = check(&m, &a, "shared_sink", Answer::Yes);
+    let d = check(&m, &a, StepId::SharedSink, Answer::Yes);
     assert_eq!(d.recommendation.sink, Some(SinkAdvice::SingleWriter));
     assert_eq!(
-        step(&d, "shared_sink").measured["resource"],
+        step(&d, StepId::SharedSink).measured["resource"],
         "file:/data/results.db"
     );
 
@@ -146,7 +146,7 @@ fn shared_sink_answers_yes_no_and_unknown() {
         Layout::Processes,
         "throughput",
     );
-    let d = check(&m, &a, "shared_sink", Answer::No);
+    let d = check(&m, &a, StepId::SharedSink, Answer::No);
     assert_eq!(d.recommendation.sink, Some(SinkAdvice::Direct));
 
     // Nothing written, nothing waited on.
@@ -156,7 +156,7 @@ fn shared_sink_answers_yes_no_and_unknown() {
         Layout::Processes,
         "throughput",
     );
-    let d = check(&m, &a, "shared_sink", Answer::No);
+    let d = check(&m, &a, StepId::SharedSink, Answer::No);
     assert_eq!(d.recommendation.sink, Some(SinkAdvice::None));
 
     // No sampler: waits were never seen.
@@ -170,7 +170,7 @@ fn shared_sink_answers_yes_no_and_unknown() {
         Layout::Processes,
         "throughput",
     );
-    let d = check(&m, &a, "shared_sink", Answer::Unknown);
+    let d = check(&m, &a, StepId::SharedSink, Answer::Unknown);
     assert_eq!(d.recommendation.sink, None);
 }
 
@@ -198,8 +198,8 @@ fn latency_goal_is_the_users_and_states_task_latencies_where_measured() {
             Layout::Processes,
             goal,
         );
-        let d = check(&m, &a, "latency_goal", want);
-        let ev = &step(&d, "latency_goal").evidence;
+        let d = check(&m, &a, StepId::LatencyGoal, want);
+        let ev = &step(&d, StepId::LatencyGoal).evidence;
         assert!(ev.contains("18.0 ms") && ev.contains("90.0 ms"), "{ev}");
     }
     let (m, a) = sweep(
@@ -208,6 +208,8 @@ fn latency_goal_is_the_users_and_states_task_latencies_where_measured() {
         Layout::Processes,
         "throughput",
     );
-    let d = check(&m, &a, "latency_goal", Answer::No);
-    assert!(step(&d, "latency_goal").evidence.contains("not measured"));
+    let d = check(&m, &a, StepId::LatencyGoal, Answer::No);
+    assert!(step(&d, StepId::LatencyGoal)
+        .evidence
+        .contains("not measured"));
 }

@@ -4,6 +4,7 @@
 use super::style::{self, block};
 use super::{DrawResult, Inputs, Plot};
 use crate::analyze::point::PointSummary;
+use crate::analyze::waits::OffCpuKind;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -30,8 +31,8 @@ struct Bar {
     segments: Vec<(String, f64)>,
 }
 
-fn share(map: Option<&std::collections::BTreeMap<String, f64>>, key: &str) -> f64 {
-    map.and_then(|m| m.get(key)).copied().unwrap_or(0.0)
+fn share(map: Option<&std::collections::BTreeMap<OffCpuKind, f64>>, key: OffCpuKind) -> f64 {
+    map.and_then(|m| m.get(&key)).copied().unwrap_or(0.0)
 }
 
 /// The segments of one point; None without the sampler's on-CPU share.
@@ -45,7 +46,7 @@ fn segments(s: &PointSummary) -> Option<Vec<(String, f64)>> {
         .filter(|k| k.resource.starts_with("unix:/"))
         .map(|k| k.wait_share)
         .sum();
-    let ipc = share(off, "pipe") + (share(off, "unix") - unix_sinks).max(0.0);
+    let ipc = share(off, OffCpuKind::PIPE) + (share(off, OffCpuKind::UNIX) - unix_sinks).max(0.0);
     let mut segs = vec![
         ("on CPU".to_string(), on_cpu),
         (
@@ -55,7 +56,7 @@ fn segments(s: &PointSummary) -> Option<Vec<(String, f64)>> {
         ("IPC: pipes and socket pairs".to_string(), ipc),
         (
             "locks (futex, the GIL among them)".to_string(),
-            share(off, "futex"),
+            share(off, OffCpuKind::FUTEX),
         ),
     ];
     segs.extend(

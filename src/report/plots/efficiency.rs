@@ -100,7 +100,7 @@ impl Plot for Efficiency {
             Mark::Dashed(gate, 6),
         );
         chart.draw_series(DashedLineSeries::new(
-            rule(WORKER_STEP_MARGINAL_EFFICIENCY * 100.0),
+            rule(WORKER_STEP_MARGINAL_EFFICIENCY.value * 100.0),
             2,
             4,
             gate,
@@ -108,7 +108,7 @@ impl Plot for Efficiency {
         legend.add(
             format!(
                 "a step pays at ≥ {:.0} % marginal (worker_count)",
-                WORKER_STEP_MARGINAL_EFFICIENCY * 100.0
+                WORKER_STEP_MARGINAL_EFFICIENCY.value * 100.0
             ),
             Mark::Dashed(gate, 2),
         );

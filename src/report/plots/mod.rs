@@ -6,15 +6,14 @@ mod efficiency;
 mod scaling;
 pub mod style;
 mod timeline;
+mod waterfall;
 
-use super::Report;
+use super::{Picture, Report};
 use crate::analyze::{parallel_cores, Analysis, Series};
 use crate::measure::Measurements;
-use crate::output::write_atomic;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::{Path, PathBuf};
 
 /// What a plot reads.
 #[derive(Clone, Copy)]
@@ -126,22 +125,31 @@ fn svg<P: Plot>(inp: &Inputs) -> anyhow::Result<Option<Svg>> {
     }))
 }
 
-fn png<P: Plot>(inp: &Inputs, dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+fn png<P: Plot>(inp: &Inputs) -> anyhow::Result<Option<Picture>> {
     if !P::available(inp) {
         return Ok(None);
     }
     style::register();
-    let path = dir.join(format!("{}.png", P::NAME));
-    // The encoder picks the format from the extension, so the temporary name ends in .png.
-    let tmp = dir.join(format!("{}.tmp.png", P::NAME));
+    let (w, h) = style::SIZE;
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::new(&tmp, style::SIZE).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut rgb, style::SIZE).into_drawing_area();
         P::draw(inp, &root).map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", P::NAME))?;
         root.present()
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+            .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", P::NAME))?;
     }
-    std::fs::rename(&tmp, &path)?;
-    Ok(Some(path))
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(&rgb)?;
+    }
+    Ok(Some(Picture {
+        file: format!("{}.png", P::NAME),
+        bytes,
+    }))
 }
 
 /// Every plot the report's data allows, as SVG text (for files and for report.html).
@@ -151,6 +159,7 @@ pub fn svg_plots(report: &Report) -> anyhow::Result<Vec<Svg>> {
         svg::<scaling::Scaling>(&inp)?,
         svg::<efficiency::Efficiency>(&inp)?,
         svg::<breakdown::Breakdown>(&inp)?,
+        svg::<waterfall::Waterfall>(&inp)?,
         svg::<timeline::Timeline>(&inp)?,
     ]
     .into_iter()
@@ -158,29 +167,31 @@ pub fn svg_plots(report: &Report) -> anyhow::Result<Vec<Svg>> {
     .collect())
 }
 
-/// Writes `<name>.svg` for every plot the data allows (and `<name>.png` with `png`) into `dir`;
-/// returns the files written.
-pub fn write_plots(report: &Report, dir: &Path, png_too: bool) -> anyhow::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for plot in svg_plots(report)? {
-        let path = dir.join(format!("{}.svg", plot.name));
-        write_atomic(&path, plot.svg.as_bytes())?;
-        written.push(path);
-    }
+/// `<name>.svg` for every plot the data allows (and `<name>.png` with `png_too`), as files to
+/// write.
+pub fn plot_files(report: &Report, png_too: bool) -> anyhow::Result<Vec<Picture>> {
+    let mut files: Vec<Picture> = svg_plots(report)?
+        .into_iter()
+        .map(|plot| Picture {
+            file: format!("{}.svg", plot.name),
+            bytes: plot.svg.into_bytes(),
+        })
+        .collect();
     if png_too {
         let inp = Inputs::of(report);
-        written.extend(
+        files.extend(
             [
-                png::<scaling::Scaling>(&inp, dir)?,
-                png::<efficiency::Efficiency>(&inp, dir)?,
-                png::<breakdown::Breakdown>(&inp, dir)?,
-                png::<timeline::Timeline>(&inp, dir)?,
+                png::<scaling::Scaling>(&inp)?,
+                png::<efficiency::Efficiency>(&inp)?,
+                png::<breakdown::Breakdown>(&inp)?,
+                png::<waterfall::Waterfall>(&inp)?,
+                png::<timeline::Timeline>(&inp)?,
             ]
             .into_iter()
             .flatten(),
         );
     }
-    Ok(written)
+    Ok(files)
 }
 
 /// The upper end of an axis holding values up to `max`: a little headroom, never empty.

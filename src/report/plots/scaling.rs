@@ -32,6 +32,9 @@ struct Curve {
     /// Fitted speedup models, each with its legend label.
     amdahl: Option<Fitted>,
     usl: Option<Fitted>,
+    /// The replay's curve (`scaling.predicted`): (workers, speedup, low, high), workers
+    /// ascending; past the host's cores it runs on as many cores as workers.
+    predicted: Vec<(f64, f64, f64, f64)>,
 }
 
 fn curve(inp: &Inputs, i: usize, s: &Series, name: String) -> Option<Curve> {
@@ -91,6 +94,12 @@ fn curve(inp: &Inputs, i: usize, s: &Series, name: String) -> Option<Curve> {
         marks,
         amdahl,
         usl,
+        predicted: s
+            .scaling
+            .predicted
+            .iter()
+            .map(|p| (f64::from(p.workers), p.speedup, p.low, p.high))
+            .collect(),
     })
 }
 
@@ -114,26 +123,31 @@ impl Plot for Scaling {
             .iter()
             .flat_map(|c| c.marks.iter().map(|m| m.workers))
             .fold(1.0, f64::max);
+        let predicted_n = curves
+            .iter()
+            .flat_map(|c| c.predicted.iter().map(|p| p.0))
+            .fold(max_n, f64::max);
         let base = curves
             .iter()
             .map(|c| c.base_workers)
             .fold(f64::INFINITY, f64::min);
-        let x_max = max_n.max(cores) + 0.6;
+        let x_max = predicted_n.max(cores) + 0.6;
         let ideal_top = max_n / base;
         let data_top = curves
             .iter()
             .flat_map(|c| c.marks.iter().map(|m| m.hi))
+            .chain(curves.iter().flat_map(|c| c.predicted.iter().map(|p| p.1)))
             .fold(0.0, f64::max);
         let y_max = axis_top(ideal_top.max(data_top));
 
         root.fill(&WHITE)?;
         let mut legend = Legend::default();
         let mut groups = vec![2];
-        groups.extend(
-            curves
-                .iter()
-                .map(|c| 1 + usize::from(c.amdahl.is_some()) + usize::from(c.usl.is_some())),
-        );
+        groups.extend(curves.iter().map(|c| {
+            1 + usize::from(c.amdahl.is_some())
+                + usize::from(c.usl.is_some())
+                + usize::from(!c.predicted.is_empty())
+        }));
         let (top, band) = root.split_vertically(style::SIZE.1 - Legend::height(&groups, 2));
         let mut chart = ChartBuilder::on(&top)
             .caption("Scaling: speedup against workers", style::caption())
@@ -220,6 +234,30 @@ fn draw_curve<DB: DrawingBackend>(
         let style = c.color.mix(0.8).stroke_width(1);
         chart.draw_series(DashedLineSeries::new(samples(f.as_ref()), 2, 4, style))?;
         legend.add(label.clone(), Mark::Dashed(style, 2));
+    }
+    if !c.predicted.is_empty() {
+        let style = c.color.mix(0.9).stroke_width(2);
+        let inside = |y: f64| y.min(y_max);
+        chart.draw_series(DashedLineSeries::new(
+            c.predicted.iter().map(|p| (p.0, inside(p.1))),
+            4,
+            4,
+            style,
+        ))?;
+        chart.draw_series(c.predicted.iter().map(|p| {
+            ErrorBar::new_vertical(
+                p.0,
+                inside(p.2),
+                inside(p.1),
+                inside(p.3),
+                c.color.mix(0.5).stroke_width(1),
+                6,
+            )
+        }))?;
+        legend.add(
+            "  replayed, as many cores as workers (bars: interval)",
+            Mark::Dashed(style, 4),
+        );
     }
     chart.draw_series(LineSeries::new(
         c.marks.iter().map(|m| (m.workers, m.speedup)),

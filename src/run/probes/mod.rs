@@ -1,8 +1,9 @@
 //! Injected probes: prepares the environment that loads them into the target, and reads back
 //! what they wrote once the run is over.
 //!
-//! - `preload`: `libforkcast_preload.so` (probes/preload) appended to LD_PRELOAD, counting into a
-//!   shared file named by `FORKCAST_PRELOAD_OUT`.
+//! - `preload`: `libforkcast_preload.so` (probes/preload, embedded in forkcast and written out by
+//!   `embedded`) appended to LD_PRELOAD, counting into a shared file named by
+//!   `FORKCAST_PRELOAD_OUT`.
 //! - `python`: `sitecustomize.py` (probes/python) in a folder put first on PYTHONPATH, recording
 //!   into per-process files in the folder named by `FORKCAST_PYTHON_OUT`.
 //!
@@ -10,6 +11,7 @@
 //! last, so theirs still wrap what the program calls), and the probe's sitecustomize runs the
 //! target's own sitecustomize after itself.
 
+mod embedded;
 mod preload;
 pub mod private;
 mod python;
@@ -24,14 +26,7 @@ use anyhow::Result;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-/// A probe forkcast can inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProbeKind {
-    /// The LD_PRELOAD library (dynamically linked targets).
-    Preload,
-    /// The sitecustomize probe (CPython targets and descendants).
-    Python,
-}
+pub use crate::measure::probes::ProbeKind;
 
 /// The probes of one run, ready to inject: the variables to set, and where their data will land.
 #[derive(Debug)]
@@ -57,7 +52,7 @@ pub fn prepare(
         python_dir: None,
     };
     if kinds.contains(&ProbeKind::Preload) {
-        let lib = locate_preload_lib()?;
+        let lib = locate_preload_lib(Some(&dir))?;
         let file = dir.join("preload.bin");
         preload::create_counter_file(&file, preload::DEFAULT_SLOTS)?;
         let value = chain(

@@ -1,5 +1,5 @@
-//! The preload probe's forkcast side: finding `libforkcast_preload.so`, creating the shared
-//! counter file it maps, and reading that file back into [`PreloadData`].
+//! The preload probe's forkcast side: choosing the `libforkcast_preload.so` to load, creating
+//! the shared counter file it maps, and reading that file back into [`PreloadData`].
 //!
 //! The layout is the probe's own `abi.rs`, compiled in here too, so the two cannot drift.
 
@@ -20,17 +20,17 @@ use abi::{Header, Row, Slot, HEADER_SIZE, ROWS, SLOT_SIZE};
 
 /// Names the counter file for the probe (set by forkcast in the target's environment).
 pub const ENV_PRELOAD_OUT: &str = abi::ENV_OUT;
-/// Overrides where forkcast looks for the library.
+/// Names a library file to load instead of the embedded one (a developer's own build).
 pub const ENV_PRELOAD_LIB: &str = "FORKCAST_PRELOAD_LIB";
 /// Process images one run can record (the pyenv shim alone starts ~40 per python call). Slots
 /// are ~10 KiB and the file is sparse: only claimed slots take disk.
 pub const DEFAULT_SLOTS: u32 = 4096;
 
-const LIB_NAME: &str = "libforkcast_preload.so";
-
-/// The preload library: `FORKCAST_PRELOAD_LIB`, else next to the forkcast executable (or one
-/// folder up, where test binaries in target/*/deps find it), else an error saying how to build it.
-pub fn locate_preload_lib() -> Result<PathBuf> {
+/// The preload library to put in LD_PRELOAD: the file `FORKCAST_PRELOAD_LIB` names, else the
+/// library embedded in forkcast, written into forkcast's private cache folder
+/// (`$XDG_CACHE_HOME/forkcast` or `~/.cache/forkcast`) or, where that cannot be used, into
+/// `fallback` (a run's private probe folder).
+pub fn locate_preload_lib(fallback: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = std::env::var_os(ENV_PRELOAD_LIB) {
         let p = PathBuf::from(p);
         if !p.is_file() {
@@ -38,26 +38,22 @@ pub fn locate_preload_lib() -> Result<PathBuf> {
         }
         return p.canonicalize().context("resolving FORKCAST_PRELOAD_LIB");
     }
-    let exe = std::env::current_exe().context("finding forkcast's own executable")?;
-    let dir = exe.parent().unwrap_or(Path::new("/"));
-    let candidates = [
-        dir.join(LIB_NAME),
-        dir.join("..").join(LIB_NAME),
-        dir.join("../lib/forkcast").join(LIB_NAME),
-    ];
-    for c in &candidates {
-        if c.is_file() {
-            return c
-                .canonicalize()
-                .with_context(|| format!("resolving {}", c.display()));
+    let cached = super::private::cache_folder()
+        // LD_PRELOAD splits on ':' and ' ': such a folder cannot be named there.
+        .filter(|dir| !dir.to_string_lossy().contains([':', ' ']))
+        .context("no cache folder: neither XDG_CACHE_HOME nor HOME is set")
+        .and_then(|dir| {
+            super::private::dir(&dir)?;
+            super::embedded::install_in(&dir)
+        });
+    match (cached, fallback) {
+        (Ok(lib), _) => Ok(lib),
+        (Err(_), Some(dir)) => {
+            super::private::dir(dir)?;
+            super::embedded::install_in(dir)
         }
+        (Err(e), None) => Err(e),
     }
-    bail!(
-        "the preload probe {LIB_NAME} is not next to {} (nor in its parent folder): build it with \
-         `cargo build -p forkcast-preload` (add --release for a release build of forkcast), set \
-         {ENV_PRELOAD_LIB} to its path, or run without it (--probes none or --probes python)",
-        exe.display()
-    )
 }
 
 /// Creates the sparse counter file with its header.

@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Creates `dir` (and missing parents) with mode 0700 and checks that it is a real folder owned
 /// by this user that nobody else can write; an existing one of ours is tightened to 0700.
@@ -17,7 +17,7 @@ pub fn dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("creating the probe folder {}", dir.display()))?;
     let meta = std::fs::symlink_metadata(dir)
         .with_context(|| format!("reading the probe folder {}", dir.display()))?;
-    let me = crate::run::capability::effective_uid();
+    let me = crate::run::os::effective_uid();
     if !meta.is_dir() || meta.uid() != me {
         bail!(
             "the probe folder {} is not a folder of this user (uid {me}): remove it or pick another -o DIR",
@@ -29,6 +29,22 @@ pub fn dir(dir: &Path) -> Result<()> {
             .with_context(|| format!("making {} private", dir.display()))?;
     }
     Ok(())
+}
+
+/// forkcast's folder in the user's cache (`$XDG_CACHE_HOME/forkcast`, else `~/.cache/forkcast`),
+/// where the probes' files are written once and serve every later run; None when neither
+/// variable is set. Callers make it private with [`dir`] and fall back to the run's own probe
+/// folder when that fails (a HOME this user cannot write).
+pub fn cache_folder() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })?;
+    Some(base.join("forkcast"))
 }
 
 /// Creates a new file, mode 0600; fails if anything (a file, a symlink) is already there.

@@ -4,6 +4,7 @@
 //! from the embedded probe here (`Layout`), so the two sides cannot drift.
 
 use super::{c_text, u32_at, u64_at};
+use crate::measure::probes::StartMethod;
 use crate::measure::probes::{
     ChunksizeRecord, GilKnocks, PoolRecord, ProcessStart, ProcessStarts, PythonData, PythonProcess,
     TaskSources, ThreadsAtFork,
@@ -118,10 +119,7 @@ pub fn install(dir: &Path) -> Result<(PathBuf, PathBuf)> {
 
 /// `<cache>/forkcast/python-probe-<hash of the probe's files>`.
 fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let base = super::private::cache_folder()?;
     // FNV-1a: stable across builds and platforms, no dependency.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in FILES
@@ -130,10 +128,7 @@ fn cache_dir() -> Option<PathBuf> {
     {
         hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
-    Some(
-        base.join("forkcast")
-            .join(format!("python-probe-{hash:016x}")),
-    )
+    Some(base.join(format!("python-probe-{hash:016x}")))
 }
 
 /// Writes the probe's files into `site` unless they are already there with this content (so the
@@ -262,8 +257,13 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
             cpu_s: ns("KNOCK_CPU_NS"),
         }),
         gil_enabled: match count("GIL") {
-            1 => Some(true),
+            1 | 3 => Some(true),
             2 => Some(false),
+            _ => None,
+        },
+        free_threaded: match count("GIL") {
+            1 => Some(false),
+            2 | 3 => Some(true),
             _ => None,
         },
         ..PythonProcess::default()
@@ -295,15 +295,21 @@ fn apply_event(p: &mut PythonProcess, v: &Value) {
         Some("pool") => p.pools.push(PoolRecord {
             api: text("api").unwrap_or_default(),
             workers: num("workers"),
-            start_method: text("start_method"),
+            start_method: text("start_method").and_then(|m| StartMethod::from_name(&m)),
         }),
-        Some("start") => p.starts.push(ProcessStart {
-            pid: v.get("pid").and_then(Value::as_i64).map(|x| x as i32),
-            method: text("method").unwrap_or_default(),
-            at_ns: num("at_ns").unwrap_or(0),
-            python_threads: num("python_threads").unwrap_or(0),
-            os_threads: num("os_threads").unwrap_or(0),
-        }),
+        // CPython has only these three methods: a start under another name is not counted.
+        Some("start") => {
+            let Some(method) = text("method").and_then(|m| StartMethod::from_name(&m)) else {
+                return;
+            };
+            p.starts.push(ProcessStart {
+                pid: v.get("pid").and_then(Value::as_i64).map(|x| x as i32),
+                method,
+                at_ns: num("at_ns").unwrap_or(0),
+                python_threads: num("python_threads").unwrap_or(0),
+                os_threads: num("os_threads").unwrap_or(0),
+            })
+        }
         Some("chunksize") => p.chunksizes.push(ChunksizeRecord {
             api: text("api").unwrap_or_default(),
             chunksize: num("chunksize").unwrap_or(0),
@@ -316,21 +322,17 @@ fn apply_event(p: &mut PythonProcess, v: &Value) {
 }
 
 /// The most used start method of the processes started, else the last process pool's.
-fn start_method(p: &PythonProcess) -> Option<String> {
+fn start_method(p: &PythonProcess) -> Option<StartMethod> {
     let s = &p.process_starts;
     let used = [
-        ("fork", s.fork),
-        ("spawn", s.spawn),
-        ("forkserver", s.forkserver),
+        (StartMethod::Fork, s.fork),
+        (StartMethod::Spawn, s.spawn),
+        (StartMethod::Forkserver, s.forkserver),
     ];
     let top = used.iter().filter(|(_, n)| *n > 0).max_by_key(|(_, n)| *n);
     match top {
-        Some((name, _)) => Some((*name).to_owned()),
-        None => p
-            .pools
-            .iter()
-            .rev()
-            .find_map(|pool| pool.start_method.clone()),
+        Some((method, _)) => Some(*method),
+        None => p.pools.iter().rev().find_map(|pool| pool.start_method),
     }
 }
 
@@ -413,9 +415,9 @@ mod tests {
         let knocks = p.gil_knocks.unwrap();
         assert_eq!((knocks.knocks, knocks.held), (40, 10));
         assert_eq!(
-            p.gil_enabled,
-            Some(false),
-            "GIL word 2 is a free-threaded build"
+            (p.gil_enabled, p.free_threaded),
+            (Some(false), Some(true)),
+            "GIL word 2 is a free-threaded build with the GIL off"
         );
     }
 
@@ -461,12 +463,12 @@ mod tests {
             pools: vec![PoolRecord {
                 api: "Pool".into(),
                 workers: Some(2),
-                start_method: Some("spawn".into()),
+                start_method: Some(StartMethod::Spawn),
             }],
             ..PythonProcess::default()
         };
-        assert_eq!(start_method(&p).as_deref(), Some("spawn"));
+        assert_eq!(start_method(&p), Some(StartMethod::Spawn));
         p.process_starts.fork = 2;
-        assert_eq!(start_method(&p).as_deref(), Some("fork"));
+        assert_eq!(start_method(&p), Some(StartMethod::Fork));
     }
 }

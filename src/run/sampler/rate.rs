@@ -2,7 +2,7 @@
 //! sampler's own CPU cost) and the spacing of the slow per-process reads (PSS, io).
 //!
 //! Budget: the whole sampler should stay under ~2 % of one core, so that on a 2-core host it
-//! costs the target about 1 % of the machine (ANCHORS.md: users accept py-spy's ~2 %). The
+//! costs the target about 1 % of the machine (users accept py-spy's ~2 %). The
 //! per-tick sweep gets 1.5 % and the slow path (smaps_rollup costs ~1 ms for a 20 MB python)
 //! 0.5 %; each part's cost is measured with CLOCK_THREAD_CPUTIME_ID and smoothed.
 

@@ -3,9 +3,9 @@
 //! for unix-socket peers and process_vm_readv for poll/select fd sets. Every `unsafe` block of
 //! the sampler lives in this file.
 //!
-//! HOST-AND-CRATES.md section 2 measured why fds stay open: a pread at offset 0 on a kept-open
-//! procfs fd regenerates the file and costs a few µs, where open+read+close costs 10-50 µs per
-//! file and the procfs crate API 3-5x more.
+//! Why fds stay open (measured): a pread at offset 0 on a kept-open procfs fd regenerates the
+//! file and costs a few µs, where open+read+close costs 10-50 µs per file and the procfs crate
+//! API 3-5x more.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};

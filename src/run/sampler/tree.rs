@@ -79,7 +79,7 @@ impl Tree {
             data: SamplerData {
                 requested_hz,
                 t0_monotonic_ns: Some(
-                    crate::run::switches::mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64),
+                    crate::run::os::mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64),
                 ),
                 ..SamplerData::default()
             },

@@ -107,7 +107,7 @@ impl Collector {
             self.wake();
         }
         self.drain();
-        let end_ns = super::mono_ns();
+        let end_ns = crate::run::os::mono_ns();
         let cpu = thread_cpu_time().saturating_sub(cpu_start) + self.open_cpu;
         self.finish(end_ns, cpu)
     }
@@ -189,7 +189,7 @@ impl Collector {
     /// exe and cmdline soon after a fork or exec; PSS, io and fds every slow period, stretched
     /// so that reading every live process stays within SLOW_BUDGET.
     fn slow_reads(&mut self) {
-        let now_s = super::mono_ns().saturating_sub(self.t0_ns) as f64 / 1e9;
+        let now_s = crate::run::os::mono_ns().saturating_sub(self.t0_ns) as f64 / 1e9;
         let live = self.iv.live_processes();
         let every = self
             .pss_every_s

@@ -97,7 +97,7 @@ impl Timeline {
 fn start_switches(root_pid: i32, t0: Instant, config: &SamplerConfig) -> io::Result<SwitchHandle> {
     let (cpu_before, opened) = (thread_cpu_time(), Instant::now());
     let rings = Rings::open(root_pid)?;
-    let t0_ns = mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64);
+    let t0_ns = crate::run::os::mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64);
     let mut iv = Intervals::new(
         t0_ns,
         root_pid,
@@ -122,17 +122,6 @@ fn start_switches(root_pid: i32, t0: Instant, config: &SamplerConfig) -> io::Res
         thread,
         attach: opened.elapsed(),
     })
-}
-
-/// CLOCK_MONOTONIC now, in ns: the clock the events stamp records with (and `Instant`'s).
-pub(crate) fn mono_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid, writable timespec; CLOCK_MONOTONIC is always supported.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Whether switch records are available here (tried on forkcast itself); Err says why and how

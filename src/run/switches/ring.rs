@@ -1,8 +1,7 @@
 //! The per-CPU ring buffers: one DUMMY perf event per CPU on the gated child, with inherit (so
 //! every thread and descendant reports into them), `context_switch`, `task` and `comm` records,
 //! `sample_id_all` with TID | TIME, CLOCK_MONOTONIC timestamps, enabled at exec.
-//! (../shared/HOST-AND-CRATES.md section 1: with inherit, one mmap per task fails with EINVAL;
-//! one event per CPU works.)
+//! (Measured: with inherit, one mmap per task fails with EINVAL; one event per CPU works.)
 
 use super::record::{self, Parsed, Record};
 use perf_event::events::{Software, Tracepoint};

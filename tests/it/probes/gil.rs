@@ -60,7 +60,7 @@ fn the_knocker_finds_the_gil_held_by_pure_python_and_free_under_hashlib() {
     assert!(pure_held >= 0.6, "pure Python holds the GIL: {pure_held}");
     // Start-up: the parent's start event pairs with the worker's first task, one host clock.
     let start = &parent.starts[0];
-    assert_eq!(start.method, "fork");
+    assert_eq!(start.method, forkcast::measure::probes::StartMethod::Fork);
     assert_eq!(parent.max_os_threads_at_start, Some(1));
     let worker = with_role(&data, "pool_worker")[0];
     assert_eq!(start.pid, Some(worker.pid));
@@ -86,4 +86,46 @@ fn the_knocker_finds_the_gil_held_by_pure_python_and_free_under_hashlib() {
     );
     assert_eq!(parent.max_python_threads_at_start, Some(2), "{parent:#?}");
     assert!(parent.max_os_threads_at_start >= Some(2));
+}
+
+/// A free-threaded build, made at the edge: no such interpreter installs on this host (Debian
+/// bookworm packages none), so the target gives itself a free-threaded build's `sys.abiflags`
+/// ("t") and `sys._is_gil_enabled` before it forks its pool. The probe's record of each worker
+/// reads them again at its first task, after the worker's imports.
+const FREE_THREADED: &str = r#"
+import multiprocessing as mp, sys
+
+def square(x):
+    return x * x
+
+if __name__ == "__main__":
+    gil_on = sys.argv[1] == "on"  # on: an extension turned the GIL back on when imported
+    sys.abiflags = "t"
+    sys._is_gil_enabled = lambda: gil_on
+    with mp.get_context("fork").Pool(1) as pool:
+        print(sum(pool.map(square, range(10))))
+"#;
+
+#[test]
+fn the_workers_record_a_free_threaded_builds_gil_as_found_after_their_imports() {
+    let scratch = Scratch::new("probe-free-threaded");
+    let script = scratch.write("ft.py", FREE_THREADED);
+    let python = &[ProbeKind::Python];
+    for (state, enabled) in [("off", false), ("on", true)] {
+        let (ran, data) = run_probed(&scratch, python, &script, &[state], &[]);
+        let workers = with_role(&data, "pool_worker");
+        assert_eq!(workers.len(), 1, "{:#?}", python_data(&data));
+        let w = workers[0];
+        assert_eq!(
+            (w.free_threaded, w.gil_enabled),
+            (Some(true), Some(enabled)),
+            "GIL {state}: {w:#?}"
+        );
+        // The parent recorded its interpreter at its start, before the script changed it.
+        let parent = python_of(&data, ran.pid);
+        assert_eq!(
+            (parent.free_threaded, parent.gil_enabled),
+            (Some(false), Some(true))
+        );
+    }
 }

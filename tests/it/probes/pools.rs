@@ -1,6 +1,7 @@
 //! Pools and executors: bytes against what the script pickled, tasks, chunksizes, start methods.
 
 use super::*;
+use forkcast::measure::probes::StartMethod;
 
 const POOL_PAYLOADS: &str = r#"
 import json, multiprocessing as mp, pickle, sys
@@ -79,11 +80,14 @@ fn check_pool_run(ran: &Ran, data: &ProbeData, method: &str) {
         "{durations:?}"
     );
 
-    assert_eq!(py_parent.start_method.as_deref(), Some(method));
+    assert_eq!(py_parent.start_method.map(StartMethod::name), Some(method));
     assert_eq!(py_parent.pools.len(), 1);
     assert_eq!(py_parent.pools[0].api, "Pool");
     assert_eq!(py_parent.pools[0].workers, Some(2));
-    assert_eq!(py_parent.pools[0].start_method.as_deref(), Some(method));
+    assert_eq!(
+        py_parent.pools[0].start_method.map(StartMethod::name),
+        Some(method)
+    );
     assert!(py_workers
         .iter()
         .all(|w| w.started_by == method && w.ppid == ran.pid));

@@ -4,6 +4,7 @@
 pub mod chromium;
 pub mod postgres;
 
+use forkcast::diagnose::StepId;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -81,6 +82,19 @@ pub fn run_forkcast(args: &[&str]) -> Outcome {
     }
 }
 
+/// Runs forkcast with `args` and these environment variables set, to completion.
+pub fn run_forkcast_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let mut cmd = forkcast();
+    cmd.args(args).envs(env.iter().copied());
+    let out = cmd.output().expect("forkcast binary runs");
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        described: format!("COLUMNS etc. {env:?} forkcast {}", args.join(" ")),
+    }
+}
+
 /// A fresh, empty folder under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -114,7 +128,7 @@ impl Drop for TempDir {
     }
 }
 
-/// Reads a report.json and checks it against the shared contract checker when available and
+/// Reads a report.json and checks it against the contract checker (tests/contract/) and
 /// against the JSON Schema that `forkcast schema` prints.
 pub fn read_report(dir: &std::path::Path) -> serde_json::Value {
     let path = dir.join("report.json");
@@ -171,14 +185,9 @@ pub fn check_schema(report: &Value, what: &str) {
     );
 }
 
-/// Runs ../shared/tools/check_report.py (the contract's checker) on a report, when present.
+/// Runs tests/contract/check_report.py (the contract's checker) on a report.
 pub fn check_contract(path: &std::path::Path) {
-    let checker = repo_root().join("../shared/tools/check_report.py");
-    let checker = if checker.exists() {
-        checker
-    } else {
-        repo_root().join("tests/contract/check_report.py")
-    };
+    let checker = repo_root().join("tests/contract/check_report.py");
     let out = std::process::Command::new(python())
         .arg(&checker)
         .arg(path)
@@ -281,12 +290,12 @@ pub fn summary_at(report: &Value, workers: u64) -> &Value {
 }
 
 /// The diagnosis step with this `id`.
-pub fn step<'a>(report: &'a Value, id: &str) -> &'a Value {
+pub fn step(report: &Value, id: StepId) -> &Value {
     report["diagnosis"]["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["id"] == id)
+        .find(|s| s["id"] == id.as_str())
         .expect("step exists")
 }
 

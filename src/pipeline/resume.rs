@@ -9,10 +9,15 @@
 //! Secrets never reach the output folder, so sweep.json holds the command line redacted. A
 //! sweep whose command (or -P values) held secrets is resumed with the command given again
 //! (`--resume DIR -- COMMAND…`); its redacted form must match the saved one.
+//!
+//! It lives in the pipeline, not in run/: it re-parses a command line (cli) and reads a saved
+//! sweep (saved), both layers above run/, and hands `run_sweep` plain data.
 
 use crate::cli::{Cli, Command, RunArgs};
 use crate::error::UsageError;
 use crate::measure::Measurements;
+use crate::plan::Plan;
+use crate::run::redacted_point;
 use anyhow::Context;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
@@ -82,7 +87,7 @@ pub fn load(given: &RunArgs) -> Result<Option<Resumed>, UsageError> {
         match Cli::try_parse_from(std::iter::once("forkcast".to_string()).chain(saved.args)) {
             Ok(Cli {
                 command: Command::Run(args),
-            }) => args,
+            }) => *args,
             _ => {
                 return Err(refuse(
                     "its sweep.json does not hold a `forkcast run` command line",
@@ -169,7 +174,7 @@ fn load_saved(dir: &Path) -> Result<Option<Measurements>, UsageError> {
 /// returns them; for a new one, prepares the folder and saves the command line.
 pub fn prepare_output(
     resumed: Option<Resumed>,
-    plan: &crate::plan::Plan,
+    plan: &Plan,
 ) -> anyhow::Result<Option<Measurements>> {
     match resumed {
         Some(r) => {
@@ -188,14 +193,10 @@ pub fn prepare_output(
 }
 
 /// Checks that the saved runs belong to `plan` and that some are still to make.
-fn check_against_plan(
-    dir: &Path,
-    m: &Measurements,
-    plan: &crate::plan::Plan,
-) -> Result<(), UsageError> {
+fn check_against_plan(dir: &Path, m: &Measurements, plan: &Plan) -> Result<(), UsageError> {
     let refuse = |why: String| UsageError::NotResumable(dir.display().to_string(), why);
     // The saved points are recorded redacted: compare them with the plan's, redacted too.
-    let recorded: Vec<_> = plan.points.iter().map(super::redacted_point).collect();
+    let recorded: Vec<_> = plan.points.iter().map(redacted_point).collect();
     for p in &m.points {
         let planned = recorded
             .iter()
@@ -215,7 +216,10 @@ fn check_against_plan(
             .find(|p| p.workers == q.workers && p.params == q.params)
             .is_some_and(|p| p.runs.len() as u32 >= per_point)
     });
-    if finished {
+    // Under `--runs auto` the first rounds are not the end: the added ones are, once the
+    // sweep recorded why it stopped adding them.
+    let stopped = plan.auto.is_none() || m.rounds.as_ref().is_some_and(|r| r.stopped.is_some());
+    if finished && stopped {
         return Err(refuse(
             "every run of it is finished: nothing to resume (`forkcast report` re-reads it)".into(),
         ));

@@ -1,0 +1,151 @@
+//! What the GIL figures and the busy cores say about threads: the share of their task time the
+//! process workers held the GIL, pooled over a series, and the speedup threads would reach with
+//! that share serial. Pure arithmetic on the point summaries; the diagnosis's threads_scale
+//! judges it.
+
+use super::point::PointSummary;
+use super::work::pipe_wait_share;
+
+/// Share of their time in tasks the workers wanted a CPU: running, or runnable in a queue, over
+/// their steady state (else their lives), less the waits on the pool's own pipes. Those fall
+/// between tasks (a worker waiting for its next payload, or to hand back its result), where no
+/// knock is counted, so they dilute nothing. Without the sampler, the wall time stands.
+pub fn wanted_cpu_share(s: &PointSummary) -> f64 {
+    let Some(wanted) = s
+        .steady_on_cpu_share
+        .or_else(|| Some(s.on_cpu_share? + s.runqueue_share.unwrap_or(0.0)))
+        .filter(|w| *w > 0.0)
+    else {
+        return 1.0;
+    };
+    let pipes = pipe_wait_share(s) / s.steady_share_of_life.filter(|l| *l > 0.0).unwrap_or(1.0);
+    let between = pipes.clamp(0.0, (1.0 - wanted).max(0.0));
+    (wanted / (1.0 - between).max(f64::EPSILON)).min(1.0)
+}
+
+/// The GIL knocks of a series' points, pooled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PooledKnocks {
+    pub knocks: u64,
+    /// Knocks that found the GIL held, as counted over the tasks' wall time.
+    pub held_raw: u64,
+    /// Knocks that found it held, counted over the time the workers wanted a CPU.
+    pub held: f64,
+}
+
+impl PooledKnocks {
+    /// The share of the task time that held the GIL, over the time the workers wanted a CPU.
+    pub fn held_share(&self) -> Option<f64> {
+        (self.knocks > 0).then(|| self.held / self.knocks as f64)
+    }
+
+    /// The share as counted over the tasks' wall time.
+    pub fn held_share_of_task_time(&self) -> Option<f64> {
+        (self.knocks > 0).then(|| self.held_raw as f64 / self.knocks as f64)
+    }
+}
+
+/// Process workers do not share a GIL, so the share is the work's at every count: pool the
+/// knocks of every point of the series. The knocks fall over the tasks' wall time, and a
+/// worker waiting on a sink (an fsync, a lock, a reply) has let the GIL go: those knocks find
+/// it free although the work holds it whenever it runs. Only a thread that runs (or is
+/// runnable) can hold the GIL, so each point's held share is judged over the time its workers
+/// wanted a CPU: held knocks / (knocks x that share), at most all of them.
+pub fn pooled_knocks(pts: &[(u32, &PointSummary)]) -> PooledKnocks {
+    pts.iter()
+        .filter_map(|(_, s)| {
+            let p = s.pools.as_ref()?;
+            let (k, h) = p.gil_knocks.zip(p.gil_knocks_held)?;
+            Some((k, h, (h as f64 / wanted_cpu_share(s)).min(k as f64)))
+        })
+        .fold(
+            PooledKnocks {
+                knocks: 0,
+                held_raw: 0,
+                held: 0.0,
+            },
+            |acc, (k, r, h)| PooledKnocks {
+                knocks: acc.knocks + k,
+                held_raw: acc.held_raw + r,
+                held: acc.held + h,
+            },
+        )
+}
+
+/// Amdahl with the GIL-held share serial: S_threads(n) = 1 / (h + (1 - h) / n).
+pub fn thread_speedup(held_share: f64, n: u32) -> f64 {
+    1.0 / (held_share + (1.0 - held_share) / f64::from(n))
+}
+
+/// Busy cores at `n` threads over busy cores at the series' smallest count, per thread added:
+/// 1.0 when every added thread keeps another core busy, 1/n when they take turns.
+pub fn busy_core_efficiency(pts: &[(u32, &PointSummary)], n: u32, s: &PointSummary) -> Option<f64> {
+    let (base, b) = pts.iter().copied().min_by_key(|(w, _)| *w)?;
+    if base >= n {
+        return None;
+    }
+    let (busy_n, busy_base) = (s.busy_cores?, b.busy_cores?);
+    (busy_base > 0.0).then(|| busy_n / busy_base * f64::from(base) / f64::from(n))
+}
+
+/// The threads' efficiency over the time every one of them had work: the cores they used then
+/// (`all_working_cores`) per thread, against the cores one thread used at the series' smallest
+/// count. A thread idle on the pool's queue after its last task is imbalance, not serialisation,
+/// so a big last task running alone does not lower it (fixtures/workloads/
+/// threadpool_straggler.py); threads taking turns on the GIL or a lock keep one core busy then.
+pub fn all_working_efficiency(
+    pts: &[(u32, &PointSummary)],
+    n: u32,
+    s: &PointSummary,
+) -> Option<f64> {
+    let (base, b) = pts.iter().copied().min_by_key(|(w, _)| *w)?;
+    if base >= n {
+        return None;
+    }
+    let per_thread = (b.busy_cores? / f64::from(base)).min(1.0);
+    (per_thread > 0.0).then(|| Some((s.all_working_cores? / f64::from(n) / per_thread).min(1.0)))?
+}
+
+/// The most any point's GIL knocker cost, as a share of the task time.
+pub fn knocker_cost(pts: &[(u32, &PointSummary)]) -> Option<f64> {
+    pts.iter()
+        .filter_map(|(_, s)| s.pools.as_ref()?.gil_knocker_cost)
+        .fold(None, |m: Option<f64>, c| Some(m.map_or(c, |m| m.max(c))))
+}
+
+/// Does any point run a free-threaded build with the GIL off?
+pub fn free_threaded(pts: &[(u32, &PointSummary)]) -> bool {
+    pts.iter()
+        .any(|(_, s)| s.pools.as_ref().and_then(|p| p.gil_enabled) == Some(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::pools::PoolSummary;
+
+    fn knocked(on_cpu: f64, knocks: u64, held: u64) -> PointSummary {
+        PointSummary {
+            steady_on_cpu_share: Some(on_cpu),
+            pools: Some(PoolSummary {
+                gil_knocks: Some(knocks),
+                gil_knocks_held: Some(held),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn knocks_are_pooled_and_counted_over_the_time_the_workers_wanted_a_cpu() {
+        // Half the time on a CPU, the GIL held in half the knocks: held whenever it runs.
+        let (a, b) = (knocked(0.5, 100, 50), knocked(0.5, 100, 48));
+        let k = pooled_knocks(&[(1, &a), (2, &b)]);
+        assert_eq!((k.knocks, k.held_raw), (200, 98));
+        assert_eq!(k.held_share_of_task_time(), Some(0.49));
+        assert!((k.held_share().unwrap() - 0.98).abs() < 1e-9, "{k:?}");
+        // Amdahl: all serial gives 1 at any n, none serial gives n.
+        assert_eq!(thread_speedup(1.0, 4), 1.0);
+        assert_eq!(thread_speedup(0.0, 4), 4.0);
+    }
+}

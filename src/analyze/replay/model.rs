@@ -1,0 +1,355 @@
+//! The workload a replay runs, built from one measured point: the driver's serial part, each
+//! worker's start-up, the tasks' parallel seconds in dispatch order, and the serial resources
+//! (the GIL, each sink) with their total demand.
+//!
+//! Every figure comes from the point's accounting (`src/analyze/accounting.rs`), so the parts
+//! add up to what was measured: the tasks hold the useful CPU and the per-worker losses that
+//! grow with the work (the workers' pickling, locks, other). The run queue is not work: the
+//! replay recreates it from the cores busy beside the workers (the driver's CPU while they
+//! work, the host's other load). The probes give the tasks' shape; the accounting their total.
+
+use crate::analyze::point::PointSummary;
+use crate::analyze::Layout;
+
+pub use super::workload::{Assumption, Dispatch, Resource, Side, Workload};
+
+/// Tasks synthesised where none were measured (enough that n up to a few dozen stays even).
+const EVEN_TASKS: usize = 256;
+
+/// The most tasks a replay deals (consecutive ones merged past it).
+const MAX_TASKS: usize = 1024;
+
+/// A thread pool's GIL held share when nothing measured it (`Assumption::GilShareUnknown`).
+const UNKNOWN_GIL_SHARE: f64 = 0.5;
+
+/// A run queue of at least this share of the workers' time is a steady load beside them
+/// (lab 01's recording on a loaded VM: half), not a burst (the variants at 1 worker: under
+/// 4 %).
+const STEADY_RUN_QUEUE: f64 = 0.1;
+
+/// A replayed run queue this close to the measured one keeps the background's estimate.
+const RUN_QUEUE_TOLERANCE: f64 = 0.05;
+
+/// Halvings of a demand's bracket: 2^-30 of it is far below any measured wait.
+const CALIBRATION_STEPS: usize = 30;
+
+/// Where the big tasks sit in the queue, which the quantiles cannot say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// As one run recorded them (task processes in the order they started; a probe's tasks
+    /// worker after worker).
+    Recorded,
+    /// Side by side at the end (lab 05's skewed documents; the straggler's tail).
+    BigLast,
+    /// Spread over the queue.
+    Spread,
+}
+
+/// Builds the workload of one point; None without a wall time or an accounting. Past one
+/// worker, the unknowns the count can show (where the big tasks sit; for a process-per-task
+/// tool, slots refilled at once or in waves) take the choice whose replay at the measured
+/// count comes closest to its measured wall.
+pub fn workload(
+    s: &PointSummary,
+    workers: u32,
+    layout: Option<Layout>,
+    cores: u32,
+    side: Side,
+) -> Option<Workload> {
+    if workers <= 1 {
+        let order = match side {
+            Side::Value => Order::Recorded,
+            Side::Low => Order::BigLast,
+            Side::High => Order::Spread,
+        };
+        return build(s, workers, layout, cores, side, order, false);
+    }
+    let waves: &[bool] = if layout == Some(Layout::Tasks) {
+        &[false, true]
+    } else {
+        &[false]
+    };
+    let mut best: Option<(f64, Workload)> = None;
+    for order in [Order::Recorded, Order::BigLast, Order::Spread] {
+        for &wave in waves {
+            let Some(mut w) = build(s, workers, layout, cores, side, order, wave) else {
+                continue;
+            };
+            let makespan = super::sim::replay(&w, workers, cores, 1.0, &[]).makespan_s;
+            let miss = (w.serial_s + w.startup_s + makespan - w.measured_wall_s).abs();
+            if best.as_ref().is_none_or(|(m, _)| miss < *m) {
+                if w.assumptions.contains(&Assumption::TaskOrderFromQuantiles) {
+                    w.assumptions
+                        .retain(|a| *a != Assumption::TaskOrderFromQuantiles);
+                    w.assumptions.push(Assumption::TaskOrderMatched);
+                }
+                best = Some((miss, w));
+            }
+        }
+    }
+    best.map(|(_, w)| w)
+}
+
+fn build(
+    s: &PointSummary,
+    workers: u32,
+    layout: Option<Layout>,
+    cores: u32,
+    side: Side,
+    order: Order,
+    waves: bool,
+) -> Option<Workload> {
+    let wall = s.wall_s?;
+    let acc = s.accounting.as_ref()?;
+    let n = f64::from(workers.max(1));
+    let ws = |key: &str| acc.lost_cores.get(key).map_or(0.0, |f| f.value) * wall;
+    let useful = acc.useful_cores.value * wall;
+    // The workers' pickling is work; the rest of `transfer` is waits on the pool's pipes,
+    // which the replay recreates (idle workers) rather than adds.
+    let pickling = s
+        .probes
+        .as_ref()
+        .and_then(|p| Some(p.ipc_tax? * s.cpu_s?))
+        .map_or(ws("transfer"), |p| p.min(ws("transfer")));
+    let parallel = useful + pickling + ws("locks") + ws("other");
+    // The run queue is not work: the replay recreates it from what competes for the cores
+    // beside the workers, the driver's own CPU while they work and the host's other load.
+    let part = (wall - (ws("serial") + ws("startup")) / n).max(f64::MIN_POSITIVE);
+    let driver_cpu = s.cpu_s.map_or(0.0, |cpu| {
+        (cpu - useful - pickling - ws("serial") / n - ws("startup")).max(0.0)
+    });
+    let background = driver_cpu / part + s.host_other_cpu_cores.unwrap_or(0.0);
+    let mut assumptions = vec![
+        Assumption::StartupPerWorkerFixed,
+        Assumption::BackgroundAsMeasured,
+    ];
+    let mut resources = Vec::new();
+    let threads = layout == Some(Layout::Threads);
+    let gil_on = s.pools.as_ref().and_then(|p| p.gil_enabled) != Some(false);
+    let mut waits: Vec<(String, f64)> = acc
+        .lost_cores
+        .keys()
+        .filter(|k| k.starts_with("sink:") || (*k == "gil"))
+        .map(|k| (k.clone(), ws(k)))
+        .filter(|(_, w)| *w > 0.0)
+        .collect();
+    // Waits on the pool's pipes beyond the workers' own pickling: the driver handing out
+    // tasks and taking results, one at a time.
+    let pipe_waits = ws("transfer") - pickling;
+    if pipe_waits > 0.0 {
+        waits.push(("driver".into(), pipe_waits));
+    }
+    if threads && gil_on && workers <= 1 {
+        let share = s.pools.as_ref().and_then(|p| p.gil_held_share);
+        let share = share.unwrap_or_else(|| {
+            assumptions.push(Assumption::GilShareUnknown);
+            match side {
+                Side::Value => UNKNOWN_GIL_SHARE,
+                Side::Low => 1.0,
+                Side::High => 0.0,
+            }
+        });
+        if share > 0.0 {
+            resources.push(Resource {
+                bound: "gil".into(),
+                demand_s: useful * share,
+            });
+        }
+    }
+    let (tasks, mut dispatch) = tasks_of(
+        s,
+        workers,
+        parallel,
+        ws("imbalance"),
+        order,
+        &mut assumptions,
+    );
+    if waves {
+        dispatch = Dispatch::Waves;
+        assumptions.push(Assumption::Waves);
+    }
+    let mut w = Workload {
+        measured_workers: workers,
+        measured_wall_s: wall,
+        serial_s: ws("serial") / n,
+        startup_s: ws("startup") / n,
+        tasks,
+        dispatch,
+        resources,
+        transfer_s: pickling,
+        background_cores: background,
+        memory_per_worker: s.pss_bytes_per_worker,
+        useful_s: useful,
+        layout,
+        start_method: s.pools.as_ref().and_then(|p| p.start_method),
+        gil_held_share: s.pools.as_ref().and_then(|p| p.gil_held_share),
+        startup_per_process_s: s
+            .pools
+            .as_ref()
+            .and_then(|p| p.worker_startup.as_ref())
+            .map(|st| st.median_s),
+        process_starts: s
+            .pools
+            .as_ref()
+            .map_or(0.0, |p| p.started_by_method.values().sum()),
+        assumptions,
+    };
+    // The cores busy beside the workers (the estimate, moved until the replay's run queue is
+    // the measured one where this count can show it), and each measured wait as queueing (and,
+    // for a sink, service) on a one-at-a-time resource: the demand whose replay at the point's
+    // count waits as long is the resource's. Each moves the other, so twice.
+    let first = w.resources.len();
+    for (bound, _) in &waits {
+        w.resources.push(Resource {
+            bound: bound.clone(),
+            demand_s: 0.0,
+        });
+    }
+    for _ in 0..2 {
+        w.background_cores = calibrate_background(&w, cores, ws("run_queue"));
+        for (k, (bound, wait)) in waits.iter().enumerate() {
+            let gil = bound == "gil";
+            let hi = if gil { useful } else { wait + parallel };
+            w.resources[first + k].demand_s = calibrate(&w, first + k, cores, *wait, gil, hi);
+        }
+    }
+    Some(w)
+}
+
+/// Bisection on the background cores until the replay at the measured count waits `target`
+/// worker-seconds for a CPU; the estimate stays where the replay cannot tell (fewer workers
+/// than cores, or the same wait either way).
+fn calibrate_background(w: &Workload, cores: u32, target: f64) -> f64 {
+    let est = w.background_cores;
+    let steady = STEADY_RUN_QUEUE * f64::from(w.measured_workers.max(1)) * w.measured_wall_s;
+    let mut w = w.clone();
+    let mut queued = |b: f64| {
+        w.background_cores = b;
+        super::sim::replay(&w, w.measured_workers, cores, 1.0, &[]).run_queue_s
+    };
+    let at = queued(est);
+    if (at - target).abs() <= RUN_QUEUE_TOLERANCE * target.max(1e-3) {
+        return est;
+    }
+    if at < target && target < steady {
+        // A short wait is a burst of the host's other load, not a steady load beside the
+        // workers: raising the background for it would take a whole core away.
+        return est;
+    }
+    let (mut lo, mut hi) = if at > target {
+        (0.0, est)
+    } else {
+        (est, est + 4.0 * f64::from(cores))
+    };
+    for _ in 0..CALIBRATION_STEPS {
+        let mid = 0.5 * (lo + hi);
+        if queued(mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Bisection on resource `r`'s demand until the replay at the measured count spends `wait`
+/// worker-seconds at it (less its own service where that is part of the work, the GIL's).
+fn calibrate(w: &Workload, r: usize, cores: u32, wait: f64, service_in_work: bool, hi: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0, hi.max(0.0));
+    let mut w = w.clone();
+    for _ in 0..CALIBRATION_STEPS {
+        let mid = 0.5 * (lo + hi);
+        w.resources[r].demand_s = mid;
+        let at = super::sim::replay(&w, w.measured_workers, cores, 1.0, &[]).residence_s[r];
+        let waited = if service_in_work { at - mid } else { at };
+        if waited < wait {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+/// The tasks' parallel seconds in dispatch order, summing to `parallel`.
+fn tasks_of(
+    s: &PointSummary,
+    workers: u32,
+    parallel: f64,
+    imbalance_ws: f64,
+    order: Order,
+    assumptions: &mut Vec<Assumption>,
+) -> (Vec<f64>, Dispatch) {
+    let probe = s.probes.as_ref();
+    let dispatch = match probe.and_then(|p| p.chunksize) {
+        Some(k) if k > 1 => Dispatch::Chunks(k as usize),
+        _ => Dispatch::OnDemand,
+    };
+    let recorded = &s.task_order_s;
+    if recorded.is_empty() || recorded.iter().sum::<f64>() <= 0.0 {
+        assumptions.push(Assumption::EvenTasks);
+        // The straggler: n - 1 workers idle through its last stretch.
+        let tail = if workers > 1 {
+            (imbalance_ws / f64::from(workers - 1)).min(parallel)
+        } else {
+            0.0
+        };
+        let rest = (parallel - tail).max(0.0);
+        let mut tasks = vec![rest / EVEN_TASKS as f64; EVEN_TASKS];
+        if tail > 0.0 {
+            tasks.push(tail);
+        }
+        return (tasks, Dispatch::OnDemand);
+    }
+    if order != Order::Recorded {
+        assumptions.push(Assumption::TaskOrderFromQuantiles);
+    }
+    let sum: f64 = recorded.iter().sum();
+    // Consecutive tasks merged into at most MAX_TASKS, so a run of a quarter million tasks
+    // replays as fast as a small one; a chunk holds proportionally fewer of them.
+    let group = recorded.len().div_ceil(MAX_TASKS);
+    let mut sizes: Vec<f64> = recorded
+        .chunks(group)
+        .map(|g| g.iter().sum::<f64>() * parallel / sum)
+        .collect();
+    let dispatch = match dispatch {
+        Dispatch::Chunks(k) => Dispatch::Chunks((k / group).max(1)),
+        d => d,
+    };
+    let ordered = match order {
+        Order::Recorded => sizes,
+        Order::BigLast => {
+            sizes.sort_by(f64::total_cmp);
+            sizes
+        }
+        Order::Spread => {
+            sizes.sort_by(|a, b| b.total_cmp(a));
+            interleave(sizes)
+        }
+    };
+    (ordered, dispatch)
+}
+
+/// Sizes largest first, dealt so consecutive stretches hold a fair mix: the big ones spread
+/// over the queue rather than side by side.
+fn interleave(sorted: Vec<f64>) -> Vec<f64> {
+    let len = sorted.len();
+    let mut out = vec![0.0; len];
+    // Bit-reversal-like stride: task i goes to slot (i * stride) mod len, stride coprime.
+    let stride = (1..)
+        .map(|k| len / 2 + k)
+        .find(|&s| gcd(s, len) == 1)
+        .unwrap_or(1)
+        .max(1);
+    for (i, x) in sorted.into_iter().enumerate() {
+        out[(i * stride) % len.max(1)] = x;
+    }
+    out
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}

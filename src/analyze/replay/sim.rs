@@ -1,0 +1,194 @@
+//! The discrete-event replay: n workers on c cores take the tasks as the pool deals them; each
+//! task runs its parallel part on a CPU (the cores shared evenly when more workers want one
+//! than there are), then queues for each serial resource it uses (first come, first served).
+//! The GIL's service runs on a CPU too; a sink's runs outside the host.
+
+use super::workload::{Dispatch, Workload};
+
+/// A task's remaining step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    Cpu(f64),
+    /// Waiting for or served by resource r, with this much service left.
+    Resource(usize, f64),
+    Done,
+}
+
+struct Worker {
+    /// Tasks dealt to it and not started, in order.
+    queue: std::collections::VecDeque<usize>,
+    task: Option<usize>,
+    phase: Phase,
+}
+
+/// The replay's answer: the parallel part's length, seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replayed {
+    pub makespan_s: f64,
+    /// Per resource, the workers' seconds at it: queued and served.
+    pub residence_s: Vec<f64>,
+    /// The workers' seconds runnable without a CPU.
+    pub run_queue_s: f64,
+}
+
+/// Replays the tasks of `w` on `workers` workers and `cores` cores, with each serial resource's
+/// demand scaled by `demand_scale` (per resource, same order) and the tasks by `work_scale`.
+pub fn replay(
+    w: &Workload,
+    workers: u32,
+    cores: u32,
+    work_scale: f64,
+    demand_scale: &[f64],
+) -> Replayed {
+    let n = workers.max(1) as usize;
+    let c = f64::from(cores.max(1));
+    let total: f64 = w.tasks.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+    let demand: Vec<f64> = w
+        .resources
+        .iter()
+        .zip(demand_scale.iter().chain(std::iter::repeat(&1.0)))
+        .map(|(r, s)| r.demand_s * s)
+        .collect();
+    let on_cpu: Vec<bool> = w.resources.iter().map(|r| r.bound == "gil").collect();
+    // Per task: its share of each resource; the GIL's share comes out of its CPU part.
+    let gil_share: f64 = w
+        .resources
+        .iter()
+        .zip(&demand)
+        .filter(|(r, _)| r.bound == "gil")
+        .map(|(_, d)| d / (total * work_scale))
+        .sum::<f64>()
+        .min(1.0);
+    let mut next = 0usize;
+    let deal = |next: &mut usize| -> Vec<usize> {
+        let k = match w.dispatch {
+            Dispatch::Chunks(k) => k.max(1),
+            Dispatch::OnDemand | Dispatch::Waves => 1,
+        };
+        let end = (*next + k).min(w.tasks.len());
+        let out = (*next..end).collect();
+        *next = end;
+        out
+    };
+    let mut ws: Vec<Worker> = (0..n)
+        .map(|_| Worker {
+            queue: Default::default(),
+            task: None,
+            phase: Phase::Done,
+        })
+        .collect();
+    let mut fifo: Vec<std::collections::VecDeque<usize>> = vec![Default::default(); demand.len()];
+    let waves = w.dispatch == Dispatch::Waves;
+    let start = |wk: &mut Worker, next: &mut usize| {
+        if wk.queue.is_empty() && !(waves && wk.task.is_some()) {
+            wk.queue.extend(deal(next));
+        }
+        match wk.queue.pop_front() {
+            Some(t) => {
+                wk.task = Some(t);
+                wk.phase = Phase::Cpu(w.tasks[t] * work_scale * (1.0 - gil_share));
+            }
+            None => {
+                wk.task = None;
+                wk.phase = Phase::Done;
+            }
+        }
+    };
+    for wk in ws.iter_mut() {
+        start(wk, &mut next);
+    }
+    let mut now = 0.0;
+    let mut residence = vec![0.0; demand.len()];
+    let mut run_queue = 0.0;
+    loop {
+        let running = ws
+            .iter()
+            .filter(|x| matches!(x.phase, Phase::Cpu(_)))
+            .count()
+            + fifo
+                .iter()
+                .zip(&on_cpu)
+                .filter(|(q, &cpu)| cpu && !q.is_empty())
+                .count();
+        if ws.iter().all(|x| x.phase == Phase::Done) {
+            if !waves || next >= w.tasks.len() {
+                break;
+            }
+            for wk in ws.iter_mut() {
+                wk.task = None;
+                start(wk, &mut next);
+            }
+            continue;
+        }
+        let rate = if running == 0 {
+            1.0
+        } else {
+            (c / (running as f64 + w.background_cores)).min(1.0)
+        };
+        let mut dt = f64::INFINITY;
+        for x in &ws {
+            if let Phase::Cpu(left) = x.phase {
+                dt = dt.min(left / rate);
+            }
+        }
+        for (r, q) in fifo.iter().enumerate() {
+            if let Some(&head) = q.front() {
+                if let Phase::Resource(_, left) = ws[head].phase {
+                    dt = dt.min(left / if on_cpu[r] { rate } else { 1.0 });
+                }
+            }
+        }
+        if !dt.is_finite() {
+            break;
+        }
+        now += dt;
+        run_queue += dt * running as f64 * (1.0 - rate);
+        for x in &ws {
+            if let Phase::Resource(r, _) = x.phase {
+                residence[r] += dt;
+            }
+        }
+        let mut finished = Vec::new();
+        for (i, x) in ws.iter_mut().enumerate() {
+            if let Phase::Cpu(left) = x.phase {
+                let left = left - dt * rate;
+                x.phase = Phase::Cpu(left);
+                if left <= 1e-12 {
+                    finished.push((i, 0usize));
+                }
+            }
+        }
+        for (r, q) in fifo.iter().enumerate() {
+            if let Some(&head) = q.front() {
+                if let Phase::Resource(rr, left) = ws[head].phase {
+                    let left = left - dt * if on_cpu[r] { rate } else { 1.0 };
+                    ws[head].phase = Phase::Resource(rr, left);
+                    if left <= 1e-12 {
+                        finished.push((head, r + 1));
+                    }
+                }
+            }
+        }
+        for (i, from) in finished {
+            if from > 0 {
+                fifo[from - 1].pop_front();
+            }
+            // The next resource this task uses, after the one it finished.
+            let t = ws[i].task.unwrap_or(0);
+            let share = w.tasks[t] / total;
+            let next_r = (from..demand.len()).find(|&r| demand[r] * share > 0.0);
+            match next_r {
+                Some(r) => {
+                    ws[i].phase = Phase::Resource(r, demand[r] * share);
+                    fifo[r].push_back(i);
+                }
+                None => start(&mut ws[i], &mut next),
+            }
+        }
+    }
+    Replayed {
+        makespan_s: now,
+        residence_s: residence,
+        run_queue_s: run_queue,
+    }
+}

@@ -1,0 +1,86 @@
+use super::model::{Dispatch, Resource, Workload};
+use super::*;
+
+fn even(tasks: usize, each: f64, resources: Vec<Resource>) -> Replay {
+    Replay {
+        workload: Workload {
+            measured_workers: 1,
+            measured_wall_s: 0.0,
+            serial_s: 0.0,
+            startup_s: 0.0,
+            tasks: vec![each; tasks],
+            dispatch: Dispatch::OnDemand,
+            resources,
+            transfer_s: 0.0,
+            background_cores: 0.0,
+            memory_per_worker: None,
+            useful_s: each * tasks as f64,
+            layout: None,
+            start_method: None,
+            gil_held_share: None,
+            startup_per_process_s: None,
+            process_starts: 0.0,
+            assumptions: vec![],
+        },
+        inflation: 0.0,
+        host_cores: 4,
+        host_memory_bytes: None,
+        writer: None,
+    }
+}
+
+#[test]
+fn even_cpu_work_scales_with_the_cores_and_no_further() {
+    let r = even(64, 0.01, vec![]);
+    let one = r.run(1, 4, &[]).wall_s;
+    assert!((one - 0.64).abs() < 1e-9, "{one}");
+    let four = r.run(4, 4, &[]);
+    assert!((one / four.wall_s - 4.0).abs() < 1e-6, "{four:?}");
+    assert_eq!(four.bound, "cpu");
+    // Eight workers on four cores time-share: no faster than four.
+    let eight = r.run(8, 4, &[]).wall_s;
+    assert!((eight - four.wall_s).abs() < 1e-6, "{eight}");
+}
+
+#[test]
+fn a_sink_caps_the_throughput_at_one_over_its_demand() {
+    // Each task: 10 ms of CPU, then 5 ms on the sink: the sink serves 2 workers' worth.
+    let r = even(
+        100,
+        0.01,
+        vec![Resource {
+            bound: "sink:postgresql".into(),
+            demand_s: 0.5,
+        }],
+    );
+    let one = r.run(1, 8, &[]).wall_s;
+    assert!((one - 1.5).abs() < 1e-6, "{one}");
+    let eight = r.run(8, 8, &[]);
+    // The operational law: no shorter than the sink's total demand.
+    assert!(
+        eight.wall_s >= 0.5 - 1e-9 && eight.wall_s < 0.6,
+        "{eight:?}"
+    );
+    assert_eq!(eight.bound, "sink:postgresql");
+    // Batching to nothing takes the bound away.
+    let free = r.run(8, 8, &[0.0]);
+    assert_eq!(free.bound, "cpu");
+    assert!(free.wall_s < 0.2, "{free:?}");
+}
+
+#[test]
+fn a_big_chunk_at_the_head_is_imbalance() {
+    let mut r = even(40, 0.01, vec![]);
+    r.workload.tasks[0] = 0.4;
+    r.workload.dispatch = Dispatch::Chunks(10);
+    let two = r.run(2, 2, &[]);
+    assert_eq!(two.bound, "imbalance");
+    // The first chunk holds the big task and nine small ones.
+    assert!((two.wall_s - 0.49).abs() < 1e-6, "{two:?}");
+}
+
+#[test]
+fn the_curve_covers_the_measured_counts_and_four_times_the_cores() {
+    assert_eq!(counts(&[1, 2], 2), vec![1, 2, 4, 8]);
+    assert_eq!(counts(&[3], 4), vec![1, 2, 3, 4, 8, 16]);
+}

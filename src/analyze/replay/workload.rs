@@ -1,0 +1,124 @@
+//! The replay's data: how a pool hands out its tasks, the serial resources, the assumptions a
+//! replay makes, and the workload itself. Below both model.rs (which builds a workload from a
+//! measured point) and sim.rs (which replays one), so neither imports the other's types.
+
+use crate::analyze::Layout;
+
+/// How the pool hands out tasks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Dispatch {
+    /// `map` chunks of this many tasks, dealt in order as workers free up.
+    Chunks(usize),
+    /// One task to each worker, the next round when all are done (a shell's `cmd &` ... `wait`).
+    Waves,
+    /// One task at a time to the next free worker (imap, apply_async, a thread pool's queue,
+    /// make and xargs slots in command order).
+    OnDemand,
+}
+
+/// A resource that serves one worker at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// `gil` or `sink:<name>`: the bound it names.
+    pub bound: String,
+    /// Seconds of service over the whole run, shared among the tasks by their size.
+    pub demand_s: f64,
+}
+
+/// What a replay cannot know from the point, and which choice the value used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Assumption {
+    /// The tasks' durations are measured, their order is not: `low` puts the big ones side
+    /// by side at the end, `high` spreads them out.
+    TaskOrderFromQuantiles,
+    /// No task was seen: the work is many even tasks, plus one straggler as long as the
+    /// measured imbalance shows.
+    EvenTasks,
+    /// The tasks sit in the order (as recorded, big ones last, spread) where the replay at the measured count matches its wall (side by side
+    /// at the end, or spread out).
+    TaskOrderMatched,
+    /// Task processes start in waves: a slot is refilled only when the whole wave is done (the
+    /// replay at the measured count matched this better than refilling at once).
+    Waves,
+    /// A thread pool with one worker at this point: the GIL's held share is unknown (value
+    /// half the CPU, `low` all of it, `high` none).
+    GilShareUnknown,
+    /// Each worker's start-up is the one measured, at any count.
+    StartupPerWorkerFixed,
+    /// The cores busy beside the workers (the driver's CPU while they work, the host's other
+    /// load) stay as measured at the point, at any count.
+    BackgroundAsMeasured,
+    /// The work grows with the count as the measured counts' computation scaling shows; one
+    /// count cannot show it, and then it does not grow.
+    WorkInflation,
+}
+
+impl Assumption {
+    /// The words the report gives it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Assumption::TaskOrderFromQuantiles => {
+                "task order unknown (low: the big ones side by side at the end; high: spread out)"
+            }
+            Assumption::TaskOrderMatched => {
+                "the measured tasks in the order (as recorded, big ones last, or spread) whose replay matches the measured count's wall"
+            }
+            Assumption::Waves => "task processes start in waves, as the measured count's wall shows",
+            Assumption::EvenTasks => {
+                "no task durations measured: even tasks, plus the measured straggler"
+            }
+            Assumption::GilShareUnknown => {
+                "the GIL's held share is unknown at this count (half the CPU; low: all, high: none)"
+            }
+            Assumption::StartupPerWorkerFixed => "each worker's start-up as measured, at any count",
+            Assumption::BackgroundAsMeasured => {
+                "the driver's CPU and the host's other load beside the workers as measured"
+            }
+            Assumption::WorkInflation => "work grows with the count as the measured counts show",
+        }
+    }
+}
+
+/// Which side of an unknown the workload takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Value,
+    Low,
+    High,
+}
+
+/// The replayable picture of one point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// Worker count the point ran.
+    pub measured_workers: u32,
+    /// The point's median wall, seconds.
+    pub measured_wall_s: f64,
+    /// Only the driver works: before the first task and after the last.
+    pub serial_s: f64,
+    /// Each worker's start to its first task.
+    pub startup_s: f64,
+    /// Each task's parallel seconds, in dispatch order.
+    pub tasks: Vec<f64>,
+    pub dispatch: Dispatch,
+    pub resources: Vec<Resource>,
+    /// The tasks' pickling and pipe waits (inside `tasks`), for the data-passing what-if.
+    pub transfer_s: f64,
+    /// Cores busy beside the workers while they work: the driver's CPU and the host's other
+    /// load, as measured.
+    pub background_cores: f64,
+    /// Largest PSS of a worker, bytes.
+    pub memory_per_worker: Option<f64>,
+    /// Seconds of useful CPU (inside `tasks`).
+    pub useful_s: f64,
+    pub layout: Option<Layout>,
+    /// The start method most processes were started by (python probe).
+    pub start_method: Option<crate::measure::probes::StartMethod>,
+    /// The GIL knocker's held share in the workers (python probe).
+    pub gil_held_share: Option<f64>,
+    /// A started process's start-up, median seconds (python probe).
+    pub startup_per_process_s: Option<f64>,
+    /// Processes the pool started per run.
+    pub process_starts: f64,
+    pub assumptions: Vec<Assumption>,
+}

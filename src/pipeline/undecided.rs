@@ -1,0 +1,42 @@
+//! The predicate `--runs auto` asks after each round: which steps are still undecided because
+//! their deciding figure's interval over the runs straddles its bar (`diagnose::undecided`).
+//! More runs narrow those intervals; a step that is unknown for want of a measurement (no
+//! threads run, no probe) is not listed, since more of the same runs would not settle it.
+
+use super::analyse;
+use crate::measure::Measurements;
+use crate::report::render::Analysed;
+
+/// Set in the environment to N, adds a step undecided until every point has N measured runs:
+/// how the tests drive `--runs auto` on a target whose verdict is settled (tests/it/rounds.rs).
+pub const TEST_UNDECIDED_UNTIL_ENV: &str = "FORKCAST_TEST_UNDECIDED_UNTIL";
+
+/// The steps of `m`'s diagnosis still undecided, each as a line for the progress and the
+/// report; empty when every step decided, or when analysis failed (more runs of a sweep the
+/// analysis cannot read would not help; the report says why).
+pub fn undecided_lines(m: &Measurements) -> Vec<String> {
+    let mut lines: Vec<String> = match analyse(m) {
+        Analysed::Ok(ad) => crate::diagnose::undecided(&ad.1)
+            .iter()
+            .map(|u| u.to_string())
+            .collect(),
+        Analysed::Failed(_) => Vec::new(),
+    };
+    if let Some(until) = std::env::var(TEST_UNDECIDED_UNTIL_ENV)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let fewest = m
+            .points
+            .iter()
+            .map(|p| p.runs.iter().filter(|r| !r.warmup).count())
+            .min()
+            .unwrap_or(0);
+        if fewest < until {
+            lines.push(format!(
+                "test's runs {fewest} straddles its bar {until} ({TEST_UNDECIDED_UNTIL_ENV})"
+            ));
+        }
+    }
+    lines
+}

@@ -1,0 +1,342 @@
+//! The replay model against the recordings (docs/PREDICTIONS.md): every recording replays to
+//! its own measured wall, and the two error tables of `scripts/bench-predictions.py
+//! --recordings` (each point predicted from the other; each lab variant predicted from its
+//! A/B partner) are computed here, printed, and held to the figures they gave when the model
+//! landed, so a change that makes them worse fails. `FORKCAST_BENCH_DIR` points the tables at
+//! another folder of recordings (the script's live mode).
+
+use crate::support::repo_root;
+use forkcast::analyze::replay::Replays;
+use forkcast::analyze::{analyze, parallel_cores, Analysis};
+use forkcast::diagnose::what_if::what_if;
+use forkcast::measure::Measurements;
+use std::path::{Path, PathBuf};
+
+fn recordings() -> Vec<PathBuf> {
+    let root = std::env::var_os("FORKCAST_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("fixtures/recordings/variants"));
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("report.json").exists())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn load(dir: &Path) -> (Measurements, Analysis) {
+    let m = forkcast::saved::load(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let a = analyze(&m);
+    (m, a)
+}
+
+/// (workers, point index) of series `s`, workers ascending.
+fn series_points(m: &Measurements, a: &Analysis, s: usize) -> Vec<(u32, usize)> {
+    a.series[s]
+        .points
+        .iter()
+        .map(|&i| (m.points[i].workers, i))
+        .collect()
+}
+
+/// The replay of one point alone.
+fn alone(m: &Measurements, a: &Analysis, s: usize, i: usize) -> Option<Replays> {
+    Replays::of(
+        &[&a.points[i]],
+        &[m.points[i].workers],
+        a.series[s].layout,
+        &m.host,
+    )
+}
+
+#[test]
+fn every_recording_replays_to_its_own_measured_wall_within_ten_percent() {
+    let mut dirs = recordings();
+    dirs.push(repo_root().join("fixtures/recordings/lab01"));
+    let mut replayed = 0;
+    let mut misses = Vec::new();
+    for dir in &dirs {
+        let (m, a) = load(dir);
+        let cores = parallel_cores(&m.host);
+        for s in 0..a.series.len() {
+            for (n, i) in series_points(&m, &a, s) {
+                let Some(r) = alone(&m, &a, s, i) else {
+                    continue;
+                };
+                let measured = a.points[i].wall_s.unwrap();
+                let wall = r.predict(n, cores, &|x| x.clone()).wall_s;
+                let miss = wall / measured - 1.0;
+                if miss.abs() > 0.10 {
+                    misses.push(format!(
+                        "{}: {n} workers: replayed {wall:.3} s, measured {measured:.3} s ({:+.1} %)",
+                        dir.display(),
+                        miss * 100.0
+                    ));
+                }
+                replayed += 1;
+            }
+        }
+    }
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    assert!(replayed >= 50, "only {replayed} points replayed");
+}
+
+/// |predicted - measured| / measured.
+fn error(predicted: f64, measured: f64) -> f64 {
+    (predicted - measured).abs() / measured
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Each recording's 1- and 2-worker points, each predicting the speedup from the other alone.
+fn one_point_table() -> Vec<(String, f64, f64, f64)> {
+    let mut rows = Vec::new();
+    for dir in recordings().into_iter().filter(|d| !is_engine_lab(d)) {
+        let (m, a) = load(&dir);
+        let cores = parallel_cores(&m.host);
+        let Some(s) = a.primary else { continue };
+        let pts = series_points(&m, &a, s);
+        let (Some(&(_, one)), Some(&(_, two))) = (
+            pts.iter().find(|(n, _)| *n == 1),
+            pts.iter().find(|(n, _)| *n == 2),
+        ) else {
+            continue;
+        };
+        let measured = a.points[one].wall_s.unwrap() / a.points[two].wall_s.unwrap();
+        let from =
+            |i: usize| alone(&m, &a, s, i).map(|r| r.predict(2, cores, &|x| x.clone()).speedup);
+        let (Some(from_one), Some(from_two)) = (from(one), from(two)) else {
+            continue;
+        };
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        rows.push((name, measured, from_one, from_two));
+    }
+    rows
+}
+
+/// The engine labs (07-10: joblib, Dask, Ray), left out of the table from one point: they
+/// were recorded at one run per point on a 2-vCPU host at load average 10-13
+/// (fixtures/recordings/README.md), so their measured speedup at 2 workers is the host's
+/// load (08_pickle measured 0.20x), not a figure a replay can be judged against.
+fn is_engine_lab(dir: &Path) -> bool {
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    ["07_", "08_", "09_", "10_"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+#[test]
+fn each_point_predicted_from_the_other_alone() {
+    let rows = one_point_table();
+    println!("speedup at 2 workers: measured, predicted from 1 worker alone, from 2 alone");
+    println!(
+        "{:24} {:>8} {:>8} {:>6} {:>8} {:>6}",
+        "recording", "measured", "from 1", "err", "from 2", "err"
+    );
+    let mut errors = Vec::new();
+    for (name, measured, from_one, from_two) in &rows {
+        let (e1, e2) = (error(*from_one, *measured), error(*from_two, *measured));
+        println!(
+            "{name:24} {measured:8.2} {from_one:8.2} {:5.0}% {from_two:8.2} {:5.0}%",
+            e1 * 100.0,
+            e2 * 100.0
+        );
+        errors.extend([e1, e2]);
+    }
+    let (med, max) = (median(&errors), errors.iter().copied().fold(0.0, f64::max));
+    println!(
+        "median error {:.1} %, largest {:.1} %",
+        med * 100.0,
+        max * 100.0
+    );
+    assert!(rows.len() >= 20, "{} recordings predicted", rows.len());
+    if std::env::var_os("FORKCAST_BENCH_DIR").is_none() {
+        // The target for predictions from one point: a median error of 10 %.
+        assert!(med <= ONE_POINT_MEDIAN, "median {med}");
+    }
+}
+
+/// The largest median errors the recorded tables may show: from one point, the target
+/// (10 %); for the what-ifs, the figure when the model landed (7.3 %), rounded up, well inside
+/// the 15 %.
+const ONE_POINT_MEDIAN: f64 = 0.10;
+const WHAT_IF_MEDIAN: f64 = 0.09;
+
+/// The labs' A/B pairs: (run, partner, field, value).
+const PAIRS: [(&str, &str, &str, &str); 11] = [
+    ("01_processes_pure", "01_threads_pure", "model", "threads"),
+    ("01_threads_pure", "01_processes_pure", "model", "processes"),
+    (
+        "01_processes_hashlib",
+        "01_threads_hashlib",
+        "model",
+        "threads",
+    ),
+    (
+        "01_threads_hashlib",
+        "01_processes_hashlib",
+        "model",
+        "processes",
+    ),
+    (
+        "02_payload",
+        "02_path",
+        "data_passing",
+        "references_or_shared_memory",
+    ),
+    ("03_spawn", "03_forkserver", "start_method", "forkserver"),
+    ("03_spawn", "03_fork", "start_method", "fork"),
+    (
+        "04_pickle",
+        "04_shm",
+        "data_passing",
+        "references_or_shared_memory",
+    ),
+    (
+        "05_skewed_chunk50",
+        "05_skewed_chunk1",
+        "scheduling",
+        "dynamic_small_tasks",
+    ),
+    (
+        "05_uniform_chunk50",
+        "05_uniform_chunk1",
+        "scheduling",
+        "dynamic_small_tasks",
+    ),
+    ("06_direct", "06_single_writer", "sink", "single_writer"),
+];
+
+#[test]
+fn each_lab_variant_predicted_from_its_partner() {
+    let root = recordings()
+        .first()
+        .and_then(|d| d.parent().map(Path::to_path_buf))
+        .unwrap();
+    println!("what-if at 2 workers, from the run's own sweep: speedup (predicted, partner's measured) and wall vs the run's at 2");
+    println!(
+        "{:20} {:20} {:28} {:>6} {:>6} {:>5} {:>6} {:>6} {:>5}",
+        "run", "partner", "fix", "sp", "meas", "err", "wall", "meas", "err"
+    );
+    let mut errors = Vec::new();
+    for (run, partner, field, value) in PAIRS {
+        let (dir, other) = (root.join(run), root.join(partner));
+        if !dir.exists() || !other.exists() {
+            continue;
+        }
+        let (m, a) = load(&dir);
+        let (pm, pa) = load(&other);
+        let Some(r) = forkcast::diagnose::what_if::replays(&m, &a) else {
+            continue;
+        };
+        let Some(w) = what_if(&r, field, value, 2) else {
+            continue;
+        };
+        let wall_at = |m: &Measurements, a: &Analysis, n: u32| {
+            let s = a.primary?;
+            series_points(m, a, s)
+                .into_iter()
+                .find(|(k, _)| *k == n)
+                .and_then(|(_, i)| a.points[i].wall_s)
+        };
+        let (Some(p1), Some(p2), Some(own2)) = (
+            wall_at(&pm, &pa, 1),
+            wall_at(&pm, &pa, 2),
+            wall_at(&m, &a, 2),
+        ) else {
+            continue;
+        };
+        let measured = p1 / p2;
+        // Lab 05's one-at-a-time variant keeps its tasks whole: the what-if's low side.
+        let predicted = if field == "scheduling" {
+            w.low
+        } else {
+            w.speedup
+        };
+        let wall_ratio = w.wall_vs_now * r.primary().workload.measured_wall_s / own2;
+        let (es, ew) = (error(predicted, measured), error(wall_ratio, p2 / own2));
+        println!(
+            "{run:20} {partner:20} {:28} {predicted:6.2} {measured:6.2} {:4.0}% {wall_ratio:6.2} {:6.2} {:4.0}%",
+            format!("{field}={value}"),
+            es * 100.0,
+            p2 / own2,
+            ew * 100.0
+        );
+        errors.push(es);
+    }
+    let (med, max) = (median(&errors), errors.iter().copied().fold(0.0, f64::max));
+    println!(
+        "median speedup error {:.1} %, largest {:.1} %",
+        med * 100.0,
+        max * 100.0
+    );
+    assert!(errors.len() >= 8, "{} pairs predicted", errors.len());
+    if std::env::var_os("FORKCAST_BENCH_DIR").is_none() {
+        assert!(med <= WHAT_IF_MEDIAN, "median {med}");
+    }
+}
+
+/// The report's what-ifs of a recording, by field.
+fn what_ifs_of(name: &str) -> Vec<forkcast::diagnose::what_if::WhatIf> {
+    let (m, a) = load(&repo_root().join("fixtures/recordings/variants").join(name));
+    let d = forkcast::diagnose::diagnose(&m, &a);
+    d.what_if
+}
+
+#[test]
+fn the_fixes_the_recordings_recommend_are_priced_and_bounded() {
+    // Lab 06 writes to PostgreSQL from each worker: 2 workers ran at 0.79x of 1. One writer
+    // takes the sink off the workers; the partner variant measured 1.47x.
+    let w = what_ifs_of("06_direct");
+    let sink = w
+        .iter()
+        .find(|x| x.field == "sink")
+        .expect("a sink what-if");
+    assert_eq!(sink.value, "single_writer");
+    assert!(sink.speedup > 1.3 && sink.wall_vs_now < 0.7, "{sink:?}");
+    assert!(
+        sink.low <= sink.speedup && sink.speedup <= sink.high,
+        "{sink:?}"
+    );
+    // Lab 01's pure-Python threads hold the GIL: processes lift the bound.
+    let w = what_ifs_of("01_threads_pure");
+    let model = w
+        .iter()
+        .find(|x| x.field == "model")
+        .expect("a model what-if");
+    assert_eq!(model.value, "processes");
+    assert!(model.speedup > 1.5 && model.bound == "cpu", "{model:?}");
+    // A fix the workload already has is not listed: lab 06's single-writer variant.
+    assert!(what_ifs_of("06_single_writer")
+        .iter()
+        .all(|x| x.field != "sink"));
+}
+
+#[test]
+fn a_gil_bound_curve_says_more_cores_will_not_help() {
+    let (m, a) = load(&repo_root().join("fixtures/recordings/variants/01_threads_pure"));
+    let s = &a.series[a.primary.unwrap()];
+    let past: Vec<_> = s
+        .scaling
+        .predicted
+        .iter()
+        .filter(|p| p.beyond_host)
+        .collect();
+    assert!(
+        !past.is_empty() && past.iter().all(|p| p.bound == "gil"),
+        "{past:?}"
+    );
+    let d = forkcast::diagnose::diagnose(&m, &a);
+    assert!(
+        d.findings
+            .iter()
+            .any(|f| f.contains("more cores will not help") && f.contains("processes")),
+        "{:?}",
+        d.findings
+    );
+}
