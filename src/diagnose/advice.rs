@@ -2,8 +2,9 @@
 //! bounded queues and minimal payloads; for throughput batching, chunking and shared memory for
 //! arrays. Each line names the step whose figures it rests on.
 
+use super::step::Answer;
 use super::steps::{large_payload, latency_goal};
-use super::{Answer, DataPassing, Recommendation, SinkAdvice};
+use super::verdict::{DataPassing, Recommendation, SinkAdvice};
 use crate::analyze::Analysis;
 
 /// The chunksize the primary series' map calls used, when the python probe saw one.

@@ -1,10 +1,11 @@
 //! How sure the diagnosis is, and why not more.
 
 use super::read::wait_is_unreadable;
+use super::step::Answer;
 use super::steps::threads_scale::{self, CrossCheck};
 use super::steps::worker_count;
 use super::thresholds::{CONFIDENT_RUNS, NOISY_POINT_CV, UNREADABLE_WAIT_SHARE};
-use super::{Answer, Confidence};
+use super::verdict::Confidence;
 use crate::analyze::Analysis;
 use crate::diagnose::StepId;
 use crate::measure::Measurements;

@@ -44,49 +44,11 @@ use crate::analyze::Analysis;
 use crate::measure::Measurements;
 use deciding::IntervalKind;
 pub use deciding::{Deciding, Weighed, YesWhen};
-use serde::{Deserialize, Serialize};
-pub use step::{Answer, Step};
+
+pub use step::{Answer, Step, StepId};
 use steps::*;
 pub use undecided::{undecided, Undecided};
 pub use verdict::*;
-
-/// The steps of the tree, in the order `diagnose` walks them; serde writes the snake_case ids
-/// report.json has always carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StepId {
-    CpuBound,
-    ThreadsScale,
-    LargePayload,
-    SharedSink,
-    LatencyGoal,
-    TaskVariance,
-    StartMethod,
-    WorkerCount,
-}
-
-impl StepId {
-    /// The id as report.json writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepId::CpuBound => "cpu_bound",
-            StepId::ThreadsScale => "threads_scale",
-            StepId::LargePayload => "large_payload",
-            StepId::SharedSink => "shared_sink",
-            StepId::LatencyGoal => "latency_goal",
-            StepId::TaskVariance => "task_variance",
-            StepId::StartMethod => "start_method",
-            StepId::WorkerCount => "worker_count",
-        }
-    }
-}
-
-/// Pads like a string, so tables can align ids with `{:<14}`.
-impl std::fmt::Display for StepId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
 
 /// Every step's figures and decision, in the tree's order.
 struct Walk {

@@ -18,7 +18,9 @@ pub fn findings(m: &Measurements, a: &Analysis, what_if: &[WhatIf]) -> Vec<Strin
     };
     let c = parallel_cores(&m.host);
     let at = |n: u32| s.scaling.predicted.iter().find(|p| p.workers == n);
-    let (Some(here), Some(two), Some(four)) = (at(c), at(2 * c), at(4 * c)) else {
+    let (Some(here), Some(two), Some(four)) =
+        (at(c), at(c.saturating_mul(2)), at(c.saturating_mul(4)))
+    else {
         return Vec::new();
     };
     let mut out = Vec::new();

@@ -2,10 +2,47 @@
 //! `measured` values (derived from the step's typed figures) and its words.
 
 use super::deciding::Weighed;
-use super::StepId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// The steps of the tree, in the order `diagnose` walks them; serde writes the snake_case ids
+/// report.json has always carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepId {
+    CpuBound,
+    ThreadsScale,
+    LargePayload,
+    SharedSink,
+    LatencyGoal,
+    TaskVariance,
+    StartMethod,
+    WorkerCount,
+}
+
+impl StepId {
+    /// The id as report.json writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepId::CpuBound => "cpu_bound",
+            StepId::ThreadsScale => "threads_scale",
+            StepId::LargePayload => "large_payload",
+            StepId::SharedSink => "shared_sink",
+            StepId::LatencyGoal => "latency_goal",
+            StepId::TaskVariance => "task_variance",
+            StepId::StartMethod => "start_method",
+            StepId::WorkerCount => "worker_count",
+        }
+    }
+}
+
+/// Pads like a string, so tables can align ids with `{:<14}`.
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
 /// The answer to one question of the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -260,14 +260,20 @@ impl Replays {
     }
 }
 
+/// The most cores a predicted curve is drawn for.
+const MAX_CURVE_CORES: u32 = 1024;
+
 /// The counts a curve covers: the measured ones, 1, the powers of two up to 4 x the host's
 /// cores, and 2 x and 4 x the cores.
+/// A host past `MAX_CURVE_CORES` is drawn as that many: the replay deals every worker a slot, and
+/// a curve to 4 x a million cores would take longer than the sweep.
 pub fn counts(measured: &[u32], host_cores: u32) -> Vec<u32> {
-    let top = 4 * host_cores.max(1);
+    let cores = host_cores.clamp(1, MAX_CURVE_CORES);
+    let top = 4 * cores;
     let mut out: Vec<u32> = measured.to_vec();
     out.push(1);
     out.extend((0..).map(|k| 1u32 << k).take_while(|&n| n <= top));
-    out.extend([host_cores, 2 * host_cores, top]);
+    out.extend([cores, 2 * cores, top]);
     out.sort_unstable();
     out.dedup();
     out

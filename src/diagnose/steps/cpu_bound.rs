@@ -15,8 +15,8 @@ use crate::analyze::work::{work_share, WorkShare};
 use crate::analyze::Analysis;
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{plural, round, Measured, Step, Words};
+use crate::diagnose::step::{Answer, StepId};
 use crate::diagnose::thresholds::CPU_BOUND_ON_CPU_SHARE;
-use crate::diagnose::{Answer, StepId};
 use crate::measure::Measurements;
 
 const QUESTION: &str = "Is the work CPU-bound?";

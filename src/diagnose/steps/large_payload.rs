@@ -5,8 +5,9 @@ use crate::analyze::select::primary_points;
 use crate::analyze::Analysis;
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{round, Measured, Step, Words};
+use crate::diagnose::step::{Answer, StepId};
 use crate::diagnose::thresholds::{LARGE_PAYLOAD_BYTES_PER_TASK, LARGE_PAYLOAD_IPC_TAX};
-use crate::diagnose::{Answer, DataPassing, StepId};
+use crate::diagnose::verdict::DataPassing;
 use crate::measure::Measurements;
 
 const QUESTION: &str = "Are big objects sent between processes?";

@@ -4,8 +4,8 @@
 use crate::analyze::select::primary_points;
 use crate::analyze::Analysis;
 use crate::diagnose::read::goal_is_latency;
+use crate::diagnose::step::{Answer, StepId};
 use crate::diagnose::step::{Measured, Step, Words};
-use crate::diagnose::{Answer, StepId};
 use crate::measure::Measurements;
 
 const QUESTION: &str = "Is the goal latency (rather than throughput)?";

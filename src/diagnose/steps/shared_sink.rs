@@ -8,8 +8,9 @@ use crate::analyze::Analysis;
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::read::sink_is_file;
 use crate::diagnose::step::{plural, round, Measured, Step, Words};
+use crate::diagnose::step::{Answer, StepId};
 use crate::diagnose::thresholds::{SINK_RISE_FACTOR, SINK_WAIT_SHARE};
-use crate::diagnose::{Answer, SinkAdvice, StepId};
+use crate::diagnose::verdict::SinkAdvice;
 use crate::measure::Measurements;
 
 const QUESTION: &str = "Do workers contend on one sink (database, file, network service)?";

@@ -14,8 +14,9 @@ use crate::analyze::Analysis;
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::read;
 use crate::diagnose::step::{round, Measured, Step, Words};
+use crate::diagnose::step::{Answer, StepId};
 use crate::diagnose::thresholds::FORK_SAFE_THREADS;
-use crate::diagnose::{Answer, StartMethod, StepId};
+use crate::diagnose::verdict::StartMethod;
 use crate::measure::Measurements;
 
 const QUESTION: &str = "Is fork safe and cheapest here (fork, spawn or forkserver)?";

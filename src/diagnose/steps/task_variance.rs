@@ -7,10 +7,10 @@ use crate::analyze::select::{largest_parallel, primary_points};
 use crate::analyze::{parallel_cores, Analysis, Layout};
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{plural, round, Measured, Step, Words};
+use crate::diagnose::step::{Answer, StepId};
 use crate::diagnose::thresholds::{
     MIN_TASKS_FOR_CV, STRAGGLER_IDLE_CORES, STRAGGLER_TAIL_SHARE, TASK_DURATION_CV,
 };
-use crate::diagnose::{Answer, StepId};
 use crate::measure::Measurements;
 
 const QUESTION: &str = "Is task-size variance high?";

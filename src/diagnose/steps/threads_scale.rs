@@ -12,8 +12,8 @@ use crate::analyze::{parallel_cores, Analysis, Layout};
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::free_threaded as ft;
 use crate::diagnose::step::{round, Measured, Step, Words};
+use crate::diagnose::step::{Answer, StepId};
 use crate::diagnose::thresholds::{threads_scale_efficiency, GIL_SHARE_Z, THREADS_SCALE_MARGINAL};
-use crate::diagnose::{Answer, StepId};
 use crate::measure::Measurements;
 use std::collections::BTreeMap;
 

@@ -6,8 +6,8 @@ use crate::analyze::select::primary_points;
 use crate::analyze::{parallel_cores, Analysis};
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{plural, round, Measured, Step, Words};
+use crate::diagnose::step::{Answer, StepId};
 use crate::diagnose::thresholds::{WORKER_MEMORY_SHARE, WORKER_STEP_MARGINAL_EFFICIENCY};
-use crate::diagnose::{Answer, StepId};
 use crate::measure::Measurements;
 use serde::Serialize;
 
