@@ -2,7 +2,7 @@
 //! its own settings rather than multiprocessing's. Findings text only; the recommendation's
 //! fields stay what the tree decided.
 
-use super::{DataPassing, Model, Recommendation, SinkAdvice};
+use super::verdict::{DataPassing, Model, Recommendation, SinkAdvice};
 use crate::analyze::engines::Engine;
 use crate::analyze::select::primary_points;
 use crate::analyze::Analysis;
