@@ -7,7 +7,7 @@ use crate::support::{python, repo_root, step, summary_at, sweep, words};
 use forkcast::diagnose::StepId;
 use serde_json::Value;
 
-/// Runs the shape fixture `name` at 1 and 2 workers (one run each) and checks its expected
+/// Runs the shape fixture `name` at 1 and 2 workers (`--runs auto`: 3 rounds, more while a step is undecided) and checks its expected
 /// recommendation; returns the report.
 fn shape(name: &str) -> (crate::support::TempDir, Value) {
     shape_checking(name, &[])
@@ -27,11 +27,7 @@ fn shape_checking(name: &str, keys: &[&str]) -> (crate::support::TempDir, Value)
             other => other.replace("{workloads}", &workloads),
         })
         .collect();
-    let (dir, r) = sweep(
-        &format!("shape-{name}"),
-        &words("-w 1,2 --runs 1 --warmup 0"),
-        &argv,
-    );
+    let (dir, r) = sweep(&format!("shape-{name}"), &words("-w 1,2 --warmup 0"), &argv);
     let rec = &r["diagnosis"]["recommendation"];
     let checked = e["expect"]
         .as_object()

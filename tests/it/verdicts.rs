@@ -1,5 +1,6 @@
 //! Every lab variant in fixtures/expected/, swept through forkcast at its workers (short size,
-//! forkcast's default 3 runs after 1 warmup, as a user would run it): the recommendation holds
+//! forkcast's default `--runs auto` after 1 warmup, as a user would run it: 3 rounds, and more
+//! while a step's interval straddles its bar): the recommendation holds
 //! every field the variant expects. The fast tier, in CI. The slow tier runs the labs' full
 //! sizes instead: `FORKCAST_SLOW_VERDICTS=1 scripts/test verdicts` (about four times as long).
 //! The engine labs (07-10: joblib, Dask, Ray) start their engines in every run, seconds each:
@@ -72,7 +73,7 @@ fn check_lab(number: &str, dsn: Option<&str>) {
         let workers = workers.join(",");
         let (_dir, r) = sweep(
             &format!("verdict-{name}"),
-            &["-w", &workers, "--runs", "3", "--warmup", "1"],
+            &["-w", &workers, "--warmup", "1"],
             &target,
         );
         let rec = &r["diagnosis"]["recommendation"];
