@@ -8,9 +8,11 @@ look, and on a drifting host a single run can show a straggler tail or a speedup
 host made (one vCPU slower than the other for a while).
 
     python3 scripts/check-expected.py [--dsn DSN] [--forkcast target/release/forkcast] [--only SUBSTR]
+                                      [--engines-python .venv-engines/bin/python]
                                       [--runs auto|N] [--warmup 1] [--repeat N] [--why] [--record DIR [--record-all]]
 
-A lab variant names its `lab` and `args`; a shape fixture gives its whole `argv`, with
+A lab variant names its `lab` and `args` (and `"python": "engines"` for the engine labs 07-10,
+which run under --engines-python); a shape fixture gives its whole `argv`, with
 `{python}` (the venv interpreter), `{workloads}` (fixtures/workloads) and `{workers}`.
 
 Without --dsn, lab 06 runs against a private PostgreSQL started with scripts/private-postgres.sh.
@@ -35,6 +37,9 @@ def main():
     ap.add_argument("--dsn")
     ap.add_argument("--forkcast", default=os.path.join(ROOT, "target/release/forkcast"))
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv/bin/python"))
+    ap.add_argument("--engines-python", default=os.path.join(ROOT, ".venv-engines/bin/python"),
+                    help="the interpreter of the variants marked \"python\": \"engines\" (labs 07-10: "
+                         "joblib, Dask, Ray; `bash scripts/venv.sh --engines` creates it)")
     ap.add_argument("--only", default="", help="check only the files whose name contains this")
     ap.add_argument("--runs", default="auto", help="measured runs per point: auto or N (forkcast's default, auto)")
     ap.add_argument("--warmup", type=int, default=1, help="warmup runs per point (forkcast's default)")
@@ -63,7 +68,8 @@ def main():
                     target = [x.replace("{workloads}", subst["{workloads}"]) for x in target]
                 else:
                     args = [x.replace("{dsn}", dsn) for x in e["args"]] + e.get("short_args", [])
-                    target = [a.python, os.path.join(ROOT, "fixtures/labs", e["lab"]), *args]
+                    py = a.engines_python if e.get("python") == "engines" else a.python
+                    target = [py, os.path.join(ROOT, "fixtures/labs", e["lab"]), *args]
                 out = os.path.join(tmp, os.path.basename(path)[:-5])
                 r = subprocess.run([a.forkcast, "run", "-q", "-o", out, "-w", ",".join(map(str, e["workers"])),
                                     "--runs", str(a.runs), "--warmup", str(a.warmup), *e.get("forkcast_args", []), "--", *target],

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Creates (idempotently) the labs' virtualenv at <repo>/.venv and installs
-# fixtures/requirements.txt into it, again only when that file changed.
+# fixtures/requirements.txt into it, again only when that file changed. With --engines, the
+# engine labs' virtualenv at <repo>/.venv-engines from fixtures/requirements-engines.txt
+# (joblib, Dask, Ray: ~400 MB, kept apart so the labs' venv stays small).
 #
 #   bash scripts/venv.sh          # then: .venv/bin/python fixtures/labs/01_... --workers 2
+#   bash scripts/venv.sh --engines  # then: .venv-engines/bin/python fixtures/labs/07_... --workers 2
 #
 # The interpreter is the real one behind `python3` (resolving past shims such as pyenv's),
 # else /usr/bin/python3. Override with FORKCAST_VENV_PYTHON=/path/to/python3.
@@ -11,6 +14,17 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 req="$root/fixtures/requirements.txt"
+case "${1:-}" in
+    "") ;;
+    --engines)
+        venv="$root/.venv-engines"
+        req="$root/fixtures/requirements-engines.txt"
+        ;;
+    *)
+        echo "venv.sh: unknown argument '$1'; use no argument (the labs) or --engines" >&2
+        exit 2
+        ;;
+esac
 stamp="$venv/.requirements.sha256"
 
 find_python() {

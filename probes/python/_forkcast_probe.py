@@ -11,6 +11,9 @@ the environment) records, per process, into its own memory-mapped file in that d
 - the threads alive in the parent at each os.fork() and each process start;
 - each worker's start-up: the parent's clock when it started the process, and the worker's clock
   at its first task (one monotonic clock for every process of the host);
+- the same for joblib (loky workers, and any backend's calls), Dask workers and Ray workers,
+  and the bytes they pass by reference (joblib's memory-mapped arrays, ray.put) or copy into
+  an object store per call (a large argument passed to a Ray task by value);
 - how much of a pool worker's task time it holds the GIL: a knocker thread sleeps _KNOCK_S,
   and a wake-up that has to block again for the GIL found it held (see `_knocker`). The method of
   gil_load and gilknocker.
@@ -34,7 +37,10 @@ _rec = None  # this process's _Record while active
 
 
 def _activate(out_dir):
-    global _rec
+    global _rec, _engine_tls
+    import _thread
+
+    _engine_tls = _thread._local()
     _rec = _Record(out_dir, *_initial_role())
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
     sys.meta_path.insert(0, _Finder())
@@ -59,6 +65,12 @@ def _initial_role():
         return "forkserver", "exec"
     if "multiprocessing.resource_tracker import main" in argv:
         return "resource_tracker", "exec"
+    if "loky.backend.resource_tracker import main" in argv:
+        return "resource_tracker", "exec"
+    if "loky.backend.popen_loky_posix" in argv:
+        return "loky_worker", "spawn"
+    if "ray/_private/workers/default_worker.py" in argv:
+        return "ray_worker", "exec"
     return "process", "exec"
 
 
@@ -103,6 +115,9 @@ _SWITCH_NS = 41  # sys.getswitchinterval()
 _START_PY_MAX = 42  # most threads alive in this process when it started a process (any method)
 _START_OS_MAX = 43
 _KNOCK_CPU_NS = 44  # the knocker thread's own on-CPU time (its cost)
+_ENGINE = 45  # tasks from an engine's workers (joblib, Dask, Ray)
+_SHARED = 46  # bytes passed by reference: joblib memmaps, ray.put; then ns, then calls
+_STORED = 49  # bytes copied into an object store per call (Ray, by value); then ns, then calls
 _HEADER_WORDS = 64
 _EVENTS = 64  # JSON lines up to _DURATIONS
 _DURATIONS = 8192  # the first _DUR_CAP task durations, ns each
@@ -119,6 +134,8 @@ _STARTS = {"fork": _STARTS_FORK, "spawn": _STARTS_SPAWN, "forkserver": _STARTS_F
 # 1 % of a worker (scripts/bench-gil-knocker.py and each report's `gil_knocker_cost`), and a
 # point's runs give a few dozen knocks per second of task time.
 _KNOCK_S = 0.04
+# The roles of processes that run a pool's tasks: the knocker runs in these.
+_WORKER_ROLES = ("pool_worker", "process_pool_worker", "loky_worker", "dask_worker", "ray_worker")
 # FORKCAST_PYTHON_KNOCK=0 turns the knocker off: for measuring what it costs, side by side.
 _KNOCK = os.environ.get("FORKCAST_PYTHON_KNOCK") != "0"
 
@@ -256,7 +273,7 @@ class _Record:
             # Again after the worker's imports: importing an extension that does not declare
             # itself free-threading safe turns the GIL back on.
             self.q[_GIL] = _gil_word()
-        worker = self.role in ("pool_worker", "process_pool_worker")
+        worker = self.role in _WORKER_ROLES
         if not self.knocking and worker and _KNOCK and self.busy_ns >= 2 * self.q[_KNOCK_NS]:
             self.knocking = True
             import _thread
@@ -515,6 +532,7 @@ class _TaskClock:
         self.per_item = per_item  # callable(task) -> task with its items timed, or None
         self.start = None
         self.items_timed = False
+        self.engine_tasks = 0
 
     def queues(self, tasks, results):
         return _TaskQueue(tasks, self), _ResultQueue(results, self)
@@ -533,6 +551,7 @@ class _TaskQueue:
             return task
         clock = self._fc_clock
         clock.start = _ns()
+        clock.engine_tasks = _engine_tasks_here()
         rec = _rec
         if rec is not None:
             _safe(rec.begin_task, clock.start)
@@ -562,8 +581,10 @@ class _ResultQueue:
         if rec is not None:
             _safe(rec.end_task, end)
         if start is not None and rec is not None:
+            # An engine's batch inside the task timed its own calls (joblib on a Pool).
+            items_timed = clock.items_timed or _engine_tasks_here() != clock.engine_tasks
             try:
-                rec.task(None if clock.items_timed else end - start, clock.source, chunk=True)
+                rec.task(None if items_timed else end - start, clock.source, chunk=True)
             except Exception:
                 pass
         return self._fc_queue.put(*args, **kwargs)
@@ -762,6 +783,7 @@ def _patch_futures_thread(m):
     @_wraps(run)
     def fc_run(self, *args, **kwargs):
         t0 = _ns()
+        engine0 = _engine_tasks_here()
         try:
             return run(self, *args, **kwargs)
         finally:
@@ -769,12 +791,233 @@ def _patch_futures_thread(m):
             rec = _rec
             if rec is not None:
                 try:
-                    if not self.future.cancelled():
+                    # A Dask task in its worker's executor counted itself already; and in a
+                    # process that runs Dask or Ray, their own executors' items (Dask's
+                    # offload thread, asyncio's resolver) are not the user's tasks.
+                    if (not self.future.cancelled() and _engine_tasks_here() == engine0
+                            and not any(m in sys.modules for m in _ENGINE_MODULES)):
                         rec.task(dt, _THREAD_POOL)
                 except Exception:
                     pass
 
     item.run = fc_run
+
+
+# --- engines: joblib, Dask, Ray ------------------------------------------------------------------
+# Each engine is hooked at the function it calls once per task of the user's, the least internal
+# name that sees every task: joblib's BatchedCalls (every backend runs its calls through it),
+# Dask's worker._run_task_simple (the worker's own timing of a task), Ray's
+# FunctionActorManager.get_execution_info (the function a Ray worker runs per task). When an
+# engine renames one, its patch finds nothing and does nothing: its tasks go uncounted and the
+# report says task durations were not measured, as for any pool the probe does not know.
+
+# Engines whose own thread pools run more than the user's tasks.
+_ENGINE_MODULES = ("distributed", "ray")
+_engine_tls = None  # per-thread count of engine tasks, so a pool around them does not count twice
+
+
+def _engine_tasks_here():
+    tls = _engine_tls
+    return getattr(tls, "n", 0) if tls is not None else 0
+
+
+def _engine_span(fn, role):
+    """fn, timed as one task of an engine's worker; the process takes `role` at its first."""
+
+    def fc_engine_task(*args, **kwargs):
+        rec = _rec
+        if rec is None:
+            return fn(*args, **kwargs)
+        if rec.role in ("process", "mp_child") and role:
+            _safe(rec.set_role, role)
+        t0 = _ns()
+        seen = rec.tasks_seen
+        # Inside a Pool task already clocked (joblib's multiprocessing backend): that clock
+        # opened the span the knocker reads, and closes it.
+        own_span = not (seen and seen[-1][1] is None)
+        if own_span:
+            _safe(rec.begin_task, t0)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            t1 = _ns()
+            try:
+                if own_span:
+                    rec.end_task(t1)
+                rec.task(t1 - t0, _ENGINE)
+                tls = _engine_tls
+                if tls is not None:
+                    tls.n = getattr(tls, "n", 0) + 1
+            except Exception:
+                pass
+
+    return fc_engine_task
+
+
+def _patch_joblib_parallel(m):
+    """BatchedCalls.__call__ runs a batch of the user's calls in any backend's worker: each
+    (func, args, kwargs) item is timed on its own. Past the items' shape it times the batch."""
+    batched = m.BatchedCalls
+    if getattr(batched, "_fc_patched", False):
+        return
+    batched._fc_patched = True
+    call = batched.__call__
+
+    @_wraps(call)
+    def fc_call(self):
+        items = getattr(self, "items", None)
+        role = "loky_worker" if _rec is not None and _rec.role == "loky_worker" else None
+        if not isinstance(items, list) or not all(type(i) is tuple and len(i) == 3 for i in items):
+            return _engine_span(call, role)(self)
+        self.items = [(_engine_span(f, role), a, k) for f, a, k in items]
+        try:
+            return call(self)
+        finally:
+            self.items = items
+
+    batched.__call__ = fc_call
+
+
+def _patch_loky_reduction(m):
+    """loky pickles calls with its own pickler, not ForkingPickler: count its bytes the same."""
+    dumps = m.dumps
+    if getattr(dumps, "_fc_patched", False):
+        return
+
+    @_wraps(dumps)
+    def fc_dumps(obj, *args, **kwargs):
+        t0 = _ns()
+        data = dumps(obj, *args, **kwargs)
+        t1 = _ns()
+        rec = _rec
+        if rec is not None:
+            _safe(rec.add3, _PICKLED, _nbytes(data), t1 - t0)
+        return data
+
+    fc_dumps._fc_patched = True
+    m.dumps = fc_dumps
+
+
+def _nbytes(data):
+    return data.nbytes if type(data) is memoryview else len(data)
+
+
+def _patch_joblib_memmap(m):
+    """An array over max_nbytes goes to a file in /dev/shm once, and each call carries a
+    reference to it: its bytes pass by reference."""
+    reducer = m.ArrayMemmapForwardReducer
+    if getattr(reducer, "_fc_patched", False):
+        return
+    reducer._fc_patched = True
+    call = reducer.__call__
+
+    @_wraps(call)
+    def fc_call(self, a):
+        t0 = _ns()
+        out = call(self, a)
+        rec = _rec
+        if rec is not None:
+            try:
+                limit = self._max_nbytes
+                mapped = m._get_backing_memmap(a) is not None
+                if mapped or (limit is not None and not a.dtype.hasobject and a.nbytes > limit):
+                    rec.add3(_SHARED, int(a.nbytes), _ns() - t0)
+            except Exception:
+                pass
+        return out
+
+    reducer.__call__ = fc_call
+
+
+def _patch_dask_worker(m):
+    run = getattr(m, "_run_task_simple", None)
+    if run is None or getattr(run, "_fc_patched", False):
+        return
+    timed = _engine_span(run, "dask_worker")
+    timed._fc_patched = True
+    m._run_task_simple = _wraps(run)(timed)
+
+
+def _patch_ray_functions(m):
+    """Each function a Ray worker runs comes from get_execution_info: wrap it once. Actor
+    methods run in the actor's process, which is a service the tasks call, not a worker."""
+    manager = m.FunctionActorManager
+    if getattr(manager, "_fc_patched", False):
+        return
+    manager._fc_patched = True
+    get = manager.get_execution_info
+
+    @_wraps(get)
+    def fc_get(self, job_id, descriptor):
+        info = get(self, job_id, descriptor)
+        try:
+            cache = self.__dict__.setdefault("_fc_timed", {})
+            key = id(info.function)
+            timed = cache.get(key)
+            if timed is None:
+                actor = bool(getattr(descriptor, "class_name", ""))
+                if actor:
+                    rec = _rec
+                    if rec is not None and rec.role in ("ray_worker", "process"):
+                        rec.set_role("ray_actor")
+                    timed = info.function
+                else:
+                    timed = _engine_span(info.function, "ray_worker")
+                cache[key] = (timed, info.function)  # the original kept alive: its id stays unique
+            else:
+                timed = timed[0]
+            return info._replace(function=timed)
+        except Exception:
+            return info
+
+    manager.get_execution_info = fc_get
+
+
+def _patch_ray_worker(m):
+    """ray.put's bytes go to the object store once and pass by reference; every other
+    serialisation (a large argument passed by value, once per call) is a copy."""
+    worker = m.Worker
+    if getattr(worker, "_fc_patched", False):
+        return
+    worker._fc_patched = True
+    put = worker.put_object
+
+    @_wraps(put)
+    def fc_put(self, value, *args, **kwargs):
+        tls = _engine_tls
+        if tls is not None:
+            tls.in_put = True
+        try:
+            return put(self, value, *args, **kwargs)
+        finally:
+            if tls is not None:
+                tls.in_put = False
+
+    worker.put_object = fc_put
+
+
+def _patch_ray_serialization(m):
+    context = m.SerializationContext
+    if getattr(context, "_fc_patched", False):
+        return
+    context._fc_patched = True
+    serialize = context.serialize
+
+    @_wraps(serialize)
+    def fc_serialize(self, value, *args, **kwargs):
+        t0 = _ns()
+        out = serialize(self, value, *args, **kwargs)
+        rec = _rec
+        if rec is not None:
+            try:
+                n = int(out.total_bytes)
+                by_ref = getattr(_engine_tls, "in_put", False)
+                rec.add3(_SHARED if by_ref else _STORED, n, _ns() - t0)
+            except Exception:
+                pass
+        return out
+
+    context.serialize = fc_serialize
 
 
 _PATCHES = {
@@ -783,6 +1026,13 @@ _PATCHES = {
     "multiprocessing.pool": _patch_pool,
     "concurrent.futures.process": _patch_futures_process,
     "concurrent.futures.thread": _patch_futures_thread,
+    "joblib.parallel": _patch_joblib_parallel,
+    "joblib._memmapping_reducer": _patch_joblib_memmap,
+    "joblib.externals.loky.backend.reduction": _patch_loky_reduction,
+    "distributed.worker": _patch_dask_worker,
+    "ray._private.function_manager": _patch_ray_functions,
+    "ray._private.worker": _patch_ray_worker,
+    "ray._private.serialization": _patch_ray_serialization,
 }
 
 _out = os.environ.get(_ENV)

@@ -3,6 +3,7 @@
 //! xargs, a shell's `cmd &` and `wait`). The advice is written in that API's terms, and never
 //! names one the workload did not use.
 
+use super::engines::Engine;
 use super::workers::{Layout, Workers};
 use crate::measure::probes::PythonData;
 use crate::measure::{Run, SamplerData};
@@ -69,6 +70,12 @@ impl PoolApi {
         !matches!(self, PoolApi::ThreadPool | PoolApi::ThreadPoolExecutor)
     }
 
+    /// An engine that runs its tasks in threads or in processes by a setting (joblib's
+    /// prefer, Dask's threads_per_worker).
+    pub fn runs_threads_too(self) -> bool {
+        matches!(self, PoolApi::Joblib | PoolApi::Dask)
+    }
+
     /// A command-line tool, advised in shell rather than Python.
     pub fn is_shell(self) -> bool {
         matches!(self, PoolApi::Make | PoolApi::Xargs | PoolApi::ShellJobs)
@@ -83,11 +90,16 @@ pub fn of_point<'a>(
 ) -> Vec<PoolApi> {
     let mut seen = BTreeSet::new();
     for run in ok {
+        // An engine's own pools (joblib's ThreadPool under prefer="threads") are its
+        // internals: the user wrote the engine's calls.
+        if let Some(api) = engine(run) {
+            seen.insert(api);
+            continue;
+        }
         let probes = run.probes.as_ref();
         if let Some(py) = probes.and_then(|p| p.python.as_ref()) {
             seen.extend(python_apis(py));
         }
-        seen.extend(engine(run));
     }
     for (d, w) in sampled {
         seen.extend(task_tool(d, w));
@@ -95,10 +107,13 @@ pub fn of_point<'a>(
     seen.into_iter().collect()
 }
 
-/// The engine (joblib, Dask, Ray) that ran a run's tasks. The hook for engine detection
-/// (the python probe's engine roles); none is read yet.
-fn engine(_run: &Run) -> Option<PoolApi> {
-    None
+/// The engine (joblib, Dask, Ray) that ran a run's tasks, by the python probe's engine roles.
+fn engine(run: &Run) -> Option<PoolApi> {
+    Some(match Engine::of(run.probes.as_ref()?)? {
+        Engine::Joblib => PoolApi::Joblib,
+        Engine::Dask => PoolApi::Dask,
+        Engine::Ray => PoolApi::Ray,
+    })
 }
 
 /// The pools the probe saw created, and the kinds of pool that ran tasks.

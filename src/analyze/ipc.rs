@@ -1,8 +1,8 @@
 //! What the probes saw in one run: bytes moved between the tree's processes, the CPU spent
 //! pickling them, task durations, and the bytes and blocked time on each external resource.
 
-use super::stats;
 use super::waits::SinkKind;
+use super::{engines, stats};
 use crate::measure::probes::{FdKind, IoDir, ProbeData, StartMethod};
 use crate::measure::ResourceKind;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,13 @@ pub struct ProbeFigures {
     /// Pickling plus unpickling seconds of multiprocessing / concurrent.futures traffic.
     pub pickle_s: Option<f64>,
     pub pickled_bytes: Option<f64>,
+    /// Bytes passed by reference through shared memory (joblib's memory-mapped arrays in
+    /// /dev/shm, ray.put into Ray's object store); None when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_bytes: Option<f64>,
+    /// The engine (joblib, Dask, Ray) that ran the tasks, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<engines::Engine>,
     /// Tasks run by pool workers.
     pub tasks: Option<f64>,
     /// Task durations in seconds, each worker's first (cold-start) task left out.
@@ -61,11 +68,15 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
     let mut f = ProbeFigures::default();
     if let Some(pre) = &data.preload {
         let (mut bytes, mut call_ns) = (0u64, 0u64);
+        let served = engines::plumbing_addresses(data);
+        let engine_pids = engines::engine_pids(data);
         for p in &pre.processes {
             for row in &p.rows {
                 let peer = row.peer.clone().unwrap_or_default();
-                // Pipes and unnamed socket pairs are the pool's plumbing (IPC).
-                if row.plumbing {
+                // Pipes and unnamed socket pairs are the pool's plumbing (IPC), and so are
+                // the connections between an engine's own processes (Dask's TCP, Ray's gRPC).
+                if row.plumbing || engines::is_engine_plumbing(&served, &engine_pids, p.pid, &peer)
+                {
                     call_ns += row.blocked_ns;
                     if row.dir == IoDir::Out {
                         bytes += row.bytes;
@@ -111,7 +122,24 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
         let procs = &py.processes;
         f.pickle_s = Some(procs.iter().map(|p| p.pickle_s + p.unpickle_s).sum());
         f.pickled_bytes = Some(procs.iter().map(|p| p.pickled_bytes as f64).sum());
+        // Bytes copied into an object store once per call (a Ray argument passed by value)
+        // move between processes as surely as through a pipe: they count as IPC, and their
+        // serialising as pickling. Bytes passed by reference are counted beside them.
+        let stored: u64 = procs.iter().map(|p| p.stored_bytes).sum();
+        if stored > 0 {
+            f.ipc_bytes = Some(f.ipc_bytes.unwrap_or(0.0) + stored as f64);
+            f.pickle_s = f
+                .pickle_s
+                .map(|s| s + procs.iter().map(|p| p.stored_s).sum::<f64>());
+        }
+        let shared: u64 = procs.iter().map(|p| p.shared_bytes).sum();
+        if shared > 0 {
+            let placing_s: f64 = procs.iter().map(|p| p.shared_s).sum();
+            f.pickle_s = f.pickle_s.map(|s| (s - placing_s).max(0.0));
+        }
+        f.shared_bytes = (shared > 0).then_some(shared as f64);
         f.tasks = Some(procs.iter().map(|p| p.tasks as f64).sum());
+        f.engine = engines::Engine::of(data);
         // A worker's first task carries its cold start (imports, caches, first allocations):
         // up to a quarter second here, for tasks of half a millisecond. It says nothing about
         // task sizes, so the spread is read from the tasks after it.
@@ -189,6 +217,13 @@ pub struct ProbeSummary {
     /// Seconds inside pipe/socket-pair calls, waiting included (preload probe).
     pub ipc_call_s: Option<f64>,
     pub pickled_bytes: Option<f64>,
+    /// Bytes per run passed by reference through shared memory: /dev/shm, memory-mapped
+    /// files, object stores (python probe); absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_bytes: Option<f64>,
+    /// The engine that ran the tasks: joblib, Dask or Ray (python probe); absent for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<engines::Engine>,
     /// Tasks per run (python probe).
     pub task_count: Option<f64>,
     /// Task durations pooled over the runs (python probe).
@@ -255,6 +290,8 @@ pub fn summarize(runs: &[&ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumm
             .map(|(p, c)| (p / c).min(1.0)),
         ipc_call_s: med(&|f| f.ipc_call_s),
         pickled_bytes: med(&|f| f.pickled_bytes),
+        shared_bytes: med(&|f| f.shared_bytes),
+        engine: runs.iter().find_map(|f| f.engine),
         task_count,
         task_durations: task_stats(&pooled),
         chunksize,

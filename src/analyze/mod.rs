@@ -6,6 +6,7 @@
 
 pub mod accounting;
 pub mod api;
+pub mod engines;
 pub mod gil;
 pub mod ipc;
 pub mod peers;

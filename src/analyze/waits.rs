@@ -156,10 +156,15 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         return None;
     }
     let mut tally: BTreeMap<String, Tally> = BTreeMap::new();
+    let engine_plumbing = super::engines::served_by_services(data);
     // The databases each worker process writes to: its sleeps are charged to them.
     let mut databases: HashMap<i32, Vec<String>> = HashMap::new();
     for p in data.processes.iter().filter(|p| pids.contains(&p.pid)) {
-        for wr in &p.written {
+        for wr in p
+            .written
+            .iter()
+            .filter(|w| !engine_plumbing.contains(&w.resource))
+        {
             let t = tally.entry(wr.resource.clone()).or_default();
             (t.kind, t.service, t.written) = (wr.kind, wr.service, true);
             t.writers.insert(p.pid);
@@ -192,7 +197,7 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
                 .entry(OffCpuKind::Resource(wc.kind))
                 .or_default() += share;
             *out.by_resource.entry(wc.resource.clone()).or_default() += share;
-            if is_external(wc, &served) {
+            if is_external(wc, &served) && !engine_plumbing.contains(&wc.resource) {
                 let e = tally.entry(wc.resource.clone()).or_default();
                 (e.kind, e.service) = (wc.kind, wc.service.or(e.service));
                 e.direct += share;

@@ -7,6 +7,7 @@
 //! which have no long-lived workers at all: N slots, each running one short process after
 //! another. Their tasks are those processes, and the driver (make, xargs, sh) is not a worker.
 
+use super::engines::{is_engine_service, is_pool_worker_role};
 use super::record::accounted_life_s;
 use crate::measure::probes::ProbeData;
 use crate::measure::{ProcessRecord, ResourceKind, SamplerData, ThreadRecord};
@@ -86,7 +87,7 @@ impl PoolClues {
         let first_task_s = py
             .processes
             .iter()
-            .filter(|p| matches!(p.role.as_str(), "pool_worker" | "process_pool_worker"))
+            .filter(|p| is_pool_worker_role(&p.role))
             .filter(|p| p.tasks > 0)
             .map(|p| {
                 let at = data
@@ -163,6 +164,15 @@ fn probe_pool(data: &SamplerData, clues: &PoolClues) -> Option<Workers> {
         || pool_cpu < BUSY_SHARE_OF_MAX * max
     {
         return None;
+    }
+    // One process whose threads ran the tasks (a Dask worker with threads_per_worker=N): its
+    // threads are the workers, which the CPU reading finds.
+    if let [one] = pool.as_slice() {
+        let busiest = one.threads.iter().map(|t| t.on_cpu_s).fold(0.0, f64::max);
+        let busy = one.threads.iter().filter(|t| t.on_cpu_s >= 0.5 * busiest);
+        if busiest > 0.0 && busy.count() >= 2 {
+            return None;
+        }
     }
     pool.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)));
     let count = pool.len() as u32;
@@ -467,6 +477,7 @@ fn identify_by_cpu(data: &SamplerData) -> Option<Workers> {
     let proc_cpu: Vec<(i32, f64)> = data
         .processes
         .iter()
+        .filter(|p| !is_engine_service(p))
         .map(|p| (p.pid, p.threads.iter().map(|t| t.on_cpu_s).sum::<f64>()))
         .collect();
     let total: f64 = proc_cpu.iter().map(|(_, c)| c).sum();

@@ -15,6 +15,7 @@ mod advice;
 pub mod cited;
 mod confidence;
 pub mod deciding;
+mod engine;
 mod findings;
 pub mod free_threaded;
 mod past_host;
@@ -259,6 +260,7 @@ fn diagnose_over_runs(
     ));
     let what_if = what_if::what_ifs(m, a, &recommendation);
     findings.extend(past_host::findings(m, a, &what_if));
+    findings.extend(engine::findings(m, a, &recommendation));
     Diagnosis {
         what_if,
         steps,

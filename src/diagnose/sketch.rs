@@ -30,7 +30,7 @@ pub fn sketch(a: &Analysis, d: &Diagnosis) -> Option<Sketch> {
     let rec = &d.recommendation;
     let model = rec.model?;
     let api = chosen_api(a, model)?;
-    let fits = api.runs_processes() == (model == Model::Processes);
+    let fits = api.runs_processes() == (model == Model::Processes) || api.runs_threads_too();
     let lang = if api.is_shell() {
         Lang::Shell
     } else {
@@ -283,18 +283,21 @@ fn code(api: PoolApi, rec: &Recommendation) -> Option<String> {
             push("from joblib import Parallel, delayed");
             push("");
             push(&format!(
-                "results = Parallel(n_jobs={w_}, batch_size={b})(delayed(work)(x) for x in items)",
+                "results = Parallel(n_jobs={w_}{t}, batch_size={b})(delayed(work)(x) for x in items)",
                 w_ = rec.workers.map_or("-1".to_string(), |n| n.to_string()),
+                t = if rec.model == Some(Model::Threads) { ", prefer=\"threads\"" } else { "" },
                 b = if small { "1" } else { "\"auto\"" }
             ));
         }
         PoolApi::Dask => {
             push("from dask.distributed import Client");
             push("");
-            push(&format!(
-                "client = Client(n_workers={}, threads_per_worker=1)",
-                rec.workers.map_or("None".to_string(), |n| n.to_string())
-            ));
+            let n = rec.workers.map_or("None".to_string(), |n| n.to_string());
+            push(&if rec.model == Some(Model::Threads) {
+                format!("client = Client(n_workers=1, threads_per_worker={n})")
+            } else {
+                format!("client = Client(n_workers={n}, threads_per_worker=1)")
+            });
             if shm {
                 push("data = client.scatter(data, broadcast=True)  # sent once, not per task");
             }

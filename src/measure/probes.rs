@@ -195,8 +195,8 @@ pub struct PythonData {
 pub struct PythonProcess {
     pub pid: i32,
     pub ppid: i32,
-    /// `process`, `mp_child`, `pool_worker`, `process_pool_worker`, `forkserver` or
-    /// `resource_tracker`.
+    /// `process`, `mp_child`, `pool_worker`, `process_pool_worker`, `forkserver`,
+    /// `resource_tracker`, or an engine's: `loky_worker`, `dask_worker`, `ray_worker`, `ray_actor`.
     pub role: String,
     /// How the interpreter started: `exec`, `fork`, `spawn` or `forkserver`.
     pub started_by: String,
@@ -208,6 +208,20 @@ pub struct PythonProcess {
     pub unpickled_bytes: u64,
     pub unpickle_s: f64,
     pub unpickle_calls: u64,
+    /// Bytes passed by reference through shared memory: arrays joblib memory-maps into
+    /// /dev/shm, objects `ray.put` places in Ray's object store once (sending side).
+    #[serde(default)]
+    pub shared_bytes: u64,
+    /// Seconds spent placing them (joblib's first dump of each array into /dev/shm happens
+    /// inside a pickling call; this time is not the pickling's).
+    #[serde(default)]
+    pub shared_s: f64,
+    /// Bytes serialised into an object store once per call: a large argument passed to a Ray
+    /// task by value is copied into the store for every task. A copy, like pickled bytes.
+    #[serde(default)]
+    pub stored_bytes: u64,
+    #[serde(default)]
+    pub stored_s: f64,
     /// Tasks run in this process: one call of the user's function (each item of a map chunk).
     pub tasks: u64,
     pub tasks_by_source: TaskSources,
@@ -308,6 +322,9 @@ pub struct TaskSources {
     pub process_pool: u64,
     /// concurrent.futures.ThreadPoolExecutor work items.
     pub thread_pool: u64,
+    /// Calls run by an engine's workers: joblib (any backend), Dask, Ray.
+    #[serde(default)]
+    pub engine: u64,
 }
 
 /// Processes started, by start method.

@@ -28,6 +28,15 @@ const LABS: [&str; 6] = [
     "06_pipeline_cpu_procs_to_postgres_writer.py",
 ];
 
+/// The engine labs (joblib, Dask, Ray): their variants live in fixtures/expected/ too, with
+/// `"python": "engines"`, and run under their own venv (tests/it/engines.rs).
+const ENGINE_LABS: [&str; 4] = [
+    "07_joblib_loky_vs_threads.py",
+    "08_joblib_memmap_vs_pickle.py",
+    "09_dask_workers_vs_threads.py",
+    "10_ray_tasks_actor_objects.py",
+];
+
 /// One fixtures/expected/*.json file.
 struct Variant {
     name: String,
@@ -242,7 +251,7 @@ fn every_expected_file_names_an_existing_lab_and_only_allowed_values() {
     }
     for v in &variants {
         assert!(
-            LABS.contains(&v.lab.as_str()),
+            LABS.contains(&v.lab.as_str()) || ENGINE_LABS.contains(&v.lab.as_str()),
             "{}: unknown lab {}",
             v.name,
             v.lab

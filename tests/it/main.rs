@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod degraded;
+mod engines;
 mod faults;
 mod install;
 mod ipc;

@@ -3,13 +3,16 @@
 //! while a step's interval straddles its bar): the recommendation holds
 //! every field the variant expects. The fast tier, in CI. The slow tier runs the labs' full
 //! sizes instead: `FORKCAST_SLOW_VERDICTS=1 scripts/test verdicts` (about four times as long).
+//! The engine labs (07-10: joblib, Dask, Ray) start their engines in every run, seconds each:
+//! their verdicts are the slow tier's only (ignored by default; `FORKCAST_SLOW_VERDICTS=1
+//! scripts/test --run-ignored all verdicts`), and tests/it/engines.rs checks their shapes in CI.
 
 use crate::support::postgres::PrivatePostgres;
-use crate::support::{python, repo_root, sweep};
+use crate::support::{engines_python, python, repo_root, sweep};
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// The expected files of lab `number` (01..06).
+/// The expected files of lab `number` (01..10).
 fn variants(number: &str) -> Vec<(String, Value)> {
     let dir = repo_root().join("fixtures/expected");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -47,7 +50,12 @@ fn check_lab(number: &str, dsn: Option<&str>) {
         let lab = repo_root()
             .join("fixtures/labs")
             .join(e["lab"].as_str().unwrap());
-        let mut target = vec![python().display().to_string(), lab.display().to_string()];
+        let py = if e["python"] == "engines" {
+            engines_python()
+        } else {
+            python()
+        };
+        let mut target = vec![py.display().to_string(), lab.display().to_string()];
         target.extend(
             strings(&e["args"])
                 .into_iter()
@@ -108,4 +116,28 @@ fn lab_05_verdicts_hold() {
 fn lab_06_verdicts_hold() {
     let pg = PrivatePostgres::start();
     check_lab("06", Some(&pg.dsn()));
+}
+
+#[test]
+#[ignore = "slow tier: engines start in every run (FORKCAST_SLOW_VERDICTS=1 scripts/test --run-ignored all verdicts)"]
+fn lab_07_joblib_verdicts_hold() {
+    check_lab("07", None);
+}
+
+#[test]
+#[ignore = "slow tier: engines start in every run (FORKCAST_SLOW_VERDICTS=1 scripts/test --run-ignored all verdicts)"]
+fn lab_08_joblib_memmap_verdicts_hold() {
+    check_lab("08", None);
+}
+
+#[test]
+#[ignore = "slow tier: engines start in every run (FORKCAST_SLOW_VERDICTS=1 scripts/test --run-ignored all verdicts)"]
+fn lab_09_dask_verdicts_hold() {
+    check_lab("09", None);
+}
+
+#[test]
+#[ignore = "slow tier: engines start in every run (FORKCAST_SLOW_VERDICTS=1 scripts/test --run-ignored all verdicts)"]
+fn lab_10_ray_verdicts_hold() {
+    check_lab("10", None);
 }

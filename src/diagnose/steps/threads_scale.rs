@@ -41,11 +41,22 @@ impl ThreadsRun {
     /// wall-time gain the busy cores do not show (pure Python taking turns on the GIL, the host
     /// faster in one run than the other) came from the host, not from the threads.
     fn judged(&self) -> f64 {
-        if let Some((_, e)) = self.all_working {
+        if let Some((_, e)) = self.all_working.filter(|_| !self.gil_hidden()) {
             return e;
         }
         self.busy_core_efficiency
             .map_or(self.efficiency, |ce| self.efficiency.min(ce))
+    }
+
+    /// Threads taking turns on a GIL keep one core busy. Where the ideal (each thread at one
+    /// thread's measured share) fits in one core, as on a host loaded enough to give each
+    /// thread under 1/n of a core, a high all-working figure cannot tell them from threads
+    /// that scale: it says only that they did not serialise below one core.
+    fn gil_hidden(&self) -> bool {
+        self.all_working.is_some_and(|(cores, e)| {
+            e >= threads_scale_efficiency(f64::from(self.workers))
+                && cores / e.max(f64::MIN_POSITIVE) <= 1.0
+        })
     }
 
     /// Do the runs' speedup bounds, as the report gives them, straddle the bar?
@@ -384,7 +395,10 @@ fn run_evidence(r: Option<&ThreadsRun>) -> String {
                     format!(
                         "; while every thread had work they kept {cores:.2} cores busy, {e:.2} of \
                          the ideal per thread{}",
-                        if decide_run(r) == Answer::Yes && r.efficiency < e {
+                        if r.gil_hidden() {
+                            ", within the one core that threads taking turns on a GIL keep \
+                             busy too, so the wall time and busy cores judge"
+                        } else if decide_run(r) == Answer::Yes && r.efficiency < e {
                             ", so the speedup lost went to threads with no task left (uneven \
                              tasks), not to serialisation"
                         } else {
@@ -610,6 +624,33 @@ mod tests {
             .find(|s| s.id == StepId::ThreadsScale)
             .unwrap();
         assert_eq!(st.answer, Answer::No, "{}", st.evidence);
+    }
+
+    #[test]
+    fn threads_that_fit_in_one_core_are_not_judged_on_the_time_all_had_work() {
+        // 09_threads_pure recorded (Dask, pure Python, a loaded host): one thread got 0.44 of
+        // a core, so two kept 0.83 busy while both had work, 0.94 of the ideal, yet within the
+        // one core a GIL allows. The wall time (1.49x) and busy cores (0.68) judge instead.
+        let mut two = busy_threads(0.6);
+        two.all_working_cores = Some(0.83);
+        let (m, a) = sweep(
+            2,
+            vec![(1, 1.49, busy_threads(0.44)), (2, 1.0, two)],
+            Layout::Threads,
+            "throughput",
+        );
+        let d = diagnose(&m, &a);
+        let st = d
+            .steps
+            .iter()
+            .find(|s| s.id == StepId::ThreadsScale)
+            .unwrap();
+        assert_eq!(st.answer, Answer::No, "{}", st.evidence);
+        assert!(
+            st.evidence.contains("within the one core"),
+            "{}",
+            st.evidence
+        );
     }
 
     #[test]

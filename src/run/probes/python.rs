@@ -219,6 +219,10 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
         unpickled_bytes: i64_at(&h, unpickled).max(0) as u64,
         unpickle_s: i64_at(&h, unpickled + 8).max(0) as f64 / 1e9,
         unpickle_calls: i64_at(&h, unpickled + 16).max(0) as u64,
+        shared_bytes: count("SHARED"),
+        shared_s: i64_at(&h, l.at("SHARED") + 8).max(0) as f64 / 1e9,
+        stored_bytes: count("STORED"),
+        stored_s: i64_at(&h, l.at("STORED") + 8).max(0) as f64 / 1e9,
         tasks,
         task_s_sum: durations.iter().sum::<f64>() + ns("TAIL_NS"),
         task_s_sumsq: durations.iter().map(|d| d * d).sum::<f64>() + tail_sumsq / 1e18,
@@ -230,6 +234,7 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
             pool: count("POOL"),
             process_pool: count("PROCESS_POOL"),
             thread_pool: count("THREAD_POOL"),
+            engine: count("ENGINE"),
         },
         chunks: count("CHUNKS"),
         process_starts: ProcessStarts {

@@ -27,6 +27,22 @@ pub fn python() -> PathBuf {
     venv
 }
 
+/// The interpreter of the engine labs (07-10: joblib, Dask, Ray): `FORKCAST_TEST_ENGINES_PYTHON`,
+/// else the venv that `scripts/venv.sh --engines` creates. Missing, the engine tests fail and
+/// say how to make it: an engine that cannot run is a failure here, never a skip.
+pub fn engines_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("FORKCAST_TEST_ENGINES_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = repo_root().join(".venv-engines/bin/python");
+    assert!(
+        venv.exists(),
+        "no engine interpreter: run `bash scripts/venv.sh --engines` (scripts/test does) or set \
+         FORKCAST_TEST_ENGINES_PYTHON"
+    );
+    venv
+}
+
 /// The forkcast binary under test.
 pub fn forkcast() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_forkcast"))
