@@ -25,6 +25,9 @@ pub struct ProbeFigures {
     /// The engine (joblib, Dask, Ray) that ran the tasks, when one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<engines::Engine>,
+    /// Ray actors the run started (processes the probe marked `ray_actor`); None for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actors: Option<u32>,
     /// Tasks run by pool workers.
     pub tasks: Option<f64>,
     /// Task durations in seconds, each worker's first (cold-start) task left out.
@@ -140,6 +143,8 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
         f.shared_bytes = (shared > 0).then_some(shared as f64);
         f.tasks = Some(procs.iter().map(|p| p.tasks as f64).sum());
         f.engine = engines::Engine::of(data);
+        let actors = procs.iter().filter(|p| p.role == "ray_actor").count() as u32;
+        f.actors = (actors > 0).then_some(actors);
         // A worker's first task carries its cold start (imports, caches, first allocations):
         // up to a quarter second here, for tasks of half a millisecond. It says nothing about
         // task sizes, so the spread is read from the tasks after it.
@@ -224,6 +229,9 @@ pub struct ProbeSummary {
     /// The engine that ran the tasks: joblib, Dask or Ray (python probe); absent for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<engines::Engine>,
+    /// The most Ray actors a run started (python probe); absent for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actors: Option<u32>,
     /// Tasks per run (python probe).
     pub task_count: Option<f64>,
     /// Task durations pooled over the runs (python probe).
@@ -292,6 +300,7 @@ pub fn summarize(runs: &[&ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumm
         pickled_bytes: med(&|f| f.pickled_bytes),
         shared_bytes: med(&|f| f.shared_bytes),
         engine: runs.iter().find_map(|f| f.engine),
+        actors: runs.iter().filter_map(|f| f.actors).max(),
         task_count,
         task_durations: task_stats(&pooled),
         chunksize,

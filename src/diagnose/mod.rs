@@ -13,6 +13,7 @@
 
 mod advice;
 pub mod cited;
+pub mod cluster;
 mod confidence;
 pub mod deciding;
 mod engine;
@@ -259,10 +260,12 @@ fn diagnose_over_runs(
         &recommendation,
     ));
     let what_if = what_if::what_ifs(m, a, &recommendation);
-    findings.extend(past_host::findings(m, a, &what_if));
+    let past = past_host::read(m, a, &what_if);
+    findings.extend(past.findings);
     findings.extend(engine::findings(m, a, &recommendation));
     Diagnosis {
         what_if,
+        cluster: past.cluster,
         steps,
         recommendation,
         confidence,

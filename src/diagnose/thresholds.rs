@@ -251,6 +251,31 @@ pub const LAUNCHERS_WORTH_A_FINDING: Threshold = Threshold {
     why: "a few helpers are normal; ten or more change what the per-worker figures leave out",
 };
 
+/// The replayed curve rises past this host when 2 x its cores beat the cores' own speedup (or
+/// one worker's, when the cores did worse) by this factor: a tenth more, beyond the replay's
+/// rounding, before a bigger machine is worth its price.
+pub const PAST_HOST_STILL_RISING: Threshold = Threshold {
+    name: "PAST_HOST_STILL_RISING",
+    used_by: UsedBy::Findings,
+    what: "replayed speedup at 2 x the cores over the cores' own (at least 1 worker's)",
+    value: 1.1,
+    unit: "factor",
+    why: "a tenth more throughput is the least a bigger machine or a cluster must buy",
+};
+
+/// A cluster pays while the network time of a task's bytes stays under this share of its
+/// compute: a remote worker that waits that share on the wire delivers 1 / (1 + share) of a
+/// local one, which eats the tenth that `PAST_HOST_STILL_RISING` asks the curve to gain; and
+/// one link to the driver carrying every task's bytes feeds at most 1 / share workers.
+pub const CLUSTER_NETWORK_SHARE: Threshold = Threshold {
+    name: "CLUSTER_NETWORK_SHARE",
+    used_by: UsedBy::Findings,
+    what: "a task's bytes on the wire (bytes x 8 / link rate) over its median duration",
+    value: 0.1,
+    unit: "share",
+    why: "past it the wire eats the tenth the curve must gain past this host",
+};
+
 /// Wall-time coefficient of variation above which a point's timing is too noisy to trust fully.
 pub const NOISY_POINT_CV: Threshold = Threshold {
     name: "NOISY_POINT_CV",
@@ -302,6 +327,8 @@ pub const ALL: &[&Threshold] = &[
     &FLAT_CURVE_SPEEDUP,
     &SLOWER_BEYOND_NOISE,
     &LAUNCHERS_WORTH_A_FINDING,
+    &PAST_HOST_STILL_RISING,
+    &CLUSTER_NETWORK_SHARE,
     &NOISY_POINT_CV,
     &CONFIDENT_RUNS,
     &UNREADABLE_WAIT_SHARE,
@@ -349,6 +376,11 @@ mod tests {
         for name in &defined {
             assert!(listed.contains(name), "{name} is defined but not in ALL");
         }
+        // The network's share eats exactly the rise the curve must show past the host.
+        assert!(
+            (1.0 + CLUSTER_NETWORK_SHARE.value - PAST_HOST_STILL_RISING.value).abs() < 1e-12,
+            "CLUSTER_NETWORK_SHARE and PAST_HOST_STILL_RISING describe one margin"
+        );
         let rows = table();
         for t in ALL {
             assert!(

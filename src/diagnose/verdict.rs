@@ -79,4 +79,9 @@ pub struct Diagnosis {
     /// What each fix buys, replayed (`what_if`); empty without a replay.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub what_if: Vec<super::what_if::WhatIf>,
+    /// "A bigger machine or a cluster": the replayed curve still rises past this host's cores
+    /// and memory holds more workers than cores; the engine, the bytes per task a network
+    /// would carry and their cost. Absent where it does not apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::cluster::Cluster>,
 }

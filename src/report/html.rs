@@ -139,6 +139,24 @@ fn recommendation(o: &mut String, r: &Report) -> std::fmt::Result {
         }
         o.push_str("</tbody></table>");
     }
+    if let Some(k) = &d.cluster {
+        o.push_str(
+            "<h3>Past this host</h3><p>forkcast measured this host only: the curve past it is \
+             replayed, and a cluster's network is priced, not measured.</p><table \
+             class=\"past-host\"><thead><tr><th>figure</th><th>value</th><th>source</th></tr>\
+             </thead><tbody>",
+        );
+        for [f, v, s] in super::cluster::rows(k) {
+            write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&f),
+                esc(&v),
+                esc(&s)
+            )?;
+        }
+        o.push_str("</tbody></table>");
+    }
     if !d.findings.is_empty() {
         o.push_str("<h3>Findings</h3><ul class=\"findings\">");
         for f in &d.findings {

@@ -118,6 +118,7 @@ impl Exporter for Markdown {
             writeln!(o, "- {}", cell(f))?;
         }
         what_each_fix_buys(&mut o, r)?;
+        past_this_host(&mut o, r)?;
         Ok(o.into_bytes())
     }
 }
@@ -163,6 +164,20 @@ fn what_each_fix_buys(o: &mut String, r: &Report) -> std::fmt::Result {
             cell(&super::what_if::bound_words(w)),
             cell(&w.basis)
         )?;
+    }
+    Ok(())
+}
+
+/// The "bigger machine or a cluster" figures, each with its source, where the finding applies.
+fn past_this_host(o: &mut String, r: &Report) -> std::fmt::Result {
+    let Some(k) = &r.diagnosis.cluster else {
+        return Ok(());
+    };
+    writeln!(o, "\n### Past this host (forkcast measured this host only)\n")?;
+    writeln!(o, "| figure | value | source |")?;
+    writeln!(o, "|---|---|---|")?;
+    for [f, v, s] in super::cluster::rows(k) {
+        writeln!(o, "| {} | {} | {} |", cell(&f), cell(&v), cell(&s))?;
     }
     Ok(())
 }

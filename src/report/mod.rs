@@ -1,6 +1,7 @@
 //! The report: the contract's shape (schema_version 1) assembled from measurements, analysis
 //! and diagnosis, and the exporters that turn it into bytes, chosen by [`Format`].
 
+mod cluster;
 mod csv;
 pub mod diff;
 pub mod html;

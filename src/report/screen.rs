@@ -66,6 +66,7 @@ impl Exporter for Screen {
         accounting(&mut o, r, w);
         verdict(&mut o, r, w);
         what_ifs(&mut o, r, w);
+        past_host(&mut o, r, w);
         recommendation(&mut o, r, w);
         Ok(o.into_bytes())
     }
@@ -354,6 +355,13 @@ fn what_ifs(o: &mut String, r: &Report, width: usize) {
         wrap(o, width, "  ", "    ", &text);
     }
     o.push('\n');
+}
+
+fn past_host(o: &mut String, r: &Report, width: usize) {
+    if let Some(k) = &r.diagnosis.cluster {
+        wrap(o, width, "past this host: ", "  ", &super::cluster::line(k));
+        o.push('\n');
+    }
 }
 
 /// The recommendation in words: the sketch's sentence for the API the workload used, else the

@@ -78,6 +78,13 @@ fn target_failures(dir: &TempDir) -> Vec<String> {
 /// Every tcp/udp address in the raw measurements (the preload probe's peers and listening
 /// addresses, the sampler's named sockets) that is not a loopback one.
 fn non_loopback_addresses(raw: &Value) -> Vec<String> {
+    let mut seen = addresses(raw);
+    seen.retain(|s| !is_loopback(s.rsplit_once(": ").map_or("", |(_, a)| a)));
+    seen
+}
+
+/// Every tcp/udp address in the raw measurements, as "comm: address", sorted and unique.
+fn addresses(raw: &Value) -> Vec<String> {
     let mut seen = Vec::new();
     for p in raw["points"].as_array().into_iter().flatten() {
         for r in p["runs"].as_array().into_iter().flatten() {
@@ -105,7 +112,6 @@ fn non_loopback_addresses(raw: &Value) -> Vec<String> {
             }
         }
     }
-    seen.retain(|s| !is_loopback(s.rsplit_once(": ").map_or("", |(_, a)| a)));
     seen.sort();
     seen.dedup();
     seen
@@ -122,6 +128,32 @@ fn is_loopback(addr: &str) -> bool {
         }
         Err(_) => false,
     }
+}
+
+#[test]
+fn recorded_engine_sweeps_reached_no_peer_past_loopback() {
+    // The recordings the engine tests replay were made under the same rule as a live sweep:
+    // every address any process of their trees talked to or listened on is on 127.0.0.0/8.
+    let root = repo_root().join("fixtures/recordings/variants");
+    let mut seen = 0;
+    for name in ["07_", "08_", "09_", "10_"] {
+        for entry in std::fs::read_dir(&root).expect("the recordings") {
+            let dir = entry.expect("an entry").path();
+            let file = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+            if !file.starts_with(name) {
+                continue;
+            }
+            let raw = read_raw(&dir);
+            let outside = non_loopback_addresses(&raw);
+            assert!(outside.is_empty(), "{file}: reached past 127.0.0.0/8: {outside:?}");
+            // Not a vacuous pass: Dask's and Ray's trees did talk over sockets.
+            if name == "09_" || name == "10_" {
+                assert!(!addresses(&raw).is_empty(), "{file}: no address recorded at all");
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 10, "{seen} engine recordings checked");
 }
 
 /// The summary of the point at `workers`.

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod cluster;
 mod degraded;
 mod engines;
 mod faults;
