@@ -228,15 +228,17 @@ pub fn network(p: &PointSummary) -> Network {
     }
     let pickled = probes.and_then(|x| x.ipc_bytes_per_task);
     let tasks = probes.and_then(|x| x.task_count).filter(|&t| t > 0.0);
-    let shared = probes.and_then(|x| x.shared_bytes).zip(tasks).map(|(b, t)| b / t);
-    let bytes = match (pickled, shared) {
-        (None, None) => {
-            return unmeasured(
+    let shared = probes
+        .and_then(|x| x.shared_bytes)
+        .zip(tasks)
+        .map(|(b, t)| b / t);
+    let bytes =
+        match (pickled, shared) {
+            (None, None) => return unmeasured(
                 "no probe counted the bytes per task (the preload and python probes count them)",
-            )
-        }
-        (a, b) => a.unwrap_or(0.0) + b.unwrap_or(0.0),
-    };
+            ),
+            (a, b) => a.unwrap_or(0.0) + b.unwrap_or(0.0),
+        };
     Network {
         pickled_bytes_per_task: pickled,
         shared_bytes_per_task: shared,
@@ -258,9 +260,7 @@ pub fn link(bytes: f64, gbit_per_s: f64, task_s: Option<f64>) -> Link {
         gbit_per_s,
         transfer_s,
         share_of_task: share,
-        workers_fed: task_s
-            .filter(|_| transfer_s > 0.0)
-            .map(|t| t / transfer_s),
+        workers_fed: task_s.filter(|_| transfer_s > 0.0).map(|t| t / transfer_s),
         pays: share.map(|s| s < CLUSTER_NETWORK_SHARE.value),
     }
 }
@@ -439,7 +439,10 @@ mod tests {
             shared_bytes: Some(8e8),
             ..Default::default()
         });
-        assert_eq!(engine_for(&actors), (ClusterEngine::Ray, Shape::Actors, None));
+        assert_eq!(
+            engine_for(&actors),
+            (ClusterEngine::Ray, Shape::Actors, None)
+        );
         let service = PointSummary {
             sinks: Some(vec![Sink {
                 resource: "tcp:127.0.0.1:5432".into(),
@@ -459,7 +462,10 @@ mod tests {
             apis: vec![PoolApi::Make],
             ..pool
         };
-        assert_eq!(engine_for(&make), (ClusterEngine::Dask, Shape::Commands, None));
+        assert_eq!(
+            engine_for(&make),
+            (ClusterEngine::Dask, Shape::Commands, None)
+        );
     }
 
     #[test]

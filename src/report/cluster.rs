@@ -22,14 +22,14 @@ pub fn line(k: &Cluster) -> String {
             seconds_words(l.transfer_s),
             l.gbit_per_s,
             l.share_of_task
-                .map(|s| format!(" ({} of a task)", percent_words(s)))
+                .map(|s| format!(", {} of a task", percent_words(s)))
                 .unwrap_or_default()
         ),
         _ => "bytes per task not measured".into(),
     };
     format!(
-        "{} (replayed, this host measured only); memory holds {} workers; a cluster on {} ({}): \
-         {wire}; -v says more",
+        "{} (replayed; measured here only); memory fits {} workers; on a cluster, {} ({}): \
+         {wire}",
         curve.join(", "),
         k.workers_memory_holds,
         k.engine.name(),
@@ -94,7 +94,11 @@ pub fn rows(k: &Cluster) -> Vec<[String; 3]> {
         ]),
     }
     if let Some(t) = n.task_s {
-        out.push(["task median duration".into(), seconds_words(t), src("task_s")]);
+        out.push([
+            "task median duration".into(),
+            seconds_words(t),
+            src("task_s"),
+        ]);
     }
     for l in &n.links {
         out.push([

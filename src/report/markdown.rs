@@ -173,7 +173,10 @@ fn past_this_host(o: &mut String, r: &Report) -> std::fmt::Result {
     let Some(k) = &r.diagnosis.cluster else {
         return Ok(());
     };
-    writeln!(o, "\n### Past this host (forkcast measured this host only)\n")?;
+    writeln!(
+        o,
+        "\n### Past this host (forkcast measured this host only)\n"
+    )?;
     writeln!(o, "| figure | value | source |")?;
     writeln!(o, "|---|---|---|")?;
     for [f, v, s] in super::cluster::rows(k) {

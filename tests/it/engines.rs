@@ -139,16 +139,26 @@ fn recorded_engine_sweeps_reached_no_peer_past_loopback() {
     for name in ["07_", "08_", "09_", "10_"] {
         for entry in std::fs::read_dir(&root).expect("the recordings") {
             let dir = entry.expect("an entry").path();
-            let file = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+            let file = dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             if !file.starts_with(name) {
                 continue;
             }
             let raw = read_raw(&dir);
             let outside = non_loopback_addresses(&raw);
-            assert!(outside.is_empty(), "{file}: reached past 127.0.0.0/8: {outside:?}");
+            assert!(
+                outside.is_empty(),
+                "{file}: reached past 127.0.0.0/8: {outside:?}"
+            );
             // Not a vacuous pass: Dask's and Ray's trees did talk over sockets.
             if name == "09_" || name == "10_" {
-                assert!(!addresses(&raw).is_empty(), "{file}: no address recorded at all");
+                assert!(
+                    !addresses(&raw).is_empty(),
+                    "{file}: no address recorded at all"
+                );
             }
             seen += 1;
         }
