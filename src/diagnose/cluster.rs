@@ -330,12 +330,14 @@ impl Cluster {
             out.push_str(", against a task duration not measured (python probe)");
             return out;
         };
-        let shares: Vec<String> = n
+        let mut shares: Vec<String> = n
             .links
             .iter()
             .filter_map(|l| l.share_of_task)
             .map(percent_words)
             .collect();
+        // "under 0.01 % and under 0.01 %" says it once.
+        shares.dedup();
         let source = self.sources.get("task_s").copied();
         out.push_str(&format!(
             ", against its {} median ({}): {} of the task",
