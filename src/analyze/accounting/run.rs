@@ -20,8 +20,8 @@ use crate::measure::probes::PythonData;
 use crate::measure::{ResourceKind, Run, SamplerData, Source, ThreadRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Without thread states, a worker counts as working over a tick when it used half a core
-/// (the rule of `timeline::steady_state`).
+/// A worker counts as working over a tick when it used half a core (the rule of
+/// `timeline::steady_state` without thread states), or was caught running or runnable.
 const WORKER_BUSY_FRACTION: f32 = 0.5;
 
 /// One run's accounting: worker-seconds per cause (`Cause::Useful` included), summing to
@@ -363,10 +363,14 @@ fn work_span(
 ) -> Option<(f64, f64)> {
     let at = |i: usize| data.timeline.get(i).map(|k| k.t_s);
     let n = t.states.len().max(t.busy.len());
-    let used_cpu = |i: usize| t.busy.get(i).is_some_and(|&b| b > 0.0);
+    // Caught wanting a CPU, or working most of the tick. A thread that only woke (an idle pool
+    // thread told to exit at shutdown, ~1 % of a tick) did no work: counting it ran the span on
+    // to the end, and the idle wait on the pool's queue before it became `gil` instead of
+    // imbalance (fixtures/workloads/threadpool_straggler.py).
+    let worked = |i: usize| t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION);
     let wants = |i: usize| match t.states.as_bytes().get(i) {
-        Some(s) => matches!(s, b'R' | b'Q') || used_cpu(i),
-        None => t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION),
+        Some(s) => matches!(s, b'R' | b'Q') || worked(i),
+        None => worked(i),
     };
     let ft = t.first_tick as usize;
     let (first, last) = ((0..n).find(|&i| wants(i))?, (0..n).rfind(|&i| wants(i))?);
