@@ -20,8 +20,8 @@ use crate::measure::probes::PythonData;
 use crate::measure::{ResourceKind, Run, SamplerData, Source, ThreadRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// A worker counts as working over a tick when it used half a core (the rule of
-/// `timeline::steady_state` without thread states), or was caught running or runnable.
+/// Without thread states, a worker counts as working over a tick when it used half a core
+/// (the rule of `timeline::steady_state`).
 const WORKER_BUSY_FRACTION: f32 = 0.5;
 
 /// One run's accounting: worker-seconds per cause (`Cause::Useful` included), summing to
@@ -214,7 +214,8 @@ fn pool(
             pid,
             thread: t,
             born_s: clamp(t.first_seen_s),
-            span: work_span(data, pid, t, clues).map(|(a, b)| (clamp(a), clamp(b))),
+            span: work_span(data, pid, t, clues, w.layout == Layout::Threads)
+                .map(|(a, b)| (clamp(a), clamp(b))),
         })
         .collect();
     // More workers seen than asked for: the n that worked most fill the n slots.
@@ -360,20 +361,23 @@ fn work_span(
     pid: i32,
     t: &ThreadRecord,
     clues: &PoolClues,
+    pooled_thread: bool,
 ) -> Option<(f64, f64)> {
     let at = |i: usize| data.timeline.get(i).map(|k| k.t_s);
     let n = t.states.len().max(t.busy.len());
-    // Caught wanting a CPU, or working most of the tick. A thread that only woke (an idle pool
-    // thread told to exit at shutdown, ~1 % of a tick) did no work: counting it ran the span on
-    // to the end, and the idle wait on the pool's queue before it became `gil` instead of
-    // imbalance (fixtures/workloads/threadpool_straggler.py).
-    let worked = |i: usize| t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION);
+    let used_cpu = |i: usize| t.busy.get(i).is_some_and(|&b| b > 0.0);
+    let caught = |i: usize| matches!(t.states.as_bytes().get(i), Some(b'R' | b'Q'));
     let wants = |i: usize| match t.states.as_bytes().get(i) {
-        Some(s) => matches!(s, b'R' | b'Q') || worked(i),
-        None => worked(i),
+        Some(_) => caught(i) || used_cpu(i),
+        None => t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION),
     };
     let ft = t.first_tick as usize;
-    let (first, last) = ((0..n).find(|&i| wants(i))?, (0..n).rfind(|&i| wants(i))?);
+    let (first, mut last) = ((0..n).find(|&i| wants(i))?, (0..n).rfind(|&i| wants(i))?);
+    if pooled_thread && !t.busy.is_empty() {
+        last = before_idle_tail(first, last, |i| caught(i) || used_cpu(i), |i| {
+            caught(i) || t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION)
+        });
+    }
     let end = at(ft + last)?.min(t.last_seen_s).max(t.first_seen_s);
     let start = match clues.first_task(pid) {
         Some(f) if f >= t.first_seen_s && f <= t.last_seen_s => f,
@@ -381,6 +385,24 @@ fn work_span(
         _ => at(ft + first - 1)?,
     };
     Some((start.min(end), end))
+}
+
+/// A pool thread's last tick of work: `last`, unless the thread ends idle. A thread waiting for
+/// the GIL with a task in hand wakes at least every switch interval (5 ms) to ask for it, so it
+/// uses some CPU in every tick; a whole tick without any, after the thread's last work (caught
+/// running or runnable, or half a core), is a thread with no task left, idle on the pool's
+/// queue until its exit's wake (fixtures/workloads/threadpool_straggler.py: 0.38 s idle, then
+/// 0.15 ms to exit). Its span ends before that tick: the rest is imbalance, not `gil` or `locks`.
+fn before_idle_tail(
+    first: usize,
+    last: usize,
+    ran: impl Fn(usize) -> bool,
+    worked: impl Fn(usize) -> bool,
+) -> usize {
+    let Some(w) = (first..=last).rfind(|&i| worked(i)) else {
+        return last;
+    };
+    (w + 1..=last).find(|&i| !ran(i)).map_or(last, |idle| idle - 1)
 }
 
 /// Share of thread `t`'s CPU (by its per-tick series) that fell between `a` and `b`; 1 without
