@@ -100,7 +100,10 @@ pub(super) fn accounted(workers: u32, useful: f64, losses: &[(&str, f64)]) -> Po
     PointSummary {
         accounting: Some(Accounting {
             workers,
-            lost_cores: losses.iter().map(|(k, v)| (k.to_string(), fig(*v))).collect(),
+            lost_cores: losses
+                .iter()
+                .map(|(k, v)| (k.to_string(), fig(*v)))
+                .collect(),
             useful_cores: fig(useful),
             computation_scaling: None,
             baseline_efficiency: None,

@@ -379,15 +379,25 @@ fn numpy_threads_slowed_by_the_host_are_judged_on_what_they_lost_to_the_gil() {
     let check = |r: &Value, what: &str| {
         let st = step(r, StepId::ThreadsScale);
         assert_eq!(st["answer"], "yes", "{what}: {st:#}");
-        assert_eq!(r["diagnosis"]["recommendation"]["model"], "threads", "{what}");
+        assert_eq!(
+            r["diagnosis"]["recommendation"]["model"], "threads",
+            "{what}"
+        );
         let m = &st["measured"];
         let share = m["serialised_share"].as_f64().unwrap();
         assert!(
             share <= m["max_serialised_share"].as_f64().unwrap() && share < 0.1,
             "{what}: {st:#}"
         );
-        for old in ["judged_efficiency", "all_working_efficiency", "required_efficiency"] {
-            assert!(m.get(old).is_none(), "{what}: the efficiency rule is back: {st:#}");
+        for old in [
+            "judged_efficiency",
+            "all_working_efficiency",
+            "required_efficiency",
+        ] {
+            assert!(
+                m.get(old).is_none(),
+                "{what}: the efficiency rule is back: {st:#}"
+            );
         }
         let evidence = st["evidence"].as_str().unwrap();
         assert!(

@@ -374,9 +374,12 @@ fn work_span(
     let ft = t.first_tick as usize;
     let (first, mut last) = ((0..n).find(|&i| wants(i))?, (0..n).rfind(|&i| wants(i))?);
     if pooled_thread && !t.busy.is_empty() {
-        last = before_idle_tail(first, last, |i| caught(i) || used_cpu(i), |i| {
-            caught(i) || t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION)
-        });
+        last = before_idle_tail(
+            first,
+            last,
+            |i| caught(i) || used_cpu(i),
+            |i| caught(i) || t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION),
+        );
     }
     let end = at(ft + last)?.min(t.last_seen_s).max(t.first_seen_s);
     let start = match clues.first_task(pid) {
@@ -402,7 +405,9 @@ fn before_idle_tail(
     let Some(w) = (first..=last).rfind(|&i| worked(i)) else {
         return last;
     };
-    (w + 1..=last).find(|&i| !ran(i)).map_or(last, |idle| idle - 1)
+    (w + 1..=last)
+        .find(|&i| !ran(i))
+        .map_or(last, |idle| idle - 1)
 }
 
 /// Share of thread `t`'s CPU (by its per-tick series) that fell between `a` and `b`; 1 without

@@ -325,7 +325,9 @@ fn measured(f: &Figures, d: &Decision) -> Measured {
             params, run, gil, ..
         } => {
             // Beside the threads run, the GIL figure's keys that the run has not.
-            if let Some(g) = gil.as_ref().filter(|_| d.cross_check.is_some() || d.by_gil_figure)
+            if let Some(g) = gil
+                .as_ref()
+                .filter(|_| d.cross_check.is_some() || d.by_gil_figure)
             {
                 measured_gil(g, d.gil, &mut out);
             }
@@ -598,7 +600,11 @@ mod tests {
         let st = threads_step(straggler, 3.2);
         assert_eq!(st.answer, Answer::Yes, "{}", st.evidence);
         // Pure Python on the same loaded host: the run queue hides no GIL waits.
-        let pure = accounted(2, 0.32, &[("gil", 0.26), ("run_queue", 0.85), ("serial", 0.55)]);
+        let pure = accounted(
+            2,
+            0.32,
+            &[("gil", 0.26), ("run_queue", 0.85), ("serial", 0.55)],
+        );
         let st = threads_step(pure, 3.0);
         assert_eq!(st.answer, Answer::No, "{}", st.evidence);
     }
