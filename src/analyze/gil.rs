@@ -1,8 +1,10 @@
-//! What the GIL figures and the busy cores say about threads: the share of their task time the
+//! What the GIL figures and the accounting say about threads: the share of their task time the
 //! process workers held the GIL, pooled over a series, and the speedup threads would reach with
-//! that share serial. Pure arithmetic on the point summaries; the diagnosis's threads_scale
-//! judges it.
+//! that share serial; and, where threads ran, the share of their working time they lost to the
+//! GIL and locks. Pure arithmetic on the point summaries; the diagnosis's threads_scale judges
+//! it.
 
+use super::accounting::Accounting;
 use super::point::PointSummary;
 use super::work::pipe_wait_share;
 
@@ -77,33 +79,38 @@ pub fn thread_speedup(held_share: f64, n: u32) -> f64 {
     1.0 / (held_share + (1.0 - held_share) / f64::from(n))
 }
 
-/// Busy cores at `n` threads over busy cores at the series' smallest count, per thread added:
-/// 1.0 when every added thread keeps another core busy, 1/n when they take turns.
-pub fn busy_core_efficiency(pts: &[(u32, &PointSummary)], n: u32, s: &PointSummary) -> Option<f64> {
-    let (base, b) = pts.iter().copied().min_by_key(|(w, _)| *w)?;
-    if base >= n {
-        return None;
-    }
-    let (busy_n, busy_base) = (s.busy_cores?, b.busy_cores?);
-    (busy_base > 0.0).then(|| busy_n / busy_base * f64::from(base) / f64::from(n))
+/// Where a threads point's worker-seconds went while the threads held tasks, from its
+/// accounting: the cores that did work, and the cores that waited for the GIL or for another
+/// lock instead (`gil` and `locks` are waits inside a thread's span of work).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Serialised {
+    pub useful_cores: f64,
+    pub gil_cores: f64,
+    pub lock_cores: f64,
 }
 
-/// The threads' efficiency over the time every one of them had work: the cores they used then
-/// (`all_working_cores`) per thread, against the cores one thread used at the series' smallest
-/// count. A thread idle on the pool's queue after its last task is imbalance, not serialisation,
-/// so a big last task running alone does not lower it (fixtures/workloads/
-/// threadpool_straggler.py); threads taking turns on the GIL or a lock keep one core busy then.
-pub fn all_working_efficiency(
-    pts: &[(u32, &PointSummary)],
-    n: u32,
-    s: &PointSummary,
-) -> Option<f64> {
-    let (base, b) = pts.iter().copied().min_by_key(|(w, _)| *w)?;
-    if base >= n {
-        return None;
+impl Serialised {
+    /// Read from a point's accounting.
+    pub fn of(acc: &Accounting) -> Serialised {
+        let lost = |k: &str| acc.lost_cores.get(k).map_or(0.0, |f| f.value.max(0.0));
+        Serialised {
+            useful_cores: acc.useful_cores.value.max(0.0),
+            gil_cores: lost("gil"),
+            lock_cores: lost("locks"),
+        }
     }
-    let per_thread = (b.busy_cores? / f64::from(base)).min(1.0);
-    (per_thread > 0.0).then(|| Some((s.all_working_cores? / f64::from(n) / per_thread).min(1.0)))?
+
+    /// The share of the time the threads would have computed (useful, plus their waits for the
+    /// GIL and locks while holding a task) that they spent taking turns instead. The host's run
+    /// queue, the driver's serial part, the idle tail (imbalance) and sink waits are left out:
+    /// processes would pay every one of them too, so none says threads serialise. Amdahl with
+    /// a GIL-held share h serial gives the same quantity, 1 - S(n) / n, which is how the GIL
+    /// figure predicts it. None when the threads neither worked nor waited.
+    pub fn share(&self) -> Option<f64> {
+        let waited = self.gil_cores + self.lock_cores;
+        let would_compute = self.useful_cores + waited;
+        (would_compute > 0.0).then(|| (waited / would_compute).clamp(0.0, 1.0))
+    }
 }
 
 /// The most any point's GIL knocker cost, as a share of the task time.
@@ -147,5 +154,31 @@ mod tests {
         // Amdahl: all serial gives 1 at any n, none serial gives n.
         assert_eq!(thread_speedup(1.0, 4), 1.0);
         assert_eq!(thread_speedup(0.0, 4), 4.0);
+    }
+
+    #[test]
+    fn the_serialised_share_is_the_gil_and_lock_waits_over_the_time_the_threads_would_compute() {
+        // Two pure-Python threads taking turns: one core's work, one core waiting on the GIL.
+        let turns = Serialised {
+            useful_cores: 0.9,
+            gil_cores: 0.9,
+            lock_cores: 0.0,
+        };
+        assert_eq!(turns.share(), Some(0.5));
+        // Amdahl says the same of work that holds the GIL always: 1 - S(2) / 2.
+        assert_eq!(1.0 - thread_speedup(1.0, 2) / 2.0, 0.5);
+        // Locks count as the GIL does; nothing worked or waited, nothing to say.
+        let locks = Serialised {
+            lock_cores: 0.2,
+            gil_cores: 0.0,
+            useful_cores: 1.8,
+        };
+        assert!((locks.share().unwrap() - 0.1).abs() < 1e-9);
+        let idle = Serialised {
+            useful_cores: 0.0,
+            gil_cores: 0.0,
+            lock_cores: 0.0,
+        };
+        assert_eq!(idle.share(), None);
     }
 }

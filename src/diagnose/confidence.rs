@@ -13,7 +13,6 @@ use crate::measure::Measurements;
 /// What the steps decided that bears on how sure the whole is.
 pub struct FromSteps<'a> {
     pub cpu_bound: Answer,
-    pub threads: &'a threads_scale::Figures,
     pub threads_decision: &'a threads_scale::Decision,
     pub worker_count: &'a worker_count::Decision,
     /// Steps left unknown because their figure straddles its bar over the runs.
@@ -102,11 +101,6 @@ pub fn judge(m: &Measurements, a: &Analysis, steps: &FromSteps) -> (Confidence, 
             "the step to {} workers is within the run-to-run noise (see worker_count)",
             within_noise.unwrap_or(0)
         ),
-    );
-    doubt_if(
-        steps.threads.run_straddles(),
-        1,
-        "the threads' efficiency is within the noise of its threshold (see threads_scale)".into(),
     );
     doubt_if(
         steps.threads_decision.cross_check == Some(CrossCheck::Disagrees),

@@ -242,7 +242,6 @@ fn diagnose_over_runs(
         a,
         &confidence::FromSteps {
             cpu_bound: w.work_answer,
-            threads: &w.threads,
             threads_decision: &w.threads_decision,
             worker_count: &w.curve_decision,
             straddling: &straddling,

@@ -89,6 +89,33 @@ pub(super) fn busy(on_cpu: f64) -> PointSummary {
     }
 }
 
+/// A point whose accounting gave `useful` cores to work and `losses` (cause, cores) to the rest.
+pub(super) fn accounted(workers: u32, useful: f64, losses: &[(&str, f64)]) -> PointSummary {
+    use crate::analyze::accounting::{Accounting, Figure};
+    let fig = |value| Figure {
+        value,
+        low: value,
+        high: value,
+    };
+    PointSummary {
+        accounting: Some(Accounting {
+            workers,
+            lost_cores: losses
+                .iter()
+                .map(|(k, v)| (k.to_string(), fig(*v)))
+                .collect(),
+            useful_cores: fig(useful),
+            computation_scaling: None,
+            baseline_efficiency: None,
+            speedup: None,
+            runs: 1,
+            sources: vec![],
+            per_run: vec![],
+        }),
+        ..busy(0.98)
+    }
+}
+
 pub(super) fn answer(d: &Diagnosis, id: StepId) -> Answer {
     d.steps
         .iter()
@@ -142,16 +169,24 @@ fn mostly_blocked_workers_get_async_or_threads() {
 
 #[test]
 fn threads_that_scale_get_threads_and_threads_that_serialise_get_processes() {
+    // Both threads work, next to nothing waits on the GIL.
     let (m, a) = sweep(
         2,
-        vec![(1, 4.0, busy(0.99)), (2, 2.2, busy(0.95))],
+        vec![
+            (1, 4.0, accounted(1, 0.99, &[])),
+            (2, 2.2, accounted(2, 1.8, &[("gil", 0.02)])),
+        ],
         Layout::Threads,
         "throughput",
     );
     assert_eq!(diagnose(&m, &a).recommendation.model, Some(Model::Threads));
+    // They take turns: one works while the other waits.
     let (m, a) = sweep(
         2,
-        vec![(1, 4.0, busy(0.99)), (2, 3.9, busy(0.5))],
+        vec![
+            (1, 4.0, accounted(1, 0.99, &[])),
+            (2, 3.9, accounted(2, 1.0, &[("gil", 1.0)])),
+        ],
         Layout::Threads,
         "throughput",
     );

@@ -82,6 +82,19 @@ pub fn threads_scale_efficiency(n: f64) -> f64 {
     (1.0 + THREADS_SCALE_MARGINAL.value * (n - 1.0).max(0.0)) / n.max(1.0)
 }
 
+/// The share of their working time (useful, plus waits for the GIL and locks while holding a
+/// task) that threads measured at `n` may lose to taking turns and still add
+/// `THREADS_SCALE_MARGINAL` of a core each past the first: 1 - threads_scale_efficiency(n) =
+/// (n - 1) / (2n), 0.25 at 2 threads, towards 0.5 on many cores. Threads on one GIL lose
+/// (n - 1) / n of it (one of n runs at a time), threads that release it ~0: the bar is their
+/// midpoint. Past it, threads give up more than half of every added worker, which processes win
+/// back unless their start-up and pickling cost as much (start_method and large_payload measure
+/// those). The GIL figure's Amdahl prediction is the same quantity, 1 - S(n) / n, so both paths
+/// hold one share to one bar.
+pub fn threads_serialised_share(n: f64) -> f64 {
+    1.0 - threads_scale_efficiency(n)
+}
+
 /// A step to more workers pays while it returns at least a quarter of the ideal gain for the
 /// workers added; past that, the extra memory and contention buy little.
 pub const WORKER_STEP_MARGINAL_EFFICIENCY: Threshold = Threshold {

@@ -254,12 +254,13 @@ pub fn deciding_figure(st: &Step) -> Option<String> {
         "threads_scale" if st.measured.is_empty() => {
             Some("no threads run, no GIL figure: sweep a threads mode".into())
         }
-        "threads_scale" => match (f("efficiency"), f("predicted_efficiency")) {
-            (Some(e), _) => Some(format!(
-                "efficiency {e:.2} with {:.0} threads{}",
+        "threads_scale" => match (f("serialised_share"), f("predicted_efficiency")) {
+            (Some(g), _) => Some(format!(
+                "{} of the threads' working time on the GIL or locks with {:.0} threads{}",
+                pct(g),
                 f("workers").unwrap_or(0.0),
-                f("required_efficiency")
-                    .map(|q| format!(" (needs {q:.2})"))
+                f("max_serialised_share")
+                    .map(|q| format!(" (at most {})", pct(q)))
                     .unwrap_or_default()
             )),
             (None, Some(p)) => Some(format!(

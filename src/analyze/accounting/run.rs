@@ -214,7 +214,8 @@ fn pool(
             pid,
             thread: t,
             born_s: clamp(t.first_seen_s),
-            span: work_span(data, pid, t, clues).map(|(a, b)| (clamp(a), clamp(b))),
+            span: work_span(data, pid, t, clues, w.layout == Layout::Threads)
+                .map(|(a, b)| (clamp(a), clamp(b))),
         })
         .collect();
     // More workers seen than asked for: the n that worked most fill the n slots.
@@ -360,16 +361,26 @@ fn work_span(
     pid: i32,
     t: &ThreadRecord,
     clues: &PoolClues,
+    pooled_thread: bool,
 ) -> Option<(f64, f64)> {
     let at = |i: usize| data.timeline.get(i).map(|k| k.t_s);
     let n = t.states.len().max(t.busy.len());
     let used_cpu = |i: usize| t.busy.get(i).is_some_and(|&b| b > 0.0);
+    let caught = |i: usize| matches!(t.states.as_bytes().get(i), Some(b'R' | b'Q'));
     let wants = |i: usize| match t.states.as_bytes().get(i) {
-        Some(s) => matches!(s, b'R' | b'Q') || used_cpu(i),
+        Some(_) => caught(i) || used_cpu(i),
         None => t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION),
     };
     let ft = t.first_tick as usize;
-    let (first, last) = ((0..n).find(|&i| wants(i))?, (0..n).rfind(|&i| wants(i))?);
+    let (first, mut last) = ((0..n).find(|&i| wants(i))?, (0..n).rfind(|&i| wants(i))?);
+    if pooled_thread && !t.busy.is_empty() {
+        last = before_idle_tail(
+            first,
+            last,
+            |i| caught(i) || used_cpu(i),
+            |i| caught(i) || t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION),
+        );
+    }
     let end = at(ft + last)?.min(t.last_seen_s).max(t.first_seen_s);
     let start = match clues.first_task(pid) {
         Some(f) if f >= t.first_seen_s && f <= t.last_seen_s => f,
@@ -377,6 +388,26 @@ fn work_span(
         _ => at(ft + first - 1)?,
     };
     Some((start.min(end), end))
+}
+
+/// A pool thread's last tick of work: `last`, unless the thread ends idle. A thread waiting for
+/// the GIL with a task in hand wakes at least every switch interval (5 ms) to ask for it, so it
+/// uses some CPU in every tick; a whole tick without any, after the thread's last work (caught
+/// running or runnable, or half a core), is a thread with no task left, idle on the pool's
+/// queue until its exit's wake (fixtures/workloads/threadpool_straggler.py: 0.38 s idle, then
+/// 0.15 ms to exit). Its span ends before that tick: the rest is imbalance, not `gil` or `locks`.
+fn before_idle_tail(
+    first: usize,
+    last: usize,
+    ran: impl Fn(usize) -> bool,
+    worked: impl Fn(usize) -> bool,
+) -> usize {
+    let Some(w) = (first..=last).rfind(|&i| worked(i)) else {
+        return last;
+    };
+    (w + 1..=last)
+        .find(|&i| !ran(i))
+        .map_or(last, |idle| idle - 1)
 }
 
 /// Share of thread `t`'s CPU (by its per-tick series) that fell between `a` and `b`; 1 without

@@ -338,6 +338,55 @@ fn a_pool_thread_idle_on_its_queue_after_its_last_task_is_imbalance_not_the_gil(
     assert!(close(acc.get(&Cause::Useful), 1.3), "{acc:?}");
 }
 
+/// `thread`, with `blips` (tick, cores) where it used a little CPU but was caught asleep.
+fn with_blips(mut t: ThreadRecord, blips: &[(usize, f32)]) -> ThreadRecord {
+    let mut states = t.states.into_bytes();
+    for &(i, b) in blips {
+        t.busy[i] = b;
+        t.on_cpu_s += f64::from(b) * 0.1;
+        states[i] = b'S';
+    }
+    t.states = String::from_utf8(states).unwrap();
+    t
+}
+
+#[test]
+fn an_idle_pool_thread_woken_to_exit_is_still_imbalance_and_a_gil_waiter_keeps_its_task() {
+    // threadpool_straggler.py recorded: the idle thread wakes for 1.5 % of the last tick when
+    // the pool shuts down. That wake is no work: what came before it is still imbalance.
+    let gil = || PythonProcess {
+        pid: 1,
+        role: "process".into(),
+        gil_enabled: Some(true),
+        ..Default::default()
+    };
+    let full: Vec<(usize, f32)> = (1..=10).map(|i| (i, 1.0)).collect();
+    let short: Vec<(usize, f32)> = (1..=3).map(|i| (i, 1.0)).collect();
+    let futex = || vec![wait("futex", ResourceKind::Futex, false)];
+    let idle = with_blips(thread(12, 0.0, &short, futex()), &[(10, 0.015)]);
+    let r = run(
+        1.0,
+        vec![process(1, 0, vec![thread(11, 0.0, &full, vec![]), idle])],
+        vec![gil()],
+    );
+    let acc = account_run(&r, 2, None).expect("accounted");
+    assert!(close(acc.get(&Cause::Imbalance), 0.7), "{acc:?}");
+    assert!(acc.get(&Cause::Gil) < 0.01, "{acc:?}");
+    // A thread waiting for the GIL with its task wakes every switch interval, a little CPU in
+    // every tick, up to its last bit of work: those waits are the GIL's, to the end.
+    let waiting: Vec<(usize, f32)> = (4..=9).map(|i| (i, 0.05)).collect();
+    let last_bit: Vec<(usize, f32)> = short.iter().copied().chain([(10, 0.6)]).collect();
+    let turns = with_blips(thread(12, 0.0, &last_bit, futex()), &waiting);
+    let r = run(
+        1.0,
+        vec![process(1, 0, vec![thread(11, 0.0, &full, vec![]), turns])],
+        vec![gil()],
+    );
+    let acc = account_run(&r, 2, None).expect("accounted");
+    assert!(acc.get(&Cause::Imbalance) < 0.01, "{acc:?}");
+    assert!(acc.get(&Cause::Gil) > 0.5, "{acc:?}");
+}
+
 /// A task process alive over ticks `a..=b` (its life from tick a to tick b), on a CPU throughout.
 fn task(pid: i32, a: usize, b: usize) -> ProcessRecord {
     let busy: Vec<(usize, f32)> = (a + 1..=b).map(|i| (i, 1.0)).collect();
