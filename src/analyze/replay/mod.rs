@@ -89,11 +89,15 @@ impl Replay {
         let wall = w.serial_s + w.startup_s + r.makespan_s;
         let total: f64 = w.tasks.iter().sum::<f64>() * scale;
         let longest = w.tasks.iter().copied().fold(0.0, f64::max) * scale;
+        // A lock held while working is busy for that work too.
         let demands: Vec<(f64, &str)> = w
             .resources
             .iter()
             .zip(demand_scale.iter().chain(std::iter::repeat(&1.0)))
-            .map(|(res, s)| (res.demand_s * s, res.bound.as_str()))
+            .map(|(res, s)| {
+                let held = res.held_share * total;
+                (res.demand_s * s + held, res.bound.as_str())
+            })
             .collect();
         let writer = self
             .writer
@@ -187,7 +191,16 @@ impl Replays {
                 Some(v) if n > 1 => Some((v.clone(), v.clone(), v)),
                 Some(v) => mk(p, n, Side::Low)
                     .zip(mk(p, n, Side::High))
-                    .map(|(l, h)| (v, l, h)),
+                    .map(|(mut l, h)| {
+                        // A larger count shows whether a sink's lock is held while working.
+                        if points.len() > 1 {
+                            l.workload
+                                .resources
+                                .iter_mut()
+                                .for_each(|x| x.held_share = 0.0);
+                        }
+                        (v, l, h)
+                    }),
                 None => None,
             };
             if let Some(sides) = sides {
