@@ -89,14 +89,20 @@ impl Replay {
         let wall = w.serial_s + w.startup_s + r.makespan_s;
         let total: f64 = w.tasks.iter().sum::<f64>() * scale;
         let longest = w.tasks.iter().copied().fold(0.0, f64::max) * scale;
-        // A lock held while working is busy for that work too.
+        // A lock held while working is busy for as long as that work takes on the CPU it gets.
         let demands: Vec<(f64, &str)> = w
             .resources
             .iter()
             .zip(demand_scale.iter().chain(std::iter::repeat(&1.0)))
-            .map(|(res, s)| {
-                let held = res.held_share * total;
-                (res.demand_s * s + held, res.bound.as_str())
+            .zip(&r.busy_s)
+            .map(|((res, s), &busy)| {
+                let demand = res.demand_s * s;
+                let held = if res.held_share > 0.0 {
+                    busy.max(demand + res.held_share * total)
+                } else {
+                    demand
+                };
+                (held, res.bound.as_str())
             })
             .collect();
         let writer = self

@@ -39,6 +39,8 @@ pub struct Replayed {
     pub residence_s: Vec<f64>,
     /// Per resource, the seconds of that residence spent working on a CPU while holding it.
     pub held_s: Vec<f64>,
+    /// Per resource, the seconds some worker held it (served or working while holding it).
+    pub busy_s: Vec<f64>,
     /// The workers' seconds runnable without a CPU.
     pub run_queue_s: f64,
 }
@@ -116,6 +118,7 @@ pub fn replay(
     let mut now = 0.0;
     let mut residence = vec![0.0; demand.len()];
     let mut held_s = vec![0.0; demand.len()];
+    let mut busy_s = vec![0.0; demand.len()];
     let mut run_queue = 0.0;
     loop {
         let running = ws
@@ -177,6 +180,7 @@ pub fn replay(
         for (r, q) in fifo.iter().enumerate() {
             if let Some(&head) = q.front() {
                 if let Phase::Resource(rr, cpu, out) = ws[head].phase {
+                    busy_s[r] += dt;
                     let (cpu, out) = if cpu > DONE {
                         if !on_cpu[r] {
                             held_s[r] += dt;
@@ -218,6 +222,7 @@ pub fn replay(
         makespan_s: now,
         residence_s: residence,
         held_s,
+        busy_s,
         run_queue_s: run_queue,
     }
 }
