@@ -90,7 +90,8 @@ fn error(predicted: f64, measured: f64) -> f64 {
 fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    // None of a kind in a folder of live sweeps: no median.
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// One recording's speedup at 2 workers: measured, and predicted from each point alone (value,
@@ -191,8 +192,9 @@ fn each_point_predicted_from_the_other_alone() {
         max * 100.0
     );
     println!("above 25 %: {}", misses.join(", "));
-    assert!(rows.len() >= 20, "{} recordings predicted", rows.len());
+    // A folder of live sweeps (`--from DIR`) may hold a few variants (`check-expected --only`).
     if std::env::var_os("FORKCAST_BENCH_DIR").is_none() {
+        assert!(rows.len() >= 20, "{} recordings predicted", rows.len());
         // The target for predictions from one point: a median error of 10 %.
         assert!(med <= ONE_POINT_MEDIAN, "median {med}");
     }
@@ -314,8 +316,8 @@ fn each_lab_variant_predicted_from_its_partner() {
         med * 100.0,
         max * 100.0
     );
-    assert!(errors.len() >= 8, "{} pairs predicted", errors.len());
     if std::env::var_os("FORKCAST_BENCH_DIR").is_none() {
+        assert!(errors.len() >= 8, "{} pairs predicted", errors.len());
         assert!(med <= WHAT_IF_MEDIAN, "median {med}");
     }
 }
