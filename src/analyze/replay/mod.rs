@@ -270,7 +270,9 @@ impl Replays {
             workers,
             cores,
             speedup: value,
-            low: low * (1.0 - self.spread),
+            // Divided rather than times (1 - spread): a run that took several times the others
+            // (a loaded host, a trivial target) must not take the low side to zero or below.
+            low: low / (1.0 + self.spread),
             high: high * (1.0 + self.spread),
             wall_s: here.wall_s,
             beyond_host: cores > host,

@@ -118,3 +118,18 @@ fn the_curve_covers_the_measured_counts_and_four_times_the_cores() {
     assert_eq!(counts(&[1, 2], 2), vec![1, 2, 4, 8]);
     assert_eq!(counts(&[3], 4), vec![1, 2, 3, 4, 8, 16]);
 }
+
+#[test]
+fn runs_several_times_apart_widen_the_interval_and_keep_it_above_zero() {
+    // A trivial target on a loaded host: one run took seven times the others (spread 3).
+    let r = even(64, 0.01, vec![]);
+    let replays = Replays {
+        per_point: vec![(r.clone(), r.clone(), r)],
+        spread: 3.0,
+    };
+    let p = replays.predict(2, 4, &|x| x.clone());
+    assert!(
+        p.low > 0.0 && p.low < p.speedup && p.high > p.speedup,
+        "{p:?}"
+    );
+}
