@@ -13,6 +13,10 @@
     python3 scripts/bench-predictions.py [--runs 1] [--warmup 0] [--only SUBSTR] [--dsn DSN]
         runs every variant live first (scripts/check-expected.py's list, release build),
         then the same tables from those sweeps; run it on a quiet machine
+    python3 scripts/bench-predictions.py --from DIR
+        the live tables from sweeps already recorded, without running anything:
+        `python3 scripts/check-expected.py --record DIR --record-all [--repeat N]` on a quiet
+        machine leaves one sweep per variant in DIR/NAME/ (report.json, raw.json.gz)
 
 Both print the tables the tests print; the live mode keeps its sweeps in --keep DIR if given.
 """
@@ -45,10 +49,24 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--dsn")
     ap.add_argument("--keep", metavar="DIR", help="keep the live sweeps here")
+    ap.add_argument("--from", dest="from_dir", metavar="DIR",
+                    help="the tables from the sweeps check-expected.py --record DIR --record-all kept, no runs")
     a = ap.parse_args()
     env = dict(os.environ)
+    if a.recordings and a.from_dir:
+        print("bench-predictions: --recordings and --from each name the sweeps; give one", file=sys.stderr)
+        return 2
     if a.recordings:
         env.pop("FORKCAST_BENCH_DIR", None)
+        return tables(env)
+    if a.from_dir:
+        found = [d for d in os.listdir(a.from_dir)
+                 if os.path.exists(os.path.join(a.from_dir, d, "report.json"))] if os.path.isdir(a.from_dir) else []
+        if not found:
+            print(f"bench-predictions: no recorded sweep (NAME/report.json) in {a.from_dir}; record them with "
+                  f"scripts/check-expected.py --record {a.from_dir} --record-all", file=sys.stderr)
+            return 2
+        env["FORKCAST_BENCH_DIR"] = os.path.abspath(a.from_dir)
         return tables(env)
     subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
     with tempfile.TemporaryDirectory() as tmp:

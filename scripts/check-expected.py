@@ -48,9 +48,11 @@ def main():
                     help="on a mismatch, print the evidence of the steps that decide the field")
     ap.add_argument("--record", metavar="DIR",
                     help="keep each matching sweep's report.json and raw.json.gz in DIR/NAME/ "
-                         "(fixtures/recordings/variants: replayed by tests/it/recordings.rs)")
+                         "(fixtures/recordings/variants: replayed by tests/it/recordings.rs); with "
+                         "--repeat, the first of a variant's repeats that qualifies, marked 'recorded'")
     ap.add_argument("--record-all", action="store_true",
-                    help="with --record, keep the sweeps that did not match too (scripts/bench-predictions.py)")
+                    help="with --record, keep the sweeps that did not match too "
+                         "(`scripts/bench-predictions.py --from DIR` gives the live error tables from them)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # Not under tmp: that folder is private to us, and the server runs as another user.
@@ -60,7 +62,8 @@ def main():
         try:
             paths = sorted(glob.glob(os.path.join(ROOT, "fixtures/expected/*.json")))
             paths += sorted(glob.glob(os.path.join(ROOT, "fixtures/workloads/expected/*.json")))
-            for path in (p for p in paths if a.only in p for _ in range(a.repeat)):
+            recorded = set()
+            for path, rep in ((p, k) for p in paths if a.only in p for k in range(a.repeat)):
                 e = json.load(open(path))
                 if "argv" in e:
                     subst = {"{python}": a.python, "{workloads}": os.path.join(ROOT, "fixtures/workloads")}
@@ -85,7 +88,10 @@ def main():
                 rounds = full.get("rounds")
                 used = (f" ({rounds['first_rounds'] + len(rounds['added'])} rounds, {rounds.get('stopped')})"
                         if rounds else "")
-                print(f"{name}: {'ok' if not diffs else diffs}{used}", flush=True)
+                # One sweep per variant: the first repeat that qualifies.
+                record = a.record and (not diffs or a.record_all) and name not in recorded
+                kept = f" (recorded: repeat {rep + 1} of {a.repeat})" if record and a.repeat > 1 else ""
+                print(f"{name}: {'ok' if not diffs else diffs}{used}{kept}", flush=True)
                 if a.why and diffs:
                     report = json.load(open(os.path.join(out, "report.json")))
                     steps = {s["id"]: s for s in report["diagnosis"]["steps"]}
@@ -94,7 +100,8 @@ def main():
                             st = steps.get(sid, {})
                             print(f"    {sid} = {st.get('answer')}: {st.get('evidence')}")
                             print(f"      measured: {json.dumps(st.get('measured'))}")
-                if a.record and (not diffs or a.record_all):
+                if record:
+                    recorded.add(name)
                     keep = os.path.join(a.record, os.path.basename(path)[:-5])
                     shutil.rmtree(keep, ignore_errors=True)
                     os.makedirs(keep)

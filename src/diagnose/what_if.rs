@@ -292,6 +292,7 @@ fn to_threads(r: &Replay, share: Option<f64>) -> Replay {
     w.resources.push(crate::analyze::replay::model::Resource {
         bound: "gil".into(),
         demand_s: w.useful_s * held,
+        held_share: 0.0,
     });
     w.layout = Some(Layout::Threads);
     r

@@ -90,11 +90,21 @@ fn error(predicted: f64, measured: f64) -> f64 {
 fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    // None of a kind in a folder of live sweeps: no median.
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// One recording's speedup at 2 workers: measured, and predicted from each point alone (value,
+/// low, high).
+struct Row {
+    name: String,
+    measured: f64,
+    from_one: (f64, f64, f64),
+    from_two: (f64, f64, f64),
 }
 
 /// Each recording's 1- and 2-worker points, each predicting the speedup from the other alone.
-fn one_point_table() -> Vec<(String, f64, f64, f64)> {
+fn one_point_table() -> Vec<Row> {
     let mut rows = Vec::new();
     for dir in recordings().into_iter().filter(|d| !is_engine_lab(d)) {
         let (m, a) = load(&dir);
@@ -108,13 +118,22 @@ fn one_point_table() -> Vec<(String, f64, f64, f64)> {
             continue;
         };
         let measured = a.points[one].wall_s.unwrap() / a.points[two].wall_s.unwrap();
-        let from =
-            |i: usize| alone(&m, &a, s, i).map(|r| r.predict(2, cores, &|x| x.clone()).speedup);
+        let from = |i: usize| {
+            alone(&m, &a, s, i).map(|r| {
+                let p = r.predict(2, cores, &|x| x.clone());
+                (p.speedup, p.low, p.high)
+            })
+        };
         let (Some(from_one), Some(from_two)) = (from(one), from(two)) else {
             continue;
         };
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        rows.push((name, measured, from_one, from_two));
+        rows.push(Row {
+            name,
+            measured,
+            from_one,
+            from_two,
+        });
     }
     rows
 }
@@ -133,19 +152,37 @@ fn is_engine_lab(dir: &Path) -> bool {
 #[test]
 fn each_point_predicted_from_the_other_alone() {
     let rows = one_point_table();
-    println!("speedup at 2 workers: measured, predicted from 1 worker alone, from 2 alone");
+    println!("speedup at 2 workers: measured, predicted from 1 worker alone, from 2 alone (value, interval; * = the measured speedup outside it)");
     println!(
-        "{:24} {:>8} {:>8} {:>6} {:>8} {:>6}",
-        "recording", "measured", "from 1", "err", "from 2", "err"
+        "{:24} {:>8} {:>8} {:>6} {:>12} {:>8} {:>6} {:>12}",
+        "recording", "measured", "from 1", "err", "interval", "from 2", "err", "interval"
     );
     let mut errors = Vec::new();
-    for (name, measured, from_one, from_two) in &rows {
-        let (e1, e2) = (error(*from_one, *measured), error(*from_two, *measured));
+    let mut misses = Vec::new();
+    for row in &rows {
+        let m = row.measured;
+        let cell = |(v, lo, hi): (f64, f64, f64)| {
+            let out = if m < lo * (1.0 - 1e-9) || m > hi * (1.0 + 1e-9) {
+                "*"
+            } else {
+                " "
+            };
+            (error(v, m), format!("{lo:.2}-{hi:.2}{out}"))
+        };
+        let ((e1, i1), (e2, i2)) = (cell(row.from_one), cell(row.from_two));
         println!(
-            "{name:24} {measured:8.2} {from_one:8.2} {:5.0}% {from_two:8.2} {:5.0}%",
+            "{:24} {m:8.2} {:8.2} {:5.0}% {i1:>12} {:8.2} {:5.0}% {i2:>12}",
+            row.name,
+            row.from_one.0,
             e1 * 100.0,
+            row.from_two.0,
             e2 * 100.0
         );
+        for (e, dir) in [(e1, "1->2"), (e2, "2->1")] {
+            if e > ONE_POINT_LARGEST {
+                misses.push(format!("{} {dir} {:.0} %", row.name, e * 100.0));
+            }
+        }
         errors.extend([e1, e2]);
     }
     let (med, max) = (median(&errors), errors.iter().copied().fold(0.0, f64::max));
@@ -154,8 +191,10 @@ fn each_point_predicted_from_the_other_alone() {
         med * 100.0,
         max * 100.0
     );
-    assert!(rows.len() >= 20, "{} recordings predicted", rows.len());
+    println!("above 25 %: {}", misses.join(", "));
+    // A folder of live sweeps (`--from DIR`) may hold a few variants (`check-expected --only`).
     if std::env::var_os("FORKCAST_BENCH_DIR").is_none() {
+        assert!(rows.len() >= 20, "{} recordings predicted", rows.len());
         // The target for predictions from one point: a median error of 10 %.
         assert!(med <= ONE_POINT_MEDIAN, "median {med}");
     }
@@ -165,6 +204,8 @@ fn each_point_predicted_from_the_other_alone() {
 /// (10 %); for the what-ifs, the figure when the model landed (7.3 %), rounded up, well inside
 /// the 15 %.
 const ONE_POINT_MEDIAN: f64 = 0.10;
+/// The target for the largest error from one point.
+const ONE_POINT_LARGEST: f64 = 0.25;
 const WHAT_IF_MEDIAN: f64 = 0.09;
 
 /// The labs' A/B pairs: (run, partner, field, value).
@@ -270,13 +311,17 @@ fn each_lab_variant_predicted_from_its_partner() {
         errors.push(es);
     }
     let (med, max) = (median(&errors), errors.iter().copied().fold(0.0, f64::max));
-    println!(
-        "median speedup error {:.1} %, largest {:.1} %",
-        med * 100.0,
-        max * 100.0
-    );
-    assert!(errors.len() >= 8, "{} pairs predicted", errors.len());
+    if errors.is_empty() {
+        println!("no A/B pair with both partners here");
+    } else {
+        println!(
+            "median speedup error {:.1} %, largest {:.1} %",
+            med * 100.0,
+            max * 100.0
+        );
+    }
     if std::env::var_os("FORKCAST_BENCH_DIR").is_none() {
+        assert!(errors.len() >= 8, "{} pairs predicted", errors.len());
         assert!(med <= WHAT_IF_MEDIAN, "median {med}");
     }
 }
@@ -339,4 +384,42 @@ fn a_gil_bound_curve_says_more_cores_will_not_help() {
         "{:?}",
         d.findings
     );
+}
+
+/// The largest error predicting 1 worker from 2 on the recordings whose sink's waits outrun a
+/// queue: sqlite_pool_compute's 43 % when the conflicts model landed, rounded up (a queue
+/// calibrated at 2 workers gave 51-112 % on these four).
+const CONFLICTS_FROM_TWO_LARGEST: f64 = 0.45;
+
+#[test]
+fn a_sinks_conflicts_at_two_workers_are_gone_at_one() {
+    // Each ran no faster at 2 workers than at 1: a row lock held while computing (lab 06
+    // direct), SQLite's write lock held while computing (sqlite_pool_compute, sqlite_xargs),
+    // a busy handler's back-off (sqlite_pool_commit). Their 2-worker replays hold the sink's
+    // lock through a share of each task, which one worker never waits for.
+    let rows = one_point_table();
+    for name in [
+        "06_direct",
+        "sqlite_pool_commit",
+        "sqlite_pool_compute",
+        "sqlite_xargs",
+    ] {
+        let (m, a) = load(&repo_root().join("fixtures/recordings/variants").join(name));
+        let s = a.primary.unwrap();
+        let &(_, at_two) = series_points(&m, &a, s).last().unwrap();
+        let r = alone(&m, &a, s, at_two).unwrap();
+        let w = &r.primary().workload;
+        assert!(
+            w.resources
+                .iter()
+                .any(|x| x.bound.starts_with("sink:") && x.held_share > 0.5),
+            "{name}: {:?}",
+            w.resources
+        );
+        let row = rows.iter().find(|r| r.name == name).unwrap();
+        let e = error(row.from_two.0, row.measured);
+        assert!(e <= CONFLICTS_FROM_TWO_LARGEST, "{name}: from 2 off by {e}");
+        // One worker cannot show the lock: the interval reaches down to no speedup at all.
+        assert!(row.from_one.1 <= 1.01, "{name}: from 1 {:?}", row.from_one);
+    }
 }

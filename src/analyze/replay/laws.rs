@@ -53,6 +53,7 @@ mod tests {
             resources: vec![Resource {
                 bound: "sink:x".into(),
                 demand_s: 2.0,
+                held_share: 0.0,
             }],
             transfer_s: 0.0,
             background_cores: 0.0,

@@ -89,11 +89,21 @@ impl Replay {
         let wall = w.serial_s + w.startup_s + r.makespan_s;
         let total: f64 = w.tasks.iter().sum::<f64>() * scale;
         let longest = w.tasks.iter().copied().fold(0.0, f64::max) * scale;
+        // A lock held while working is busy for as long as that work takes on the CPU it gets.
         let demands: Vec<(f64, &str)> = w
             .resources
             .iter()
             .zip(demand_scale.iter().chain(std::iter::repeat(&1.0)))
-            .map(|(res, s)| (res.demand_s * s, res.bound.as_str()))
+            .zip(&r.busy_s)
+            .map(|((res, s), &busy)| {
+                let demand = res.demand_s * s;
+                let held = if res.held_share > 0.0 {
+                    busy.max(demand + res.held_share * total)
+                } else {
+                    demand
+                };
+                (held, res.bound.as_str())
+            })
             .collect();
         let writer = self
             .writer
@@ -187,7 +197,16 @@ impl Replays {
                 Some(v) if n > 1 => Some((v.clone(), v.clone(), v)),
                 Some(v) => mk(p, n, Side::Low)
                     .zip(mk(p, n, Side::High))
-                    .map(|(l, h)| (v, l, h)),
+                    .map(|(mut l, h)| {
+                        // A larger count shows whether a sink's lock is held while working.
+                        if points.len() > 1 {
+                            l.workload
+                                .resources
+                                .iter_mut()
+                                .for_each(|x| x.held_share = 0.0);
+                        }
+                        (v, l, h)
+                    }),
                 None => None,
             };
             if let Some(sides) = sides {
@@ -251,7 +270,9 @@ impl Replays {
             workers,
             cores,
             speedup: value,
-            low: low * (1.0 - self.spread),
+            // Divided rather than times (1 - spread): a run that took several times the others
+            // (a loaded host, a trivial target) must not take the low side to zero or below.
+            low: low / (1.0 + self.spread),
             high: high * (1.0 + self.spread),
             wall_s: here.wall_s,
             beyond_host: cores > host,

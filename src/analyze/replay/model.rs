@@ -153,6 +153,7 @@ fn build(
             resources.push(Resource {
                 bound: "gil".into(),
                 demand_s: useful * share,
+                held_share: 0.0,
             });
         }
     }
@@ -203,17 +204,115 @@ fn build(
         w.resources.push(Resource {
             bound: bound.clone(),
             demand_s: 0.0,
+            held_share: 0.0,
         });
     }
+    let mut conflicts = false;
     for _ in 0..2 {
         w.background_cores = calibrate_background(&w, cores, ws("run_queue"));
+        conflicts = false;
         for (k, (bound, wait)) in waits.iter().enumerate() {
-            let gil = bound == "gil";
-            let hi = if gil { useful } else { wait + parallel };
-            w.resources[first + k].demand_s = calibrate(&w, first + k, cores, *wait, gil, hi);
+            let r = first + k;
+            if bound == "gil" {
+                w.resources[r].demand_s = bisect(&w, r, cores, *wait, Knob::GilDemand, 0.0, useful);
+                continue;
+            }
+            let service = (workers > 1 && bound.starts_with("sink:"))
+                .then(|| sink_service(s, bound, *wait))
+                .flatten();
+            conflicts |= calibrate_server(&mut w, r, cores, *wait, wait + parallel, service);
+        }
+    }
+    if conflicts {
+        w.assumptions.push(Assumption::SinkConflicts);
+    }
+    // One worker shows a sink's service (if it waited on it at all), never its lock held while
+    // computing: `low` holds it through each whole task.
+    let is_sink = |x: &Resource| x.bound.starts_with("sink:");
+    let waited_on = w.resources.iter().any(is_sink);
+    if workers <= 1 && (waited_on || s.workers_write_sinks == Some(true)) {
+        w.assumptions.push(Assumption::SinkHoldUnknown);
+        if side == Side::Low && !waited_on {
+            let kind = s.probes.iter().flat_map(|p| &p.sink_io).next();
+            w.resources.push(Resource {
+                bound: format!(
+                    "sink:{}",
+                    kind.map_or("writes".into(), |k| k.kind.to_string())
+                ),
+                demand_s: 0.0,
+                held_share: 0.0,
+            });
+        }
+        if side == Side::Low {
+            w.resources
+                .iter_mut()
+                .filter(|x| is_sink(x))
+                .for_each(|x| x.held_share = 1.0);
         }
     }
     Some(w)
+}
+
+/// The seconds a sink's own calls take at a point where several workers wait on it: the workers
+/// blocked on it (its replies, writes, fsyncs; not a busy handler's sleeps), and no more than
+/// the preload probe's time inside calls on it. None where neither was measured.
+fn sink_service(s: &PointSummary, bound: &str, wait: f64) -> Option<f64> {
+    let sinks: Vec<_> = s
+        .sinks
+        .as_ref()?
+        .iter()
+        .filter(|x| format!("sink:{}", x.kind) == bound)
+        .collect();
+    let share: f64 = sinks.iter().map(|x| x.wait_share).sum();
+    let blocked =
+        (share > 0.0).then(|| wait * sinks.iter().map(|x| x.direct_share).sum::<f64>() / share);
+    // The probe names a database's files by their folder (the file, its journal and WAL).
+    let calls: Vec<f64> = s
+        .probes
+        .iter()
+        .flat_map(|p| &p.sink_io)
+        .filter(|io| {
+            sinks.iter().any(|x| {
+                x.resource == io.resource || x.resource.starts_with(&format!("{}/", io.resource))
+            })
+        })
+        .map(|io| io.call_s)
+        .collect();
+    let calls = (!calls.is_empty()).then(|| calls.iter().sum::<f64>());
+    match (blocked, calls) {
+        (Some(b), Some(c)) => Some(b.min(c)),
+        (b, c) => b.or(c),
+    }
+}
+
+/// A server's demand (a sink, the driver's pipes): the demand whose replay at the measured count
+/// waits `wait`, as a queue. Where that passes the service the sink's own calls show
+/// (`service`), a queue cannot explain the waits: they are conflicts (a lock held while
+/// working, a busy handler's back-off that outsleeps the holder), and the demand is that
+/// service, its lock held through the share of each task that waits as long (all of each
+/// task, and the demand higher, where even that waits less). True for conflicts.
+fn calibrate_server(
+    w: &mut Workload,
+    r: usize,
+    cores: u32,
+    wait: f64,
+    hi: f64,
+    service: Option<f64>,
+) -> bool {
+    w.resources[r].held_share = 0.0;
+    let queue = bisect(w, r, cores, wait, Knob::Demand, 0.0, hi);
+    let Some(service) = service.filter(|&svc| queue > svc) else {
+        w.resources[r].demand_s = queue;
+        return false;
+    };
+    w.resources[r].demand_s = service;
+    w.resources[r].held_share = 1.0;
+    if waited(&mut w.clone(), r, cores, Knob::Held, 1.0) < wait {
+        w.resources[r].demand_s = bisect(w, r, cores, wait, Knob::Demand, service, hi);
+    } else {
+        w.resources[r].held_share = bisect(w, r, cores, wait, Knob::Held, 0.0, 1.0);
+    }
+    true
 }
 
 /// Bisection on the background cores until the replay at the measured count waits `target`
@@ -252,17 +351,40 @@ fn calibrate_background(w: &Workload, cores: u32, target: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
-/// Bisection on resource `r`'s demand until the replay at the measured count spends `wait`
-/// worker-seconds at it (less its own service where that is part of the work, the GIL's).
-fn calibrate(w: &Workload, r: usize, cores: u32, wait: f64, service_in_work: bool, hi: f64) -> f64 {
-    let (mut lo, mut hi) = (0.0, hi.max(0.0));
+/// What a calibration moves of a resource.
+#[derive(Clone, Copy)]
+enum Knob {
+    /// A server's demand; its waits are its queue and its service.
+    Demand,
+    /// The GIL's demand; its service is part of the work, so its waits are the queue alone.
+    GilDemand,
+    /// The share of each task done holding it.
+    Held,
+}
+
+/// The worker-seconds the replay at the measured count waits at resource `r` with `knob` set
+/// to `x`: its residence less the work done there (the GIL's service, the work done holding a
+/// lock), which the accounting counts as work, not as a wait.
+fn waited(w: &mut Workload, r: usize, cores: u32, knob: Knob, x: f64) -> f64 {
+    match knob {
+        Knob::Demand | Knob::GilDemand => w.resources[r].demand_s = x,
+        Knob::Held => w.resources[r].held_share = x,
+    }
+    let at = super::sim::replay(w, w.measured_workers, cores, 1.0, &[]);
+    match knob {
+        Knob::GilDemand => at.residence_s[r] - x,
+        Knob::Demand | Knob::Held => at.residence_s[r] - at.held_s[r],
+    }
+}
+
+/// Bisection on `knob` of resource `r` within `lo..hi` until the replay at the measured count
+/// waits `wait` worker-seconds at it.
+fn bisect(w: &Workload, r: usize, cores: u32, wait: f64, knob: Knob, lo: f64, hi: f64) -> f64 {
+    let (mut lo, mut hi) = (lo, hi.max(lo));
     let mut w = w.clone();
     for _ in 0..CALIBRATION_STEPS {
         let mid = 0.5 * (lo + hi);
-        w.resources[r].demand_s = mid;
-        let at = super::sim::replay(&w, w.measured_workers, cores, 1.0, &[]).residence_s[r];
-        let waited = if service_in_work { at - mid } else { at };
-        if waited < wait {
+        if waited(&mut w, r, cores, knob, mid) < wait {
             lo = mid;
         } else {
             hi = mid;

@@ -1,7 +1,8 @@
 //! The discrete-event replay: n workers on c cores take the tasks as the pool deals them; each
 //! task runs its parallel part on a CPU (the cores shared evenly when more workers want one
 //! than there are), then queues for each serial resource it uses (first come, first served).
-//! The GIL's service runs on a CPU too; a sink's runs outside the host.
+//! The GIL's service runs on a CPU too; a sink's runs outside the host, after the share of the
+//! task the worker does while holding the sink's lock (`Resource::held_share`), on a CPU.
 
 use super::workload::{Dispatch, Workload};
 
@@ -9,8 +10,9 @@ use super::workload::{Dispatch, Workload};
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
     Cpu(f64),
-    /// Waiting for or served by resource r, with this much service left.
-    Resource(usize, f64),
+    /// Waiting for or served by resource r, with this much service left: on a CPU (the GIL's,
+    /// the work done holding a lock), then outside the host (a sink's).
+    Resource(usize, f64, f64),
     Done,
 }
 
@@ -21,12 +23,24 @@ struct Worker {
     phase: Phase,
 }
 
+/// A remainder this small is done (rounding in the steps' subtractions).
+const DONE: f64 = 1e-12;
+
+/// Whether a worker in this phase wants a CPU while at the head of a resource's queue.
+fn on_a_cpu(phase: Phase) -> bool {
+    matches!(phase, Phase::Resource(_, cpu, _) if cpu > DONE)
+}
+
 /// The replay's answer: the parallel part's length, seconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Replayed {
     pub makespan_s: f64,
     /// Per resource, the workers' seconds at it: queued and served.
     pub residence_s: Vec<f64>,
+    /// Per resource, the seconds of that residence spent working on a CPU while holding it.
+    pub held_s: Vec<f64>,
+    /// Per resource, the seconds some worker held it (served or working while holding it).
+    pub busy_s: Vec<f64>,
     /// The workers' seconds runnable without a CPU.
     pub run_queue_s: f64,
 }
@@ -50,6 +64,9 @@ pub fn replay(
         .map(|(r, s)| r.demand_s * s)
         .collect();
     let on_cpu: Vec<bool> = w.resources.iter().map(|r| r.bound == "gil").collect();
+    // Per task: the share of its CPU part done holding each resource (out of its free part).
+    let held: Vec<f64> = w.resources.iter().map(|r| r.held_share).collect();
+    let held_total: f64 = held.iter().sum::<f64>().min(1.0);
     // Per task: its share of each resource; the GIL's share comes out of its CPU part.
     let gil_share: f64 = w
         .resources
@@ -86,7 +103,8 @@ pub fn replay(
         match wk.queue.pop_front() {
             Some(t) => {
                 wk.task = Some(t);
-                wk.phase = Phase::Cpu(w.tasks[t] * work_scale * (1.0 - gil_share));
+                let free = (1.0 - gil_share - held_total).max(0.0);
+                wk.phase = Phase::Cpu(w.tasks[t] * work_scale * free);
             }
             None => {
                 wk.task = None;
@@ -99,6 +117,8 @@ pub fn replay(
     }
     let mut now = 0.0;
     let mut residence = vec![0.0; demand.len()];
+    let mut held_s = vec![0.0; demand.len()];
+    let mut busy_s = vec![0.0; demand.len()];
     let mut run_queue = 0.0;
     loop {
         let running = ws
@@ -107,8 +127,7 @@ pub fn replay(
             .count()
             + fifo
                 .iter()
-                .zip(&on_cpu)
-                .filter(|(q, &cpu)| cpu && !q.is_empty())
+                .filter(|q| q.front().is_some_and(|&h| on_a_cpu(ws[h].phase)))
                 .count();
         if ws.iter().all(|x| x.phase == Phase::Done) {
             if !waves || next >= w.tasks.len() {
@@ -131,10 +150,10 @@ pub fn replay(
                 dt = dt.min(left / rate);
             }
         }
-        for (r, q) in fifo.iter().enumerate() {
+        for q in &fifo {
             if let Some(&head) = q.front() {
-                if let Phase::Resource(_, left) = ws[head].phase {
-                    dt = dt.min(left / if on_cpu[r] { rate } else { 1.0 });
+                if let Phase::Resource(_, cpu, out) = ws[head].phase {
+                    dt = dt.min(if cpu > DONE { cpu / rate } else { out });
                 }
             }
         }
@@ -144,7 +163,7 @@ pub fn replay(
         now += dt;
         run_queue += dt * running as f64 * (1.0 - rate);
         for x in &ws {
-            if let Phase::Resource(r, _) = x.phase {
+            if let Phase::Resource(r, _, _) = x.phase {
                 residence[r] += dt;
             }
         }
@@ -153,17 +172,25 @@ pub fn replay(
             if let Phase::Cpu(left) = x.phase {
                 let left = left - dt * rate;
                 x.phase = Phase::Cpu(left);
-                if left <= 1e-12 {
+                if left <= DONE {
                     finished.push((i, 0usize));
                 }
             }
         }
         for (r, q) in fifo.iter().enumerate() {
             if let Some(&head) = q.front() {
-                if let Phase::Resource(rr, left) = ws[head].phase {
-                    let left = left - dt * if on_cpu[r] { rate } else { 1.0 };
-                    ws[head].phase = Phase::Resource(rr, left);
-                    if left <= 1e-12 {
+                if let Phase::Resource(rr, cpu, out) = ws[head].phase {
+                    busy_s[r] += dt;
+                    let (cpu, out) = if cpu > DONE {
+                        if !on_cpu[r] {
+                            held_s[r] += dt;
+                        }
+                        (cpu - dt * rate, out)
+                    } else {
+                        (cpu, out - dt)
+                    };
+                    ws[head].phase = Phase::Resource(rr, cpu, out);
+                    if cpu <= DONE && out <= DONE {
                         finished.push((head, r + 1));
                     }
                 }
@@ -176,10 +203,15 @@ pub fn replay(
             // The next resource this task uses, after the one it finished.
             let t = ws[i].task.unwrap_or(0);
             let share = w.tasks[t] / total;
-            let next_r = (from..demand.len()).find(|&r| demand[r] * share > 0.0);
+            let next_r = (from..demand.len()).find(|&r| demand[r] * share > 0.0 || held[r] > 0.0);
             match next_r {
                 Some(r) => {
-                    ws[i].phase = Phase::Resource(r, demand[r] * share);
+                    // The GIL's service is CPU; a sink's is outside, after the held work.
+                    ws[i].phase = if on_cpu[r] {
+                        Phase::Resource(r, demand[r] * share, 0.0)
+                    } else {
+                        Phase::Resource(r, held[r] * w.tasks[t] * work_scale, demand[r] * share)
+                    };
                     fifo[r].push_back(i);
                 }
                 None => start(&mut ws[i], &mut next),
@@ -189,6 +221,8 @@ pub fn replay(
     Replayed {
         makespan_s: now,
         residence_s: residence,
+        held_s,
+        busy_s,
         run_queue_s: run_queue,
     }
 }

@@ -51,6 +51,7 @@ fn a_sink_caps_the_throughput_at_one_over_its_demand() {
         vec![Resource {
             bound: "sink:postgresql".into(),
             demand_s: 0.5,
+            held_share: 0.0,
         }],
     );
     let one = r.run(1, 8, &[]).wall_s;
@@ -69,6 +70,39 @@ fn a_sink_caps_the_throughput_at_one_over_its_demand() {
 }
 
 #[test]
+fn a_lock_held_while_working_serialises_that_work_and_nothing_else() {
+    // 100 tasks of 10 ms of CPU, each done holding a sink's lock for half of it.
+    let r = even(
+        100,
+        0.01,
+        vec![Resource {
+            bound: "sink:sqlite".into(),
+            demand_s: 0.0,
+            held_share: 0.5,
+        }],
+    );
+    // One worker never waits: the held work is work.
+    let one = r.run(1, 8, &[]).wall_s;
+    assert!((one - 1.0).abs() < 1e-6, "{one}");
+    // Two workers: the lock is busy all the time (0.5 s of held work) only once both halves
+    // overlap, so they halve the wall; four cannot beat the held half.
+    let two = r.run(2, 8, &[]).wall_s;
+    assert!((two - 0.505).abs() < 1e-3, "{two}");
+    let four = r.run(4, 8, &[]);
+    assert!(four.wall_s >= 0.5 - 1e-9 && four.wall_s < 0.52, "{four:?}");
+    assert_eq!(four.bound, "sink:sqlite");
+    // Held through the whole task, the workers take turns: no speedup at any count.
+    let mut all = r.clone();
+    all.workload.resources[0].held_share = 1.0;
+    let eight = all.run(8, 8, &[]).wall_s;
+    assert!((eight - 1.0).abs() < 1e-6, "{eight}");
+    // The waits the replay counts leave the held work out: one worker waits for the other's
+    // held half (less the first task), the held seconds are the work itself.
+    let replayed = sim::replay(&r.workload, 2, 8, 1.0, &[]);
+    assert!((replayed.held_s[0] - 0.5).abs() < 1e-6, "{replayed:?}");
+}
+
+#[test]
 fn a_big_chunk_at_the_head_is_imbalance() {
     let mut r = even(40, 0.01, vec![]);
     r.workload.tasks[0] = 0.4;
@@ -83,4 +117,19 @@ fn a_big_chunk_at_the_head_is_imbalance() {
 fn the_curve_covers_the_measured_counts_and_four_times_the_cores() {
     assert_eq!(counts(&[1, 2], 2), vec![1, 2, 4, 8]);
     assert_eq!(counts(&[3], 4), vec![1, 2, 3, 4, 8, 16]);
+}
+
+#[test]
+fn runs_several_times_apart_widen_the_interval_and_keep_it_above_zero() {
+    // A trivial target on a loaded host: one run took seven times the others (spread 3).
+    let r = even(64, 0.01, vec![]);
+    let replays = Replays {
+        per_point: vec![(r.clone(), r.clone(), r)],
+        spread: 3.0,
+    };
+    let p = replays.predict(2, 4, &|x| x.clone());
+    assert!(
+        p.low > 0.0 && p.low < p.speedup && p.high > p.speedup,
+        "{p:?}"
+    );
 }

@@ -23,6 +23,9 @@ pub struct Resource {
     pub bound: String,
     /// Seconds of service over the whole run, shared among the tasks by their size.
     pub demand_s: f64,
+    /// Share of each task's parallel part the worker does while holding it: a lock held
+    /// while working (a transaction open while it computes). 0 for a server that only serves.
+    pub held_share: f64,
 }
 
 /// What a replay cannot know from the point, and which choice the value used.
@@ -37,6 +40,14 @@ pub enum Assumption {
     /// The tasks sit in the order (as recorded, big ones last, spread) where the replay at the measured count matches its wall (side by side
     /// at the end, or spread out).
     TaskOrderMatched,
+    /// A sink waited on at one worker: whether its lock is held while the workers compute
+    /// cannot show until two contend (value: only while writing; `low`: through each whole
+    /// task).
+    SinkHoldUnknown,
+    /// A sink's waits past what a queue at its measured service gives (its own calls, not the
+    /// busy handler's sleeps): conflicts, replayed as its lock held through a share of each
+    /// task, fitted at the measured count, and gone at one worker.
+    SinkConflicts,
     /// Task processes start in waves: a slot is refilled only when the whole wave is done (the
     /// replay at the measured count matched this better than refilling at once).
     Waves,
@@ -69,6 +80,12 @@ impl Assumption {
             }
             Assumption::GilShareUnknown => {
                 "the GIL's held share is unknown at this count (half the CPU; low: all, high: none)"
+            }
+            Assumption::SinkHoldUnknown => {
+                "whether the sink's lock is held while the workers compute is unknown at one worker (only while writing; low: through each whole task)"
+            }
+            Assumption::SinkConflicts => {
+                "the sink's waits past a queue at its measured service are conflicts (a lock held while working, a busy handler's back-off), replayed as its lock held through a share of each task, as the measured count shows"
             }
             Assumption::StartupPerWorkerFixed => "each worker's start-up as measured, at any count",
             Assumption::BackgroundAsMeasured => {
