@@ -208,6 +208,7 @@ fn a_free_threaded_build_predicts_threads_from_the_locks_measured() {
         runs: 1,
         sources: vec![],
         per_run: vec![],
+        per_run_cores: vec![],
     });
     let (m, a) = sweep(
         2,
