@@ -36,6 +36,8 @@ pub struct SinkGrowth {
     pub growth: Option<f64>,
     /// Fieller's 90 % interval of `growth`, where each count has two runs or more.
     pub growth_interval: Option<(f64, f64)>,
+    /// Runs the growth rests on: the fewer of the two counts'.
+    pub runs: usize,
     /// (speedup without the added waits, speedup measured), where waits were added.
     pub cost: Option<(f64, f64)>,
 }
@@ -85,6 +87,7 @@ pub fn sink_growth(
         per_cpu_s: w_hi,
         growth,
         growth_interval,
+        runs: runs_lo.len().min(runs_hi.len()),
         cost,
         cause,
     })

@@ -37,8 +37,8 @@ pub struct Deciding {
     /// already decided on it.
     pub own_interval: Option<(f64, f64)>,
     /// A 90 % interval over the runs that the step drew itself (a ratio of means), to be
-    /// weighed like the per-run t-interval.
-    pub over_runs: Option<(f64, f64)>,
+    /// weighed like the per-run t-interval: (low, high, the runs it rests on).
+    pub over_runs: Option<(f64, f64, usize)>,
 }
 
 impl Deciding {
@@ -55,9 +55,9 @@ impl Deciding {
     }
 
     /// With a 90 % interval over the runs drawn by the step itself (a ratio of means).
-    pub fn over_runs(self, low: f64, high: f64) -> Deciding {
+    pub fn over_runs(self, low: f64, high: f64, runs: usize) -> Deciding {
         Deciding {
-            over_runs: Some((low, high)),
+            over_runs: Some((low, high, runs)),
             ..self
         }
     }
@@ -177,12 +177,12 @@ pub fn weigh(pooled: Deciding, per_run: &[Deciding]) -> Weighed {
             runs: per_run.len().max(1),
         };
     }
-    if let Some(interval) = pooled.over_runs {
+    if let Some((low, high, runs)) = pooled.over_runs {
         return Weighed {
             figure: pooled,
-            interval: Some(interval),
+            interval: Some((low, high)),
             kind: Some(IntervalKind::RatioOfMeans90),
-            runs: per_run.len().max(1),
+            runs,
         };
     }
     // A run that decided on another figure (a spread where the pool read a tail) says nothing

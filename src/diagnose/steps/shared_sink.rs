@@ -121,7 +121,7 @@ impl Figures {
         };
         let growth = Deciding::above("wait_per_cpu_second_growth", r, SINK_RISE_FACTOR.value);
         Some(match g.growth_interval {
-            Some((low, high)) => growth.over_runs(low, high),
+            Some((low, high)) => growth.over_runs(low, high, g.runs),
             None => growth,
         })
     }
