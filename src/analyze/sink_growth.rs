@@ -54,7 +54,9 @@ pub fn sink_growth(
     let acc_lo = lo.accounting.as_ref();
     let lost = |a: &Accounting| a.lost_cores.get(&cause).map_or(0.0, |f| f.value);
     let (runs_lo, runs_hi) = (
-        acc_lo.map(|a| a.per_useful_core(&cause)).unwrap_or_default(),
+        acc_lo
+            .map(|a| a.per_useful_core(&cause))
+            .unwrap_or_default(),
         acc_hi.per_useful_core(&cause),
     );
     let mean = |xs: &[f64]| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
@@ -125,9 +127,12 @@ mod tests {
                 per_run_cores: runs
                     .iter()
                     .map(|&(s, u)| {
-                        [("sink:postgresql".to_string(), s), ("useful".to_string(), u)]
-                            .into_iter()
-                            .collect()
+                        [
+                            ("sink:postgresql".to_string(), s),
+                            ("useful".to_string(), u),
+                        ]
+                        .into_iter()
+                        .collect()
                     })
                     .collect(),
             }),
@@ -147,10 +152,16 @@ mod tests {
     fn a_wait_that_grows_per_useful_core_costs_its_share_of_the_speedup() {
         // 0.09 cores lost beside 0.9 useful at 1 worker (0.1 s per CPU second); 0.8 beside 1.0
         // at 2 (0.8 s per CPU second): 8 times as much per second of work.
-        let (lo, hi) = (waiting(1, &[(0.09, 0.9)], 1.0), waiting(2, &[(0.8, 1.0)], 1.2));
+        let (lo, hi) = (
+            waiting(1, &[(0.09, 0.9)], 1.0),
+            waiting(2, &[(0.8, 1.0)], 1.2),
+        );
         let g = sink_growth((1, &lo), (2, &hi), &postgres()).unwrap();
         assert_eq!(g.cause, "sink:postgresql");
-        assert_eq!((g.lost_cores_before, g.lost_cores, g.share), (0.09, 0.8, 0.4));
+        assert_eq!(
+            (g.lost_cores_before, g.lost_cores, g.share),
+            (0.09, 0.8, 0.4)
+        );
         let (a, b) = (g.per_cpu_s_before.unwrap(), g.per_cpu_s.unwrap());
         assert!((a - 0.1).abs() < 1e-9 && (b - 0.8).abs() < 1e-9, "{g:?}");
         assert!((g.growth.unwrap() - 8.0).abs() < 1e-9, "{g:?}");
@@ -160,7 +171,10 @@ mod tests {
         assert_eq!(with, 1.2);
         assert!((without - 1.2 / 0.65).abs() < 1e-9, "{without}");
         // One count only: no cost.
-        assert_eq!(sink_growth((2, &hi), (2, &hi), &postgres()).unwrap().cost, None);
+        assert_eq!(
+            sink_growth((2, &hi), (2, &hi), &postgres()).unwrap().cost,
+            None
+        );
     }
 
     #[test]
@@ -174,7 +188,10 @@ mod tests {
         assert!((g.growth.unwrap() - 1.0).abs() < 1e-9, "{g:?}");
         let r = ratio_of_means(&[0.5, 0.55, 0.45], &[0.5, 0.55, 0.45]).unwrap();
         let (low, high) = g.growth_interval.unwrap();
-        assert!((low - r.low).abs() < 1e-12 && (high - r.high).abs() < 1e-12, "{g:?}");
+        assert!(
+            (low - r.low).abs() < 1e-12 && (high - r.high).abs() < 1e-12,
+            "{g:?}"
+        );
         assert!(r.low < 1.0 && r.high > 1.0, "{r:?}");
         assert_eq!(g.cost, None);
     }

@@ -128,8 +128,10 @@ impl Weighed {
             ("decided_over_runs".to_string(), self.runs.into()),
             (self.figure.name.to_string(), r(self.figure.value).into()),
         ];
-        if let (Some((lo, hi)), Some(IntervalKind::TMean90 | IntervalKind::MinMax | IntervalKind::RatioOfMeans90)) =
-            (self.interval, self.kind)
+        if let (
+            Some((lo, hi)),
+            Some(IntervalKind::TMean90 | IntervalKind::MinMax | IntervalKind::RatioOfMeans90),
+        ) = (self.interval, self.kind)
         {
             out.push((format!("{}_low", self.figure.name), r(lo).into()));
             out.push((format!("{}_high", self.figure.name), r(hi).into()));

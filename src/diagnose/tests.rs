@@ -91,7 +91,12 @@ pub(super) fn busy(on_cpu: f64) -> PointSummary {
 
 /// `s` with the accounting of `n` worker slots over its runs, each run (sink cores, useful
 /// cores): what the run lost to `sink:<kind>` beside its useful work, the rest to `other`.
-pub(super) fn accounted(mut s: PointSummary, n: u32, kind: &str, runs: &[(f64, f64)]) -> PointSummary {
+pub(super) fn accounted(
+    mut s: PointSummary,
+    n: u32,
+    kind: &str,
+    runs: &[(f64, f64)],
+) -> PointSummary {
     use crate::analyze::accounting::{Accounting, Figure};
     let cause = format!("sink:{kind}");
     let mean = |f: &dyn Fn(&(f64, f64)) -> f64| {
@@ -105,9 +110,12 @@ pub(super) fn accounted(mut s: PointSummary, n: u32, kind: &str, runs: &[(f64, f
     let other = |r: &(f64, f64)| f64::from(n) - r.0 - r.1;
     s.accounting = Some(Accounting {
         workers: n,
-        lost_cores: [(cause.clone(), mean(&|r| r.0)), ("other".into(), mean(&other))]
-            .into_iter()
-            .collect(),
+        lost_cores: [
+            (cause.clone(), mean(&|r| r.0)),
+            ("other".into(), mean(&other)),
+        ]
+        .into_iter()
+        .collect(),
         useful_cores: mean(&|r| r.1),
         computation_scaling: None,
         baseline_efficiency: None,
@@ -118,9 +126,13 @@ pub(super) fn accounted(mut s: PointSummary, n: u32, kind: &str, runs: &[(f64, f
         per_run_cores: runs
             .iter()
             .map(|r| {
-                [(cause.clone(), r.0), ("useful".into(), r.1), ("other".into(), other(r))]
-                    .into_iter()
-                    .collect()
+                [
+                    (cause.clone(), r.0),
+                    ("useful".into(), r.1),
+                    ("other".into(), other(r)),
+                ]
+                .into_iter()
+                .collect()
             })
             .collect(),
     });

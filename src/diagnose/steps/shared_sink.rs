@@ -186,7 +186,10 @@ fn measured(f: &Figures) -> Measured {
     out.put("writer_sleep_share", round(sink.sleep_share, 3));
     out.put("cause", &g.cause);
     out.put("lost_cores", round(g.lost_cores, 3));
-    out.put(format!("lost_cores_at_{n_lo}"), round(g.lost_cores_before, 3));
+    out.put(
+        format!("lost_cores_at_{n_lo}"),
+        round(g.lost_cores_before, 3),
+    );
     out.put("lost_core_share", round(g.share, 3));
     out.put("wait_per_cpu_second", g.per_cpu_s.map(|w| round(w, 3)));
     out.put(
@@ -370,7 +373,10 @@ mod tests {
     /// accounting's cores are those times 0.6 useful cores at 1 and 1.2 at 2.
     fn three_runs(per_core: [(f64, f64); 3]) -> crate::diagnose::Diagnosis {
         let at = |n: u32, useful: f64, pick: fn(&(f64, f64)) -> f64| {
-            let runs: Vec<(f64, f64)> = per_core.iter().map(|r| (pick(r) * useful, useful)).collect();
+            let runs: Vec<(f64, f64)> = per_core
+                .iter()
+                .map(|r| (pick(r) * useful, useful))
+                .collect();
             let s = sqlite(useful / f64::from(n), 0.3, 0.0, n);
             accounted(s, n, "sqlite", &runs)
         };
@@ -393,10 +399,17 @@ mod tests {
         assert_eq!(d.recommendation.sink, None);
         let w = st.deciding.unwrap();
         assert_eq!(w.figure.name, "wait_per_cpu_second_growth");
-        assert!((w.figure.value - 0.6166667 / 0.5166667).abs() < 1e-6, "{w:?}");
+        assert!(
+            (w.figure.value - 0.6166667 / 0.5166667).abs() < 1e-6,
+            "{w:?}"
+        );
         let (lo, hi) = w.interval.unwrap();
         assert!(lo < 1.1 && hi > 1.1, "{w:?}");
-        assert!(st.evidence.contains("ratio of the means over 3 runs"), "{}", st.evidence);
+        assert!(
+            st.evidence.contains("ratio of the means over 3 runs"),
+            "{}",
+            st.evidence
+        );
         let u = crate::diagnose::undecided(&d);
         assert_eq!(u.len(), 1, "{u:?}");
         assert_eq!(u[0].step, StepId::SharedSink);
@@ -405,6 +418,11 @@ mod tests {
         assert_eq!(answer(&d, StepId::SharedSink), Answer::Yes);
         assert_eq!(d.recommendation.sink, Some(SinkAdvice::SingleWriter));
         let st = d.steps.iter().find(|s| s.id == StepId::SharedSink).unwrap();
-        assert!(st.measured["wait_per_cpu_second_growth_low"].as_f64().unwrap() > 1.1);
+        assert!(
+            st.measured["wait_per_cpu_second_growth_low"]
+                .as_f64()
+                .unwrap()
+                > 1.1
+        );
     }
 }

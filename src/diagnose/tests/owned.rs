@@ -357,12 +357,16 @@ fn start_methods_swept_side_by_side_are_compared_directly() {
     // start-up, where the median counts the typical one): here they rank spawn first.
     let (m, mut a) = by_method(2, [(3.0, 1.6), (5.0, 1.8), (3.2, 1.79)]);
     for s in a.points.iter_mut() {
-        let spawn = s.pools.as_ref().and_then(|p| p.start_method) == StartMethod::from_name("spawn");
+        let spawn =
+            s.pools.as_ref().and_then(|p| p.start_method) == StartMethod::from_name("spawn");
         s.accounting = Some(startup_lost(if spawn { 0.05 } else { 0.2 }));
     }
     let d = check_owned_evidence(&m, &a);
     assert_eq!(d.recommendation.start_method, Some(StartMethod::Spawn));
-    assert_eq!(step(&d, StepId::StartMethod).measured["spawn_startup_cores"], 0.05);
+    assert_eq!(
+        step(&d, StepId::StartMethod).measured["spawn_startup_cores"],
+        0.05
+    );
 }
 
 /// An accounting of 2 slots with `cores` lost to start-up, the rest useful.
