@@ -158,6 +158,10 @@ pub struct Accounting {
     /// Each accounted run's (wall seconds, useful CPU seconds), for the series' bounds.
     #[serde(skip)]
     pub per_run: Vec<(f64, f64)>,
+    /// Each accounted run's cores by cause (`useful` among them), for the intervals the steps
+    /// draw from the runs (a sink's growth).
+    #[serde(skip)]
+    pub per_run_cores: Vec<BTreeMap<String, f64>>,
 }
 
 impl Accounting {
@@ -171,6 +175,18 @@ impl Accounting {
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
         out
+    }
+
+    /// Each run's cores lost to `cause` (its report.json key) per useful core: the seconds it
+    /// cost per second of useful CPU. Runs that did no useful work are left out.
+    pub fn per_useful_core(&self, cause: &str) -> Vec<f64> {
+        self.per_run_cores
+            .iter()
+            .filter_map(|r| {
+                let useful = r.get("useful").copied().filter(|&u| u > 0.0)?;
+                Some(r.get(cause).copied().unwrap_or(0.0) / useful)
+            })
+            .collect()
     }
 }
 
@@ -213,6 +229,15 @@ pub fn account_point(workers: u32, ok_runs: &[&Run], own_dir: Option<&str>) -> O
         per_run: runs
             .iter()
             .map(|r| (r.wall_s, r.get(&Cause::Useful)))
+            .collect(),
+        per_run_cores: runs
+            .iter()
+            .map(|r| {
+                r.seconds
+                    .iter()
+                    .map(|(c, s)| (c.key(), s / r.wall_s))
+                    .collect()
+            })
             .collect(),
     })
 }

@@ -94,8 +94,6 @@ pub fn outliers_mad(xs: &[f64]) -> Vec<usize> {
         .collect()
 }
 
-/// Sample standard deviation over |mean|, dimensionless (0.05 = 5 % spread). `None` for fewer than
-/// two samples, non-finite input, or a zero mean.
 /// The Wilson score interval of a binomial share `p` seen in `n` trials, at `z` standard
 /// errors: (low, high), within 0..=1, honest at small n and at p near 0 or 1 (where p ± z·SE is
 /// not).
@@ -110,6 +108,8 @@ pub fn wilson_interval(p: f64, n: u64, z: f64) -> (f64, f64) {
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
+/// Sample standard deviation over |mean|, dimensionless (0.05 = 5 % spread). `None` for fewer than
+/// two samples, non-finite input, or a zero mean.
 pub fn coefficient_of_variation(xs: &[f64]) -> Option<f64> {
     let s = summarize(xs)?;
     let sd = s.stddev?;
@@ -143,6 +143,59 @@ pub fn t_quantile_95(df: usize) -> f64 {
         d if d <= 30 => T[d - 1],
         _ => 1.645,
     }
+}
+
+/// The ratio of two samples' means, ȳ / x̄, with its 90 % interval: `high` is infinite (and
+/// `low` minus infinity) when x̄ cannot be told from zero at that confidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratio {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The ratio of the means of two independent samples, `num` over `den`, with Fieller's 90 %
+/// interval: the values R for which ȳ − R·x̄ is within t standard errors of zero. A ratio of
+/// noisy figures is skewed (a small x̄ in one run throws it far), so its interval is not
+/// symmetric about it; the ratio of the means damps one run's small denominator, and Fieller
+/// widens the interval on the side the denominator's noise pushes it. The t quantile's degrees
+/// of freedom are Welch–Satterthwaite's, over the two means' shares of the ratio's variance.
+/// Samples taken in the same rounds are correlated positively if at all (a loaded host slows
+/// both), which narrows a ratio's true spread: treating them as independent errs wide.
+/// `None` with fewer than two finite samples on either side, or x̄ <= 0.
+pub fn ratio_of_means(num: &[f64], den: &[f64]) -> Option<Ratio> {
+    let (y, x) = (summarize(num)?, summarize(den)?);
+    let (sy, sx) = (y.stddev?, x.stddev?);
+    if x.mean <= 0.0 {
+        return None;
+    }
+    let r = y.mean / x.mean;
+    // Variances of the two means, and their parts of the ratio's (delta-method) variance.
+    let (vy, vx) = (sy * sy / y.n as f64, sx * sx / x.n as f64);
+    let (a, b) = (vy, r * r * vx);
+    if a + b == 0.0 {
+        return Some(Ratio {
+            value: r,
+            low: r,
+            high: r,
+        });
+    }
+    let df = (a + b).powi(2) / (a * a / (y.n - 1) as f64 + b * b / (x.n - 1) as f64);
+    let t = t_quantile_95((df.floor() as usize).max(1));
+    let g = t * t * vx / (x.mean * x.mean);
+    if g >= 1.0 {
+        return Some(Ratio {
+            value: r,
+            low: f64::NEG_INFINITY,
+            high: f64::INFINITY,
+        });
+    }
+    let half = t / x.mean * (vy + r * r * vx - g * vy).sqrt();
+    Some(Ratio {
+        value: r,
+        low: (r - half) / (1.0 - g),
+        high: (r + half) / (1.0 - g),
+    })
 }
 
 /// `x` to `places` decimals, as report.json gives a figure.
@@ -243,6 +296,41 @@ mod tests {
         assert_eq!(percentile(&[1.0, 2.0], f64::NAN), None);
         assert_eq!(percentile(&[], 50.0), None);
         assert_eq!(percentile(&[1.0, f64::NEG_INFINITY], 50.0), None);
+    }
+
+    #[test]
+    fn a_ratio_over_an_exact_denominator_is_the_numerators_t_interval_scaled() {
+        // x̄ = 2 without spread: Welch's df is the numerator's 2, t = 2.920, and the interval is
+        // (2 ± 2.920 · 1/√3) / 2 = 1 ± 0.842931.
+        let r = ratio_of_means(&[1.0, 2.0, 3.0], &[2.0, 2.0, 2.0]).unwrap();
+        assert!(close(r.value, 1.0));
+        assert!((r.low - 0.157069).abs() < 1e-6, "{r:?}");
+        assert!((r.high - 1.842931).abs() < 1e-6, "{r:?}");
+    }
+
+    #[test]
+    fn fiellers_interval_of_a_ratio_leans_the_way_the_denominators_noise_pushes_it() {
+        // ȳ = 3, x̄ = 2, both means' variance 1/3: R = 1.5. Welch's df = 1.0833² /
+        // ((1/3)²/2 + 0.75²/2) = 3.48 -> 3, t = 2.353; g = t² (1/3) / 4 = 0.461384. The roots of
+        // R² (x̄² - t² vx) - 2 R x̄ ȳ + (ȳ² - t² vy) = 0 are 0.678974 and 4.890858: 0.82 below
+        // the ratio, 3.39 above it.
+        let r = ratio_of_means(&[2.0, 4.0, 3.0], &[1.0, 2.0, 3.0]).unwrap();
+        assert!(close(r.value, 1.5));
+        assert!((r.low - 0.678974).abs() < 1e-5, "{r:?}");
+        assert!((r.high - 4.890858).abs() < 1e-5, "{r:?}");
+    }
+
+    #[test]
+    fn a_ratio_whose_denominator_may_be_zero_has_no_bound_and_too_few_runs_no_ratio() {
+        // x̄ = 1 with a standard error of 0.9 on one degree of freedom: g = 6.314² · 0.81 > 1.
+        let r = ratio_of_means(&[1.0, 1.2], &[0.1, 1.9]).unwrap();
+        assert!(close(r.value, 1.1));
+        assert_eq!((r.low, r.high), (f64::NEG_INFINITY, f64::INFINITY));
+        assert_eq!(ratio_of_means(&[1.0], &[1.0, 2.0]), None);
+        assert_eq!(ratio_of_means(&[1.0, 2.0], &[0.0, 0.0]), None);
+        // No spread on either side: the ratio alone.
+        let same = ratio_of_means(&[3.0, 3.0], &[2.0, 2.0]).unwrap();
+        assert_eq!((same.low, same.high), (1.5, 1.5));
     }
 
     #[test]

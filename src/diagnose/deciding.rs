@@ -8,6 +8,10 @@
 //! values; with 2, their min..max; with 1, none, and the step decides on its value as before.
 //! A step whose figure carries an interval better founded than the runs' (threads_scale's
 //! Wilson interval on the pooled GIL knocks, worker_count's spread of the curve) keeps it.
+//! A ratio of two counts' figures (shared_sink's growth) brings its own interval over the
+//! runs, Fieller's on the ratio of the means (analyze::stats::ratio_of_means): the ratio of
+//! one run's values is skewed by a small denominator, so a t-interval over the per-run ratios
+//! would be neither centred nor honest. It holds the step still like the t-interval does.
 
 use super::StepId;
 use crate::analyze::stats::{summarize, t_quantile_95};
@@ -32,6 +36,9 @@ pub struct Deciding {
     /// The step's own interval, where better founded than one over the runs; the step has
     /// already decided on it.
     pub own_interval: Option<(f64, f64)>,
+    /// A 90 % interval over the runs that the step drew itself (a ratio of means), to be
+    /// weighed like the per-run t-interval: (low, high, the runs it rests on).
+    pub over_runs: Option<(f64, f64, usize)>,
 }
 
 impl Deciding {
@@ -43,6 +50,15 @@ impl Deciding {
             bar,
             yes_when: YesWhen::Above,
             own_interval: None,
+            over_runs: None,
+        }
+    }
+
+    /// With a 90 % interval over the runs drawn by the step itself (a ratio of means).
+    pub fn over_runs(self, low: f64, high: f64, runs: usize) -> Deciding {
+        Deciding {
+            over_runs: Some((low, high, runs)),
+            ..self
         }
     }
 
@@ -78,6 +94,8 @@ pub enum IntervalKind {
     TMean90,
     /// The min..max of two runs' values.
     MinMax,
+    /// Fieller's 90 % interval of a ratio of the means of two counts' runs.
+    RatioOfMeans90,
     /// The step's own (see `Deciding::own_interval`).
     Own,
 }
@@ -110,8 +128,10 @@ impl Weighed {
             ("decided_over_runs".to_string(), self.runs.into()),
             (self.figure.name.to_string(), r(self.figure.value).into()),
         ];
-        if let (Some((lo, hi)), Some(IntervalKind::TMean90 | IntervalKind::MinMax)) =
-            (self.interval, self.kind)
+        if let (
+            Some((lo, hi)),
+            Some(IntervalKind::TMean90 | IntervalKind::MinMax | IntervalKind::RatioOfMeans90),
+        ) = (self.interval, self.kind)
         {
             out.push((format!("{}_low", self.figure.name), r(lo).into()));
             out.push((format!("{}_high", self.figure.name), r(hi).into()));
@@ -128,6 +148,10 @@ impl Weighed {
                 format!("90 % interval of the mean over {} runs", self.runs)
             }
             IntervalKind::MinMax => format!("range over {} runs", self.runs),
+            IntervalKind::RatioOfMeans90 => format!(
+                "90 % interval of the ratio of the means over {} runs",
+                self.runs
+            ),
             IntervalKind::Own => return None,
         };
         Some(if self.straddles() {
@@ -153,6 +177,14 @@ pub fn weigh(pooled: Deciding, per_run: &[Deciding]) -> Weighed {
             interval: Some(own),
             kind: Some(IntervalKind::Own),
             runs: per_run.len().max(1),
+        };
+    }
+    if let Some((low, high, runs)) = pooled.over_runs {
+        return Weighed {
+            figure: pooled,
+            interval: Some((low, high)),
+            kind: Some(IntervalKind::RatioOfMeans90),
+            runs,
         };
     }
     // A run that decided on another figure (a spread where the pool read a tail) says nothing

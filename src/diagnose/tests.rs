@@ -111,9 +111,59 @@ pub(super) fn accounted(workers: u32, useful: f64, losses: &[(&str, f64)]) -> Po
             runs: 1,
             sources: vec![],
             per_run: vec![],
+            per_run_cores: vec![],
         }),
         ..busy(0.98)
     }
+
+/// `s` with the accounting of `n` worker slots over its runs, each run (sink cores, useful
+/// cores): what the run lost to `sink:<kind>` beside its useful work, the rest to `other`.
+pub(super) fn sink_accounted(
+    mut s: PointSummary,
+    n: u32,
+    kind: &str,
+    runs: &[(f64, f64)],
+) -> PointSummary {
+    use crate::analyze::accounting::{Accounting, Figure};
+    let cause = format!("sink:{kind}");
+    let mean = |f: &dyn Fn(&(f64, f64)) -> f64| {
+        let xs: Vec<f64> = runs.iter().map(f).collect();
+        Figure {
+            value: xs.iter().sum::<f64>() / xs.len() as f64,
+            low: xs.iter().copied().fold(f64::INFINITY, f64::min),
+            high: xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    };
+    let other = |r: &(f64, f64)| f64::from(n) - r.0 - r.1;
+    s.accounting = Some(Accounting {
+        workers: n,
+        lost_cores: [
+            (cause.clone(), mean(&|r| r.0)),
+            ("other".into(), mean(&other)),
+        ]
+        .into_iter()
+        .collect(),
+        useful_cores: mean(&|r| r.1),
+        computation_scaling: None,
+        baseline_efficiency: None,
+        speedup: None,
+        runs: runs.len() as u32,
+        sources: vec![],
+        per_run: vec![],
+        per_run_cores: runs
+            .iter()
+            .map(|r| {
+                [
+                    (cause.clone(), r.0),
+                    ("useful".into(), r.1),
+                    ("other".into(), other(r)),
+                ]
+                .into_iter()
+                .collect()
+            })
+            .collect(),
+    });
+    s
 }
 
 pub(super) fn answer(d: &Diagnosis, id: StepId) -> Answer {
@@ -214,7 +264,9 @@ fn with_sink(on_cpu: f64, share: f64, waiting: u32) -> PointSummary {
     s.offcpu_resources = Some([(sink.resource.clone(), share)].into_iter().collect());
     s.external_waits = Some(vec![sink.clone()]);
     s.sinks = Some(if waiting >= 2 { vec![sink] } else { vec![] });
-    s
+    // One slot per worker waiting: the accounting's cores are its shares of each.
+    let n = f64::from(waiting);
+    sink_accounted(s, waiting, "postgresql", &[(share * n, on_cpu * n)])
 }
 
 #[test]

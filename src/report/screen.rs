@@ -293,7 +293,10 @@ pub fn deciding_figure(st: &Step) -> Option<String> {
                 .and_then(Value::as_str)
                 .map(|k| format!(" ({k})"))
                 .unwrap_or_default();
-            format!("sink wait {} of worker time{kind}", pct(x))
+            let growth = f("wait_per_cpu_second_growth")
+                .map(|g| format!(", {g:.2} times the smallest count's per CPU second"))
+                .unwrap_or_default();
+            format!("sink wait {} of worker time{kind}{growth}", pct(x))
         }),
         "latency_goal" => st
             .measured

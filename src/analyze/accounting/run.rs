@@ -161,11 +161,13 @@ impl Context {
 
     /// The cause of a wait of a thread of process `pid`.
     fn cause_of(&self, pid: i32, wc: &crate::measure::WaitCount) -> Cause {
-        if wc.plumbing {
-            return Cause::Transfer;
-        }
+        // A sink first: a unix socket sampled as plumbing that a third process of the tree
+        // serves (a multiprocessing manager) is a sink by waits.rs, not the pool's transfer.
         if let Some(name) = self.sink_of.get(&wc.resource) {
             return Cause::Sink(name.clone());
+        }
+        if wc.plumbing {
+            return Cause::Transfer;
         }
         match wc.kind {
             // Threads of one interpreter queue for its GIL on a futex; another process's GIL

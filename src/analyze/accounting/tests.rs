@@ -419,3 +419,28 @@ fn a_slot_between_task_processes_while_others_run_is_imbalance() {
     // A slot empty from 0.3 to 0.4 s, and from 0.5 s while the last task runs.
     assert!(close(acc.get(&Cause::Imbalance), 0.1 + 0.4), "{acc:?}");
 }
+
+#[test]
+fn waits_on_a_socket_a_third_process_serves_are_its_sink_not_the_pools_transfer() {
+    // Two pool workers store each result in a manager process (pid 4, not theirs nor their
+    // parent's) over a unix socket the sampler named as plumbing: half of each tick on it.
+    let half: Vec<(usize, f32)> = (1..=10).map(|i| (i, 0.5)).collect();
+    let socket = "unix:/tmp/pymp-x/listener-y";
+    let on_it = || vec![wait(socket, ResourceKind::Unix, true)];
+    let mut manager = process(4, 1, vec![thread(4, 0.0, &[(1, 0.01)], vec![])]);
+    manager.held = vec![socket.into()];
+    let r = run(
+        1.0,
+        vec![
+            process(1, 0, vec![thread(1, 0.0, &[(1, 0.01)], vec![])]),
+            process(2, 1, vec![thread(2, 0.0, &half, on_it())]),
+            process(3, 1, vec![thread(3, 0.0, &half, on_it())]),
+            manager,
+        ],
+        vec![],
+    );
+    let acc = account_run(&r, 2, None).expect("accounted");
+    let sink = Cause::Sink("unix service".into());
+    assert!(close(acc.get(&sink), 1.0), "{acc:?}");
+    assert_eq!(acc.get(&Cause::Transfer), 0.0, "{acc:?}");
+}

@@ -1,5 +1,10 @@
-//! Do workers contend on one sink? The largest count's waits on a shared resource outside the
-//! pool's plumbing, and whether they grew from the smallest count.
+//! Do workers contend on one sink? Read from the accounting: the cores the sink cost
+//! (`sink:<name>`) at the largest count, and whether they grew per useful core from the
+//! smallest count. The sampler's waits (waits.rs) say which resource two or more workers
+//! shared; the accounting says what it cost, inside the workers' spans of work, in the same
+//! cores as every other loss. A sink that serves the workers side by side costs each second of
+//! work the same at every count; one that makes them queue costs more per second of work as
+//! n grows, and that growth is the contention one batched writer removes.
 
 use crate::analyze::select::primary_points;
 use crate::analyze::sink_growth::{sink_growth, SinkGrowth};
@@ -30,7 +35,9 @@ pub enum Figures {
     Shared {
         workers_low: u32,
         workers: u32,
+        /// The resource as the sampler saw it shared.
         sink: Sink,
+        /// Its cost in the accounting.
         growth: SinkGrowth,
         /// The largest count's efficiency is below 1 (or unknown): speedup was lost.
         lost_speedup: bool,
@@ -61,11 +68,14 @@ pub fn figures(m: &Measurements, a: &Analysis) -> Figures {
             writes: !external.is_empty() || service_written || workers_wrote,
         };
     };
+    let Some(growth) = sink_growth((n_lo, lo), (n_hi, hi), sink) else {
+        return Figures::Unmeasured;
+    };
     Figures::Shared {
         workers_low: n_lo,
         workers: n_hi,
         sink: sink.clone(),
-        growth: sink_growth((n_lo, lo), (n_hi, hi), sink),
+        growth,
         lost_speedup: hi.efficiency.is_none_or(|e| e < 1.0),
     }
 }
@@ -74,46 +84,45 @@ pub fn figures(m: &Measurements, a: &Analysis) -> Figures {
 pub struct Decision {
     pub answer: Answer,
     pub sink: Option<SinkAdvice>,
-    /// Shared only: the wait per CPU second grew beyond the noise.
+    /// Shared only: its cost per useful core grew beyond the noise.
     pub rising: bool,
 }
 
-fn rising(n_lo: u32, n_hi: u32, sink: &Sink, g: &SinkGrowth) -> bool {
-    let f = SINK_RISE_FACTOR.value;
+/// Grew per useful core by the factor.
+fn rising(n_lo: u32, n_hi: u32, g: &SinkGrowth) -> bool {
     n_hi > n_lo
-        && match (g.per_cpu_s_before, g.per_cpu_s) {
-            (Some(a), Some(b)) => b > a * f,
-            _ => sink.wait_share > g.before * f,
+        && match g.growth {
+            Some(r) => r >= SINK_RISE_FACTOR.value,
+            // Nothing lost to it per useful core at the smallest count: any cost is growth.
+            None => g.lost_cores > 0.0,
         }
 }
 
 impl Figures {
-    /// The figure that decided a shared sink: its wait share under the bar, else how its wait
-    /// per CPU second grew from the smallest count (the wait share where it could not).
+    /// The figure that decided a shared sink: its share of the slots' time under the bar,
+    /// else how its cost per useful core grew from the smallest count, with the interval of
+    /// that ratio over the runs (the share where it grew from nothing).
     pub fn deciding(&self) -> Option<Deciding> {
         let Figures::Shared {
             workers_low,
             workers,
-            sink,
             growth: g,
             ..
         } = self
         else {
             return None;
         };
-        let share = Deciding::above("wait_share", sink.wait_share, SINK_WAIT_SHARE.value);
+        let share = Deciding::above("lost_core_share", g.share, SINK_WAIT_SHARE.value);
         if !share.yes_at(share.value) || workers == workers_low {
             return Some(share);
         }
-        let rise = SINK_RISE_FACTOR.value;
-        Some(match (g.per_cpu_s_before, g.per_cpu_s) {
-            (Some(a), Some(b)) if a > 0.0 => {
-                Deciding::above("wait_per_cpu_second_growth", b / a, rise)
-            }
-            _ if g.before > 0.0 => {
-                Deciding::above("wait_share_growth", sink.wait_share / g.before, rise)
-            }
-            _ => share,
+        let Some(r) = g.growth else {
+            return Some(share);
+        };
+        let growth = Deciding::above("wait_per_cpu_second_growth", r, SINK_RISE_FACTOR.value);
+        Some(match g.growth_interval {
+            Some((low, high)) => growth.over_runs(low, high, g.runs),
+            None => growth,
         })
     }
 }
@@ -137,12 +146,12 @@ pub fn decide(f: &Figures) -> Decision {
         Figures::Shared {
             workers_low,
             workers,
-            sink,
             growth,
             lost_speedup,
+            ..
         } => {
-            let rising = rising(*workers_low, *workers, sink, growth);
-            let contended = sink.wait_share >= SINK_WAIT_SHARE.value
+            let rising = rising(*workers_low, *workers, growth);
+            let contended = growth.share >= SINK_WAIT_SHARE.value
                 && ((rising && *lost_speedup) || workers == workers_low);
             Decision {
                 answer: if contended { Answer::Yes } else { Answer::No },
@@ -175,12 +184,19 @@ fn measured(f: &Figures) -> Measured {
     out.put("wait_share", round(sink.wait_share, 3));
     out.put("direct_wait_share", round(sink.direct_share, 3));
     out.put("writer_sleep_share", round(sink.sleep_share, 3));
-    out.put(format!("wait_share_at_{n_lo}"), round(g.before, 3));
+    out.put("cause", &g.cause);
+    out.put("lost_cores", round(g.lost_cores, 3));
+    out.put(
+        format!("lost_cores_at_{n_lo}"),
+        round(g.lost_cores_before, 3),
+    );
+    out.put("lost_core_share", round(g.share, 3));
     out.put("wait_per_cpu_second", g.per_cpu_s.map(|w| round(w, 3)));
     out.put(
         format!("wait_per_cpu_second_at_{n_lo}"),
         g.per_cpu_s_before.map(|w| round(w, 3)),
     );
+    out.put("wait_per_cpu_second_growth", g.growth.map(|r| round(r, 3)));
     if let Some((without, with)) = g.cost {
         out.put("speedup_without_added_waits", round(without, 2));
         out.put("speedup", round(with, 2));
@@ -200,11 +216,14 @@ fn shared_evidence(n_lo: u32, n_hi: u32, sink: &Sink, g: &SinkGrowth, rising: bo
     };
     let growth = if n_hi > n_lo {
         format!(
-            ", against {:.1} % at {n_lo} worker{}; per second of CPU work {} s against {} s{}{}",
-            g.before * 100.0,
+            ", against {:.2} at {n_lo} worker{}; per second of useful CPU {} s against {} s{}{}{}",
+            g.lost_cores_before,
             plural(n_lo),
             g.per_cpu_s.map_or("?".into(), |w| format!("{w:.2}")),
             g.per_cpu_s_before.map_or("?".into(), |w| format!("{w:.2}")),
+            g.growth
+                .map(|r| format!(", {r:.2} times as much"))
+                .unwrap_or_default(),
             if rising {
                 ", so the wait grows with workers"
             } else {
@@ -222,18 +241,23 @@ fn shared_evidence(n_lo: u32, n_hi: u32, sink: &Sink, g: &SinkGrowth, rising: bo
         " (only one worker count measured, so its growth is unknown)".into()
     };
     format!(
-        "At {n_hi} workers, {} workers lost {:.1} % of their time to {} ({}){how}{growth}.",
+        "At {n_hi} workers, {} workers lost {:.1} % of their time to {} ({}){how}: {:.2} of \
+         the {n_hi} cores in the accounting ({}){growth}.",
         sink.workers_waiting.max(sink.workers_writing),
         sink.wait_share * 100.0,
         sink.resource,
         sink.kind,
+        g.lost_cores,
+        g.cause,
     )
 }
 
 fn evidence(f: &Figures, d: &Decision) -> String {
     match f {
         Figures::Unmeasured => {
-            "The sampler saw no workers' waits, so sinks were not measured.".into()
+            "The sampler saw no workers' waits (or the accounting could not place the workers' \
+             time), so sinks were not measured."
+                .into()
         }
         Figures::NotShared {
             workers: n_hi,
@@ -264,11 +288,13 @@ fn evidence(f: &Figures, d: &Decision) -> String {
 pub fn step(f: &Figures, d: &Decision) -> Step {
     let words = Words {
         threshold: format!(
-            "sink wait >= {SINK_WAIT_SHARE} of worker time at the largest count, rising with n \
-             -> yes"
+            "the sink's lost cores >= {SINK_WAIT_SHARE} of n at the largest count, and per \
+             useful core >= {SINK_RISE_FACTOR} times the smallest count's -> yes"
         ),
         evidence: evidence(f, d),
-        source: "procfs sampler: blocked threads' syscall and fd, resolved to a resource".into(),
+        source: "the accounting (points[].summary.accounting, sink:<name>); which resource the \
+                 workers shared from the procfs sampler: blocked threads' syscall and fd"
+            .into(),
     };
     Step::new(StepId::SharedSink, QUESTION, d.answer, measured(f), words)
 }
@@ -277,7 +303,7 @@ pub fn step(f: &Figures, d: &Decision) -> Step {
 mod tests {
     use crate::analyze::waits::Sink;
     use crate::analyze::Layout;
-    use crate::diagnose::tests::{answer, busy, sweep};
+    use crate::diagnose::tests::{answer, busy, sink_accounted, sweep};
     use crate::diagnose::{diagnose, Answer, SinkAdvice, StepId};
 
     /// Writers of one SQLite file: `direct` blocked on it, `sleep` asleep in its busy handler.
@@ -299,7 +325,8 @@ mod tests {
         };
         s.external_waits = Some(vec![sink.clone()]);
         s.sinks = Some(if writers >= 2 { vec![sink] } else { vec![] });
-        s
+        let n = f64::from(writers);
+        sink_accounted(s, writers, "sqlite", &[((direct + sleep) * n, on_cpu * n)])
     }
 
     #[test]
@@ -340,5 +367,62 @@ mod tests {
         let d = diagnose(&m, &a);
         assert_eq!(answer(&d, StepId::SharedSink), Answer::No);
         assert_eq!(d.recommendation.sink, Some(SinkAdvice::Direct));
+    }
+
+    /// Three runs at 1 and 2 writers, each run (lost cores per useful core at 1, at 2): the
+    /// accounting's cores are those times 0.6 useful cores at 1 and 1.2 at 2.
+    fn three_runs(per_core: [(f64, f64); 3]) -> crate::diagnose::Diagnosis {
+        let at = |n: u32, useful: f64, pick: fn(&(f64, f64)) -> f64| {
+            let runs: Vec<(f64, f64)> = per_core
+                .iter()
+                .map(|r| (pick(r) * useful, useful))
+                .collect();
+            let s = sqlite(useful / f64::from(n), 0.3, 0.0, n);
+            sink_accounted(s, n, "sqlite", &runs)
+        };
+        let (m, a) = sweep(
+            2,
+            vec![(1, 4.0, at(1, 0.6, |r| r.0)), (2, 2.4, at(2, 1.2, |r| r.1))],
+            Layout::Processes,
+            "throughput",
+        );
+        diagnose(&m, &a)
+    }
+
+    #[test]
+    fn a_growth_whose_interval_over_the_runs_straddles_its_bar_waits_for_more_runs() {
+        // Per useful core 0.5, 0.6, 0.45 at 1 writer and 0.6, 0.7, 0.55 at 2: the means grow by
+        // 1.19, but the runs spread too far for that to clear 1.1.
+        let d = three_runs([(0.5, 0.6), (0.6, 0.7), (0.45, 0.55)]);
+        let st = d.steps.iter().find(|s| s.id == StepId::SharedSink).unwrap();
+        assert_eq!(st.answer, Answer::Unknown, "{}", st.evidence);
+        assert_eq!(d.recommendation.sink, None);
+        let w = st.deciding.unwrap();
+        assert_eq!(w.figure.name, "wait_per_cpu_second_growth");
+        assert!(
+            (w.figure.value - 0.6166667 / 0.5166667).abs() < 1e-6,
+            "{w:?}"
+        );
+        let (lo, hi) = w.interval.unwrap();
+        assert!(lo < 1.1 && hi > 1.1, "{w:?}");
+        assert!(
+            st.evidence.contains("ratio of the means over 3 runs"),
+            "{}",
+            st.evidence
+        );
+        let u = crate::diagnose::undecided(&d);
+        assert_eq!(u.len(), 1, "{u:?}");
+        assert_eq!(u[0].step, StepId::SharedSink);
+        // The same growth measured tightly clears it: one batched writer.
+        let d = three_runs([(0.5, 0.6), (0.51, 0.61), (0.49, 0.59)]);
+        assert_eq!(answer(&d, StepId::SharedSink), Answer::Yes);
+        assert_eq!(d.recommendation.sink, Some(SinkAdvice::SingleWriter));
+        let st = d.steps.iter().find(|s| s.id == StepId::SharedSink).unwrap();
+        assert!(
+            st.measured["wait_per_cpu_second_growth_low"]
+                .as_f64()
+                .unwrap()
+                > 1.1
+        );
     }
 }

@@ -26,9 +26,11 @@ const QUESTION: &str = "Is fork safe and cheapest here (fork, spawn or forkserve
 pub struct MethodRun {
     pub method: StartMethod,
     pub workers: u32,
-    /// Median worker start-up, in ms to one decimal (as report.json gives it and the
-    /// comparison reads it).
+    /// Median worker start-up, in ms to one decimal (as report.json gives it).
     pub startup_ms: Option<f64>,
+    /// Cores lost to the workers' start-up (the accounting's `startup`: each worker's start
+    /// to its first task, every worker counted, the slowest included), to three decimals.
+    pub startup_cores: Option<f64>,
     pub pss_bytes_per_worker: Option<f64>,
     pub wall_s: Option<f64>,
     pub wall_min_s: Option<f64>,
@@ -108,6 +110,11 @@ fn by_method(m: &Measurements, a: &Analysis) -> Vec<MethodRun> {
                 method,
                 workers,
                 startup_ms: startup_ms(s),
+                startup_cores: s
+                    .accounting
+                    .as_ref()
+                    .and_then(|a| a.lost_cores.get("startup"))
+                    .map(|f| round(f.value, 3)),
                 pss_bytes_per_worker: s.pss_bytes_per_worker,
                 wall_s: s.wall_s,
                 wall_min_s: s.wall_min_s,
@@ -186,8 +193,9 @@ pub fn decide(f: Option<&Pools>) -> Decision {
 }
 
 /// The fastest safe method; a method whose runs overlap the fastest one's is within the noise,
-/// and then the one with the shorter worker start-up wins (forkserver on a tie). None when no
-/// safe method has a wall time.
+/// and then the one that lost the fewest cores to its workers' start-up wins (the accounting's
+/// `startup`, where every tied method has it, else the shorter median start-up; forkserver on
+/// a tie). None when no safe method has a wall time.
 fn compare(methods: &[MethodRun], fork_safe: bool) -> Option<(StartMethod, Compared)> {
     let safe: Vec<(usize, &MethodRun)> = methods
         .iter()
@@ -205,9 +213,15 @@ fn compare(methods: &[MethodRun], fork_safe: bool) -> Option<(StartMethod, Compa
         .map(|(_, x)| *x)
         .filter(|x| overlaps(x))
         .collect();
+    let by_cores = tied.iter().all(|x| x.startup_cores.is_some());
     let key = |x: &MethodRun| {
         (
-            x.startup_ms.unwrap_or(f64::INFINITY),
+            if by_cores {
+                x.startup_cores
+            } else {
+                x.startup_ms
+            }
+            .unwrap_or(f64::INFINITY),
             // On equal start-up, forkserver before spawn: it imports once per server.
             u8::from(x.method != StartMethod::Forkserver),
         )
@@ -241,6 +255,7 @@ fn measured(f: Option<&Pools>, d: &Decision) -> Measured {
     for x in &p.methods {
         let name = x.method.name();
         out.put_some(format!("{name}_worker_startup_ms"), x.startup_ms);
+        out.put_some(format!("{name}_startup_cores"), x.startup_cores);
         out.put_some(
             format!("{name}_pss_mib_per_worker"),
             x.pss_bytes_per_worker.map(|pss| round(pss / 1048576.0, 1)),
@@ -283,7 +298,8 @@ fn compared_text(p: &Pools, d: &Decision) -> String {
         },
         best.name(),
         if c.tied {
-            " (the others within the noise of it, so the shorter start-up decides)"
+            " (the others within the noise of it, so the least start-up decides: the cores \
+             its workers lost to starting, where the accounting has them)"
         } else {
             ""
         }

@@ -112,13 +112,7 @@ fn measuring_more_runs_that_agree_settles_what_two_could_not() {
 
 #[test]
 fn intervals_are_a_t_interval_from_three_runs_a_range_from_two_and_the_steps_own_kept() {
-    let d = |v: f64| Deciding {
-        name: "x",
-        value: v,
-        bar: 1.0,
-        yes_when: YesWhen::Above,
-        own_interval: None,
-    };
+    let d = |v: f64| Deciding::above("x", v, 1.0);
     let three = weigh(d(2.0), &[d(1.0), d(2.0), d(3.0)]);
     let (lo, hi) = three.interval.unwrap();
     // mean 2, sd 1, t(0.95, 2 df) = 2.920: 2 ± 2.920 / sqrt 3.

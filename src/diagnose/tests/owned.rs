@@ -208,6 +208,7 @@ fn a_free_threaded_build_predicts_threads_from_the_locks_measured() {
         runs: 1,
         sources: vec![],
         per_run: vec![],
+        per_run_cores: vec![],
     });
     let (m, a) = sweep(
         2,
@@ -352,6 +353,42 @@ fn start_methods_swept_side_by_side_are_compared_directly() {
     let (m, a) = by_method(2, [(3.0, 1.6), (5.0, 1.8), (3.2, 1.79)]);
     let d = check_owned_evidence(&m, &a);
     assert_eq!(d.recommendation.start_method, Some(StartMethod::Forkserver));
+    // ... in the accounting's cores where every method has them (they count every worker's
+    // start-up, where the median counts the typical one): here they rank spawn first.
+    let (m, mut a) = by_method(2, [(3.0, 1.6), (5.0, 1.8), (3.2, 1.79)]);
+    for s in a.points.iter_mut() {
+        let spawn =
+            s.pools.as_ref().and_then(|p| p.start_method) == StartMethod::from_name("spawn");
+        s.accounting = Some(startup_lost(if spawn { 0.05 } else { 0.2 }));
+    }
+    let d = check_owned_evidence(&m, &a);
+    assert_eq!(d.recommendation.start_method, Some(StartMethod::Spawn));
+    assert_eq!(
+        step(&d, StepId::StartMethod).measured["spawn_startup_cores"],
+        0.05
+    );
+}
+
+/// An accounting of 2 slots with `cores` lost to start-up, the rest useful.
+fn startup_lost(cores: f64) -> crate::analyze::accounting::Accounting {
+    use crate::analyze::accounting::{Accounting, Figure};
+    let fig = |v: f64| Figure {
+        value: v,
+        low: v,
+        high: v,
+    };
+    Accounting {
+        workers: 2,
+        lost_cores: [("startup".to_string(), fig(cores))].into_iter().collect(),
+        useful_cores: fig(2.0 - cores),
+        computation_scaling: None,
+        baseline_efficiency: None,
+        speedup: None,
+        runs: 1,
+        sources: vec![],
+        per_run: vec![],
+        per_run_cores: vec![],
+    }
 }
 
 #[test]

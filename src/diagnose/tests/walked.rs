@@ -30,12 +30,15 @@ fn writing(on_cpu: f64, direct: f64, sleep: f64, writers: u32) -> PointSummary {
         workers_waiting: writers,
         workers_writing: writers,
     };
-    PointSummary {
+    let s = PointSummary {
         external_waits: Some(vec![sink.clone()]),
         sinks: Some(if writers >= 2 { vec![sink] } else { vec![] }),
         workers_write_sinks: Some(true),
         ..busy(on_cpu)
-    }
+    };
+    // One slot per writer: the accounting's cores are its shares of each.
+    let n = f64::from(writers);
+    sink_accounted(s, writers, "sqlite", &[((direct + sleep) * n, on_cpu * n)])
 }
 
 #[test]
