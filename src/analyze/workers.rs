@@ -114,7 +114,7 @@ pub fn identify_with(data: &SamplerData, requested: u32, clues: &PoolClues) -> O
         return Some(tasks);
     }
     if let Some(pool) = probe_pool(data, clues) {
-        return Some(pool);
+        return Some(fill_slots(pool, requested));
     }
     let by_cpu = identify_by_cpu(data)?;
     if let Some(children) = waited_on_children(data, &by_cpu, requested) {
@@ -199,6 +199,23 @@ fn probe_pool(data: &SamplerData, clues: &PoolClues) -> Option<Workers> {
         other_processes: (data.processes.len() - pool.len()) as u32,
         task_s: Vec::new(),
     })
+}
+
+/// The `requested` busiest of a probed pool, when more processes than that ran its tasks: Ray
+/// lends the CPU slot of a task that blocks (a `ray.get` of an actor's reply) to another
+/// worker process, which then runs tasks in that slot while the first waits, and idles once
+/// the first takes the slot back (lab 10 `--mode actor` at `num_cpus=1`: a second process ran
+/// 3 of the 32 tasks, then waited for work). The slots are the requested count; the
+/// accounting fills them with the workers that worked most, and so does this.
+fn fill_slots(pool: Workers, requested: u32) -> Workers {
+    let mut w = pool;
+    while requested >= 1 && w.count > requested {
+        let Some(&least) = w.pids.last() else {
+            break;
+        };
+        w = without(w, least);
+    }
+    w
 }
 
 /// `w` without process `pid` (its layout recomputed from what is left).
