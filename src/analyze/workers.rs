@@ -690,6 +690,35 @@ mod tests {
     }
 
     #[test]
+    fn more_probed_task_processes_than_slots_fill_the_slots_by_cpu() {
+        // Ray at num_cpus=2 lent a blocked task's slot to a third process: it ran one task.
+        let processes: Vec<ProcessRecord> = [(1, 0.3), (2, 1.0), (3, 0.2), (4, 1.1), (5, 2.0)]
+            .iter()
+            .map(|&(pid, cpu)| ProcessRecord {
+                first_seen_s: 0.0,
+                last_seen_s: 10.0,
+                ..proc(pid, "ray::IDLE", &[cpu])
+            })
+            .collect();
+        // Process 5 is the actor: no pool task of its own.
+        let clues = PoolClues {
+            first_task_s: [(2, Some(1.0)), (3, Some(1.0)), (4, Some(1.5))].into(),
+        };
+        let data = SamplerData {
+            processes,
+            ..Default::default()
+        };
+        let w = identify_with(&data, 2, &clues).unwrap();
+        assert_eq!(
+            (w.layout, w.count, w.pids.clone()),
+            (Layout::Processes, 2, vec![4, 2])
+        );
+        assert_eq!(w.other_processes, 3);
+        let all = identify_with(&data, 3, &clues).unwrap();
+        assert_eq!(all.count, 3, "as many as asked for: all of them");
+    }
+
+    #[test]
     fn a_pool_of_processes_behind_a_launcher_shim_has_its_busy_processes_as_workers() {
         let mut processes: Vec<ProcessRecord> =
             (0..40).map(|i| proc(1000 + i, "bash", &[0.003])).collect();
