@@ -7,7 +7,7 @@
 //! which have no long-lived workers at all: N slots, each running one short process after
 //! another. Their tasks are those processes, and the driver (make, xargs, sh) is not a worker.
 
-use super::engines::{is_engine_service, is_pool_worker_role};
+use super::engines::{is_engine_service, is_engine_worker_role, is_pool_worker_role};
 use super::record::accounted_life_s;
 use crate::measure::probes::ProbeData;
 use crate::measure::{ProcessRecord, ResourceKind, SamplerData, ThreadRecord};
@@ -77,6 +77,12 @@ pub fn identify(data: &SamplerData, requested: u32) -> Option<Workers> {
 #[derive(Debug, Clone, Default)]
 pub struct PoolClues {
     pub first_task_s: BTreeMap<i32, Option<f64>>,
+    /// The pool is an engine's (joblib's loky, Dask, Ray), and each of its processes ran several
+    /// tasks: an engine keeps its workers for the session and starts and retires them as it
+    /// pleases (Ray lends a blocked task's slot to another process and kills workers idle past
+    /// a second beyond num_cpus), so their lives need not overlap, and they are still no
+    /// process-per-task tool's one-task processes.
+    pub engine_reused: bool,
 }
 
 impl PoolClues {
@@ -97,7 +103,19 @@ impl PoolClues {
                 (p.pid, at)
             })
             .collect();
-        Self { first_task_s }
+        let pool: Vec<_> = py
+            .processes
+            .iter()
+            .filter(|p| is_pool_worker_role(&p.role) && p.tasks > 0)
+            .collect();
+        let engine_reused = !pool.is_empty()
+            && pool
+                .iter()
+                .all(|p| is_engine_worker_role(&p.role) && p.tasks >= 2);
+        Self {
+            first_task_s,
+            engine_reused,
+        }
     }
 
     /// Seconds on the timeline at which process `pid` began its first pool task.
@@ -110,7 +128,7 @@ impl PoolClues {
 /// that renders the data before handing it out can out-work its one worker, and a worker's own
 /// helper (a resource tracker it started) is not another one.
 pub fn identify_with(data: &SamplerData, requested: u32, clues: &PoolClues) -> Option<Workers> {
-    if let Some(tasks) = process_per_task(data) {
+    if let Some(tasks) = process_per_task(data).filter(|_| !clues.engine_reused) {
         return Some(tasks);
     }
     if let Some(pool) = probe_pool(data, clues) {
@@ -160,7 +178,7 @@ fn probe_pool(data: &SamplerData, clues: &PoolClues) -> Option<Workers> {
     let max = data.processes.iter().map(cpu).fold(0.0, f64::max);
     let pool_cpu: f64 = pool.iter().map(|p| cpu(p)).sum();
     if pool.is_empty()
-        || most_alive_at_once(&pool) < pool.len()
+        || (most_alive_at_once(&pool) < pool.len() && !clues.engine_reused)
         || pool_cpu < BUSY_SHARE_OF_MAX * max
     {
         return None;
@@ -701,8 +719,9 @@ mod tests {
             })
             .collect();
         // Process 5 is the actor: no pool task of its own.
-        let clues = PoolClues {
+        let mut clues = PoolClues {
             first_task_s: [(2, Some(1.0)), (3, Some(1.0)), (4, Some(1.5))].into(),
+            engine_reused: false,
         };
         let data = SamplerData {
             processes,
@@ -716,6 +735,13 @@ mod tests {
         assert_eq!(w.other_processes, 3);
         let all = identify_with(&data, 3, &clues).unwrap();
         assert_eq!(all.count, 3, "as many as asked for: all of them");
+        // Ray retired the lent process once idle: the lives no longer overlap, and the pool is
+        // still the engine's, not one process per task.
+        let mut data = data;
+        data.processes[2].last_seen_s = 0.5;
+        clues.engine_reused = true;
+        let w = identify_with(&data, 2, &clues).unwrap();
+        assert_eq!((w.layout, w.pids), (Layout::Processes, vec![4, 2]));
     }
 
     #[test]
