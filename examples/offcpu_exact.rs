@@ -43,7 +43,7 @@ fn shares(d: &SamplerData, requested: u32) -> Option<Shares> {
     let life: f64 = threads.iter().map(|t| accounted_life_s(t)).sum();
     let on: f64 = threads.iter().map(|t| t.on_cpu_s).sum();
     let rq: f64 = threads.iter().map(|t| t.runqueue_s).sum();
-    let off = offcpu(d, &w)?;
+    let off = offcpu(d, &w, &[])?;
     Some(Shares {
         on_cpu: on / life,
         runnable: rq / life,

@@ -118,6 +118,7 @@ _KNOCK_CPU_NS = 44  # the knocker thread's own on-CPU time (its cost)
 _ENGINE = 45  # tasks from an engine's workers (joblib, Dask, Ray)
 _SHARED = 46  # bytes passed by reference: joblib memmaps, ray.put; then ns, then calls
 _STORED = 49  # bytes copied into an object store per call (Ray, by value); then ns, then calls
+_ACTOR_WAITS = 52  # waits for Ray actors' replies: slots of (ns, calls), each named by an event
 _HEADER_WORDS = 64
 _EVENTS = 64  # JSON lines up to _DURATIONS
 _DURATIONS = 8192  # the first _DUR_CAP task durations, ns each
@@ -128,6 +129,9 @@ _HEADER_SIZE = 8 * _HEADER_WORDS
 _EVENTS_OFF, _EVENTS_END = 8 * _EVENTS, 8 * _DURATIONS
 _DUR_OFF, _DUR_BASE = 8 * _DURATIONS, _DURATIONS
 _SIZE = _DUR_OFF + 8 * _DUR_CAP
+# The actor-wait slots fill the header's last words; a task worker waits on its first few
+# actors there (a pool writes to one or two), and on further actors uncounted.
+_ACTOR_SLOTS = (_HEADER_WORDS - _ACTOR_WAITS) // 2
 _STARTS = {"fork": _STARTS_FORK, "spawn": _STARTS_SPAWN, "forkserver": _STARTS_FORKSERVER}
 # The knocker's period: 25 knocks a second, from a worker's 80th ms of task time on. A knock
 # costs 100-400 us of CPU on a loaded 2-core VM (a GIL hand-off and a schedstat read), so under
@@ -169,6 +173,7 @@ class _Record:
         self.tasks_seen = []
         self.busy_ns = 0  # task time so far
         self.knocking = False
+        self.actor_slots = {}  # actor id (hex) -> its slot of _ACTOR_WAITS
         self.mm[0:8] = b"FKPYREC1"
         words = memoryview(self.mm)
         self.u32 = words[:16].cast("I")
@@ -280,6 +285,25 @@ class _Record:
 
             # A bare _thread: threading never sees it, so it never counts as the target's thread.
             _thread.start_new_thread(_knocker, (self,))
+
+    def actor_wait(self, actor, ns):
+        """A task waited `ns` for a reply of actor `actor` (its id, hex): added to its slot, which
+        an event names the first time."""
+        slots = self.actor_slots
+        q = self.q
+        with self.lock:
+            slot = slots.get(actor)
+            if slot is None:
+                if len(slots) >= _ACTOR_SLOTS:
+                    return
+                slot = slots[actor] = len(slots)
+                new = True
+            else:
+                new = False
+            q[_ACTOR_WAITS + 2 * slot] += ns
+            q[_ACTOR_WAITS + 2 * slot + 1] += 1
+        if new:
+            self.event(ev="actor_wait", slot=slot, actor=actor)
 
     def event(self, **fields):
         line = ("{%s}\n" % ",".join('"%s":%s' % (k, _json(v)) for k, v in fields.items())).encode()
@@ -955,11 +979,13 @@ def _patch_ray_functions(m):
             key = id(info.function)
             timed = cache.get(key)
             if timed is None:
-                actor = bool(getattr(descriptor, "class_name", ""))
+                actor = getattr(descriptor, "class_name", "")
                 if actor:
                     rec = _rec
                     if rec is not None and rec.role in ("ray_worker", "process"):
                         rec.set_role("ray_actor")
+                    if rec is not None and rec.role == "ray_actor":
+                        _safe(_name_actor, rec, self, actor)
                     timed = info.function
                 else:
                     timed = _engine_span(info.function, "ray_worker")
@@ -973,14 +999,70 @@ def _patch_ray_functions(m):
     manager.get_execution_info = fc_get
 
 
+def _name_actor(rec, manager, class_name):
+    """The actor this process serves, once its id is known: tasks that wait on it name it by
+    that id (`actor_wait` events), and the analysis finds its process by this event."""
+    if getattr(rec, "actor_named", False):
+        return
+    actor_id = manager._worker.actor_id
+    if actor_id.is_nil():
+        return
+    rec.actor_named = True
+    rec.event(ev="actor", actor=actor_id.hex(), class_name=class_name)
+
+
+_not_actor = {}  # job id (bytes) -> the actor id every normal task of that job carries
+
+
+def _actors_of(refs):
+    """The actor ids (hex) whose methods produced `refs`: an actor task's id carries its
+    actor's id, and a normal task's carries the job's nil actor id (TaskID.for_driver_task's)."""
+    from ray._raylet import TaskID
+
+    out = []
+    for ref in refs:
+        task = ref.task_id()
+        actor = task.actor_id()
+        job = task.job_id()
+        nil = _not_actor.get(job.binary())
+        if nil is None:
+            nil = _not_actor[job.binary()] = TaskID.for_driver_task(job).actor_id().binary()
+        if actor.binary() != nil and not actor.is_nil():
+            hexed = actor.hex()
+            if hexed not in out:
+                out.append(hexed)
+    return out
+
+
 def _patch_ray_worker(m):
     """ray.put's bytes go to the object store once and pass by reference; every other
-    serialisation (a large argument passed by value, once per call) is a copy."""
+    serialisation (a large argument passed by value, once per call) is a copy. A task that
+    waits in get_objects (ray.get) for an actor method's result waits on that actor: Ray's
+    core worker waits on a condition variable, which the sampler sees only as a futex, so the
+    wait is timed here, per actor."""
     worker = m.Worker
     if getattr(worker, "_fc_patched", False):
         return
     worker._fc_patched = True
     put = worker.put_object
+    get = worker.get_objects
+
+    @_wraps(get)
+    def fc_get_objects(self, object_refs, *args, **kwargs):
+        rec = _rec
+        if rec is None or rec.role != "ray_worker" or not isinstance(object_refs, list):
+            return get(self, object_refs, *args, **kwargs)
+        actors = _safe(_actors_of, object_refs)
+        if not actors:
+            return get(self, object_refs, *args, **kwargs)
+        t0 = _ns()
+        try:
+            return get(self, object_refs, *args, **kwargs)
+        finally:
+            # A get of several actors' results is one wait: it counts on the first.
+            _safe(rec.actor_wait, actors[0], _ns() - t0)
+
+    worker.get_objects = fc_get_objects
 
     @_wraps(put)
     def fc_put(self, value, *args, **kwargs):

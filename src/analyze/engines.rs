@@ -18,6 +18,11 @@ pub const POOL_WORKER_ROLES: [&str; 5] = [
     "ray_worker",
 ];
 
+/// Whether the python probe's `role` marks an engine's worker (loky, Dask, Ray).
+pub fn is_engine_worker_role(role: &str) -> bool {
+    matches!(role, "loky_worker" | "dask_worker" | "ray_worker")
+}
+
 /// Whether the python probe's `role` marks a process that ran a pool's tasks.
 pub fn is_pool_worker_role(role: &str) -> bool {
     POOL_WORKER_ROLES.contains(&role)

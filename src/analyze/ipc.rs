@@ -2,9 +2,9 @@
 //! pickling them, task durations, and the bytes and blocked time on each external resource.
 
 use super::waits::SinkKind;
-use super::{engines, stats};
+use super::{actors, engines, stats};
 use crate::measure::probes::{FdKind, IoDir, ProbeData, StartMethod};
-use crate::measure::ResourceKind;
+use crate::measure::{ResourceKind, Service};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -66,19 +66,36 @@ pub struct ExternalIo {
 
 /// Reads one run's probe records.
 /// Files under `own_dir` (forkcast's output folder) and files only read are left out of the
-/// external I/O: the first are forkcast's, the second are inputs, not sinks.
+/// external I/O: the first are forkcast's, the second are inputs, not sinks. The bytes sent to
+/// a Ray actor the tasks waited on (`actors::of`) go under the actor's name.
 pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
+    let actors = actors::of(Some(data));
     let mut f = ProbeFigures::default();
     if let Some(pre) = &data.preload {
         let (mut bytes, mut call_ns) = (0u64, 0u64);
         let served = engines::plumbing_addresses(data);
         let engine_pids = engines::engine_pids(data);
+        // A Ray actor's addresses, by the name its waits go under: calls to it are not the
+        // engine's plumbing but writes to a process the tasks wait on (`actors`).
+        let actor_at: BTreeMap<&str, &str> = actors
+            .iter()
+            .flat_map(|a| {
+                a.addresses
+                    .iter()
+                    .map(|ad| (ad.as_str(), a.resource.as_str()))
+            })
+            .collect();
         for p in &pre.processes {
             for row in &p.rows {
                 let peer = row.peer.clone().unwrap_or_default();
+                let actor = actor_at
+                    .get(peer.as_str())
+                    .filter(|_| !row.accepted && !row.plumbing);
                 // Pipes and unnamed socket pairs are the pool's plumbing (IPC), and so are
                 // the connections between an engine's own processes (Dask's TCP, Ray's gRPC).
-                if row.plumbing || engines::is_engine_plumbing(&served, &engine_pids, p.pid, &peer)
+                if actor.is_none()
+                    && (row.plumbing
+                        || engines::is_engine_plumbing(&served, &engine_pids, p.pid, &peer))
                 {
                     call_ns += row.blocked_ns;
                     if row.dir == IoDir::Out {
@@ -95,10 +112,10 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
                 if row.accepted || peer.is_empty() || forkcasts || only_read {
                     continue;
                 }
-                let name = resource_name(kind, &peer);
+                let name = actor.map_or_else(|| resource_name(kind, &peer), |a| a.to_string());
                 let e = f.external_io.entry(name).or_insert_with(|| ExternalIo {
                     kind,
-                    service: row.service,
+                    service: actor.map_or(row.service, |_| Some(Service::RayActor)),
                     ..Default::default()
                 });
                 e.calls += row.calls;

@@ -5,6 +5,7 @@
 //! is 1 / wall time; the report says so.
 
 pub mod accounting;
+pub mod actors;
 pub mod api;
 pub mod engines;
 pub mod gil;

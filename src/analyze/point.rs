@@ -4,7 +4,7 @@ use super::record::{accounted_life_s, run_ok};
 use super::stats::median;
 use super::waits::{self, OffCpu, OffCpuKind, Sink};
 use super::workers::{self, Layout, Workers};
-use super::{ipc, peers, stats, timeline};
+use super::{actors, ipc, peers, stats, timeline};
 use crate::measure::probes::ProbeKind;
 use crate::measure::{Host, PointMeasurements, Run, SamplerData, Source};
 use serde::{Deserialize, Serialize};
@@ -219,6 +219,9 @@ pub fn summarize_point(
         .is_some_and(|c| c >= NOISY_HOST_CORES);
 
     // Each run's probe figures and workers, computed once: several figures below use both.
+    // The Ray actors each run's tasks waited on, whose waits the sampler saw as futexes.
+    let actor_waits: Vec<Vec<actors::ActorWaits>> =
+        ok.iter().map(|r| actors::of(r.probes.as_ref())).collect();
     let figures: Vec<Option<ipc::ProbeFigures>> = ok
         .iter()
         .map(|r| r.probes.as_ref().map(|p| ipc::figures(p, own_dir)))
@@ -355,7 +358,7 @@ pub fn summarize_point(
         let off: Vec<OffCpu> = identified
             .iter()
             .filter_map(|(i, d, w, _)| {
-                let o = waits::offcpu(d, w)?;
+                let o = waits::offcpu(d, w, &actor_waits[*i])?;
                 let io = figures[*i].as_ref().map_or(&no_io, |f| &f.external_io);
                 let on_cpu = worker_time_shares(d, w).map(|(on, _)| on);
                 for (res, role) in peers::classify(&o.external, io, w, on_cpu) {

@@ -9,6 +9,7 @@
 //! server the script started on a socket pair) is not the pool's plumbing, however it was
 //! made: it is a service like any other, and a sink when the workers write to and wait on it.
 
+use super::actors::ActorWaits;
 use super::record::accounted_life_s;
 use super::workers::Workers;
 use crate::measure::{ResourceKind, SamplerData, Service, ThreadRecord, WaitCount};
@@ -142,7 +143,9 @@ struct Tally {
 }
 
 /// Reads the workers' waits in one run; None without workers or without any lifetime.
-pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
+/// `actors`: the Ray actors the workers' tasks waited on (`actors::of`), whose waits the
+/// sampler saw as futexes.
+pub fn offcpu(data: &SamplerData, w: &Workers, actors: &[ActorWaits]) -> Option<OffCpu> {
     let tids: BTreeSet<i32> = w.tids.iter().copied().collect();
     let pids: BTreeSet<i32> = w.pids.iter().copied().collect();
     let threads: Vec<(i32, &ThreadRecord)> = data
@@ -178,6 +181,9 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
     }
     let served = served_in_tree(data, w);
     let mut out = OffCpu::default();
+    // Each worker process's waits on actors are told once, to its busiest worker thread (the
+    // one that ran the tasks).
+    let mut actor_told: BTreeSet<i32> = BTreeSet::new();
     for &(pid, t) in &threads {
         // schedstat gives a thread's off-CPU time exactly; the ticks that caught it blocked
         // say what on. A tick sees a thread blocked with probability equal to the share of
@@ -191,12 +197,46 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
             }
             continue;
         }
+        let futex_ticks: u64 = t
+            .waits
+            .iter()
+            .filter(|w| w.kind == ResourceKind::Futex)
+            .map(|w| u64::from(w.ticks))
+            .sum();
+        let futex_s = off * futex_ticks as f64 / ticks as f64;
+        let on_actors = if actor_told.insert(pid) {
+            on_actors(actors, pid, futex_s)
+        } else {
+            Vec::new()
+        };
+        let to_actors: f64 = on_actors.iter().map(|(_, s)| s).sum();
+        for (actor, s) in on_actors {
+            let share = s / life;
+            *out.by_resource.entry(actor.to_string()).or_default() += share;
+            let e = tally.entry(actor.to_string()).or_default();
+            (e.kind, e.service) = (ResourceKind::Tcp, Some(Service::RayActor));
+            e.direct += share;
+            e.waiters.insert(t.tid);
+            // A method call carries its arguments to the actor.
+            e.written = true;
+        }
+        // What the futex ticks are left with once the actors' waits are taken out.
+        let futex_left = if futex_s > 0.0 {
+            1.0 - to_actors / futex_s
+        } else {
+            1.0
+        };
         for wc in &t.waits {
             let share = off * f64::from(wc.ticks) / ticks as f64 / life;
             *out.by_kind
                 .entry(OffCpuKind::Resource(wc.kind))
                 .or_default() += share;
-            *out.by_resource.entry(wc.resource.clone()).or_default() += share;
+            let named = if wc.kind == ResourceKind::Futex {
+                share * futex_left
+            } else {
+                share
+            };
+            *out.by_resource.entry(wc.resource.clone()).or_default() += named;
             if is_external(wc, &served) && !engine_plumbing.contains(&wc.resource) {
                 let e = tally.entry(wc.resource.clone()).or_default();
                 (e.kind, e.service) = (wc.kind, wc.service.or(e.service));
@@ -238,6 +278,24 @@ pub fn offcpu(data: &SamplerData, w: &Workers) -> Option<OffCpu> {
         .cloned()
         .collect();
     Some(out)
+}
+
+/// The seconds of process `pid`'s futex waits (`futex_s` of them) that were waits on each
+/// actor: the probe's timing of its gets, at most the futex time the sampler saw, shared in
+/// proportion when the gets add up to more.
+fn on_actors(actors: &[ActorWaits], pid: i32, futex_s: f64) -> Vec<(&str, f64)> {
+    let timed: Vec<(&str, f64)> = actors
+        .iter()
+        .filter_map(|a| Some((a.resource.as_str(), *a.wait_s_by_pid.get(&pid)?)))
+        .filter(|(_, s)| *s > 0.0)
+        .collect();
+    let total: f64 = timed.iter().map(|(_, s)| s).sum();
+    let k = if total > futex_s {
+        futex_s / total
+    } else {
+        1.0
+    };
+    timed.into_iter().map(|(a, s)| (a, s * k)).collect()
 }
 
 /// A wait on something outside the pool: a service, a file; never the pool's own plumbing.
@@ -361,6 +419,7 @@ mod tests {
             (Udp, None, "udp service"),
             (Unix, None, "unix service"),
             (File, None, "file"),
+            (Tcp, Some(Service::RayActor), "ray actor"),
         ] {
             let k = SinkKind::of(kind, service);
             assert_eq!(serde_json::to_value(k).unwrap(), word);
@@ -458,7 +517,7 @@ mod tests {
                 ],
             ),
         ]);
-        let o = offcpu(&data, &w).unwrap();
+        let o = offcpu(&data, &w, &[]).unwrap();
         assert_eq!(o.sinks.len(), 1);
         assert_eq!(o.sinks[0].kind.to_string(), "postgresql");
         assert!(
@@ -488,7 +547,7 @@ mod tests {
                 ],
             ),
         ]);
-        let o = offcpu(&data, &w).unwrap();
+        let o = offcpu(&data, &w, &[]).unwrap();
         assert!(o.sinks.is_empty(), "{:?}", o.sinks);
         assert_eq!(
             o.external.len(),
@@ -524,10 +583,10 @@ mod tests {
             ..Default::default()
         };
         data.processes.push(held(1, 0, &[manager, "unix:[5,6]"]));
-        let o = offcpu(&data, &w).unwrap();
+        let o = offcpu(&data, &w, &[]).unwrap();
         assert!(o.sinks.is_empty(), "no third process yet: {:?}", o.sinks);
         data.processes.push(held(4, 1, &[manager]));
-        let o = offcpu(&data, &w).unwrap();
+        let o = offcpu(&data, &w, &[]).unwrap();
         assert_eq!(o.sinks.len(), 1, "{:?}", o.sinks);
         assert_eq!(
             (
@@ -545,6 +604,47 @@ mod tests {
     }
 
     #[test]
+    fn tasks_waiting_on_one_ray_actor_make_it_a_sink_and_its_futex_waits_are_its() {
+        // Ray's core worker waits for an actor's reply on a futex: 8 of 10 ticks each, and
+        // the probe timed 4 s (worker 2) and 7 s (worker 3, more than the futex time seen).
+        let worker = |tid| {
+            thread(
+                tid,
+                5.0,
+                vec![
+                    wait("futex", ResourceKind::Futex, 8),
+                    wait("pipe:[9]", ResourceKind::Pipe, 2),
+                ],
+            )
+        };
+        let (data, w) = run(vec![worker(2), worker(3)]);
+        let actor = ActorWaits {
+            resource: "actor:Writer".into(),
+            pid: Some(4),
+            addresses: Vec::new(),
+            wait_s_by_pid: [(2, 4.0), (3, 7.0)].into(),
+        };
+        let o = offcpu(&data, &w, std::slice::from_ref(&actor)).unwrap();
+        assert_eq!(o.sinks.len(), 1, "{:?}", o.sinks);
+        let sink = &o.sinks[0];
+        assert_eq!(
+            (sink.resource.as_str(), sink.kind.to_string().as_str()),
+            ("actor:Writer", "ray actor")
+        );
+        assert_eq!(sink.workers_waiting, 2);
+        // 5 s off CPU each, 4 s of it on a futex: 4 + 4 (capped) of 20 s.
+        assert!((sink.wait_share - 0.4).abs() < 1e-9, "{sink:?}");
+        assert!(o.by_resource["futex"].abs() < 1e-9, "{:?}", o.by_resource);
+        assert!(
+            (o.by_kind[&OffCpuKind::FUTEX] - 0.4).abs() < 1e-9,
+            "still a futex by its class"
+        );
+        // Without the probe's timing the futex is a lock, as before.
+        let o = offcpu(&data, &w, &[]).unwrap();
+        assert!(o.sinks.is_empty() && (o.by_resource["futex"] - 0.4).abs() < 1e-9);
+    }
+
+    #[test]
     fn an_input_file_the_workers_wait_to_read_is_not_a_sink() {
         let input = |tid| {
             thread(
@@ -554,7 +654,7 @@ mod tests {
             )
         };
         let (data, w) = run(vec![input(2), input(3)]);
-        let o = offcpu(&data, &w).unwrap();
+        let o = offcpu(&data, &w, &[]).unwrap();
         assert!(o.sinks.is_empty() && o.external.is_empty(), "{o:?}");
         assert!(
             (o.by_kind[&OffCpuKind::Resource(ResourceKind::File)] - 0.5).abs() < 1e-9,
@@ -582,7 +682,7 @@ mod tests {
             )
         };
         let (data, w) = run_writing(vec![writer(2, 4), writer(3, 2)], &[db]);
-        let o = offcpu(&data, &w).unwrap();
+        let o = offcpu(&data, &w, &[]).unwrap();
         let sink = &o.sinks[0];
         assert_eq!(
             (sink.resource.as_str(), sink.kind.to_string().as_str()),
@@ -598,7 +698,7 @@ mod tests {
 
         // The same sleeps in workers that write no database are their own (time.sleep work).
         let (data, w) = run(vec![writer(2, 4), writer(3, 2)]);
-        let o = offcpu(&data, &w).unwrap();
+        let o = offcpu(&data, &w, &[]).unwrap();
         assert_eq!(o.sinks[0].sleep_share, 0.0, "{:?}", o.sinks);
     }
 }

@@ -7,7 +7,7 @@
 //! which have no long-lived workers at all: N slots, each running one short process after
 //! another. Their tasks are those processes, and the driver (make, xargs, sh) is not a worker.
 
-use super::engines::{is_engine_service, is_pool_worker_role};
+use super::engines::{is_engine_service, is_engine_worker_role, is_pool_worker_role};
 use super::record::accounted_life_s;
 use crate::measure::probes::ProbeData;
 use crate::measure::{ProcessRecord, ResourceKind, SamplerData, ThreadRecord};
@@ -77,6 +77,12 @@ pub fn identify(data: &SamplerData, requested: u32) -> Option<Workers> {
 #[derive(Debug, Clone, Default)]
 pub struct PoolClues {
     pub first_task_s: BTreeMap<i32, Option<f64>>,
+    /// The pool is an engine's (joblib's loky, Dask, Ray), and each of its processes ran several
+    /// tasks: an engine keeps its workers for the session and starts and retires them as it
+    /// pleases (Ray lends a blocked task's slot to another process and kills workers idle past
+    /// a second beyond num_cpus), so their lives need not overlap, and they are still no
+    /// process-per-task tool's one-task processes.
+    pub engine_reused: bool,
 }
 
 impl PoolClues {
@@ -97,7 +103,19 @@ impl PoolClues {
                 (p.pid, at)
             })
             .collect();
-        Self { first_task_s }
+        let pool: Vec<_> = py
+            .processes
+            .iter()
+            .filter(|p| is_pool_worker_role(&p.role) && p.tasks > 0)
+            .collect();
+        let engine_reused = !pool.is_empty()
+            && pool
+                .iter()
+                .all(|p| is_engine_worker_role(&p.role) && p.tasks >= 2);
+        Self {
+            first_task_s,
+            engine_reused,
+        }
     }
 
     /// Seconds on the timeline at which process `pid` began its first pool task.
@@ -110,11 +128,11 @@ impl PoolClues {
 /// that renders the data before handing it out can out-work its one worker, and a worker's own
 /// helper (a resource tracker it started) is not another one.
 pub fn identify_with(data: &SamplerData, requested: u32, clues: &PoolClues) -> Option<Workers> {
-    if let Some(tasks) = process_per_task(data) {
+    if let Some(tasks) = process_per_task(data).filter(|_| !clues.engine_reused) {
         return Some(tasks);
     }
     if let Some(pool) = probe_pool(data, clues) {
-        return Some(pool);
+        return Some(fill_slots(pool, requested));
     }
     let by_cpu = identify_by_cpu(data)?;
     if let Some(children) = waited_on_children(data, &by_cpu, requested) {
@@ -160,7 +178,7 @@ fn probe_pool(data: &SamplerData, clues: &PoolClues) -> Option<Workers> {
     let max = data.processes.iter().map(cpu).fold(0.0, f64::max);
     let pool_cpu: f64 = pool.iter().map(|p| cpu(p)).sum();
     if pool.is_empty()
-        || most_alive_at_once(&pool) < pool.len()
+        || (most_alive_at_once(&pool) < pool.len() && !clues.engine_reused)
         || pool_cpu < BUSY_SHARE_OF_MAX * max
     {
         return None;
@@ -199,6 +217,23 @@ fn probe_pool(data: &SamplerData, clues: &PoolClues) -> Option<Workers> {
         other_processes: (data.processes.len() - pool.len()) as u32,
         task_s: Vec::new(),
     })
+}
+
+/// The `requested` busiest of a probed pool, when more processes than that ran its tasks: Ray
+/// lends the CPU slot of a task that blocks (a `ray.get` of an actor's reply) to another
+/// worker process, which then runs tasks in that slot while the first waits, and idles once
+/// the first takes the slot back (lab 10 `--mode actor` at `num_cpus=1`: a second process ran
+/// 3 of the 32 tasks, then waited for work). The slots are the requested count; the
+/// accounting fills them with the workers that worked most, and so does this.
+fn fill_slots(pool: Workers, requested: u32) -> Workers {
+    let mut w = pool;
+    while requested >= 1 && w.count > requested {
+        let Some(&least) = w.pids.last() else {
+            break;
+        };
+        w = without(w, least);
+    }
+    w
 }
 
 /// `w` without process `pid` (its layout recomputed from what is left).
@@ -670,6 +705,43 @@ mod tests {
                 .collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn more_probed_task_processes_than_slots_fill_the_slots_by_cpu() {
+        // Ray at num_cpus=2 lent a blocked task's slot to a third process: it ran one task.
+        let processes: Vec<ProcessRecord> = [(1, 0.3), (2, 1.0), (3, 0.2), (4, 1.1), (5, 2.0)]
+            .iter()
+            .map(|&(pid, cpu)| ProcessRecord {
+                first_seen_s: 0.0,
+                last_seen_s: 10.0,
+                ..proc(pid, "ray::IDLE", &[cpu])
+            })
+            .collect();
+        // Process 5 is the actor: no pool task of its own.
+        let mut clues = PoolClues {
+            first_task_s: [(2, Some(1.0)), (3, Some(1.0)), (4, Some(1.5))].into(),
+            engine_reused: false,
+        };
+        let data = SamplerData {
+            processes,
+            ..Default::default()
+        };
+        let w = identify_with(&data, 2, &clues).unwrap();
+        assert_eq!(
+            (w.layout, w.count, w.pids.clone()),
+            (Layout::Processes, 2, vec![4, 2])
+        );
+        assert_eq!(w.other_processes, 3);
+        let all = identify_with(&data, 3, &clues).unwrap();
+        assert_eq!(all.count, 3, "as many as asked for: all of them");
+        // Ray retired the lent process once idle: the lives no longer overlap, and the pool is
+        // still the engine's, not one process per task.
+        let mut data = data;
+        data.processes[2].last_seen_s = 0.5;
+        clues.engine_reused = true;
+        let w = identify_with(&data, 2, &clues).unwrap();
+        assert_eq!((w.layout, w.pids), (Layout::Processes, vec![4, 2]));
     }
 
     #[test]

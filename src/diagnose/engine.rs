@@ -5,8 +5,9 @@
 use super::verdict::{DataPassing, Model, Recommendation, SinkAdvice};
 use crate::analyze::engines::Engine;
 use crate::analyze::select::primary_points;
+use crate::analyze::waits::SinkKind;
 use crate::analyze::Analysis;
-use crate::measure::Measurements;
+use crate::measure::{Measurements, Service};
 
 /// One line per decided field that the engine has its own words for.
 pub fn findings(m: &Measurements, a: &Analysis, rec: &Recommendation) -> Vec<String> {
@@ -43,11 +44,24 @@ pub fn findings(m: &Measurements, a: &Analysis, rec: &Recommendation) -> Vec<Str
         ));
     }
     if engine == Engine::Ray && rec.sink == Some(SinkAdvice::SingleWriter) {
-        out.push(
-            "In Ray's terms: give the sink to one actor that batches (it collects rows and \
-             writes many per call), and let tasks hand it rows without a ray.get on each write."
+        let top_sink = points
+            .last()
+            .and_then(|(_, p)| p.sinks.as_ref()?.first())
+            .filter(|s| s.kind == SinkKind::Service(Service::RayActor));
+        out.push(match top_sink {
+            Some(actor) => format!(
+                "In Ray's terms: the sink is an actor ({}), one process that runs its methods \
+                 one at a time, and every task waited on each of its writes. Keep one actor, \
+                 and make it batch: a method that takes many rows per call, called once per \
+                 task with its rows (or by the driver as results come back), without a ray.get \
+                 on each row.",
+                actor.resource
+            ),
+            None => "In Ray's terms: give the sink to one actor that batches (it collects rows \
+                     and writes many per call), and let tasks hand it rows without a ray.get on \
+                     each write."
                 .into(),
-        );
+        });
     }
     out
 }

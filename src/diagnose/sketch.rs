@@ -129,6 +129,9 @@ fn sentence(api: PoolApi, rec: &Recommendation) -> String {
         Some(SinkAdvice::SingleWriter) if api.is_shell() => s.push_str(
             "; let each task write its own file and load them all in one transaction at the end",
         ),
+        Some(SinkAdvice::SingleWriter) if api == PoolApi::Ray => s.push_str(
+            "; give the sink one actor that takes many rows per call, and no ray.get per row",
+        ),
         Some(SinkAdvice::SingleWriter) => {
             s.push_str("; give the sink one writer behind a bounded queue, committing in batches")
         }
@@ -312,9 +315,16 @@ fn code(api: PoolApi, rec: &Recommendation) -> Option<String> {
             ));
             if shm {
                 push("ref = ray.put(data)  # into the object store once, not per task");
-                push("results = ray.get([work.remote(ref, x) for x in items])");
+            }
+            let call = if shm {
+                "work.remote(ref, x)"
             } else {
-                push("results = ray.get([work.remote(x) for x in items])");
+                "work.remote(x)"
+            };
+            if writer {
+                ray_writer_lines(&mut push, call);
+            } else {
+                push(&format!("results = ray.get([{call} for x in items])"));
             }
         }
         PoolApi::Make => {
@@ -340,6 +350,26 @@ fn code(api: PoolApi, rec: &Recommendation) -> Option<String> {
         PoolApi::ShellJobs => return None,
     }
     Some(lines.join("\n") + "\n")
+}
+
+/// One actor for the sink, fed a batch of the tasks' rows per call: its methods run one at a
+/// time, so a call per row queues every task on it.
+fn ray_writer_lines(push: &mut impl FnMut(&str), call: &str) {
+    push("");
+    push("@ray.remote");
+    push("class Writer:  # one actor, one process: its methods run one at a time");
+    push("    def write_batch(self, rows):");
+    push("        commit(rows)  # many rows per call, one commit");
+    push("");
+    push("writer = Writer.options(num_cpus=0).remote()");
+    push(&format!(
+        "refs = [{call} for x in items]  # tasks return their rows, no ray.get inside"
+    ));
+    push("writes = []");
+    push("while refs:");
+    push("    done, refs = ray.wait(refs, num_returns=min(len(refs), 8))");
+    push("    writes.append(writer.write_batch.remote(ray.get(done)))  # one call per batch");
+    push("ray.get(writes)");
 }
 
 fn shared_memory_lines(push: &mut impl FnMut(&str)) {
@@ -393,6 +423,25 @@ mod tests {
             "{ppe}"
         );
         assert!(!ppe.contains("Pool("), "{ppe}");
+    }
+
+    #[test]
+    fn a_ray_sink_gets_one_actor_fed_in_batches() {
+        let r = Recommendation {
+            sink: Some(SinkAdvice::SingleWriter),
+            scheduling: Some(Scheduling::Chunked),
+            start_method: None,
+            ..rec(Model::Processes)
+        };
+        let code = code(PoolApi::Ray, &r).unwrap();
+        assert!(code.contains("ray.init(num_cpus=2)"), "{code}");
+        assert!(
+            code.contains("writer.write_batch.remote(ray.get(done))"),
+            "{code}"
+        );
+        assert!(!code.contains("Queue"), "Ray's own terms only: {code}");
+        let s = sentence(PoolApi::Ray, &r);
+        assert!(s.contains("one actor"), "{s}");
     }
 
     #[test]

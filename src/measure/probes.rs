@@ -281,6 +281,34 @@ pub struct PythonProcess {
     /// record predates the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub free_threaded: Option<bool>,
+    /// The Ray actor this process served (its id and class), when it served one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<RayActor>,
+    /// Time this process's tasks waited for Ray actors' replies (a `ray.get` of an actor
+    /// method's result), per actor: Ray's core worker waits on a condition variable, which the
+    /// sampler sees only as a futex.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actor_waits: Vec<ActorWait>,
+}
+
+/// A Ray actor, as the process that serves it names itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RayActor {
+    /// Ray's actor id, hex.
+    pub id: String,
+    /// The actor's class (`Writer` for `@ray.remote class Writer`).
+    pub class_name: String,
+}
+
+/// The waits of one process's tasks on one actor's replies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ActorWait {
+    /// The actor's id, hex (`RayActor::id` of the process that serves it).
+    pub actor: String,
+    /// Seconds inside `ray.get` for its results.
+    pub wait_s: f64,
+    /// How many such gets.
+    pub calls: u64,
 }
 
 /// One process started by multiprocessing, as its parent saw it.

@@ -103,6 +103,10 @@ pub enum Service {
     Redis,
     /// An SQLite database file (or its -wal / -journal), by its header or suffix.
     Sqlite,
+    /// A Ray actor: one process that runs its methods one at a time (the python probe names
+    /// it, and times the tasks' waits for its replies).
+    #[serde(rename = "ray actor")]
+    RayActor,
 }
 
 impl Service {
@@ -113,6 +117,7 @@ impl Service {
             Service::Mysql => "mysql",
             Service::Redis => "redis",
             Service::Sqlite => "sqlite",
+            Service::RayActor => "ray actor",
         }
     }
 }

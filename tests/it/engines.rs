@@ -344,6 +344,55 @@ fn ray_tasks_run_in_its_workers_and_its_services_are_not_workers() {
     }
 }
 
+/// The pids the python probe gave `role` in the run at `workers` (its first run).
+fn pids_with_role(raw: &Value, workers: u64, role: &str) -> Vec<i64> {
+    let point = raw["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["workers"] == workers)
+        .unwrap_or_else(|| panic!("no point at {workers} workers"));
+    point["runs"][0]["probes"]["python"]["processes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["role"] == role)
+        .filter_map(|p| p["pid"].as_i64())
+        .collect()
+}
+
+#[test]
+fn a_ray_actor_every_task_waits_on_is_a_sink_and_the_tasks_stay_the_workers() {
+    let (_dir, r, raw) = engine_sweep(
+        "engine-ray-actor",
+        "10_ray_tasks_actor_objects.py",
+        "--mode actor",
+    );
+    let s = at(&r, 2);
+    assert_eq!(s["engine"], "ray", "{s:#}");
+    assert_eq!(s["worker_layout"], "processes", "{s:#}");
+    // Every task ran in a task worker; the actor's process ran none of them. Ray lends a
+    // blocked task's slot to another process, and the two busiest fill the two slots.
+    assert_eq!(num(&s["task_count"], "task_count"), 32.0, "{s:#}");
+    assert_eq!(s["workers_observed"], 2, "{s:#}");
+    let actor = pids_with_role(&raw, 2, "ray_actor");
+    assert_eq!(actor.len(), 1, "one Writer actor: {actor:?}");
+    // The actor's process is a sink the task workers waited on, by its class, not a worker.
+    let sinks = s["sinks"].as_array().expect("sinks at 2 workers");
+    let writer = sinks
+        .iter()
+        .find(|k| k["resource"] == "actor:Writer")
+        .unwrap_or_else(|| panic!("the actor is a sink: {s:#}"));
+    assert_eq!(writer["kind"], "ray actor", "{writer:#}");
+    assert!(
+        writer["workers_waiting"].as_u64() >= Some(2),
+        "both task workers waited on it: {writer:#}"
+    );
+    assert!(num(&writer["wait_share"], "wait_share") > 0.0, "{writer:#}");
+    let roles = &s["peer_roles"]["actor:Writer"];
+    assert_eq!(roles, "sink", "rows out, acknowledgements back: {s:#}");
+}
+
 #[test]
 fn ray_put_passes_by_reference_and_an_argument_by_value_is_copied_per_task() {
     let (_p, put, _) = engine_sweep(
@@ -486,6 +535,35 @@ fn recorded_engine_sweeps_read_each_engines_shape_without_running_anything() {
 }
 
 #[test]
+fn a_recorded_ray_actor_sink_is_advised_as_one_actor_that_batches() {
+    let r = replayed("10_actor");
+    let s = at(&r, 2);
+    assert_eq!(s["engine"], "ray", "{s:#}");
+    assert_eq!(s["worker_layout"], "processes", "{s:#}");
+    assert_eq!(num(&s["task_count"], "task_count"), 32.0, "{s:#}");
+    assert_eq!(s["sinks"][0]["resource"], "actor:Writer", "{s:#}");
+    let rec = &r["diagnosis"]["recommendation"];
+    assert_eq!(rec["sink"], "single_writer", "{rec:#}");
+    assert_eq!(rec["model"], "processes", "{rec:#}");
+    let step = r["diagnosis"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["id"] == "shared_sink")
+        .unwrap();
+    assert_eq!(step["measured"]["kind"], "ray actor", "{step:#}");
+    assert!(
+        step["source"].as_str().unwrap().contains("python probe"),
+        "{step:#}"
+    );
+    let findings = r["diagnosis"]["findings"].to_string();
+    assert!(
+        findings.contains("the sink is an actor (actor:Writer)"),
+        "{findings}"
+    );
+}
+
+#[test]
 fn recorded_engine_sweeps_get_a_code_sketch_in_the_engines_own_calls() {
     let cases = [
         ("07_threads_numpy", "Parallel(n_jobs=2, prefer=\"threads\""),
@@ -495,6 +573,7 @@ fn recorded_engine_sweeps_get_a_code_sketch_in_the_engines_own_calls() {
             "Client(n_workers=2, threads_per_worker=1)",
         ),
         ("10_put", "ray.init(num_cpus="),
+        ("10_actor", "writer.write_batch.remote(ray.get(done))"),
     ];
     for (name, code) in cases {
         let dir = repo_root().join("fixtures/recordings/variants").join(name);

@@ -13,11 +13,12 @@
 //! fills a slot for its life, and slot time between tasks while others run is `imbalance`.
 
 use super::{AccountingSource, Cause};
+use crate::analyze::actors::{self, ActorWaits};
 use crate::analyze::ipc::{self, ProbeFigures};
 use crate::analyze::waits::{self, SinkKind};
 use crate::analyze::workers::{self, Layout, PoolClues, Workers};
 use crate::measure::probes::PythonData;
-use crate::measure::{ResourceKind, Run, SamplerData, Source, ThreadRecord};
+use crate::measure::{ResourceKind, Run, SamplerData, Service, Source, ThreadRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Without thread states, a worker counts as working over a tick when it used half a core
@@ -60,8 +61,9 @@ pub fn account_run(run: &Run, n: u32, own_dir: Option<&str>) -> Option<RunAccoun
     let clues = PoolClues::from_probe(run.probes.as_ref(), data);
     let w = workers::identify_with(data, n, &clues)?;
     let python = run.probes.as_ref().and_then(|p| p.python.as_ref());
+    let actors = actors::of(run.probes.as_ref());
     let probed_io = run.probes.as_ref().map(|p| ipc::figures(p, own_dir));
-    let ctx = Context::new(data, &w, python, probed_io.as_ref());
+    let ctx = Context::new(data, &w, python, probed_io.as_ref(), &actors);
     let mut acc = RunAccount {
         wall_s: wall,
         slots: n,
@@ -97,6 +99,9 @@ struct Context {
     /// Per worker process, seconds inside calls on each connection to a sink (the preload
     /// probe's timing), by the sink's name.
     sink_calls_s: HashMap<i32, Vec<(String, f64)>>,
+    /// Per worker process, seconds its tasks waited for each Ray actor's replies (the python
+    /// probe's timing), by the sink's name.
+    actor_waits_s: HashMap<i32, Vec<(String, f64)>>,
 }
 
 impl Context {
@@ -105,11 +110,12 @@ impl Context {
         w: &Workers,
         python: Option<&PythonData>,
         io: Option<&ProbeFigures>,
+        actors: &[ActorWaits],
     ) -> Self {
         let pids: BTreeSet<i32> = w.pids.iter().copied().collect();
         // Resources outside the pool that the workers wrote to and waited on (waits.rs): sinks,
         // named by what they are so that a database in a fresh folder per run is one cause.
-        let sink_of = waits::offcpu(data, w)
+        let sink_of = waits::offcpu(data, w, actors)
             .map(|off| {
                 off.external
                     .into_iter()
@@ -149,8 +155,19 @@ impl Context {
                     .push((SinkKind::of(e.kind, e.service).to_string(), call_s));
             }
         }
+        let actor_kind = SinkKind::of(ResourceKind::Tcp, Some(Service::RayActor)).to_string();
+        let mut actor_waits_s: HashMap<i32, Vec<(String, f64)>> = HashMap::new();
+        for a in actors {
+            for (&pid, &s) in a.wait_s_by_pid.iter().filter(|(p, _)| pids.contains(p)) {
+                actor_waits_s
+                    .entry(pid)
+                    .or_default()
+                    .push((actor_kind.clone(), s));
+            }
+        }
         Context {
             sink_calls_s,
+            actor_waits_s,
             layout: w.layout,
             sink_of,
             database_of,
@@ -339,6 +356,16 @@ fn working(
     // worker's calls on each sink's connection, and that much of them was the sink's. A
     // process of a thread pool holds every thread's calls, so there it cannot say whose.
     if ctx.layout != Layout::Threads {
+        // A Ray task waits for an actor's reply on a futex (a lock, to the sampler); the
+        // python probe timed those waits, and that much of the locks was the actor's.
+        for (name, wait_s) in ctx.actor_waits_s.get(&pid).into_iter().flatten() {
+            let moved = wait_s.min(part.get(&Cause::Locks));
+            if moved > 0.0 {
+                part.add(Cause::Sink(name.clone()), moved);
+                part.add(Cause::Locks, -moved);
+                acc.sources.insert(AccountingSource::PythonProbe);
+            }
+        }
         for (name, call_s) in ctx.sink_calls_s.get(&pid).into_iter().flatten() {
             let sink = Cause::Sink(name.clone());
             let moved = (call_s - part.get(&sink)).min(part.get(&Cause::Other));

@@ -8,7 +8,7 @@
 
 use crate::analyze::select::primary_points;
 use crate::analyze::sink_growth::{sink_growth, SinkGrowth};
-use crate::analyze::waits::Sink;
+use crate::analyze::waits::{Sink, SinkKind};
 use crate::analyze::Analysis;
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::read::sink_is_file;
@@ -16,7 +16,7 @@ use crate::diagnose::step::{plural, round, Measured, Step, Words};
 use crate::diagnose::step::{Answer, StepId};
 use crate::diagnose::thresholds::{SINK_RISE_FACTOR, SINK_WAIT_SHARE};
 use crate::diagnose::verdict::SinkAdvice;
-use crate::measure::Measurements;
+use crate::measure::{Measurements, Service};
 
 const QUESTION: &str = "Do workers contend on one sink (database, file, network service)?";
 
@@ -292,9 +292,16 @@ pub fn step(f: &Figures, d: &Decision) -> Step {
              useful core >= {SINK_RISE_FACTOR} times the smallest count's -> yes"
         ),
         evidence: evidence(f, d),
-        source: "the accounting (points[].summary.accounting, sink:<name>); which resource the \
-                 workers shared from the procfs sampler: blocked threads' syscall and fd"
-            .into(),
+        source: match f {
+            Figures::Shared { sink, .. } if sink.kind == SinkKind::Service(Service::RayActor) => {
+                "the accounting (points[].summary.accounting, sink:<name>); the waits on the \
+                 actor from the python probe: each Ray task's ray.get of an actor method's \
+                 result, per actor (the sampler sees that wait as a futex)"
+            }
+            _ => "the accounting (points[].summary.accounting, sink:<name>); which resource the \
+                  workers shared from the procfs sampler: blocked threads' syscall and fd",
+        }
+        .into(),
     };
     Step::new(StepId::SharedSink, QUESTION, d.answer, measured(f), words)
 }

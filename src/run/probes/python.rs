@@ -6,8 +6,8 @@
 use super::{c_text, u32_at, u64_at};
 use crate::measure::probes::StartMethod;
 use crate::measure::probes::{
-    ChunksizeRecord, GilKnocks, PoolRecord, ProcessStart, ProcessStarts, PythonData, PythonProcess,
-    TaskSources, ThreadsAtFork,
+    ActorWait, ChunksizeRecord, GilKnocks, PoolRecord, ProcessStart, ProcessStarts, PythonData,
+    PythonProcess, RayActor, TaskSources, ThreadsAtFork,
 };
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -268,6 +268,17 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
         },
         ..PythonProcess::default()
     };
+    // The actor-wait slots: (ns, calls) each, to the header's end; events name them.
+    let slots = (l.word("HEADER_WORDS") - l.word("ACTOR_WAITS")) / 2;
+    let waits: Vec<(f64, u64)> = (0..slots)
+        .map(|i| {
+            let at = l.at("ACTOR_WAITS") + 16 * i;
+            (
+                i64_at(&h, at).max(0) as f64 / 1e9,
+                i64_at(&h, at + 8).max(0) as u64,
+            )
+        })
+        .collect();
     let started = p.process_starts.fork + p.process_starts.spawn + p.process_starts.forkserver;
     if started > 0 {
         p.max_python_threads_at_start = Some(count("START_PY_MAX"));
@@ -277,14 +288,15 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
     let events = String::from_utf8_lossy(&h[events_off..events_off + events_len]);
     for line in events.lines() {
         if let Ok(v) = serde_json::from_str::<Value>(line) {
-            apply_event(&mut p, &v);
+            apply_event(&mut p, &v, &waits);
         }
     }
     p.start_method = start_method(&p);
     Ok(Some(p))
 }
 
-fn apply_event(p: &mut PythonProcess, v: &Value) {
+/// Applies one event line; `actor_waits` are the record's actor-wait slots, (s, calls) each.
+fn apply_event(p: &mut PythonProcess, v: &Value, actor_waits: &[(f64, u64)]) {
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let num = |k: &str| v.get(k).and_then(Value::as_u64);
     match v.get("ev").and_then(Value::as_str) {
@@ -309,6 +321,21 @@ fn apply_event(p: &mut PythonProcess, v: &Value) {
                 python_threads: num("python_threads").unwrap_or(0),
                 os_threads: num("os_threads").unwrap_or(0),
             })
+        }
+        Some("actor") => {
+            p.actor = text("actor")
+                .zip(text("class_name"))
+                .map(|(id, class_name)| RayActor { id, class_name })
+        }
+        Some("actor_wait") => {
+            let slot = num("slot").and_then(|s| actor_waits.get(s as usize));
+            if let (Some(actor), Some(&(wait_s, calls))) = (text("actor"), slot) {
+                p.actor_waits.push(ActorWait {
+                    actor,
+                    wait_s,
+                    calls,
+                });
+            }
         }
         Some("chunksize") => p.chunksizes.push(ChunksizeRecord {
             api: text("api").unwrap_or_default(),
@@ -418,6 +445,44 @@ mod tests {
             (p.gil_enabled, p.free_threaded),
             (Some(false), Some(true)),
             "GIL word 2 is a free-threaded build with the GIL off"
+        );
+    }
+
+    #[test]
+    fn actor_waits_are_read_from_the_slots_their_events_name() {
+        let l = layout();
+        let path = std::env::temp_dir().join(format!("py-{}-2.bin", std::process::id()));
+        synthetic_record(&path, 0);
+        let mut b = std::fs::read(&path).unwrap();
+        let put =
+            |b: &mut Vec<u8>, at: usize, v: i64| b[at..at + 8].copy_from_slice(&v.to_ne_bytes());
+        // Slot 1: 0.25 s over 20 gets of actor "ab12"; slot 0 holds a wait no event named.
+        let slot1 = l.at("ACTOR_WAITS") + 16;
+        put(&mut b, slot1, 250_000_000);
+        put(&mut b, slot1 + 8, 20);
+        put(&mut b, l.at("ACTOR_WAITS"), 5);
+        let events = b"{\"ev\":\"actor_wait\",\"slot\":1,\"actor\":\"ab12\"}\n\
+                       {\"ev\":\"actor\",\"actor\":\"cd34\",\"class_name\":\"Writer\"}\n";
+        let at = l.at("EVENTS");
+        b[at..at + events.len()].copy_from_slice(events);
+        put(&mut b, l.at("EVENTS_LEN"), events.len() as i64);
+        std::fs::write(&path, b).unwrap();
+        let p = read_record(&path).unwrap().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            p.actor_waits,
+            vec![ActorWait {
+                actor: "ab12".into(),
+                wait_s: 0.25,
+                calls: 20
+            }]
+        );
+        assert_eq!(
+            p.actor,
+            Some(RayActor {
+                id: "cd34".into(),
+                class_name: "Writer".into()
+            })
         );
     }
 
