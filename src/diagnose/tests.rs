@@ -115,6 +115,7 @@ pub(super) fn accounted(workers: u32, useful: f64, losses: &[(&str, f64)]) -> Po
         }),
         ..busy(0.98)
     }
+}
 
 /// `s` with the accounting of `n` worker slots over its runs, each run (sink cores, useful
 /// cores): what the run lost to `sink:<kind>` beside its useful work, the rest to `other`.

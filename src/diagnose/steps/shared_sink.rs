@@ -298,8 +298,10 @@ pub fn step(f: &Figures, d: &Decision) -> Step {
                  actor from the python probe: each Ray task's ray.get of an actor method's \
                  result, per actor (the sampler sees that wait as a futex)"
             }
-            _ => "the accounting (points[].summary.accounting, sink:<name>); which resource the \
-                  workers shared from the procfs sampler: blocked threads' syscall and fd",
+            _ => {
+                "the accounting (points[].summary.accounting, sink:<name>); which resource the \
+                  workers shared from the procfs sampler: blocked threads' syscall and fd"
+            }
         }
         .into(),
     };
