@@ -167,12 +167,15 @@ pub(super) fn sink_accounted(
     s
 }
 
-pub(super) fn answer(d: &Diagnosis, id: StepId) -> Answer {
+pub(super) fn step_of(d: &Diagnosis, id: StepId) -> &Step {
     d.steps
         .iter()
         .find(|s| s.id == id)
         .unwrap_or_else(|| panic!("no step {id}"))
-        .answer
+}
+
+pub(super) fn answer(d: &Diagnosis, id: StepId) -> Answer {
+    step_of(d, id).answer
 }
 
 #[test]
@@ -358,11 +361,7 @@ fn a_tail_that_left_no_core_idle_is_not_uneven_tasks() {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        let st = d
-            .steps
-            .iter()
-            .find(|s| s.id == StepId::TaskVariance)
-            .unwrap();
+        let st = step_of(&d, StepId::TaskVariance);
         assert_eq!(st.measured["straggler_idle_cores"], idle, "{}", st.evidence);
         d.recommendation.scheduling
     };
@@ -389,11 +388,7 @@ fn a_tail_of_workers_that_did_the_same_work_is_not_uneven_tasks() {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        let st = d
-            .steps
-            .iter()
-            .find(|s| s.id == StepId::TaskVariance)
-            .unwrap();
+        let st = step_of(&d, StepId::TaskVariance);
         (d.recommendation.scheduling, st.measured.clone())
     };
     let (even, measured) = scheduling(0.004);
@@ -422,11 +417,7 @@ fn a_few_task_processes_with_slots_idle_behind_the_big_one_are_uneven() {
             "throughput",
         );
         let d = diagnose(&m, &a);
-        let st = d
-            .steps
-            .iter()
-            .find(|s| s.id == StepId::TaskVariance)
-            .unwrap();
+        let st = step_of(&d, StepId::TaskVariance);
         assert_eq!(st.measured["idle_slot_share"], idle, "{}", st.evidence);
         d.recommendation.scheduling
     };
@@ -588,7 +579,7 @@ fn waits_for_big_payloads_are_netted_from_cpu_bound_and_small_messages_are_not()
     let (m, a) = sweep_of(8e6);
     let d = diagnose(&m, &a);
     assert_eq!(answer(&d, StepId::LargePayload), Answer::Yes);
-    let cpu = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
+    let cpu = step_of(&d, StepId::CpuBound);
     assert_eq!(cpu.answer, Answer::Yes, "{}", cpu.evidence);
     assert_eq!(cpu.measured["payload_wait_share"], 0.32);
     // A few hundred bytes per task: the waits are not the payloads', and stay in.

@@ -26,10 +26,7 @@ fn over_runs(pooled: f64, runs: &[f64]) -> Diagnosis {
 }
 
 fn variance(d: &Diagnosis) -> &Step {
-    d.steps
-        .iter()
-        .find(|s| s.id == StepId::TaskVariance)
-        .unwrap()
+    crate::diagnose::tests::step_of(d, StepId::TaskVariance)
 }
 
 #[test]
