@@ -54,7 +54,10 @@ pub fn replay(
     work_scale: f64,
     demand_scale: &[f64],
 ) -> Replayed {
-    let n = workers.max(1) as usize;
+    // A worker past the task count never gets a task and costs nothing, so it is not
+    // simulated: a measured count out of all proportion (a corrupt report) cannot make the
+    // replay allocate a worker per count.
+    let n = (workers.max(1) as usize).min(w.tasks.len().max(1));
     let c = f64::from(cores.max(1));
     let total: f64 = w.tasks.iter().sum::<f64>().max(f64::MIN_POSITIVE);
     let demand: Vec<f64> = w
