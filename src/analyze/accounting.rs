@@ -40,7 +40,8 @@ pub enum Cause {
     Locks,
     /// Waits on one sink (its fd, its back-off sleeps, its fsyncs), by what it is.
     Sink(String),
-    /// Pickling, and waits on the pool's own pipes and socket pairs.
+    /// Pickling, and waits on the pool's own pipes and socket pairs while the driver worked to
+    /// feed them (with the driver idle too, a wait on the pipe is `Imbalance`).
     Transfer,
     /// Runnable without a CPU.
     RunQueue,

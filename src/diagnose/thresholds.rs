@@ -191,14 +191,14 @@ pub const LARGE_PAYLOAD_BYTES_PER_TASK: Threshold = Threshold {
     why: "a mebibyte per task costs milliseconds of pickling and copying",
 };
 
-/// ... or when pickling and unpickling take a tenth of the tree's CPU.
-pub const LARGE_PAYLOAD_IPC_TAX: Threshold = Threshold {
-    name: "LARGE_PAYLOAD_IPC_TAX",
+/// ... or when moving them costs the workers a tenth of their time.
+pub const LARGE_PAYLOAD_TRANSFER_SHARE: Threshold = Threshold {
+    name: "LARGE_PAYLOAD_TRANSFER_SHARE",
     used_by: UsedBy::Step(StepId::LargePayload),
-    what: "share of the tree's CPU spent pickling (the IPC tax)",
+    what: "share of the workers' slot-time (n x wall) lost to transfer: pickling, and waits on the pool's pipes while the driver fed them (the accounting), at the largest probed count",
     value: 0.10,
     unit: "share",
-    why: "a tenth of the CPU moving data is worth passing references instead",
+    why: "a tenth of the workers' time spent moving data is worth passing references instead",
 };
 
 /// The GIL knocks (python probe, one per 40 ms of task time, pooled over a series) are a
@@ -332,7 +332,7 @@ pub const ALL: &[&Threshold] = &[
     &THREADS_SCALE_MARGINAL,
     &GIL_SHARE_Z,
     &LARGE_PAYLOAD_BYTES_PER_TASK,
-    &LARGE_PAYLOAD_IPC_TAX,
+    &LARGE_PAYLOAD_TRANSFER_SHARE,
     &SINK_WAIT_SHARE,
     &SINK_RISE_FACTOR,
     &TASK_DURATION_CV,

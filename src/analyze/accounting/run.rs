@@ -102,6 +102,9 @@ struct Context {
     /// Per worker process, seconds its tasks waited for each Ray actor's replies (the python
     /// probe's timing), by the sink's name.
     actor_waits_s: HashMap<i32, Vec<(String, f64)>>,
+    /// For a process pool, per timeline tick: whether the driver (the workers' ancestors) was
+    /// working, caught on a CPU or runnable, or using half a core.
+    driver_working: Vec<bool>,
 }
 
 impl Context {
@@ -166,6 +169,7 @@ impl Context {
             }
         }
         Context {
+            driver_working: driver_working(data, w),
             sink_calls_s,
             actor_waits_s,
             layout: w.layout,
@@ -202,6 +206,80 @@ impl Context {
                 .map_or(Cause::Other, |db| Cause::Sink(db.clone())),
             _ => Cause::Other,
         }
+    }
+}
+
+impl Context {
+    /// Of the ticks inside `a..=b` at which worker thread `t` was blocked, the share at which
+    /// the driver was working; 1 when no tick caught it blocked, or the driver was not seen.
+    ///
+    /// A pool worker blocked on its task pipe waits for the driver: while the driver works
+    /// (loads, pickles, writes the next payload, reads a big result) the wait is the payload's
+    /// transfer; while the driver is idle too, no task exists for this worker anywhere, and the
+    /// wait is the pool's imbalance (fixtures/labs/05 with chunksize 50: one worker holds the
+    /// big documents' chunk, the other waits on an empty pipe with 33 bytes per task moved).
+    fn fed_share(&self, data: &SamplerData, t: &ThreadRecord, a: f64, b: f64) -> f64 {
+        if self.driver_working.is_empty() {
+            return 1.0;
+        }
+        let ft = t.first_tick as usize;
+        let (mut blocked, mut fed) = (0u32, 0u32);
+        for (i, state) in t.states.bytes().enumerate() {
+            let k = ft + i;
+            let inside = data
+                .timeline
+                .get(k)
+                .is_some_and(|x| x.t_s > a && x.t_s <= b);
+            if inside && matches!(state, b'S' | b'D') {
+                blocked += 1;
+                fed += u32::from(self.driver_working.get(k).copied().unwrap_or(true));
+            }
+        }
+        if blocked == 0 {
+            1.0
+        } else {
+            f64::from(fed) / f64::from(blocked)
+        }
+    }
+}
+
+/// Per timeline tick, whether a process-pool's driver (the workers' ancestors in the tree,
+/// the pool's creator and a forkserver among them) was working: some thread caught on a CPU or
+/// runnable, or using half a core over the tick. Empty for other layouts, or when no ancestor
+/// was sampled.
+fn driver_working(data: &SamplerData, w: &Workers) -> Vec<bool> {
+    if w.layout != Layout::Processes {
+        return Vec::new();
+    }
+    let workers: BTreeSet<i32> = w.pids.iter().copied().collect();
+    let parent: HashMap<i32, i32> = data.processes.iter().map(|p| (p.pid, p.ppid)).collect();
+    let mut driver = BTreeSet::new();
+    for &pid in &workers {
+        let mut at = parent.get(&pid).copied();
+        while let Some(p) = at.filter(|p| !workers.contains(p) && driver.insert(*p)) {
+            at = parent.get(&p).copied();
+        }
+    }
+    let mut working = vec![false; data.timeline.len()];
+    let mut seen = false;
+    for p in data.processes.iter().filter(|p| driver.contains(&p.pid)) {
+        for t in &p.threads {
+            seen = true;
+            let ft = t.first_tick as usize;
+            let states = t.states.as_bytes();
+            for i in 0..states.len().max(t.busy.len()) {
+                let caught = matches!(states.get(i), Some(b'R' | b'Q'));
+                let busy = t.busy.get(i).is_some_and(|&b| b >= WORKER_BUSY_FRACTION);
+                if let Some(slot) = working.get_mut(ft + i) {
+                    *slot |= caught || busy;
+                }
+            }
+        }
+    }
+    if seen {
+        working
+    } else {
+        Vec::new()
     }
 }
 
@@ -262,12 +340,15 @@ fn pool(
         acc.add(Cause::Startup, f - ready);
         acc.add(Cause::Imbalance, last - e);
         let share = busy_share_between(data, s.thread, f, e);
-        let pickle = if ctx.layout == Layout::Processes {
-            ctx.pickle_s.get(&s.pid).copied().unwrap_or(0.0)
+        let (pickle, fed) = if ctx.layout == Layout::Processes {
+            (
+                ctx.pickle_s.get(&s.pid).copied().unwrap_or(0.0),
+                ctx.fed_share(data, s.thread, f, e),
+            )
         } else {
-            0.0
+            (0.0, 1.0)
         };
-        working(acc, ctx, s.pid, s.thread, e - f, share, pickle);
+        working(acc, ctx, s.pid, s.thread, (e - f, share), pickle, fed);
     }
     Some(())
 }
@@ -306,7 +387,7 @@ fn tasks(
     acc.add(Cause::Imbalance, capacity - lived * fit);
     let mut parts = RunAccount::default();
     for &(pid, t, a, b) in &lives {
-        working(&mut parts, ctx, pid, t, b - a, 1.0, 0.0);
+        working(&mut parts, ctx, pid, t, (b - a, 1.0), 0.0, 1.0);
     }
     acc.sources.extend(parts.sources);
     for (cause, s) in parts.seconds {
@@ -317,15 +398,17 @@ fn tasks(
 
 /// Gives `span_s` of a worker's time at work to its causes: `share` of its on-CPU and run-queue
 /// time fell inside the span; `pickle_s` of that CPU was pickling; the rest of the span it was
-/// blocked, split over what the sampler caught it blocked on.
+/// blocked, split over what the sampler caught it blocked on. Of its waits on the pool's own
+/// pipes, `fed` were while the driver worked (`Context::fed_share`): the rest had no task to
+/// wait for.
 fn working(
     acc: &mut RunAccount,
     ctx: &Context,
     pid: i32,
     t: &ThreadRecord,
-    span_s: f64,
-    share: f64,
+    (span_s, share): (f64, f64),
     pickle_s: f64,
+    fed: f64,
 ) {
     if span_s <= 0.0 {
         return;
@@ -347,10 +430,14 @@ fn working(
         part.add(Cause::Other, blocked);
     }
     for wc in t.waits.iter().filter(|_| ticks > 0) {
-        part.add(
-            ctx.cause_of(pid, wc),
-            blocked * f64::from(wc.ticks) / ticks as f64,
-        );
+        let s = blocked * f64::from(wc.ticks) / ticks as f64;
+        match ctx.cause_of(pid, wc) {
+            Cause::Transfer => {
+                part.add(Cause::Transfer, s * fed);
+                part.add(Cause::Imbalance, s * (1.0 - fed));
+            }
+            cause => part.add(cause, s),
+        }
     }
     // Waits too short for any tick to name them are `other`; the preload probe timed the
     // worker's calls on each sink's connection, and that much of them was the sink's. A

@@ -444,3 +444,52 @@ fn waits_on_a_socket_a_third_process_serves_are_its_sink_not_the_pools_transfer(
     assert!(close(acc.get(&sink), 1.0), "{acc:?}");
     assert_eq!(acc.get(&Cause::Transfer), 0.0, "{acc:?}");
 }
+
+/// Two pool processes; the second works 0.1..0.4 s and 0.7..0.9 s and waits on the pool's pipe
+/// in between, while the driver works (`driver_busy`) or idles.
+fn gap_on_the_pipe(driver_busy: bool) -> Run {
+    let busy = |a: usize, b: usize| (a..=b).map(|i| (i, 1.0)).collect::<Vec<_>>();
+    let driver: Vec<(usize, f32)> = if driver_busy {
+        busy(5, 7)
+    } else {
+        vec![(1, 0.01)]
+    };
+    let mut gapped = busy(2, 4);
+    gapped.extend(busy(8, 9));
+    run(
+        1.0,
+        vec![
+            process(1, 0, vec![thread(1, 0.0, &driver, vec![])]),
+            process(2, 1, vec![thread(2, 0.05, &busy(2, 9), vec![])]),
+            process(
+                3,
+                1,
+                vec![thread(
+                    3,
+                    0.05,
+                    &gapped,
+                    vec![wait("pipe:[7]", ResourceKind::Pipe, true)],
+                )],
+            ),
+        ],
+        vec![],
+    )
+}
+
+#[test]
+fn a_wait_on_the_pools_pipe_is_transfer_only_while_the_driver_works_to_feed_it() {
+    // The driver idle: no task existed for the worker anywhere; it idled beside the other.
+    let idle = account_run(&gap_on_the_pipe(false), 2, None).expect("accounted");
+    assert!(close(idle.get(&Cause::Imbalance), 0.3), "{idle:?}");
+    assert_eq!(idle.get(&Cause::Transfer), 0.0, "{idle:?}");
+    // The driver working (loading, pickling, writing the next payload): the wait was the
+    // payload's transfer.
+    let fed = account_run(&gap_on_the_pipe(true), 2, None).expect("accounted");
+    assert!(close(fed.get(&Cause::Transfer), 0.3), "{fed:?}");
+    assert_eq!(fed.get(&Cause::Imbalance), 0.0, "{fed:?}");
+    for acc in [&idle, &fed] {
+        let total: f64 = acc.seconds.values().sum();
+        assert!(close(total, 2.0), "{acc:?}");
+        assert!(close(acc.get(&Cause::Useful), 0.8 + 0.5), "{acc:?}");
+    }
+}

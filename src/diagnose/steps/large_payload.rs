@@ -1,12 +1,16 @@
-//! Are big objects sent between processes? From the probes at the largest measured count:
-//! bytes through pipes and socket pairs (preload probe), tasks and pickling time (python probe).
+//! Are big objects sent between processes? Judged on what moving them cost the workers, the
+//! accounting's `transfer` at the largest count the probes measured: their pickling, and their
+//! waits on the pool's pipes while the driver worked to feed them (a wait on an empty pipe with
+//! the driver idle is the pool's imbalance, not a payload's). The bytes per task (preload and
+//! python probes) answer too: a copy into an object store (a Ray argument passed by value)
+//! happens in the driver and the store, outside the workers' slots.
 
 use crate::analyze::select::primary_points;
 use crate::analyze::Analysis;
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{round, Measured, Step, Words};
 use crate::diagnose::step::{Answer, StepId};
-use crate::diagnose::thresholds::{LARGE_PAYLOAD_BYTES_PER_TASK, LARGE_PAYLOAD_IPC_TAX};
+use crate::diagnose::thresholds::{LARGE_PAYLOAD_BYTES_PER_TASK, LARGE_PAYLOAD_TRANSFER_SHARE};
 use crate::diagnose::verdict::DataPassing;
 use crate::measure::Measurements;
 
@@ -19,8 +23,10 @@ pub struct Figures {
     /// Bytes through pipes and socket pairs in all.
     pub ipc_bytes: Option<f64>,
     pub ipc_bytes_per_task: Option<f64>,
-    /// Share of the tree's CPU spent pickling and unpickling.
+    /// Share of the tree's CPU spent pickling and unpickling (evidence; not a bar).
     pub ipc_tax: Option<f64>,
+    /// Share of the workers' slot-time (n x wall) lost to transfer, from the point's accounting.
+    pub transfer_share: Option<f64>,
 }
 
 /// None when no probe measured the bytes between processes.
@@ -32,6 +38,10 @@ pub fn figures(m: &Measurements, a: &Analysis) -> Option<Figures> {
             ipc_bytes: p.ipc_bytes,
             ipc_bytes_per_task: p.ipc_bytes_per_task,
             ipc_tax: p.ipc_tax,
+            transfer_share: s.accounting.as_ref().map(|acc| {
+                let lost = acc.lost_cores.get("transfer").map_or(0.0, |f| f.value);
+                lost / f64::from(acc.workers.max(1))
+            }),
         })
     })
 }
@@ -49,26 +59,26 @@ impl Figures {
 }
 
 impl Figures {
-    /// The figure that decided: the bytes per task or the pickling share, whichever crossed
-    /// its bar (the bytes when neither did), or the bytes in all without a task count.
+    /// The figure that decided: the transfer share or the bytes per task, whichever crossed
+    /// its bar (the transfer share when neither did), or the bytes in all without a task count.
     pub fn deciding(&self) -> Option<Deciding> {
         let bytes = LARGE_PAYLOAD_BYTES_PER_TASK.value;
         let per_task = self
             .ipc_bytes_per_task
             .map(|b| Deciding::above("ipc_bytes_per_task", b, bytes));
-        let tax = self
-            .ipc_tax
-            .map(|t| Deciding::above("ipc_tax", t, LARGE_PAYLOAD_IPC_TAX.value));
+        let transfer = self
+            .transfer_share
+            .map(|t| Deciding::above("transfer_share", t, LARGE_PAYLOAD_TRANSFER_SHARE.value));
         let in_all = self
             .ipc_bytes
             .filter(|_| self.small_in_all())
             .map(|b| Deciding::above("ipc_bytes", b, bytes));
-        [per_task, tax]
+        [transfer, per_task]
             .into_iter()
             .flatten()
             .find(|d| d.yes_at(d.value))
+            .or(transfer)
             .or(per_task)
-            .or(tax)
             .or(in_all)
     }
 }
@@ -81,9 +91,11 @@ pub fn decide(f: Option<&Figures>) -> Answer {
     let big = f
         .ipc_bytes_per_task
         .is_some_and(|b| b >= LARGE_PAYLOAD_BYTES_PER_TASK.value);
-    let taxed = f.ipc_tax.is_some_and(|t| t >= LARGE_PAYLOAD_IPC_TAX.value);
-    let measured = f.ipc_bytes_per_task.is_some() || f.ipc_tax.is_some() || f.small_in_all();
-    match (big || taxed, measured) {
+    let costly = f
+        .transfer_share
+        .is_some_and(|t| t >= LARGE_PAYLOAD_TRANSFER_SHARE.value);
+    let measured = f.ipc_bytes_per_task.is_some() || f.transfer_share.is_some() || f.small_in_all();
+    match (big || costly, measured) {
         (true, _) => Answer::Yes,
         (false, true) => Answer::No,
         (false, false) => Answer::Unknown,
@@ -106,6 +118,7 @@ fn measured(f: Option<&Figures>) -> Measured {
         out.put("ipc_bytes", f.ipc_bytes);
         out.put("ipc_bytes_per_task", f.ipc_bytes_per_task.map(f64::round));
         out.put("ipc_tax", f.ipc_tax.map(|t| round(t, 4)));
+        out.put("transfer_share", f.transfer_share.map(|t| round(t, 4)));
     }
     out
 }
@@ -127,8 +140,18 @@ fn evidence(f: Option<&Figures>) -> String {
     };
     // Pickling is only stated where the python probe saw the tree's interpreters; `+ 0.0`
     // keeps a rounded zero from printing as "-0.0".
+    let transfer = f.transfer_share.map_or_else(
+        || " No accounting of the workers' time (no sampler picture of them).".to_string(),
+        |t| {
+            format!(
+                " Moving it cost the workers {:.1} % of their time (accounting: pickling, and \
+                 waits on the pool's pipes while the driver fed them).",
+                (t * 100.0).max(0.0) + 0.0
+            )
+        },
+    );
     format!(
-        "At {} workers the processes exchanged {per_task_text}{}.",
+        "At {} workers the processes exchanged {per_task_text}{}.{transfer}",
         f.workers,
         f.ipc_tax
             .map(|t| format!(
@@ -144,13 +167,14 @@ fn evidence(f: Option<&Figures>) -> String {
 pub fn step(f: Option<&Figures>, answer: Answer) -> Step {
     let words = Words {
         threshold: format!(
-            ">= {} MiB per task, or pickling >= {:.0} % of CPU -> yes",
-            LARGE_PAYLOAD_BYTES_PER_TASK.value / 1048576.0,
-            LARGE_PAYLOAD_IPC_TAX.value * 100.0
+            "transfer >= {:.0} % of the workers' time, or >= {} MiB per task -> yes",
+            LARGE_PAYLOAD_TRANSFER_SHARE.value * 100.0,
+            LARGE_PAYLOAD_BYTES_PER_TASK.value / 1048576.0
         ),
         evidence: evidence(f),
-        source: "preload probe (bytes through pipes and socket pairs) and python probe (tasks, \
-                 pickling time)"
+        source: "accounting (transfer: pickling and fed waits on the pool's pipes), preload \
+                 probe (bytes through pipes and socket pairs) and python probe (tasks, pickling \
+                 time)"
             .into(),
     };
     Step::new(StepId::LargePayload, QUESTION, answer, measured(f), words)
@@ -160,12 +184,13 @@ pub fn step(f: Option<&Figures>, answer: Answer) -> Step {
 mod tests {
     use super::*;
 
-    fn probed(total: Option<f64>, per_task: Option<f64>, tax: Option<f64>) -> Figures {
+    fn probed(total: Option<f64>, per_task: Option<f64>, transfer: Option<f64>) -> Figures {
         Figures {
             workers: 4,
             ipc_bytes: total,
             ipc_bytes_per_task: per_task,
-            ipc_tax: tax,
+            ipc_tax: None,
+            transfer_share: transfer,
         }
     }
 
@@ -184,5 +209,21 @@ mod tests {
         );
         assert_eq!(decide(None), Answer::Unknown);
         assert_eq!(data_passing(Answer::Unknown), None);
+    }
+
+    #[test]
+    fn the_transfer_the_workers_lost_decides_not_the_pickling_share_of_the_tree() {
+        let bar = LARGE_PAYLOAD_TRANSFER_SHARE.value;
+        // Small messages whose pickling is a large share of a tree that does little else: the
+        // workers lost almost nothing moving them.
+        let mut f = probed(Some(13_000.0), Some(33.0), Some(0.001));
+        f.ipc_tax = Some(0.3);
+        assert_eq!(decide(Some(&f)), Answer::No);
+        let d = f.deciding().expect("a deciding figure");
+        assert_eq!((d.name, d.value, d.bar), ("transfer_share", 0.001, bar));
+        // The workers lost a sixth of their time to it: yes, on the transfer share.
+        let f = probed(Some(2.4e8), Some(600_000.0), Some(0.16));
+        assert_eq!(decide(Some(&f)), Answer::Yes);
+        assert_eq!(f.deciding().map(|d| d.name), Some("transfer_share"));
     }
 }
