@@ -51,6 +51,10 @@ pub enum Assumption {
     /// Task processes start in waves: a slot is refilled only when the whole wave is done (the
     /// replay at the measured count matched this better than refilling at once).
     Waves,
+    /// A shell's `cmd &` ... `wait` seen at one worker, where every wave is one task: the
+    /// value and `low` replay the waves that idiom makes (a slot refilled only when the whole
+    /// wave is done); `high` refills each slot at once (bash's `wait -n`).
+    ShellWaves,
     /// A thread pool with one worker at this point: the GIL's held share is unknown (value
     /// half the CPU, `low` all of it, `high` none).
     GilShareUnknown,
@@ -75,6 +79,9 @@ impl Assumption {
                 "the measured tasks in the order (as recorded, big ones last, or spread) whose replay matches the measured count's wall"
             }
             Assumption::Waves => "task processes start in waves, as the measured count's wall shows",
+            Assumption::ShellWaves => {
+                "a shell's & and wait run the tasks in waves of the worker count (high: each slot refilled at once, as wait -n does)"
+            }
             Assumption::EvenTasks => {
                 "no task durations measured: even tasks, plus the measured straggler"
             }
