@@ -206,6 +206,7 @@ fn build(
             .pools
             .as_ref()
             .map_or(0.0, |p| p.started_by_method.values().sum()),
+        busy_handler: Vec::new(),
         assumptions,
     };
     // The cores busy beside the workers (the estimate, moved until the replay's run queue is
@@ -260,6 +261,18 @@ fn build(
         // sink in turn, so holding every sink through the task would run the work once per
         // sink, and two locks pipeline (sqlite_xargs: its database file and its folder's
         // files, low 1.76x against 0.95x measured): the sink waited on most takes the task.
+        // SQLite has no queue for its write lock: a writer that finds it taken sleeps its busy
+        // handler's back-off, 1 ms and longer, past the other's commit (a fifth of a
+        // millisecond in sqlite_pool). One writer never meets it; the second writer's sleeps
+        // are the physics of the sink, not a fit (`high`: the writers queue).
+        if side != Side::High {
+            w.busy_handler = (0..w.resources.len())
+                .filter(|&i| w.resources[i].bound == "sink:sqlite")
+                .collect();
+            if !w.busy_handler.is_empty() {
+                w.assumptions.push(Assumption::BusyBackoff);
+            }
+        }
         if side == Side::Low {
             let most = w
                 .resources

@@ -55,6 +55,10 @@ pub enum Assumption {
     /// value and `low` replay the waves that idiom makes (a slot refilled only when the whole
     /// wave is done); `high` refills each slot at once (bash's `wait -n`).
     ShellWaves,
+    /// A SQLite sink seen at one worker: a second writer that finds its write lock taken
+    /// sleeps SQLite's busy-handler back-off and tries again rather than queueing (`high`:
+    /// it queues).
+    BusyBackoff,
     /// A thread pool with one worker at this point: the GIL's held share is unknown (value
     /// half the CPU, `low` all of it, `high` none).
     GilShareUnknown,
@@ -81,6 +85,9 @@ impl Assumption {
             Assumption::Waves => "task processes start in waves, as the measured count's wall shows",
             Assumption::ShellWaves => {
                 "a shell's & and wait run the tasks in waves of the worker count (high: each slot refilled at once, as wait -n does)"
+            }
+            Assumption::BusyBackoff => {
+                "a SQLite writer that finds the write lock taken sleeps the busy handler's back-off (1, 2, 5, 10 ms ...) and tries again (high: it queues)"
             }
             Assumption::EvenTasks => {
                 "no task durations measured: even tasks, plus the measured straggler"
@@ -144,5 +151,8 @@ pub struct Workload {
     pub startup_per_process_s: Option<f64>,
     /// Processes the pool started per run.
     pub process_starts: f64,
+    /// Resources (indices into `resources`) whose waiters do not queue: a writer that finds the
+    /// lock taken sleeps a busy handler's back-off and tries again (SQLite's).
+    pub busy_handler: Vec<usize>,
     pub assumptions: Vec<Assumption>,
 }
