@@ -14,6 +14,9 @@ use crate::analyze::Layout;
 
 pub use super::workload::{Assumption, Dispatch, Resource, Side, Workload};
 
+/// The sink whose writers sleep a busy handler's back-off (`Workload::busy_handler`).
+pub const SQLITE: &str = "sink:sqlite";
+
 /// Tasks synthesised where none were measured (enough that n up to a few dozen stays even).
 const EVEN_TASKS: usize = 256;
 
@@ -206,7 +209,7 @@ fn build(
             .pools
             .as_ref()
             .map_or(0.0, |p| p.started_by_method.values().sum()),
-        busy_handler: Vec::new(),
+        busy_handler: false,
         assumptions,
     };
     // The cores busy beside the workers (the estimate, moved until the replay's run queue is
@@ -266,10 +269,8 @@ fn build(
         // millisecond in sqlite_pool). One writer never meets it; the second writer's sleeps
         // are the physics of the sink, not a fit (`high`: the writers queue).
         if side != Side::High {
-            w.busy_handler = (0..w.resources.len())
-                .filter(|&i| w.resources[i].bound == "sink:sqlite")
-                .collect();
-            if !w.busy_handler.is_empty() {
+            w.busy_handler = w.resources.iter().any(|x| x.bound == SQLITE);
+            if w.busy_handler {
                 w.assumptions.push(Assumption::BusyBackoff);
             }
         }

@@ -144,8 +144,10 @@ pub fn replay(
             Phase::Resource(r, held[r] * w.tasks[t] * work_scale, demand[r] * share)
         }
     };
-    let sleeps: Vec<bool> = (0..demand.len())
-        .map(|r| w.busy_handler.contains(&r))
+    let sleeps: Vec<bool> = w
+        .resources
+        .iter()
+        .map(|r| w.busy_handler && r.bound == super::model::SQLITE)
         .collect();
     let mut now = 0.0;
     let mut residence = vec![0.0; demand.len()];

@@ -20,7 +20,7 @@ fn even(tasks: usize, each: f64, resources: Vec<Resource>) -> Replay {
             gil_held_share: None,
             startup_per_process_s: None,
             process_starts: 0.0,
-            busy_handler: vec![],
+            busy_handler: false,
             assumptions: vec![],
         },
         inflation: 0.0,
@@ -116,7 +116,7 @@ fn a_busy_handlers_sleeps_cost_a_second_writer_more_than_a_queue() {
         }],
     );
     let mut sleeping = queued.clone();
-    sleeping.workload.busy_handler = vec![0];
+    sleeping.workload.busy_handler = true;
     // One writer never finds the lock taken.
     let one = (queued.run(1, 8, &[]).wall_s, sleeping.run(1, 8, &[]).wall_s);
     assert!((one.0 - one.1).abs() < 1e-12, "{one:?}");

@@ -151,8 +151,9 @@ pub struct Workload {
     pub startup_per_process_s: Option<f64>,
     /// Processes the pool started per run.
     pub process_starts: f64,
-    /// Resources (indices into `resources`) whose waiters do not queue: a writer that finds the
-    /// lock taken sleeps a busy handler's back-off and tries again (SQLite's).
-    pub busy_handler: Vec<usize>,
+    /// A SQLite sink's (`sink:sqlite`) waiters do not queue: a writer that finds the lock
+    /// taken sleeps the busy handler's back-off and tries again. By name, not index: a what-if
+    /// removes resources.
+    pub busy_handler: bool,
     pub assumptions: Vec<Assumption>,
 }
