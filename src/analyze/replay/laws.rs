@@ -64,6 +64,7 @@ mod tests {
             gil_held_share: None,
             startup_per_process_s: None,
             process_starts: 0.0,
+            busy_handler: false,
             assumptions: vec![],
         };
         for n in [1, 2, 3, 4] {

@@ -8,10 +8,14 @@
 //! replay recreates it from the cores busy beside the workers (the driver's CPU while they
 //! work, the host's other load). The probes give the tasks' shape; the accounting their total.
 
+use crate::analyze::api::PoolApi;
 use crate::analyze::point::PointSummary;
 use crate::analyze::Layout;
 
 pub use super::workload::{Assumption, Dispatch, Resource, Side, Workload};
+
+/// The sink whose writers sleep a busy handler's back-off (`Workload::busy_handler`).
+pub const SQLITE: &str = "sink:sqlite";
 
 /// Tasks synthesised where none were measured (enough that n up to a few dozen stays even).
 const EVEN_TASKS: usize = 256;
@@ -62,7 +66,19 @@ pub fn workload(
             Side::Low => Order::BigLast,
             Side::High => Order::Spread,
         };
-        return build(s, workers, layout, cores, side, order, false);
+        // One worker runs a wave of one task at a time, so its wall cannot tell waves from
+        // slots refilled at once; the tool that started the tasks can. A shell's `cmd &` ...
+        // `wait` waits for the whole batch (fixtures/workloads/batch_wait.sh: 1.27x measured
+        // at 2 workers, 1.94x replayed without waves); bash's `wait -n` refills at once, the
+        // high side.
+        let shell = s.apis.contains(&PoolApi::ShellJobs) && layout == Some(Layout::Tasks);
+        let waves = shell && side != Side::High;
+        let mut w = build(s, workers, layout, cores, side, order, waves)?;
+        if shell {
+            w.assumptions.retain(|a| *a != Assumption::Waves);
+            w.assumptions.push(Assumption::ShellWaves);
+        }
+        return Some(w);
     }
     let waves: &[bool] = if layout == Some(Layout::Tasks) {
         &[false, true]
@@ -193,6 +209,7 @@ fn build(
             .pools
             .as_ref()
             .map_or(0.0, |p| p.started_by_method.values().sum()),
+        busy_handler: false,
         assumptions,
     };
     // The cores busy beside the workers (the estimate, moved until the replay's run queue is
@@ -243,11 +260,31 @@ fn build(
                 held_share: 0.0,
             });
         }
+        // The most serial case is one lock held through each whole task. The replay holds each
+        // sink in turn, so holding every sink through the task would run the work once per
+        // sink, and two locks pipeline (sqlite_xargs: its database file and its folder's
+        // files, low 1.76x against 0.95x measured): the sink waited on most takes the task.
+        // SQLite has no queue for its write lock: a writer that finds it taken sleeps its busy
+        // handler's back-off, 1 ms and longer, past the other's commit (a fifth of a
+        // millisecond in sqlite_pool). One writer never meets it; the second writer's sleeps
+        // are the physics of the sink, not a fit (`high`: the writers queue).
+        if side != Side::High {
+            w.busy_handler = w.resources.iter().any(|x| x.bound == SQLITE);
+            if w.busy_handler {
+                w.assumptions.push(Assumption::BusyBackoff);
+            }
+        }
         if side == Side::Low {
-            w.resources
-                .iter_mut()
-                .filter(|x| is_sink(x))
-                .for_each(|x| x.held_share = 1.0);
+            let most = w
+                .resources
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| is_sink(x))
+                .max_by(|a, b| a.1.demand_s.total_cmp(&b.1.demand_s))
+                .map(|(i, _)| i);
+            if let Some(i) = most {
+                w.resources[i].held_share = 1.0;
+            }
         }
     }
     Some(w)

@@ -13,7 +13,19 @@ enum Phase {
     /// Waiting for or served by resource r, with this much service left: on a CPU (the GIL's,
     /// the work done holding a lock), then outside the host (a sink's).
     Resource(usize, f64, f64),
+    /// Asleep in resource r's busy handler, this long yet, after finding it taken.
+    Backoff(usize, f64),
     Done,
+}
+
+/// SQLite's busy handler (`sqliteDefaultBusyCallback`): the sleeps, milliseconds, between a
+/// writer's tries for a lock that is taken; the last repeats.
+const BUSY_DELAYS_MS: [f64; 12] = [
+    1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 25.0, 25.0, 50.0, 50.0, 100.0,
+];
+
+fn busy_delay_s(tries: usize) -> f64 {
+    BUSY_DELAYS_MS[tries.min(BUSY_DELAYS_MS.len() - 1)] * 1e-3
 }
 
 struct Worker {
@@ -21,6 +33,8 @@ struct Worker {
     queue: std::collections::VecDeque<usize>,
     task: Option<usize>,
     phase: Phase,
+    /// Tries so far for the lock it sleeps on.
+    tries: usize,
 }
 
 /// A remainder this small is done (rounding in the steps' subtractions).
@@ -95,6 +109,7 @@ pub fn replay(
             queue: Default::default(),
             task: None,
             phase: Phase::Done,
+            tries: 0,
         })
         .collect();
     let mut fifo: Vec<std::collections::VecDeque<usize>> = vec![Default::default(); demand.len()];
@@ -118,6 +133,22 @@ pub fn replay(
     for wk in ws.iter_mut() {
         start(wk, &mut next);
     }
+    // Resource r taken by worker i: the GIL's service is CPU; a sink's is outside, after the
+    // work done holding it.
+    let enter = |i: usize, r: usize, ws: &[Worker]| {
+        let t = ws[i].task.unwrap_or(0);
+        let share = w.tasks[t] / total;
+        if on_cpu[r] {
+            Phase::Resource(r, demand[r] * share, 0.0)
+        } else {
+            Phase::Resource(r, held[r] * w.tasks[t] * work_scale, demand[r] * share)
+        }
+    };
+    let sleeps: Vec<bool> = w
+        .resources
+        .iter()
+        .map(|r| w.busy_handler && r.bound == super::model::SQLITE)
+        .collect();
     let mut now = 0.0;
     let mut residence = vec![0.0; demand.len()];
     let mut held_s = vec![0.0; demand.len()];
@@ -160,14 +191,28 @@ pub fn replay(
                 }
             }
         }
+        for x in &ws {
+            if let Phase::Backoff(_, left) = x.phase {
+                dt = dt.min(left);
+            }
+        }
         if !dt.is_finite() {
             break;
         }
         now += dt;
         run_queue += dt * running as f64 * (1.0 - rate);
-        for x in &ws {
-            if let Phase::Resource(r, _, _) = x.phase {
-                residence[r] += dt;
+        let mut woken = Vec::new();
+        for (i, x) in ws.iter_mut().enumerate() {
+            match x.phase {
+                Phase::Resource(r, _, _) => residence[r] += dt,
+                Phase::Backoff(r, left) => {
+                    residence[r] += dt;
+                    x.phase = Phase::Backoff(r, left - dt);
+                    if left - dt <= DONE {
+                        woken.push((i, r));
+                    }
+                }
+                _ => {}
             }
         }
         let mut finished = Vec::new();
@@ -208,16 +253,26 @@ pub fn replay(
             let share = w.tasks[t] / total;
             let next_r = (from..demand.len()).find(|&r| demand[r] * share > 0.0 || held[r] > 0.0);
             match next_r {
+                Some(r) if sleeps[r] && !fifo[r].is_empty() => {
+                    ws[i].tries = 0;
+                    ws[i].phase = Phase::Backoff(r, busy_delay_s(0));
+                }
                 Some(r) => {
-                    // The GIL's service is CPU; a sink's is outside, after the held work.
-                    ws[i].phase = if on_cpu[r] {
-                        Phase::Resource(r, demand[r] * share, 0.0)
-                    } else {
-                        Phase::Resource(r, held[r] * w.tasks[t] * work_scale, demand[r] * share)
-                    };
+                    ws[i].phase = enter(i, r, &ws);
                     fifo[r].push_back(i);
                 }
                 None => start(&mut ws[i], &mut next),
+            }
+        }
+        // A sleeper tries again once the lock's holder of this instant has let it go.
+        for (i, r) in woken {
+            if fifo[r].is_empty() {
+                ws[i].tries = 0;
+                ws[i].phase = enter(i, r, &ws);
+                fifo[r].push_back(i);
+            } else {
+                ws[i].tries += 1;
+                ws[i].phase = Phase::Backoff(r, busy_delay_s(ws[i].tries));
             }
         }
     }

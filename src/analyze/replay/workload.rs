@@ -51,6 +51,14 @@ pub enum Assumption {
     /// Task processes start in waves: a slot is refilled only when the whole wave is done (the
     /// replay at the measured count matched this better than refilling at once).
     Waves,
+    /// A shell's `cmd &` ... `wait` seen at one worker, where every wave is one task: the
+    /// value and `low` replay the waves that idiom makes (a slot refilled only when the whole
+    /// wave is done); `high` refills each slot at once (bash's `wait -n`).
+    ShellWaves,
+    /// A SQLite sink seen at one worker: a second writer that finds its write lock taken
+    /// sleeps SQLite's busy-handler back-off and tries again rather than queueing (`high`:
+    /// it queues).
+    BusyBackoff,
     /// A thread pool with one worker at this point: the GIL's held share is unknown (value
     /// half the CPU, `low` all of it, `high` none).
     GilShareUnknown,
@@ -75,6 +83,12 @@ impl Assumption {
                 "the measured tasks in the order (as recorded, big ones last, or spread) whose replay matches the measured count's wall"
             }
             Assumption::Waves => "task processes start in waves, as the measured count's wall shows",
+            Assumption::ShellWaves => {
+                "a shell's & and wait run the tasks in waves of the worker count (high: each slot refilled at once, as wait -n does)"
+            }
+            Assumption::BusyBackoff => {
+                "a SQLite writer that finds the write lock taken sleeps the busy handler's back-off (1, 2, 5, 10 ms ...) and tries again (high: it queues)"
+            }
             Assumption::EvenTasks => {
                 "no task durations measured: even tasks, plus the measured straggler"
             }
@@ -137,5 +151,9 @@ pub struct Workload {
     pub startup_per_process_s: Option<f64>,
     /// Processes the pool started per run.
     pub process_starts: f64,
+    /// A SQLite sink's (`sink:sqlite`) waiters do not queue: a writer that finds the lock
+    /// taken sleeps the busy handler's back-off and tries again. By name, not index: a what-if
+    /// removes resources.
+    pub busy_handler: bool,
     pub assumptions: Vec<Assumption>,
 }
