@@ -72,11 +72,11 @@ struct Walk {
 }
 
 fn walk(m: &Measurements, a: &Analysis) -> Walk {
-    // large_payload first: when its leaf (references, shared memory) takes the payloads' waits
-    // off the workers, cpu_bound judges the work without them.
     let payload = large_payload::figures(m, a);
     let payload_answer = large_payload::decide(payload.as_ref());
-    let work = cpu_bound::figures(m, a, payload_answer == Answer::Yes);
+    // cpu_bound nets the accounting's transfer whatever large_payload answers: pickling and
+    // the pool's pipes are the cost of passing data between processes, not the work's time.
+    let work = cpu_bound::figures(m, a);
     let work_answer = cpu_bound::decide(&work);
     let threads = threads_scale::figures(m, a);
     let threads_decision = threads_scale::decide(&threads);

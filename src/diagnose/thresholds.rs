@@ -49,13 +49,14 @@ impl fmt::Display for UsedBy {
     }
 }
 
-/// A worker that wants a CPU (running or runnable) at least this share of its life is
-/// CPU-bound: below it, waits take over 30 % of its time and overlapping them (async, threads)
-/// gains more than adding cores.
+/// Work that wants a CPU (running or runnable) at least this share of the time the workers
+/// held it (the accounting at the smallest count, net of sinks and transfer) is CPU-bound:
+/// below it, waits take over 30 % of that time and overlapping them (async, threads) gains
+/// more than adding cores.
 pub const CPU_BOUND_ON_CPU_SHARE: Threshold = Threshold {
     name: "CPU_BOUND_ON_CPU_SHARE",
     used_by: UsedBy::Step(StepId::CpuBound),
-    what: "on-CPU (running + runnable) share of the workers' steady state, net of sink waits however long (waits on a source stay in), at the smallest count",
+    what: "the accounting's (useful + run_queue) / (useful + run_queue + gil + locks + other + waits on sources) at the smallest count: the on-CPU share of the time the workers held work, net of sinks however long and of transfer",
     value: 0.7,
     unit: "share",
     why: "below it, waits take over 30 % of the time: overlapping them gains more than cores",
@@ -155,29 +156,20 @@ pub const MIN_TASKS_FOR_CV: Threshold = Threshold {
     why: "fewer tasks give a CV that one long task can swing",
 };
 
-/// Where no task was timed (no python probe), at least this share of the pool's active span
-/// ending with workers idle while others still run (a straggler tail, measured from outside)
-/// stands in for the CV.
-pub const STRAGGLER_TAIL_SHARE: Threshold = Threshold {
-    name: "STRAGGLER_TAIL_SHARE",
+/// At least this share of the worker slots' time with no task while other workers still
+/// worked (the accounting's `imbalance` lost cores over n, at the largest count within the
+/// cores) answers uneven tasks where none was timed, and for task processes in slots beside
+/// their spread: a static split that leaves 15 % of the slots idle is capacity a dynamic
+/// hand-out of small tasks gives back, whatever left them idle (uneven tasks, a worker the host
+/// slowed). The accounting puts threads taking turns on the GIL in `gil` and a worker's own
+/// wait for a CPU in `run_queue`, so those never reach it.
+pub const IMBALANCE_SHARE: Threshold = Threshold {
+    name: "IMBALANCE_SHARE",
     used_by: UsedBy::Step(StepId::TaskVariance),
-    what: "straggler tail: share of the active span with fewer workers busy",
+    what: "the accounting's imbalance: lost cores over n at the largest count within the cores (slots with no task while others work)",
     value: 0.15,
     unit: "share",
-    why: "the outside-in sign of uneven tasks: cores idle at the end of the run",
-};
-
-/// ... and the tail left capacity idle: the workers used at least this many cores fewer over
-/// it than before it (a worker's worth, as a worker counts busy at half a core). Threads taking
-/// turns on the GIL keep one core busy before the tail and in it, so their tail costs nothing
-/// and says nothing about the tasks.
-pub const STRAGGLER_IDLE_CORES: Threshold = Threshold {
-    name: "STRAGGLER_IDLE_CORES",
-    used_by: UsedBy::Step(StepId::TaskVariance),
-    what: "cores the workers used fewer over the tail than before it",
-    value: 0.5,
-    unit: "cores",
-    why: "a tail that idles no capacity (threads taking turns on the GIL) is not uneven tasks",
+    why: "a static split that idles 15 % of the slots is capacity a dynamic hand-out gives back",
 };
 
 /// A task ships a big object when a mebibyte or more crosses a pipe for it: pickling and
@@ -337,8 +329,7 @@ pub const ALL: &[&Threshold] = &[
     &SINK_RISE_FACTOR,
     &TASK_DURATION_CV,
     &MIN_TASKS_FOR_CV,
-    &STRAGGLER_TAIL_SHARE,
-    &STRAGGLER_IDLE_CORES,
+    &IMBALANCE_SHARE,
     &FORK_SAFE_THREADS,
     &WORKER_STEP_MARGINAL_EFFICIENCY,
     &WORKER_MEMORY_SHARE,

@@ -1,17 +1,36 @@
-//! Is the work CPU-bound? Judged on the work itself: the workers' steady state, net of the
-//! waits the tree's later steps take off them: on a sink (one batched writer), and on the pool's
-//! pipes when they carry big payloads (references or shared memory).
+//! Is the work CPU-bound? Read from the accounting of the smallest count (`summary.accounting`,
+//! analyze/accounting/run.rs): of the time the workers held work, the share they were on a CPU
+//! or waiting for one.
 //!
-//! Three figures, each in the evidence: the share over the workers' whole lives; over their
-//! steady state; and that share net of the waits on sinks, which decides. A sink's waits are
-//! netted however long they are: one batched writer behind a bounded queue takes them off the
-//! workers (fixtures/workloads/slow_sink.py). Waits on a source, whose answers the work needs,
-//! stay in and make the work not CPU-bound (socket_wait.py); `analyze::peers` tells the two
-//! apart by the workers' bytes each way and whether they compute.
+//! Where the accounting puts each worker-second, and what this step makes of it:
+//!
+//! - `useful` (on a CPU in a task) and `run_queue` (runnable without a CPU): the work wanting a
+//!   CPU, the numerator.
+//! - `gil`, `locks` (futex waits while holding a task) and `other` (blocked on what no sink
+//!   names: reading an input file, sleeping, waits too short for the sampler to name): time the
+//!   work held and did not compute, in the denominator.
+//! - `sink:<name>`: waits on every resource outside the pool that the workers wrote to and
+//!   waited on (waits.rs's external resources, a database's back-off sleeps, the preload
+//!   probe's calls on its connection). That includes a source, a peer whose answers the work
+//!   needs (`analyze::peers` tells the two apart by the bytes each way and whether the workers
+//!   compute on what came back), which the accounting does not set apart: its share of each
+//!   `sink:<kind>` cause (its waits over the waits on resources of that kind) stays in, as the
+//!   work waiting for its input (fixtures/workloads/socket_wait.py). The rest is netted however
+//!   long: one batched writer takes a sink's waits off the workers (slow_sink.py).
+//! - `transfer` (pickling, and waits on the pool's own pipes while the driver fed them):
+//!   netted, the cost of passing data between processes, which threads or references remove;
+//!   large_payload judges it.
+//! - `serial`, `startup` and `imbalance` (no task in hand: before the first, after the last,
+//!   or on an empty pipe): not time the workers held work, so left out.
+//!
+//! So `work_on_cpu_share = (useful + run_queue) / (useful + run_queue + gil + locks + other +
+//! sources)`. Without an accounting (no sampler picture of the workers), the tree's CPU over
+//! wall time and workers answers instead.
 
+use crate::analyze::accounting::Accounting;
 use crate::analyze::peers::PeerRole;
+use crate::analyze::point::PointSummary;
 use crate::analyze::select::primary_points;
-use crate::analyze::work::{work_share, WorkShare};
 use crate::analyze::Analysis;
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{plural, round, Measured, Step, Words};
@@ -21,13 +40,79 @@ use crate::measure::Measurements;
 
 const QUESTION: &str = "Is the work CPU-bound?";
 
-/// The sampler's view of the workers at the smallest count.
+/// The smallest count's accounting, in cores, gathered as this step reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Held {
+    /// On a CPU in a task.
+    pub useful: f64,
+    /// Runnable without a CPU while holding work.
+    pub run_queue: f64,
+    /// The GIL, locks and `other`: blocked while holding work on what is not a sink.
+    pub waits: f64,
+    /// The part of the `sink:<kind>` causes that were waits on sources.
+    pub sources: f64,
+    /// The rest of the `sink:<kind>` causes: waits on sinks, netted.
+    pub sinks: f64,
+    /// Pickling and waits on the pool's own pipes, netted.
+    pub transfer: f64,
+}
+
+impl Held {
+    /// Read from a point's accounting; `external` and `roles` (the point's external waits and
+    /// its peers' roles) say how much of each `sink:<kind>` cause was waits on sources.
+    pub fn of(
+        acc: &Accounting,
+        external: &[crate::analyze::waits::Sink],
+        roles: Option<&std::collections::BTreeMap<String, PeerRole>>,
+    ) -> Held {
+        let lost = |k: &str| acc.lost_cores.get(k).map_or(0.0, |f| f.value.max(0.0));
+        let mut held = Held {
+            useful: acc.useful_cores.value.max(0.0),
+            run_queue: lost("run_queue"),
+            waits: lost("gil") + lost("locks") + lost("other"),
+            transfer: lost("transfer"),
+            ..Held::default()
+        };
+        for (key, f) in acc.lost_cores.iter() {
+            let Some(kind) = key.strip_prefix("sink:") else {
+                continue;
+            };
+            let cores = f.value.max(0.0);
+            let of_kind = external.iter().filter(|k| k.kind.to_string() == kind);
+            let (all, sourced) = of_kind.fold((0.0, 0.0), |(all, src), k| {
+                let is_source = roles.and_then(|r| r.get(&k.resource)) == Some(&PeerRole::Source);
+                (
+                    all + k.wait_share,
+                    src + if is_source { k.wait_share } else { 0.0 },
+                )
+            });
+            let source_part = if all > 0.0 { sourced / all } else { 0.0 };
+            held.sources += cores * source_part;
+            held.sinks += cores * (1.0 - source_part);
+        }
+        held
+    }
+
+    /// The cores that wanted a CPU while holding work.
+    fn wanted(&self) -> f64 {
+        self.useful + self.run_queue
+    }
+
+    /// Of the time the workers held work, net of sinks and transfer, the share they wanted a
+    /// CPU; None when they neither worked nor waited.
+    pub fn share(&self) -> Option<f64> {
+        let held = self.wanted() + self.waits + self.sources;
+        (held > 0.0).then(|| (self.wanted() / held).clamp(0.0, 1.0))
+    }
+}
+
+/// The accounting of the workers at the smallest count.
 #[derive(Debug, Clone)]
 pub struct Sampled {
     pub workers: u32,
-    pub share: WorkShare,
-    /// Whether the pipes' waits were netted (large_payload's yes).
-    pub payloads_move: bool,
+    pub held: Held,
+    /// The sampler's share of their whole lives they wanted a CPU, stated beside.
+    pub life_share: Option<f64>,
     pub worker_startup_s: Option<f64>,
     pub busy_cores: Option<f64>,
     /// (resource, kind) of the sink waited on most.
@@ -48,26 +133,27 @@ pub enum Figures {
     Sampled(Sampled),
 }
 
-/// At the smallest count of the best series. `payloads_move` is large_payload's yes: the waits
-/// on the pool's own pipes are then the payloads' transfer, which passing references takes off
-/// the workers, and are netted too.
-pub fn figures(m: &Measurements, a: &Analysis, payloads_move: bool) -> Figures {
+/// At the smallest count of the best series.
+pub fn figures(m: &Measurements, a: &Analysis) -> Figures {
     let base = primary_points(m, a)
         .into_iter()
         .find(|(_, s)| s.wall_s.is_some());
     let Some((n, s)) = base else {
         return Figures::NoRun;
     };
-    let Some(share) = work_share(s, payloads_move) else {
+    let Some(acc) = s.accounting.as_ref() else {
         return Figures::WholeTree {
             workers: n,
             share: s.busy_cores.map(|b| (b / f64::from(n)).min(1.0)),
         };
     };
+    let external = s.external_waits.as_deref().unwrap_or_default();
     Figures::Sampled(Sampled {
         workers: n,
-        share,
-        payloads_move,
+        held: Held::of(acc, external, s.peer_roles.as_ref()),
+        life_share: s
+            .on_cpu_share
+            .map(|on| (on + s.runqueue_share.unwrap_or(0.0)).min(1.0)),
         worker_startup_s: s.worker_startup_s,
         busy_cores: s.busy_cores,
         top_sink: top(s, false),
@@ -76,7 +162,7 @@ pub fn figures(m: &Measurements, a: &Analysis, payloads_move: bool) -> Figures {
 }
 
 /// (resource, kind) of the external resource waited on most that is a source (or not).
-fn top(s: &crate::analyze::point::PointSummary, source: bool) -> Option<(String, String)> {
+fn top(s: &PointSummary, source: bool) -> Option<(String, String)> {
     let role = |r: &str| s.peer_roles.as_ref().and_then(|m| m.get(r)).copied();
     s.external_waits
         .iter()
@@ -85,23 +171,16 @@ fn top(s: &crate::analyze::point::PointSummary, source: bool) -> Option<(String,
         .map(|k| (k.resource.clone(), k.kind.to_string()))
 }
 
-impl Sampled {
-    /// The share the answer rests on: the work net of its sinks' (and moving payloads') waits,
-    /// with its sources' waits in.
-    fn judged(&self) -> f64 {
-        self.share.net
-    }
-}
-
 impl Figures {
-    /// The figure the answer rests on (weighed over the runs in deciding.rs).
+    /// The figure the answer rests on (weighed over the runs in deciding.rs: each run's own
+    /// accounting gives its own share).
     pub fn deciding(&self) -> Option<Deciding> {
         let (name, value) = match self {
             Figures::NoRun | Figures::WholeTree { share: None, .. } => return None,
             Figures::WholeTree {
                 share: Some(share), ..
             } => ("on_cpu_share", *share),
-            Figures::Sampled(s) => ("work_on_cpu_share", s.judged()),
+            Figures::Sampled(s) => ("work_on_cpu_share", s.held.share()?),
         };
         Some(Deciding::above(name, value, CPU_BOUND_ON_CPU_SHARE.value))
     }
@@ -121,7 +200,7 @@ pub fn decide(f: &Figures) -> Answer {
         Figures::WholeTree {
             share: Some(share), ..
         } => at_least_the_bar(*share),
-        Figures::Sampled(s) => at_least_the_bar(s.judged()),
+        Figures::Sampled(s) => s.held.share().map_or(Answer::Unknown, at_least_the_bar),
     }
 }
 
@@ -137,30 +216,27 @@ fn measured(f: &Figures) -> Measured {
             out.put("on_cpu_share", round(*share, 3));
         }
         Figures::Sampled(s) => {
-            let w = &s.share;
+            let h = &s.held;
             out.put("workers", s.workers);
-            out.put("on_cpu_share", round(w.life, 3));
-            if let Some((work, life)) = w.steady {
-                out.put("steady_on_cpu_share", round(work, 3));
-                out.put("steady_share_of_life", round(life, 3));
-            }
+            out.put_some("on_cpu_share", s.life_share.map(|x| round(x, 3)));
             out.put_some("worker_startup_s", s.worker_startup_s.map(|x| round(x, 3)));
-            out.put("sink_wait_share", round(w.sink_waits, 3));
-            if s.payloads_move {
-                out.put("payload_wait_share", round(w.pipe_waits, 3));
-            }
+            out.put("useful_cores", round(h.useful, 3));
+            out.put("run_queue_cores", round(h.run_queue, 3));
+            out.put("wait_cores", round(h.waits, 3));
+            out.put("sink_cores", round(h.sinks, 3));
+            out.put("transfer_cores", round(h.transfer, 3));
             out.put(
                 "sink_wait_per_cpu_second",
-                w.sink_wait_per_cpu_s.map(|x| round(x, 3)),
+                (h.useful > 0.0).then(|| round(h.sinks / h.useful, 3)),
             );
-            out.put("work_on_cpu_share", round(s.judged(), 3));
+            out.put_some("work_on_cpu_share", h.share().map(|x| round(x, 3)));
             out.put_some("busy_cores", s.busy_cores.map(|b| round(b, 2)));
             out.put_some("top_sink", s.top_sink.as_ref().map(|(r, _)| r));
-            if w.source_waits > 0.0 {
-                out.put("source_wait_share", round(w.source_waits, 3));
+            if h.sources > 0.0 {
+                out.put("source_cores", round(h.sources, 3));
                 out.put(
                     "source_wait_per_cpu_second",
-                    (w.life > 0.0).then(|| round(w.source_waits / w.life, 3)),
+                    (h.useful > 0.0).then(|| round(h.sources / h.useful, 3)),
                 );
                 out.put_some("top_source", s.top_source.as_ref().map(|(r, _)| r));
             }
@@ -170,50 +246,66 @@ fn measured(f: &Figures) -> Measured {
 }
 
 fn sampled_evidence(s: &Sampled) -> String {
-    let (n, w) = (s.workers, &s.share);
-    let judged = s.judged();
+    let (n, h) = (s.workers, &s.held);
     let mut said = vec![format!(
-        "At {n} worker{}, the workers wanted a CPU {:.0} % of their lives",
+        "At {n} worker{}, the accounting gave {:.2} cores to the work on a CPU and {:.2} to it \
+         waiting for one; while holding work the workers also lost {:.2} to locks, the GIL and \
+         waits on no sink",
         plural(n),
-        w.life * 100.0
+        h.useful,
+        h.run_queue,
+        h.waits
     )];
-    if let (Some((work, life)), Some(su)) = (w.steady, s.worker_startup_s) {
+    if let (Some((resource, kind)), true) = (&s.top_source, h.sources > 0.0) {
         said.push(format!(
-            "{:.0} % of their steady state ({:.0} % of their lives; start-up {su:.2} s each)",
-            work * 100.0,
-            life * 100.0
+            "and {:.2} to waits on sources whose answers the work needs (most on {resource}, \
+             {kind}), which stay in",
+            h.sources
         ));
     }
-    match (&s.top_sink, w.sink_wait_per_cpu_s) {
-        (Some((resource, kind)), Some(per_cpu_s)) if w.sink_waits > 0.0 => said.push(format!(
-            "they waited {:.0} % of their lives on sinks they write their results to (most on \
-             {resource}, {kind}), {per_cpu_s:.2} s per CPU second, which one batched writer \
-             takes off them however long: net of them the work wanted a CPU {:.0} % of its time",
-            w.sink_waits * 100.0,
-            judged * 100.0
-        )),
-        _ => said.push("no worker waited on a sink".into()),
-    }
-    if let (Some((resource, kind)), true) = (&s.top_source, w.source_waits > 0.0) {
+    if let Some(share) = h.share() {
         said.push(format!(
-            "they waited {:.0} % of their lives on sources whose answers the work needs (most \
-             on {resource}, {kind}), which stay in",
-            w.source_waits * 100.0
+            "so the work wanted a CPU {:.0} % of the time it held work (threshold {:.0} %)",
+            share * 100.0,
+            CPU_BOUND_ON_CPU_SHARE.value * 100.0
         ));
     }
-    if w.pipe_waits > 0.0 {
+    let mut netted = Vec::new();
+    if h.sinks > 0.0 {
+        netted.push(format!(
+            "{:.2} cores waiting on sinks they write their results to{} ({:.2} s per CPU \
+             second), which one batched writer takes off them however long",
+            h.sinks,
+            s.top_sink
+                .as_ref()
+                .map(|(r, k)| format!(" (most on {r}, {k})"))
+                .unwrap_or_default(),
+            if h.useful > 0.0 {
+                h.sinks / h.useful
+            } else {
+                0.0
+            }
+        ));
+    }
+    if h.transfer > 0.0 {
+        netted.push(format!(
+            "{:.2} cores pickling and waiting on the pool's own pipes, which threads or passing \
+             references take off them",
+            h.transfer
+        ));
+    }
+    if !netted.is_empty() {
+        said.push(format!("netted out: {}", netted.join(", and ")));
+    }
+    if let Some(su) = s.worker_startup_s {
         said.push(format!(
-            "{:.0} % of their lives went waiting on the pool's pipes for payloads (large_payload: \
-             yes), which passing references takes off them: net of the waits the work wanted a \
-             CPU {:.0} % of its time",
-            w.pipe_waits * 100.0,
-            judged * 100.0
+            "start-up ({su:.2} s each), the driver's serial part and the idle tail are not time \
+             the workers held work"
         ));
     }
     format!(
-        "{} (threshold {:.0} %){}.",
+        "{}{}.",
         said.join("; "),
-        CPU_BOUND_ON_CPU_SHARE.value * 100.0,
         s.busy_cores
             .map(|b| format!("; the tree kept {b:.2} cores busy"))
             .unwrap_or_default()
@@ -249,8 +341,8 @@ fn source(f: &Figures) -> &'static str {
             "tree CPU time (perf task-clock or rusage) / wall time / workers"
         }
         Figures::Sampled(_) => {
-            "procfs sampler (schedstat of the worker threads, per-tick states, blocked threads' \
-             resources)"
+            "accounting of the workers' worker-seconds at the smallest count (switch intervals \
+             or procfs ticks; blocked threads' resources, with the peers' roles for sources)"
         }
     }
 }
@@ -258,8 +350,9 @@ fn source(f: &Figures) -> &'static str {
 pub fn step(f: &Figures, answer: Answer) -> Step {
     let words = Words {
         threshold: format!(
-            "on-CPU share of the workers' steady state, net of sink waits however long (and of \
-             pipe waits when large_payload is yes; waits on a source stay in), >= \
+            "(useful + run_queue) / (useful + run_queue + gil + locks + other + waits on \
+             sources) at the smallest count, from the accounting: the on-CPU share of the time \
+             the workers held work, net of sinks however long and of transfer, >= \
              {CPU_BOUND_ON_CPU_SHARE} -> yes"
         ),
         evidence: evidence(f),
@@ -270,18 +363,23 @@ pub fn step(f: &Figures, answer: Answer) -> Step {
 
 #[cfg(test)]
 mod tests {
-    use super::{decide, Figures, Sampled};
+    use super::{decide, Figures, Held, Sampled};
     use crate::analyze::peers::PeerRole;
+    use crate::analyze::point::PointSummary;
     use crate::analyze::waits::Sink;
-    use crate::analyze::work::WorkShare;
     use crate::analyze::Layout;
-    use crate::diagnose::tests::{answer, busy, sweep};
+    use crate::diagnose::tests::{accounted, answer, step_of, sweep};
     use crate::diagnose::{diagnose, Answer, Model, StepId};
 
-    /// Workers at 1 worker on a CPU `on_cpu` of their lives and waiting `sink` of them on a
-    /// SQLite file they write.
-    fn writing(on_cpu: f64, sink: f64) -> crate::analyze::point::PointSummary {
-        let mut s = busy(on_cpu);
+    /// A worker at 1 worker whose accounting gave `useful` cores to work and `sink` to waits
+    /// on a SQLite file it writes, the rest of the slot to `other`.
+    fn writing(useful: f64, sink: f64) -> PointSummary {
+        let mut s = accounted(
+            1,
+            useful,
+            &[("sink:sqlite", sink), ("other", 1.0 - useful - sink)],
+        );
+        s.on_cpu_share = Some(useful);
         s.external_waits = Some(vec![Sink {
             resource: "file:/data/results.db".into(),
             kind: "sqlite".parse().unwrap(),
@@ -294,9 +392,15 @@ mod tests {
         s
     }
 
+    fn work_share(d: &crate::diagnose::Diagnosis) -> f64 {
+        step_of(d, StepId::CpuBound).measured["work_on_cpu_share"]
+            .as_f64()
+            .unwrap()
+    }
+
     #[test]
     fn workers_committing_to_a_database_are_judged_on_their_work_net_of_the_commits() {
-        // 55 % on a CPU, 40 % in commits: the work itself wants a CPU 92 % of its time.
+        // 55 % on a CPU, 40 % in commits, 5 % elsewhere: the work wants a CPU 0.55 / 0.6.
         let (m, a) = sweep(
             2,
             vec![
@@ -308,9 +412,10 @@ mod tests {
         );
         let d = diagnose(&m, &a);
         assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
-        let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
+        let st = step_of(&d, StepId::CpuBound);
         assert_eq!(st.measured["on_cpu_share"], 0.55, "the raw figure is given");
-        assert!(st.measured["work_on_cpu_share"].as_f64().unwrap() > 0.9);
+        assert_eq!(st.measured["sink_cores"], 0.4);
+        assert!((work_share(&d) - 0.917).abs() < 1e-9, "{:?}", st.measured);
         assert!(
             st.evidence.contains("file:/data/results.db"),
             "{}",
@@ -334,8 +439,9 @@ mod tests {
         );
         let d = diagnose(&m, &a);
         assert_eq!(answer(&d, StepId::CpuBound), Answer::No);
-        let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
-        assert_eq!(st.measured["source_wait_share"], 0.95, "{:?}", st.measured);
+        let st = step_of(&d, StepId::CpuBound);
+        assert_eq!(st.measured["source_cores"], 0.95, "{:?}", st.measured);
+        assert!((work_share(&d) - 0.03).abs() < 1e-9, "{:?}", st.measured);
         assert_eq!(d.recommendation.model, Some(Model::AsyncOrThreads));
     }
 
@@ -353,48 +459,96 @@ mod tests {
         );
         let d = diagnose(&m, &a);
         assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
-        let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
+        let st = step_of(&d, StepId::CpuBound);
         assert_eq!(st.measured["sink_wait_per_cpu_second"], 3.0);
+        assert_eq!(work_share(&d), 1.0);
         assert_eq!(d.recommendation.model, Some(Model::Processes));
     }
 
     #[test]
-    fn start_up_is_judged_apart_from_the_steady_state() {
-        // A pool's workers wait 60 % of their lives for start-up; once working they compute.
-        let mut s = busy(0.38);
-        s.steady_on_cpu_share = Some(0.95);
-        s.steady_share_of_life = Some(0.4);
+    fn start_up_is_judged_apart_from_the_time_the_workers_held_work() {
+        // A pool's worker waits 60 % of its slot for start-up; once working it computes.
+        let mut s = accounted(1, 0.38, &[("startup", 0.6), ("other", 0.02)]);
         s.worker_startup_s = Some(0.6);
         let (m, a) = sweep(2, vec![(1, 3.0, s)], Layout::Single, "throughput");
         let d = diagnose(&m, &a);
         assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
-        let st = d.steps.iter().find(|s| s.id == StepId::CpuBound).unwrap();
-        assert!(st.evidence.contains("start-up 0.60 s"), "{}", st.evidence);
+        assert!((work_share(&d) - 0.95).abs() < 1e-9);
+        let st = step_of(&d, StepId::CpuBound);
+        assert!(st.evidence.contains("start-up (0.60 s"), "{}", st.evidence);
     }
 
     #[test]
-    fn the_judged_share_is_the_work_net_of_its_sinks() {
-        let sampled = |net: f64| {
+    fn a_worker_waiting_on_its_pool_for_tasks_is_still_cpu_bound() {
+        // Half the slot on a CPU, 45 % waiting on the pool's pipes for the driver to feed it
+        // small tasks. The old figure (the sampler's steady state, pipe waits netted only
+        // under large_payload's yes) read 0.5 and called the work I/O-bound; the accounting
+        // puts those waits in transfer (or imbalance, with no task anywhere), which is the
+        // pool's plumbing and not the work's time.
+        let mut s = accounted(1, 0.5, &[("transfer", 0.45), ("other", 0.05)]);
+        s.on_cpu_share = Some(0.5);
+        s.steady_on_cpu_share = Some(0.5);
+        s.steady_share_of_life = Some(1.0);
+        let (m, a) = sweep(2, vec![(1, 3.0, s)], Layout::Processes, "throughput");
+        let d = diagnose(&m, &a);
+        assert_eq!(answer(&d, StepId::CpuBound), Answer::Yes);
+        assert!(
+            (work_share(&d) - 0.909).abs() < 1e-9,
+            "{:?}",
+            step_of(&d, StepId::CpuBound).measured
+        );
+        assert_eq!(
+            step_of(&d, StepId::CpuBound).measured["transfer_cores"],
+            0.45
+        );
+    }
+
+    #[test]
+    fn a_sink_kind_shared_by_a_source_and_a_sink_is_split_by_their_waits() {
+        // Two tcp services: one the work reads from (a third of the waits), one it writes to.
+        let s = |resource: &str, wait_share| Sink {
+            resource: resource.into(),
+            kind: "tcp service".parse().unwrap(),
+            wait_share,
+            ..Default::default()
+        };
+        let acc = accounted(1, 0.1, &[("sink:tcp service", 0.9)])
+            .accounting
+            .unwrap();
+        let roles = [("tcp:a".to_string(), PeerRole::Source)].into();
+        let held = Held::of(&acc, &[s("tcp:a", 0.3), s("tcp:b", 0.6)], Some(&roles));
+        assert!((held.sources - 0.3).abs() < 1e-9 && (held.sinks - 0.6).abs() < 1e-9);
+        assert!((held.share().unwrap() - 0.25).abs() < 1e-9, "{held:?}");
+    }
+
+    #[test]
+    fn the_judged_share_is_the_held_work_net_of_sinks_and_transfer() {
+        let sampled = |held: Held| {
             Figures::Sampled(Sampled {
                 workers: 1,
-                share: WorkShare {
-                    life: 0.3,
-                    steady: None,
-                    sink_waits: 0.6,
-                    source_waits: 0.0,
-                    pipe_waits: 0.0,
-                    sink_wait_per_cpu_s: Some(2.0),
-                    net,
-                },
-                payloads_move: false,
+                held,
+                life_share: None,
                 worker_startup_s: None,
                 busy_cores: None,
                 top_sink: None,
                 top_source: None,
             })
         };
-        assert_eq!(decide(&sampled(0.9)), Answer::Yes);
-        assert_eq!(decide(&sampled(0.5)), Answer::No);
+        let held = |waits| Held {
+            useful: 0.3,
+            run_queue: 0.0,
+            waits,
+            sinks: 0.6,
+            transfer: 0.1,
+            ..Held::default()
+        };
+        let yes = sampled(held(0.0));
+        assert_eq!(decide(&yes), Answer::Yes);
+        assert_eq!(yes.deciding().unwrap().value, 1.0);
+        let no = sampled(held(0.3));
+        assert_eq!(decide(&no), Answer::No);
+        assert_eq!(no.deciding().unwrap().value, 0.5);
+        assert_eq!(decide(&sampled(Held::default())), Answer::Unknown);
         assert_eq!(decide(&Figures::NoRun), Answer::Unknown);
     }
 }

@@ -4,15 +4,13 @@
 use super::*;
 use crate::diagnose::deciding::{weigh, IntervalKind};
 
-/// Two counts, the second with a straggler tail of `tail`: task_variance decides on the tail.
-fn tailed(tail: f64) -> (Measurements, Analysis) {
-    let tailed = PointSummary {
-        straggler_tail: Some(tail),
-        ..busy(0.95)
-    };
+/// Two counts, the second losing `share` of its slots' time to imbalance: task_variance
+/// decides on that share (no task was timed).
+fn tailed(share: f64) -> (Measurements, Analysis) {
+    let tailed = accounted(2, 2.0 * (1.0 - share), &[("imbalance", 2.0 * share)]);
     sweep(
         2,
-        vec![(1, 4.0, busy(0.99)), (2, 2.9, tailed)],
+        vec![(1, 4.0, accounted(1, 0.99, &[])), (2, 2.9, tailed)],
         Layout::Processes,
         "throughput",
     )
@@ -35,7 +33,7 @@ fn a_figure_whose_runs_all_clear_the_bar_decides() {
     let st = variance(&d);
     assert_eq!(st.answer, Answer::Yes, "{}", st.evidence);
     assert_eq!(st.measured["decided_over_runs"], 3);
-    let low = st.measured["straggler_tail_low"].as_f64().unwrap();
+    let low = st.measured["imbalance_share_low"].as_f64().unwrap();
     assert!(low > 0.15 && low < 0.3, "{low}");
     assert!(st.evidence.contains("clear of its bar"), "{}", st.evidence);
     assert_eq!(
@@ -44,7 +42,7 @@ fn a_figure_whose_runs_all_clear_the_bar_decides() {
     );
     assert!(undecided(&d).is_empty());
     let w = st.deciding.unwrap();
-    assert_eq!((w.figure.name, w.figure.bar), ("straggler_tail", 0.15));
+    assert_eq!((w.figure.name, w.figure.bar), ("imbalance_share", 0.15));
 }
 
 #[test]
@@ -54,11 +52,11 @@ fn a_figure_whose_runs_straddle_the_bar_answers_unknown_and_says_what_would_sett
     let st = variance(&d);
     assert_eq!(st.answer, Answer::Unknown, "{}", st.evidence);
     assert_eq!(
-        st.measured["straggler_tail"], 0.2,
+        st.measured["imbalance_share"], 0.2,
         "the figure is still given"
     );
-    assert_eq!(st.measured["straggler_tail_low"], 0.1);
-    assert_eq!(st.measured["straggler_tail_high"], 0.3);
+    assert_eq!(st.measured["imbalance_share_low"], 0.1);
+    assert_eq!(st.measured["imbalance_share_high"], 0.3);
     assert!(st.evidence.contains("undecided"), "{}", st.evidence);
     assert_eq!(d.recommendation.scheduling, None, "its leaf is left out");
     assert!(
@@ -73,12 +71,12 @@ fn a_figure_whose_runs_straddle_the_bar_answers_unknown_and_says_what_would_sett
     let u = &u[0];
     assert_eq!(
         (u.step, u.figure, u.value, u.low, u.high, u.bar),
-        (StepId::TaskVariance, "straggler_tail", 0.2, 0.1, 0.3, 0.15)
+        (StepId::TaskVariance, "imbalance_share", 0.2, 0.1, 0.3, 0.15)
     );
     assert!(u.settle.contains("more runs"), "{}", u.settle);
     assert!(
         u.to_string().starts_with(
-            "task_variance's straggler_tail 0.20 (0.10 to 0.30) straddles its bar 0.15"
+            "task_variance's imbalance_share 0.20 (0.10 to 0.30) straddles its bar 0.15"
         ),
         "{u}"
     );
@@ -104,7 +102,7 @@ fn measuring_more_runs_that_agree_settles_what_two_could_not() {
     let st = variance(&one);
     assert_eq!(st.answer, Answer::Yes);
     assert_eq!(st.measured["decided_over_runs"], 1);
-    assert!(!st.measured.contains_key("straggler_tail_low"));
+    assert!(!st.measured.contains_key("imbalance_share_low"));
 }
 
 #[test]

@@ -34,7 +34,7 @@ fn pool(method: &str, threads: u64, startup_s: f64, knocks: u64, held: u64) -> P
             gil_enabled: Some(true),
         }),
         pss_bytes_per_worker: Some(60e6),
-        ..busy(0.97)
+        ..worked(0.97)
     }
 }
 
@@ -705,12 +705,14 @@ fn a_threads_run_that_disagrees_with_the_gil_figure_lowers_confidence() {
 
 #[test]
 fn even_tasks_behind_a_straggler_tail_stay_chunked() {
-    // The probe timed even tasks (CV 0.2); the tail at 2 workers is the last round of chunks.
-    let mut s = probe(Some(400.0), Some(0.004), Some((400, 0.2)));
-    s.straggler_tail = Some(0.3);
+    // The probe timed even tasks (CV 0.2); the imbalance at 2 workers (30 % of the slots) is
+    // the last round of chunks.
+    let s = probe(Some(400.0), Some(0.004), Some((400, 0.2)));
+    let mut tail = s.clone();
+    tail.accounting = accounted(2, 1.4, &[("imbalance", 0.6)]).accounting;
     let (m, a) = sweep(
         2,
-        vec![(1, 4.0, s.clone()), (2, 2.2, s)],
+        vec![(1, 4.0, s), (2, 2.2, tail)],
         Layout::Processes,
         "throughput",
     );

@@ -45,7 +45,7 @@ fn writing(on_cpu: f64, direct: f64, sleep: f64, writers: u32) -> PointSummary {
 fn cpu_bound_answers_yes_no_and_unknown() {
     let (m, a) = sweep(
         2,
-        vec![(1, 4.0, busy(0.97)), (2, 2.1, busy(0.96))],
+        vec![(1, 4.0, worked(0.97)), (2, 2.1, worked(0.96))],
         Layout::Processes,
         "throughput",
     );
@@ -54,7 +54,7 @@ fn cpu_bound_answers_yes_no_and_unknown() {
 
     let (m, a) = sweep(
         2,
-        vec![(1, 4.0, busy(0.3)), (2, 2.1, busy(0.3))],
+        vec![(1, 4.0, worked(0.3)), (2, 2.1, worked(0.3))],
         Layout::Processes,
         "throughput",
     );
@@ -72,7 +72,9 @@ fn cpu_bound_answers_yes_no_and_unknown() {
         "throughput",
     );
     let d = check(&m, &a, StepId::CpuBound, Answer::Yes);
-    assert_eq!(step(&d, StepId::CpuBound).measured["sink_wait_share"], 0.36);
+    let measured = &step(&d, StepId::CpuBound).measured;
+    assert_eq!(measured["sink_cores"], 0.36);
+    assert_eq!(measured["work_on_cpu_share"], 0.969, "0.62 / (0.62 + 0.02)");
 
     // No successful run: nothing to judge.
     let (m, mut a) = sweep(
