@@ -183,7 +183,18 @@ pub const LARGE_PAYLOAD_BYTES_PER_TASK: Threshold = Threshold {
     why: "a mebibyte per task costs milliseconds of pickling and copying",
 };
 
-/// ... or when moving them costs the workers a tenth of their time.
+/// A Linux pipe holds 16 pages (64 KiB) by default: a message that fits moves in one write,
+/// and the workers' waits on such messages are the driver's handling of each, not their bytes.
+pub const LARGE_PAYLOAD_PIPE_BYTES: Threshold = Threshold {
+    name: "LARGE_PAYLOAD_PIPE_BYTES",
+    used_by: UsedBy::Step(StepId::LargePayload),
+    what: "bytes per task over which the transfer share decides (a pipe's default capacity)",
+    value: 65536.0,
+    unit: "bytes",
+    why: "a message a pipe holds whole moves in one write: waits on it are per message, which references do not remove",
+};
+
+/// ... or, over a pipeful, when moving them costs the workers a tenth of their time.
 pub const LARGE_PAYLOAD_TRANSFER_SHARE: Threshold = Threshold {
     name: "LARGE_PAYLOAD_TRANSFER_SHARE",
     used_by: UsedBy::Step(StepId::LargePayload),
@@ -324,6 +335,7 @@ pub const ALL: &[&Threshold] = &[
     &THREADS_SCALE_MARGINAL,
     &GIL_SHARE_Z,
     &LARGE_PAYLOAD_BYTES_PER_TASK,
+    &LARGE_PAYLOAD_PIPE_BYTES,
     &LARGE_PAYLOAD_TRANSFER_SHARE,
     &SINK_WAIT_SHARE,
     &SINK_RISE_FACTOR,

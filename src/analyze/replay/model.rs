@@ -12,10 +12,7 @@ use crate::analyze::api::PoolApi;
 use crate::analyze::point::PointSummary;
 use crate::analyze::Layout;
 
-pub use super::workload::{Assumption, Dispatch, Resource, Side, Workload};
-
-/// The sink whose writers sleep a busy handler's back-off (`Workload::busy_handler`).
-pub const SQLITE: &str = "sink:sqlite";
+pub use super::workload::{Assumption, Dispatch, Resource, Side, Workload, SQLITE};
 
 /// Tasks synthesised where none were measured (enough that n up to a few dozen stays even).
 const EVEN_TASKS: usize = 256;

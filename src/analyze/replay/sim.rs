@@ -147,7 +147,7 @@ pub fn replay(
     let sleeps: Vec<bool> = w
         .resources
         .iter()
-        .map(|r| w.busy_handler && r.bound == super::model::SQLITE)
+        .map(|r| w.busy_handler && r.bound == super::workload::SQLITE)
         .collect();
     let mut now = 0.0;
     let mut residence = vec![0.0; demand.len()];

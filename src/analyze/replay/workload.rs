@@ -4,6 +4,9 @@
 
 use crate::analyze::Layout;
 
+/// The sink whose writers sleep a busy handler's back-off (`Workload::busy_handler`).
+pub const SQLITE: &str = "sink:sqlite";
+
 /// How the pool hands out tasks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Dispatch {

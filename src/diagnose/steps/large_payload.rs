@@ -1,16 +1,20 @@
-//! Are big objects sent between processes? Judged on what moving them cost the workers, the
-//! accounting's `transfer` at the largest count the probes measured: their pickling, and their
-//! waits on the pool's pipes while the driver worked to feed them (a wait on an empty pipe with
-//! the driver idle is the pool's imbalance, not a payload's). The bytes per task (preload and
-//! python probes) answer too: a copy into an object store (a Ray argument passed by value)
-//! happens in the driver and the store, outside the workers' slots.
+//! Are big objects sent between processes? At the largest count the probes measured, from the
+//! bytes per task (preload and python probes) and what moving them cost the workers: the
+//! accounting's `transfer`, their pickling and their waits on the pool's pipes while the driver
+//! worked to feed them (a wait on an empty pipe with the driver idle is the pool's imbalance).
+//! A mebibyte a task is big whatever the slots show: a copy into an object store (a Ray
+//! argument passed by value) happens in the driver and the store, outside them. Messages a pipe
+//! holds whole are not payloads, however long the workers waited on them. In between, the
+//! transfer share decides.
 
 use crate::analyze::select::primary_points;
 use crate::analyze::Analysis;
 use crate::diagnose::deciding::Deciding;
 use crate::diagnose::step::{round, Measured, Step, Words};
 use crate::diagnose::step::{Answer, StepId};
-use crate::diagnose::thresholds::{LARGE_PAYLOAD_BYTES_PER_TASK, LARGE_PAYLOAD_TRANSFER_SHARE};
+use crate::diagnose::thresholds::{
+    LARGE_PAYLOAD_BYTES_PER_TASK, LARGE_PAYLOAD_PIPE_BYTES, LARGE_PAYLOAD_TRANSFER_SHARE,
+};
 use crate::diagnose::verdict::DataPassing;
 use crate::measure::Measurements;
 
@@ -59,8 +63,24 @@ impl Figures {
 }
 
 impl Figures {
-    /// The figure that decided: the transfer share or the bytes per task, whichever crossed
-    /// its bar (the transfer share when neither did), or the bytes in all without a task count.
+    /// Payloads bigger than a pipe holds: sending one blocks on its receiver, so its bytes,
+    /// not the count of messages, are what the workers' transfer pays for. Unknown without a
+    /// task count.
+    fn pipefuls(&self) -> Option<bool> {
+        self.ipc_bytes_per_task
+            .map(|b| b >= LARGE_PAYLOAD_PIPE_BYTES.value)
+    }
+
+    /// A mebibyte or more per task: big whatever the slots show (a copy into an object store
+    /// happens in the driver and the store, outside them).
+    fn big(&self) -> bool {
+        self.ipc_bytes_per_task
+            .is_some_and(|b| b >= LARGE_PAYLOAD_BYTES_PER_TASK.value)
+    }
+
+    /// The figure that decided: the bytes per task where they settle it (a mebibyte or more;
+    /// or less than a pipe holds), else the transfer share the workers lost; the bytes in all
+    /// without a task count.
     pub fn deciding(&self) -> Option<Deciding> {
         let bytes = LARGE_PAYLOAD_BYTES_PER_TASK.value;
         let per_task = self
@@ -73,32 +93,34 @@ impl Figures {
             .ipc_bytes
             .filter(|_| self.small_in_all())
             .map(|b| Deciding::above("ipc_bytes", b, bytes));
-        [transfer, per_task]
-            .into_iter()
-            .flatten()
-            .find(|d| d.yes_at(d.value))
-            .or(transfer)
-            .or(per_task)
-            .or(in_all)
+        match (self.big(), self.pipefuls()) {
+            (false, Some(true)) => transfer.or(per_task),
+            _ => per_task.or(in_all),
+        }
     }
 }
 
-/// Yes on either bar; no when a figure that could have crossed one did not.
+/// Yes when the payloads are a mebibyte or more per task, or bigger than a pipe holds and
+/// moving them cost the workers a tenth of their time; no when the figures that could say so
+/// were measured and did not.
+///
+/// Below a pipe's capacity a message moves in one write, and a worker's waits on the pool's
+/// pipes are the driver's handling of each message (bigger chunks cut them, references do
+/// not): a large transfer share of small messages is not a payload.
 pub fn decide(f: Option<&Figures>) -> Answer {
     let Some(f) = f else {
         return Answer::Unknown;
     };
-    let big = f
-        .ipc_bytes_per_task
-        .is_some_and(|b| b >= LARGE_PAYLOAD_BYTES_PER_TASK.value);
     let costly = f
         .transfer_share
-        .is_some_and(|t| t >= LARGE_PAYLOAD_TRANSFER_SHARE.value);
-    let measured = f.ipc_bytes_per_task.is_some() || f.transfer_share.is_some() || f.small_in_all();
-    match (big || costly, measured) {
-        (true, _) => Answer::Yes,
-        (false, true) => Answer::No,
-        (false, false) => Answer::Unknown,
+        .map(|t| t >= LARGE_PAYLOAD_TRANSFER_SHARE.value);
+    match (f.big(), f.pipefuls(), costly) {
+        (true, _, _) => Answer::Yes,
+        (false, Some(true), Some(true)) => Answer::Yes,
+        (false, Some(true), Some(false)) | (false, Some(false), _) => Answer::No,
+        (false, Some(true), None) => Answer::Unknown,
+        (false, None, _) if f.small_in_all() => Answer::No,
+        (false, None, _) => Answer::Unknown,
     }
 }
 
@@ -167,9 +189,11 @@ fn evidence(f: Option<&Figures>) -> String {
 pub fn step(f: Option<&Figures>, answer: Answer) -> Step {
     let words = Words {
         threshold: format!(
-            "transfer >= {:.0} % of the workers' time, or >= {} MiB per task -> yes",
-            LARGE_PAYLOAD_TRANSFER_SHARE.value * 100.0,
-            LARGE_PAYLOAD_BYTES_PER_TASK.value / 1048576.0
+            ">= {} MiB per task, or over {} KiB per task with transfer >= {:.0} % of the \
+             workers' time -> yes",
+            LARGE_PAYLOAD_BYTES_PER_TASK.value / 1048576.0,
+            LARGE_PAYLOAD_PIPE_BYTES.value / 1024.0,
+            LARGE_PAYLOAD_TRANSFER_SHARE.value * 100.0
         ),
         evidence: evidence(f),
         source: "accounting (transfer: pickling and fed waits on the pool's pipes), preload \
@@ -195,16 +219,18 @@ mod tests {
     }
 
     #[test]
-    fn either_bar_says_yes_and_a_small_total_without_a_task_count_says_no() {
+    fn a_mebibyte_a_task_says_yes_and_a_small_total_without_a_task_count_says_no() {
         let mib = LARGE_PAYLOAD_BYTES_PER_TASK.value;
-        assert_eq!(decide(Some(&probed(None, Some(mib), None))), Answer::Yes);
-        assert_eq!(decide(Some(&probed(None, None, Some(0.2)))), Answer::Yes);
+        assert_eq!(
+            decide(Some(&probed(None, Some(mib), Some(0.0)))),
+            Answer::Yes
+        );
         assert_eq!(
             decide(Some(&probed(Some(mib / 2.0), None, None))),
             Answer::No
         );
         assert_eq!(
-            decide(Some(&probed(Some(mib * 8.0), None, None))),
+            decide(Some(&probed(Some(mib * 8.0), None, Some(0.3)))),
             Answer::Unknown
         );
         assert_eq!(decide(None), Answer::Unknown);
@@ -212,18 +238,28 @@ mod tests {
     }
 
     #[test]
-    fn the_transfer_the_workers_lost_decides_not_the_pickling_share_of_the_tree() {
+    fn between_a_pipeful_and_a_mebibyte_the_transfer_the_workers_lost_decides() {
         let bar = LARGE_PAYLOAD_TRANSFER_SHARE.value;
-        // Small messages whose pickling is a large share of a tree that does little else: the
-        // workers lost almost nothing moving them.
-        let mut f = probed(Some(13_000.0), Some(33.0), Some(0.001));
+        let mid = 4.0 * LARGE_PAYLOAD_PIPE_BYTES.value;
+        let f = probed(Some(mid * 400.0), Some(mid), Some(0.16));
+        assert_eq!(decide(Some(&f)), Answer::Yes);
+        let d = f.deciding().expect("a deciding figure");
+        assert_eq!((d.name, d.value, d.bar), ("transfer_share", 0.16, bar));
+        let f = probed(Some(mid * 400.0), Some(mid), Some(0.02));
+        assert_eq!(decide(Some(&f)), Answer::No);
+        assert_eq!(
+            decide(Some(&probed(None, Some(mid), None))),
+            Answer::Unknown
+        );
+    }
+
+    #[test]
+    fn small_messages_are_no_payload_however_long_the_workers_waited_on_them() {
+        // 300 bytes a task and a third of the workers' time on the pipes: the driver's
+        // handling of each message, which bigger chunks cut and references would not.
+        let mut f = probed(Some(300.0 * 400.0), Some(300.0), Some(0.32));
         f.ipc_tax = Some(0.3);
         assert_eq!(decide(Some(&f)), Answer::No);
-        let d = f.deciding().expect("a deciding figure");
-        assert_eq!((d.name, d.value, d.bar), ("transfer_share", 0.001, bar));
-        // The workers lost a sixth of their time to it: yes, on the transfer share.
-        let f = probed(Some(2.4e8), Some(600_000.0), Some(0.16));
-        assert_eq!(decide(Some(&f)), Answer::Yes);
-        assert_eq!(f.deciding().map(|d| d.name), Some("transfer_share"));
+        assert_eq!(f.deciding().map(|d| d.name), Some("ipc_bytes_per_task"));
     }
 }
