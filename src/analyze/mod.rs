@@ -108,8 +108,28 @@ pub fn parallel_cores(host: &Host) -> u32 {
         .max(1)
 }
 
-/// Analyses a whole sweep.
+/// Analyses a whole sweep, each series with its replayed curve.
 pub fn analyze(m: &Measurements) -> Analysis {
+    analyze_with(m, Curves::Replayed)
+}
+
+/// [`analyze`] without the replayed curves (`Scaling::predicted` and its assumptions empty):
+/// every figure the diagnosis' steps decide on, which read no curve. For the runs weighed one
+/// by one and `--runs auto`'s question after each round, where the replay's calibration
+/// (its bisections, a replay each) was most of forkcast's own CPU over lab 01's quick start
+/// (perf on `cargo run --release --example analysis_cost`).
+pub fn analyze_for_steps(m: &Measurements) -> Analysis {
+    analyze_with(m, Curves::Skipped)
+}
+
+/// Whether [`analyze_with`] replays each series' curve.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Curves {
+    Replayed,
+    Skipped,
+}
+
+fn analyze_with(m: &Measurements, curves: Curves) -> Analysis {
     let mut points: Vec<PointSummary> = m
         .points
         .iter()
@@ -139,7 +159,10 @@ pub fn analyze(m: &Measurements) -> Analysis {
             let mut scaling = fit_series(&points, &idx, &workers, parallel_cores(&m.host));
             let layout = idx.iter().rev().find_map(|&i| points[i].worker_layout);
             let summaries: Vec<&PointSummary> = idx.iter().map(|&i| &points[i]).collect();
-            if let Some(r) = replay::Replays::of(&summaries, &workers, layout, &m.host) {
+            let replays = (curves == Curves::Replayed)
+                .then(|| replay::Replays::of(&summaries, &workers, layout, &m.host))
+                .flatten();
+            if let Some(r) = replays {
                 let base = workers
                     .iter()
                     .zip(&summaries)

@@ -48,7 +48,7 @@ pub use deciding::{Deciding, Weighed, YesWhen};
 
 pub use step::{Answer, Step, StepId};
 use steps::*;
-pub use undecided::{undecided, Undecided};
+pub use undecided::{undecided, undecided_in, Undecided};
 pub use verdict::*;
 
 /// Every step's figures and decision, in the tree's order.
@@ -176,48 +176,21 @@ pub fn diagnose(m: &Measurements, a: &Analysis) -> Diagnosis {
     diagnose_over_runs(m, a, &runs::each_run(m))
 }
 
+/// The steps of `m`'s diagnosis alone, each weighed over the runs: what `--runs auto` asks
+/// after each round (`undecided`). The same steps as [`diagnose`]'s, without the replayed
+/// curves, the what-ifs, the findings and the confidence, which no step reads.
+pub fn steps_of(m: &Measurements) -> Vec<Step> {
+    let a = crate::analyze::analyze_for_steps(m);
+    weighed_steps(m, &a, &runs::each_run(m)).1
+}
+
 /// `diagnose` with the runs cut apart already: one (measurements, analysis) per run.
 fn diagnose_over_runs(
     m: &Measurements,
     a: &Analysis,
     runs: &[(Measurements, Analysis)],
 ) -> Diagnosis {
-    let mut w = walk(m, a);
-    let per_run: Vec<_> = runs.iter().map(|(m, a)| walk(m, a).deciding()).collect();
-    let weighed = deciding::weigh_all(&w.deciding(), &per_run);
-    let straddling: Vec<StepId> = weighed
-        .iter()
-        .filter(|(_, x)| x.kind != Some(IntervalKind::Own) && x.straddles())
-        .map(|(id, _)| *id)
-        .collect();
-    // The words are the pooled figures' own; the answer and the leaf are then held still.
-    let mut steps = vec![
-        cpu_bound::step(&w.work, w.work_answer),
-        threads_scale::step(&w.threads, &w.threads_decision),
-        large_payload::step(w.payload.as_ref(), w.payload_answer),
-        shared_sink::step(&w.sinks, &w.sinks_decision),
-        latency_goal::step(&w.goal, w.goal_answer),
-        task_variance::step(&w.variance, &w.variance_decision),
-        start_method::step(w.pools.as_ref(), &w.pools_decision),
-        worker_count::step(w.curve.as_ref(), &w.curve_decision),
-    ];
-    for step in &mut steps {
-        let Some((_, x)) = weighed.iter().find(|(id, _)| *id == step.id) else {
-            continue;
-        };
-        step.deciding = Some(*x);
-        for (key, value) in x.keys() {
-            step.measured.entry(key).or_insert(value);
-        }
-        if let Some(said) = x.sentence() {
-            step.evidence.push_str(&said);
-        }
-        if straddling.contains(&step.id) {
-            step.answer = Answer::Unknown;
-        }
-    }
-    w.hold_still(&straddling);
-
+    let (w, steps, straddling) = weighed_steps(m, a, runs);
     let recommendation = Recommendation {
         model: match (w.work_answer, w.threads_decision.answer) {
             (Answer::No, _) => Some(Model::AsyncOrThreads),
@@ -271,6 +244,51 @@ fn diagnose_over_runs(
         confidence_reasons,
         findings,
     }
+}
+
+/// The walk, its steps weighed over the runs, and the steps left unknown because their figure
+/// straddles its bar (held still in the walk too, so the recommendation leaves them out).
+fn weighed_steps(
+    m: &Measurements,
+    a: &Analysis,
+    runs: &[(Measurements, Analysis)],
+) -> (Walk, Vec<Step>, Vec<StepId>) {
+    let mut w = walk(m, a);
+    let per_run: Vec<_> = runs.iter().map(|(m, a)| walk(m, a).deciding()).collect();
+    let weighed = deciding::weigh_all(&w.deciding(), &per_run);
+    let straddling: Vec<StepId> = weighed
+        .iter()
+        .filter(|(_, x)| x.kind != Some(IntervalKind::Own) && x.straddles())
+        .map(|(id, _)| *id)
+        .collect();
+    // The words are the pooled figures' own; the answer and the leaf are then held still.
+    let mut steps = vec![
+        cpu_bound::step(&w.work, w.work_answer),
+        threads_scale::step(&w.threads, &w.threads_decision),
+        large_payload::step(w.payload.as_ref(), w.payload_answer),
+        shared_sink::step(&w.sinks, &w.sinks_decision),
+        latency_goal::step(&w.goal, w.goal_answer),
+        task_variance::step(&w.variance, &w.variance_decision),
+        start_method::step(w.pools.as_ref(), &w.pools_decision),
+        worker_count::step(w.curve.as_ref(), &w.curve_decision),
+    ];
+    for step in &mut steps {
+        let Some((_, x)) = weighed.iter().find(|(id, _)| *id == step.id) else {
+            continue;
+        };
+        step.deciding = Some(*x);
+        for (key, value) in x.keys() {
+            step.measured.entry(key).or_insert(value);
+        }
+        if let Some(said) = x.sentence() {
+            step.evidence.push_str(&said);
+        }
+        if straddling.contains(&step.id) {
+            step.answer = Answer::Unknown;
+        }
+    }
+    w.hold_still(&straddling);
+    (w, steps, straddling)
 }
 
 #[cfg(test)]

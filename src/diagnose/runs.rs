@@ -2,13 +2,14 @@
 //! read once per run and weighed (deciding.rs).
 
 use crate::analyze::record::run_ok;
-use crate::analyze::{analyze, Analysis};
+use crate::analyze::{analyze_for_steps, Analysis};
 use crate::measure::{Measurements, PointMeasurements, Run};
 
 /// One measurements-and-analysis per run index, each holding only the i-th successful
 /// measured run of every point; empty when some point with a successful run has fewer than
 /// two (then no interval over the runs can be read, and the pooled figure decides alone).
-/// Warm-up and failed runs are skipped.
+/// Warm-up and failed runs are skipped. Each run is analysed without the replayed curve:
+/// only its steps' deciding figures are read.
 pub fn each_run(m: &Measurements) -> Vec<(Measurements, Analysis)> {
     let per_point: Vec<Vec<&Run>> = m
         .points
@@ -45,7 +46,7 @@ pub fn each_run(m: &Measurements) -> Vec<(Measurements, Analysis)> {
                     })
                     .collect(),
             };
-            let a = analyze(&one);
+            let a = analyze_for_steps(&one);
             (one, a)
         })
         .collect()

@@ -2,7 +2,7 @@
 //! `--runs auto` measures more for, and what would settle each.
 
 use super::deciding::IntervalKind;
-use super::{Diagnosis, StepId};
+use super::{Diagnosis, Step, StepId};
 
 /// A step left unknown because its figure's interval straddles its bar.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -38,7 +38,13 @@ impl std::fmt::Display for Undecided {
 /// measures more for. A step that decided (worker_count stopping its walk at a noisy step)
 /// is not listed.
 pub fn undecided(d: &Diagnosis) -> Vec<Undecided> {
-    d.steps
+    undecided_in(&d.steps)
+}
+
+/// [`undecided`] of the steps alone (`super::steps_of`, which `--runs auto` asks after each
+/// round without the rest of the diagnosis).
+pub fn undecided_in(steps: &[Step]) -> Vec<Undecided> {
+    steps
         .iter()
         .filter(|s| s.answer == super::Answer::Unknown)
         .filter_map(|s| {

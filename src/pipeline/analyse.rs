@@ -15,9 +15,7 @@ pub const INJECT_PANIC_ENV: &str = "FORKCAST_INJECT_ANALYSIS_PANIC";
 /// Runs analyze and diagnose; a panic in them becomes `Failed` with its message and place.
 pub fn analyse(m: &Measurements) -> Analysed {
     let result = guard(|| {
-        if std::env::var_os(INJECT_PANIC_ENV).is_some() {
-            panic!("analysis panic injected by {INJECT_PANIC_ENV}");
-        }
+        inject_panic();
         let a = analyze::analyze(m);
         let d = diagnose::diagnose(m, &a);
         (a, d)
@@ -25,6 +23,21 @@ pub fn analyse(m: &Measurements) -> Analysed {
     match result {
         Ok(ad) => Analysed::Ok(Box::new(ad)),
         Err(msg) => Analysed::Failed(msg),
+    }
+}
+
+/// The diagnosis' steps alone (`diagnose::steps_of`), behind the same guard as [`analyse`]:
+/// `--runs auto`'s question after each round, which reads nothing else of the diagnosis.
+pub fn analyse_steps(m: &Measurements) -> Result<Vec<diagnose::Step>, String> {
+    guard(|| {
+        inject_panic();
+        diagnose::steps_of(m)
+    })
+}
+
+fn inject_panic() {
+    if std::env::var_os(INJECT_PANIC_ENV).is_some() {
+        panic!("analysis panic injected by {INJECT_PANIC_ENV}");
     }
 }
 

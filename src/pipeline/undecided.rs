@@ -3,9 +3,8 @@
 //! More runs narrow those intervals; a step that is unknown for want of a measurement (no
 //! threads run, no probe) is not listed, since more of the same runs would not settle it.
 
-use super::analyse;
+use super::analyse::analyse_steps;
 use crate::measure::Measurements;
-use crate::report::render::Analysed;
 
 /// Set in the environment to N, a step is undecided until every point has N measured runs (and
 /// the real diagnosis is not asked):
@@ -21,12 +20,17 @@ pub fn undecided_lines(m: &Measurements) -> Vec<String> {
         .and_then(|v| v.parse::<usize>().ok());
     // Under the test hook the fake step alone decides, so a test's trivial target (whose real
     // figures are noise) adds exactly the rounds the test asks for.
-    let mut lines: Vec<String> = match (test_until, analyse(m)) {
-        (Some(_), _) | (None, Analysed::Failed(_)) => Vec::new(),
-        (None, Analysed::Ok(ad)) => crate::diagnose::undecided(&ad.1)
-            .iter()
-            .map(|u| u.to_string())
-            .collect(),
+    let mut lines: Vec<String> = match test_until {
+        Some(_) => Vec::new(),
+        None => analyse_steps(m).map_or_else(
+            |_| Vec::new(),
+            |steps| {
+                crate::diagnose::undecided_in(&steps)
+                    .iter()
+                    .map(|u| u.to_string())
+                    .collect()
+            },
+        ),
     };
     if let Some(until) = test_until {
         let fewest = m

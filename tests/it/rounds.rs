@@ -229,3 +229,40 @@ fn a_killed_runs_auto_sweep_resumes_in_its_added_round_and_goes_on_deciding() {
         "only the missing runs were made"
     );
 }
+
+/// `--runs auto` asks only for the steps after each round (`diagnose::steps_of`: no replayed
+/// curve, no what-if, no finding). On every recorded sweep, as recorded and with its runs
+/// made to disagree (the first run of each point 30 % slower), those steps are the full
+/// diagnosis' own, word for word, so the rounds it adds are the ones it always added.
+#[test]
+fn the_question_after_each_round_reads_the_full_diagnosis_steps_on_every_recorded_sweep() {
+    let root = crate::support::repo_root().join("fixtures/recordings");
+    let mut dirs = vec![root.join("lab01")];
+    for group in ["variants", "flakes"] {
+        let found = std::fs::read_dir(root.join(group)).unwrap();
+        dirs.extend(found.map(|e| e.unwrap().path()).filter(|p| p.is_dir()));
+    }
+    let mut straddled = 0;
+    for dir in &dirs {
+        let recorded = forkcast::saved::load(dir).unwrap();
+        let mut disagreeing = recorded.clone();
+        for p in &mut disagreeing.points {
+            if let Some(r) = p.runs.iter_mut().find(|r| !r.warmup) {
+                r.wall_s *= 1.3;
+            }
+        }
+        for m in [recorded, disagreeing] {
+            let a = forkcast::analyze::analyze(&m);
+            let full = forkcast::diagnose::diagnose(&m, &a);
+            let asked = forkcast::diagnose::steps_of(&m);
+            assert_eq!(
+                serde_json::to_value(&asked).unwrap(),
+                serde_json::to_value(&full.steps).unwrap(),
+                "{}",
+                dir.display()
+            );
+            straddled += usize::from(!forkcast::diagnose::undecided(&full).is_empty());
+        }
+    }
+    assert!(straddled > 0, "some sweep leaves a step undecided");
+}
