@@ -30,6 +30,13 @@ pub struct ProbeFigures {
     pub actors: Option<u32>,
     /// Tasks run by pool workers.
     pub tasks: Option<f64>,
+    /// Work messages the pools' workers took (the probe's `chunks`: a map chunk counts once,
+    /// an apply or a chunk of one is one task); None without pool workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<f64>,
+    /// The pool workers' pickling and unpickling seconds (their share of `pickle_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_pickle_s: Option<f64>,
     /// Task durations in seconds, each worker's first (cold-start) task left out.
     pub task_durations_s: Vec<f64>,
     /// Chunksizes the map calls used.
@@ -159,6 +166,11 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
         }
         f.shared_bytes = (shared > 0).then_some(shared as f64);
         f.tasks = Some(procs.iter().map(|p| p.tasks as f64).sum());
+        let workers: Vec<_> = procs.iter().filter(|p| p.chunks > 0).collect();
+        if !workers.is_empty() {
+            f.messages = Some(workers.iter().map(|p| p.chunks as f64).sum());
+            f.worker_pickle_s = Some(workers.iter().map(|p| p.pickle_s + p.unpickle_s).sum());
+        }
         f.engine = engines::Engine::of(data);
         let actors = procs.iter().filter(|p| p.role == "ray_actor").count() as u32;
         f.actors = (actors > 0).then_some(actors);
@@ -251,6 +263,12 @@ pub struct ProbeSummary {
     pub actors: Option<u32>,
     /// Tasks per run (python probe).
     pub task_count: Option<f64>,
+    /// Work messages per run the pools' workers took, a map chunk once (python probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<f64>,
+    /// Seconds per run the pools' workers spent pickling and unpickling (python probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_pickle_s: Option<f64>,
     /// Task durations pooled over the runs (python probe).
     pub task_durations: Option<TaskStats>,
     /// The chunksize most map calls used.
@@ -319,6 +337,8 @@ pub fn summarize(runs: &[&ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumm
         engine: runs.iter().find_map(|f| f.engine),
         actors: runs.iter().filter_map(|f| f.actors).max(),
         task_count,
+        messages: med(&|f| f.messages),
+        worker_pickle_s: med(&|f| f.worker_pickle_s),
         task_durations: task_stats(&pooled),
         chunksize,
         start_method: runs.iter().find_map(|f| f.start_method),

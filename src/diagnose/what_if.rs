@@ -145,9 +145,11 @@ pub fn what_if(r: &Replays, field: &str, value: &str, workers: u32) -> Option<Wh
         ("scheduling", "dynamic_small_tasks") => (
             Box::new(|x| with(x, |w| small_tasks(w, true))),
             vec![Box::new(|x| with(x, |w| small_tasks(w, false)))],
-            "tasks handed out one at a time, those over twice the median split to its size \
-             (low: today's tasks whole)"
-                .into(),
+            format!(
+                "tasks handed out one at a time, those over twice the median split to its size \
+                 (low: today's tasks whole){}",
+                message_words(&r.primary().workload)
+            ),
         ),
         ("sink", "single_writer") => {
             // The cost per write where the fewest workers contended for it (the smallest count).
@@ -236,6 +238,7 @@ fn with(r: &Replay, f: impl Fn(&mut Workload)) -> Replay {
 
 fn small_tasks(w: &mut Workload, split: bool) {
     w.dispatch = Dispatch::OnDemand;
+    one_message_per_task(w);
     if !split {
         return;
     }
@@ -257,6 +260,62 @@ fn small_tasks(w: &mut Workload, split: bool) {
             std::iter::repeat_n(t / pieces as f64, pieces)
         })
         .collect();
+}
+
+/// What the small-tasks fix charges per message, in words; empty where it charges nothing.
+fn message_words(w: &Workload) -> String {
+    match per_message(w) {
+        Some((m, driver_s, worker_s)) => format!(
+            "; each task its own message ({:.0} instead of {:.0}), each at the pickling the run \
+             measured per message: the driver's {:.0} µs, handled one at a time beside the \
+             workers, and the workers' {:.0} µs, added to each task (the rest of the driver's \
+             CPU stays as measured)",
+            m.tasks,
+            m.count,
+            driver_s * 1e6,
+            worker_s * 1e6
+        ),
+        None => String::new(),
+    }
+}
+
+/// A process pool's messages and their measured pickling per message, the driver's and the
+/// workers'; None where the python probe counted none or each task is already one.
+fn per_message(w: &Workload) -> Option<(crate::analyze::replay::model::Messages, f64, f64)> {
+    let m = w.messages.filter(|m| m.tasks > m.count)?;
+    (w.layout == Some(Layout::Processes)).then_some((
+        m,
+        m.driver_pickle_s / m.count,
+        m.worker_pickle_s / m.count,
+    ))
+}
+
+/// Each task its own message, each at the pickling the run measured per message: the
+/// driver's (every process but the workers) over the messages, handled one task at a time
+/// beside the workers once the task is done, and taken out of the tasks, which held it; the
+/// workers' over their messages, added to each task for every message the run did not send.
+/// A process pool's only, where the python probe counted the messages.
+fn one_message_per_task(w: &mut Workload) {
+    let Some((m, driver_s, worker_s)) = per_message(w) else {
+        return;
+    };
+    let total: f64 = w.tasks.iter().sum();
+    if total <= 0.0 {
+        return;
+    }
+    let replayed = w.tasks.len() as f64;
+    // The tasks hold the tree's pickling (`transfer_s`), the driver's among it.
+    let driver_in_tasks = m.driver_pickle_s.min(w.transfer_s);
+    let keep = (total - driver_in_tasks) / total;
+    // Each replayed task stands for this many of the run's tasks (consecutive ones merge past
+    // the replay's cap), each now a message.
+    let per_replayed = m.tasks / replayed;
+    let worker_extra = worker_s * (m.tasks - m.count) / replayed;
+    w.tasks
+        .iter_mut()
+        .for_each(|t| *t = *t * keep + worker_extra);
+    w.transfer_s += worker_extra * replayed - driver_in_tasks;
+    w.driver_per_task_s = driver_s * per_replayed;
 }
 
 /// The sinks' total demand in a workload; None without a sink.

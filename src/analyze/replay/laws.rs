@@ -57,6 +57,8 @@ mod tests {
             }],
             transfer_s: 0.0,
             background_cores: 0.0,
+            messages: None,
+            driver_per_task_s: 0.0,
             memory_per_worker: None,
             useful_s: 4.0,
             layout: None,

@@ -109,10 +109,14 @@ impl Replay {
             .writer
             .as_ref()
             .map(|(_, name)| (writer_s, name.as_str()));
+        // The driver handling the messages beside the workers, busy as long as the replay
+        // kept it.
+        let driver = (w.driver_per_task_s > 0.0).then_some((r.driver_busy_s, "driver"));
         let (max_demand, max_name) = demands
             .iter()
             .copied()
             .chain(writer)
+            .chain(driver)
             .fold((0.0, "cpu"), |a, b| if b.0 > a.0 { b } else { a });
         let floor = laws::makespan_floor(total, max_demand, longest, workers, cores);
         let memory = self

@@ -12,7 +12,7 @@ use crate::analyze::api::PoolApi;
 use crate::analyze::point::PointSummary;
 use crate::analyze::Layout;
 
-pub use super::workload::{Assumption, Dispatch, Resource, Side, Workload, SQLITE};
+pub use super::workload::{Assumption, Dispatch, Messages, Resource, Side, Workload, SQLITE};
 
 /// Tasks synthesised where none were measured (enough that n up to a few dozen stays even).
 const EVEN_TASKS: usize = 256;
@@ -132,6 +132,17 @@ fn build(
         (cpu - useful - pickling - ws("serial") / n - ws("startup")).max(0.0)
     });
     let background = driver_cpu / part + s.host_other_cpu_cores.unwrap_or(0.0);
+    // A pool's messages and what each cost: the workers' pickling and the rest of the tree's.
+    let messages = s.probes.as_ref().and_then(|p| {
+        let worker_pickle_s = p.worker_pickle_s.unwrap_or(0.0);
+        let tree_pickle_s = p.ipc_tax.zip(s.cpu_s).map_or(0.0, |(t, c)| t * c);
+        Some(Messages {
+            count: p.messages.filter(|&m| m > 0.0)?,
+            tasks: p.task_count.filter(|&t| t > 0.0)?,
+            worker_pickle_s,
+            driver_pickle_s: (tree_pickle_s - worker_pickle_s).max(0.0),
+        })
+    });
     let mut assumptions = vec![
         Assumption::StartupPerWorkerFixed,
         Assumption::BackgroundAsMeasured,
@@ -192,6 +203,8 @@ fn build(
         resources,
         transfer_s: pickling,
         background_cores: background,
+        messages,
+        driver_per_task_s: 0.0,
         memory_per_worker: s.pss_bytes_per_worker,
         useful_s: useful,
         layout,

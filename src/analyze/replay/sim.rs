@@ -57,6 +57,9 @@ pub struct Replayed {
     pub busy_s: Vec<f64>,
     /// The workers' seconds runnable without a CPU.
     pub run_queue_s: f64,
+    /// Seconds the driver spent handling the tasks' messages beside the workers
+    /// (`Workload::driver_per_task_s`).
+    pub driver_busy_s: f64,
 }
 
 /// Replays the tasks of `w` on `workers` workers and `cores` cores, with each serial resource's
@@ -159,8 +162,12 @@ pub fn replay(
     // calibration replays a workload thirty times per resource, and an allocation per event
     // and per task was a third of lab 01's analysis (examples/analysis_cost.rs: 4.2 -> 2.9 ms).
     let mut finished: Vec<(usize, usize)> = Vec::new();
+    // The driver's backlog of message handling: CPU seconds, served one message at a time
+    // beside the workers, who do not wait for it (the pool's pipes hold the messages).
+    let mut driver_left = 0.0;
+    let mut driver_busy = 0.0;
     loop {
-        let running = ws
+        let workers_running = ws
             .iter()
             .filter(|x| matches!(x.phase, Phase::Cpu(_)))
             .count()
@@ -168,15 +175,19 @@ pub fn replay(
                 .iter()
                 .filter(|q| q.front().is_some_and(|&h| on_a_cpu(ws[h].phase)))
                 .count();
+        let driving = driver_left > DONE;
+        let running = workers_running + usize::from(driving);
         if ws.iter().all(|x| x.phase == Phase::Done) {
-            if !waves || next >= w.tasks.len() {
+            if waves && next < w.tasks.len() {
+                for wk in ws.iter_mut() {
+                    wk.task = None;
+                    start(wk, &mut next);
+                }
+                continue;
+            }
+            if !driving {
                 break;
             }
-            for wk in ws.iter_mut() {
-                wk.task = None;
-                start(wk, &mut next);
-            }
-            continue;
         }
         let rate = if running == 0 {
             1.0
@@ -201,11 +212,18 @@ pub fn replay(
                 dt = dt.min(left);
             }
         }
+        if driving {
+            dt = dt.min(driver_left / rate);
+        }
         if !dt.is_finite() {
             break;
         }
         now += dt;
-        run_queue += dt * running as f64 * (1.0 - rate);
+        run_queue += dt * workers_running as f64 * (1.0 - rate);
+        if driving {
+            driver_left -= dt * rate;
+            driver_busy += dt;
+        }
         let mut woken = Vec::new();
         for (i, x) in ws.iter_mut().enumerate() {
             match x.phase {
@@ -266,7 +284,10 @@ pub fn replay(
                     ws[i].phase = enter(i, r, &ws);
                     fifo[r].push_back(i);
                 }
-                None => start(&mut ws[i], &mut next),
+                None => {
+                    driver_left += w.driver_per_task_s;
+                    start(&mut ws[i], &mut next);
+                }
             }
         }
         // A sleeper tries again once the lock's holder of this instant has let it go.
@@ -287,5 +308,6 @@ pub fn replay(
         held_s,
         busy_s,
         run_queue_s: run_queue,
+        driver_busy_s: driver_busy,
     }
 }

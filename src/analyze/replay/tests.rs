@@ -13,6 +13,8 @@ fn even(tasks: usize, each: f64, resources: Vec<Resource>) -> Replay {
             resources,
             transfer_s: 0.0,
             background_cores: 0.0,
+            messages: None,
+            driver_per_task_s: 0.0,
             memory_per_worker: None,
             useful_s: each * tasks as f64,
             layout: None,
@@ -162,4 +164,19 @@ fn runs_several_times_apart_widen_the_interval_and_keep_it_above_zero() {
         p.low > 0.0 && p.low < p.speedup && p.high > p.speedup,
         "{p:?}"
     );
+}
+
+#[test]
+fn a_driver_handling_each_message_beside_the_workers_takes_a_core_and_can_bound_the_run() {
+    let mut r = even(400, 0.001, vec![]);
+    r.workload.driver_per_task_s = 0.0005;
+    // One worker on two cores: the driver's handling runs on the other core.
+    let one = r.run(1, 2, &[]);
+    assert!((one.wall_s - 0.4).abs() < 0.01, "{one:?}");
+    // Two workers and the driver share two cores: 0.6 s of CPU, at least 0.3 s.
+    let two = r.run(2, 2, &[]);
+    assert!(two.wall_s >= 0.3 - 1e-9 && two.wall_s < 0.33, "{two:?}");
+    // Three times the handling: the driver is busy through the run.
+    r.workload.driver_per_task_s = 0.0015;
+    assert_eq!(r.run(4, 8, &[]).bound, "driver");
 }

@@ -19,6 +19,19 @@ pub enum Dispatch {
     OnDemand,
 }
 
+/// A pool's messages per run: each hands the worker a chunk of tasks and takes back its results.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Messages {
+    /// Work messages the workers took (a map chunk counts once).
+    pub count: f64,
+    /// Tasks they carried.
+    pub tasks: f64,
+    /// The workers' pickling and unpickling seconds.
+    pub worker_pickle_s: f64,
+    /// The driver's (every process but the workers) pickling and unpickling seconds.
+    pub driver_pickle_s: f64,
+}
+
 /// A resource that serves one worker at a time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource {
@@ -141,6 +154,13 @@ pub struct Workload {
     /// Cores busy beside the workers while they work: the driver's CPU and the host's other
     /// load, as measured.
     pub background_cores: f64,
+    /// The pool's work messages per run (python probe); None where no pool worker took one.
+    pub messages: Option<Messages>,
+    /// CPU seconds the driver spends on each replayed task's messages, one task at a time
+    /// beside the workers, once the task is done: the scheduling what-if's per-message cost
+    /// (0 elsewhere, where the driver's pickling is in `tasks` and its other CPU in
+    /// `background_cores`).
+    pub driver_per_task_s: f64,
     /// Largest PSS of a worker, bytes.
     pub memory_per_worker: Option<f64>,
     /// Seconds of useful CPU (inside `tasks`).
