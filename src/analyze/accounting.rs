@@ -166,6 +166,11 @@ pub struct Accounting {
 }
 
 impl Accounting {
+    /// Cores lost to `cause` (its report.json key, `transfer`, `sink:sqlite`); 0 when absent.
+    pub fn lost(&self, cause: &str) -> f64 {
+        self.lost_cores.get(cause).map_or(0.0, |f| f.value)
+    }
+
     /// The losses of at least `min_cores`, largest first.
     pub fn losses_over(&self, min_cores: f64) -> Vec<(&str, f64)> {
         let mut out: Vec<(&str, f64)> = self

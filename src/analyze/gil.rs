@@ -92,7 +92,7 @@ pub struct Serialised {
 impl Serialised {
     /// Read from a point's accounting.
     pub fn of(acc: &Accounting) -> Serialised {
-        let lost = |k: &str| acc.lost_cores.get(k).map_or(0.0, |f| f.value.max(0.0));
+        let lost = |k: &str| acc.lost(k).max(0.0);
         Serialised {
             useful_cores: acc.useful_cores.value.max(0.0),
             gil_cores: lost("gil"),

@@ -52,7 +52,7 @@ pub fn sink_growth(
     let cause = format!("sink:{}", sink.kind);
     let acc_hi = hi.accounting.as_ref()?;
     let acc_lo = lo.accounting.as_ref();
-    let lost = |a: &Accounting| a.lost_cores.get(&cause).map_or(0.0, |f| f.value);
+    let lost = |a: &Accounting| a.lost(&cause);
     let (runs_lo, runs_hi) = (
         acc_lo
             .map(|a| a.per_useful_core(&cause))

@@ -87,7 +87,7 @@ pub fn lock_share(pts: &[(u32, &PointSummary)]) -> f64 {
         .rev()
         .find_map(|(n, s)| {
             let a = s.accounting.as_ref()?;
-            let locks = a.lost_cores.get("locks").map_or(0.0, |f| f.value);
+            let locks = a.lost("locks");
             Some((locks / f64::from((*n).max(1))).clamp(0.0, 1.0))
         })
         .unwrap_or(0.0)

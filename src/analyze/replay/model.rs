@@ -115,7 +115,7 @@ fn build(
     let wall = s.wall_s?;
     let acc = s.accounting.as_ref()?;
     let n = f64::from(workers.max(1));
-    let ws = |key: &str| acc.lost_cores.get(key).map_or(0.0, |f| f.value) * wall;
+    let ws = |key: &str| acc.lost(key) * wall;
     let useful = acc.useful_cores.value * wall;
     // The workers' pickling is work; the rest of `transfer` is waits on the pool's pipes,
     // which the replay recreates (idle workers) rather than adds.

@@ -65,7 +65,7 @@ impl Held {
         external: &[crate::analyze::waits::Sink],
         roles: Option<&std::collections::BTreeMap<String, PeerRole>>,
     ) -> Held {
-        let lost = |k: &str| acc.lost_cores.get(k).map_or(0.0, |f| f.value.max(0.0));
+        let lost = |k: &str| acc.lost(k).max(0.0);
         let mut held = Held {
             useful: acc.useful_cores.value.max(0.0),
             run_queue: lost("run_queue"),

@@ -43,7 +43,7 @@ pub fn figures(m: &Measurements, a: &Analysis) -> Option<Figures> {
             ipc_bytes_per_task: p.ipc_bytes_per_task,
             ipc_tax: p.ipc_tax,
             transfer_share: s.accounting.as_ref().map(|acc| {
-                let lost = acc.lost_cores.get("transfer").map_or(0.0, |f| f.value);
+                let lost = acc.lost("transfer");
                 lost / f64::from(acc.workers.max(1))
             }),
         })
