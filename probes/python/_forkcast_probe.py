@@ -14,7 +14,8 @@ the environment) records, per process, into its own memory-mapped file in that d
 - the same for joblib (loky workers, and any backend's calls), Dask workers and Ray workers,
   and the bytes they pass by reference (joblib's memory-mapped arrays, ray.put) or copy into
   an object store per call (a large argument passed to a Ray task by value);
-- how much of a pool worker's task time it holds the GIL: a knocker thread sleeps _KNOCK_S,
+- how much of a pool worker's task time it holds the GIL (a worker process's, or a thread
+  pool's process's): a knocker thread sleeps _KNOCK_S,
   and a wake-up that has to block again for the GIL found it held (see `_knocker`). The method of
   gil_load and gilknocker.
 
@@ -257,20 +258,26 @@ class _Record:
         """One task ran from `t` to `until` (or still runs)."""
         return any(b <= t and (e is None or until <= e) for b, e in list(self.tasks_seen))
 
-    def end_task(self, now):
+    def end_task(self, now, span=None):
+        """The task of `span` (what begin_task returned; else the latest) ends. A pool's threads
+        run tasks side by side, so each closes its own span."""
         seen = self.tasks_seen
-        if seen and seen[-1][1] is None:
-            begin = seen[-1][0]
-            seen[-1] = (begin, now)
-            self.busy_ns += now - begin
+        if span is None:
+            span = seen[-1] if seen else None
+        if span is not None and span[1] is None:
+            span[1] = now
+            self.busy_ns += now - span[0]
 
-    def begin_task(self, now):
-        """A pool task begins: the first one dates the worker's start-up. In a worker process (not
-        a ThreadPool's thread) with two knock periods of task time behind it, the knocker starts:
-        a worker that only ever runs a few milliseconds of tasks would pay its start-up (a thread,
-        an open) for no usable figure."""
+    def begin_task(self, now, thread_pool=False):
+        """A pool task begins: the first one dates the worker's start-up. Returns its span for
+        end_task. With two knock periods of task time behind it, the knocker starts in a worker
+        process, or in the process of a thread pool (`thread_pool`: its threads share this
+        process's GIL, so one thread's knocks give the held share at one worker too, where
+        nothing waits on the GIL yet). A process that only ever runs a few milliseconds of tasks
+        would pay its start-up (a thread, an open) for no usable figure."""
         seen = self.tasks_seen
-        seen.append((now, None))
+        span = [now, None]
+        seen.append(span)
         if len(seen) > 64:
             del seen[:32]
         if self.q[_FIRST_TASK_NS] == 0:
@@ -278,13 +285,14 @@ class _Record:
             # Again after the worker's imports: importing an extension that does not declare
             # itself free-threading safe turns the GIL back on.
             self.q[_GIL] = _gil_word()
-        worker = self.role in _WORKER_ROLES
+        worker = thread_pool or self.role in _WORKER_ROLES
         if not self.knocking and worker and _KNOCK and self.busy_ns >= 2 * self.q[_KNOCK_NS]:
             self.knocking = True
             import _thread
 
             # A bare _thread: threading never sees it, so it never counts as the target's thread.
             _thread.start_new_thread(_knocker, (self,))
+        return span
 
     def actor_wait(self, actor, ns):
         """A task waited `ns` for a reply of actor `actor` (its id, hex): added to its slot, which
@@ -557,6 +565,8 @@ class _TaskClock:
         self.start = None
         self.items_timed = False
         self.engine_tasks = 0
+        self.span = None  # the running task's span in the record (begin_task's)
+        self.thread_pool = False  # a ThreadPool's thread, not a worker process
 
     def queues(self, tasks, results):
         return _TaskQueue(tasks, self), _ResultQueue(results, self)
@@ -578,7 +588,7 @@ class _TaskQueue:
         clock.engine_tasks = _engine_tasks_here()
         rec = _rec
         if rec is not None:
-            _safe(rec.begin_task, clock.start)
+            clock.span = _safe(rec.begin_task, clock.start, clock.thread_pool)
         try:
             timed = clock.per_item(task)
         except Exception:
@@ -603,7 +613,7 @@ class _ResultQueue:
         start, clock.start = clock.start, None
         rec = _rec
         if rec is not None:
-            _safe(rec.end_task, end)
+            _safe(rec.end_task, end, clock.span)
         if start is not None and rec is not None:
             # An engine's batch inside the task timed its own calls (joblib on a Pool).
             items_timed = clock.items_timed or _engine_tasks_here() != clock.engine_tasks
@@ -639,7 +649,8 @@ def _patch_pool(m):
     @_wraps(worker)
     def fc_worker(inqueue, outqueue, *args, **kwargs):
         clock = _TaskClock(_POOL, per_item)
-        if _rec is not None and _in_main_thread():
+        clock.thread_pool = not _in_main_thread()
+        if _rec is not None and not clock.thread_pool:
             _safe(_rec.set_role, "pool_worker")
         return worker(*clock.queues(inqueue, outqueue), *args, **kwargs)
 
@@ -808,11 +819,19 @@ def _patch_futures_thread(m):
     def fc_run(self, *args, **kwargs):
         t0 = _ns()
         engine0 = _engine_tasks_here()
+        rec = _rec
+        # The span the GIL knocker reads: the user's tasks only, as counted below.
+        span = None
+        if rec is not None and not any(m in sys.modules for m in _ENGINE_MODULES):
+            span = _safe(rec.begin_task, t0, True)
         try:
             return run(self, *args, **kwargs)
         finally:
-            dt = _ns() - t0
+            t1 = _ns()
+            dt = t1 - t0
             rec = _rec
+            if span is not None and rec is not None:
+                _safe(rec.end_task, t1, span)
             if rec is not None:
                 try:
                     # A Dask task in its worker's executor counted itself already; and in a
@@ -858,16 +877,16 @@ def _engine_span(fn, role):
         seen = rec.tasks_seen
         # Inside a Pool task already clocked (joblib's multiprocessing backend): that clock
         # opened the span the knocker reads, and closes it.
-        own_span = not (seen and seen[-1][1] is None)
-        if own_span:
-            _safe(rec.begin_task, t0)
+        span = None
+        if not (seen and seen[-1][1] is None):
+            span = _safe(rec.begin_task, t0)
         try:
             return fn(*args, **kwargs)
         finally:
             t1 = _ns()
             try:
-                if own_span:
-                    rec.end_task(t1)
+                if span is not None:
+                    rec.end_task(t1, span)
                 rec.task(t1 - t0, _ENGINE)
                 tls = _engine_tls
                 if tls is not None:

@@ -470,9 +470,9 @@ fn a_sinks_low_side_holds_one_lock_through_each_task() {
 
 /// A thread pool's GIL held share, where the knocker measured it at one worker, is the GIL's
 /// service at that share: pure Python (held nearly always) stays near 1x at 2 threads, as
-/// 01_threads_pure measured; hashlib (which lets it go) scales. The python probe knocks only in
-/// worker processes today, so the recordings carry no share for a thread pool: the test sets
-/// it, to hold the model to using it when the probe does.
+/// 01_threads_pure measured; hashlib (which lets it go) scales. The recordings were made before
+/// the python probe knocked in a thread pool's process, so they carry no share: the test sets
+/// it, to hold the model to using it.
 #[test]
 fn a_measured_gil_share_at_one_thread_sets_the_value() {
     let held = |share: f64| {
