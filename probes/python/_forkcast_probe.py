@@ -119,7 +119,8 @@ _KNOCK_CPU_NS = 44  # the knocker thread's own on-CPU time (its cost)
 _ENGINE = 45  # tasks from an engine's workers (joblib, Dask, Ray)
 _SHARED = 46  # bytes passed by reference: joblib memmaps, ray.put; then ns, then calls
 _STORED = 49  # bytes copied into an object store per call (Ray, by value); then ns, then calls
-_ACTOR_WAITS = 52  # waits for Ray actors' replies: slots of (ns, calls), each named by an event
+_ROW_HOLDS = 52  # transactions that held a row an earlier one wrote (a hot row): how many, then ns
+_ACTOR_WAITS = 54  # waits for Ray actors' replies: slots of (ns, calls), each named by an event
 _HEADER_WORDS = 64
 _EVENTS = 64  # JSON lines up to _DURATIONS
 _DURATIONS = 8192  # the first _DUR_CAP task durations, ns each
@@ -199,6 +200,15 @@ class _Record:
         self.role = role
         at = 8 * _ROLE
         self.mm[at:at + 32] = role.encode()[:32].ljust(32, b"\0")
+
+    def add2(self, at, n, ns):
+        q = self.q
+        self.acquire()
+        try:
+            q[at] += n
+            q[at + 1] += ns
+        finally:
+            self.release()
 
     def add3(self, at, n, ns):
         q = self.q
@@ -1121,6 +1131,114 @@ def _patch_ray_serialization(m):
     context.serialize = fc_serialize
 
 
+# --- databases: a row every transaction writes ---------------------------------------------------
+# A transaction that writes a row holds the row's lock until it ends. Where a process's
+# transactions write the same statement with the same parameters (a progress counter, a
+# totals row), they write the same rows, and every worker running that code takes the same
+# lock: the span from that write to the transaction's end is serial across the workers,
+# whatever it does in between (computing, as an ORM job often does). One worker shows that
+# span, which no wait shows until a second one contends. Hooked in psycopg 3 (PostgreSQL):
+# Cursor.execute sees the statement, Connection.wait every round trip's end, after which the
+# connection's transaction status says whether the transaction is over.
+
+_DB_ROWS = None  # connection -> _RowState (weak keys: a closed connection's state goes with it)
+
+
+class _RowState:
+    __slots__ = ("txn", "seen", "hold")
+
+    def __init__(self):
+        self.txn = 0  # transactions ended on this connection so far
+        self.seen = {}  # (statement, parameters) -> the transaction that last wrote it
+        self.hold = None  # ns when this transaction first wrote a row an earlier one wrote
+
+
+def _locks_rows(sql):
+    """Whether a statement takes row locks held to its transaction's end."""
+    s = sql.lstrip()[:6].lower()
+    if s in ("update", "delete"):
+        return True
+    low = sql.lower()
+    if s == "select":
+        return " for update" in low or " for share" in low or " for no key update" in low
+    return s == "insert" and "on conflict" in low and "do update" in low
+
+
+def _row_state(conn):
+    global _DB_ROWS
+    if _DB_ROWS is None:
+        import weakref
+
+        _DB_ROWS = weakref.WeakKeyDictionary()
+    st = _DB_ROWS.get(conn)
+    if st is None:
+        st = _DB_ROWS[conn] = _RowState()
+    return st
+
+
+def _row_write(conn, query, params):
+    if isinstance(query, bytes):
+        query = query.decode("utf-8", "replace")
+    if not isinstance(query, str) or not _locks_rows(query):
+        return
+    st = _row_state(conn)
+    key = (query, repr(params))
+    seen = st.seen
+    last = seen.get(key)
+    if len(seen) >= 1024:
+        seen.clear()
+    seen[key] = st.txn
+    if last is not None and last != st.txn and st.hold is None:
+        st.hold = _ns()
+
+
+def _row_round_trip_ended(conn):
+    """After a round trip: a transaction that is over releases its rows' locks."""
+    st = _DB_ROWS.get(conn) if _DB_ROWS is not None else None
+    if st is None or conn.pgconn.transaction_status != 0:  # 0: IDLE, no transaction open
+        return
+    if st.hold is not None:
+        rec = _rec
+        if rec is not None:
+            rec.add2(_ROW_HOLDS, 1, _ns() - st.hold)
+        st.hold = None
+    st.txn += 1
+
+
+def _patch_psycopg_cursor(m):
+    cursor = m.Cursor
+    if getattr(cursor, "_fc_patched", False):
+        return
+    cursor._fc_patched = True
+    execute = cursor.execute
+
+    @_wraps(execute)
+    def fc_execute(self, query, params=None, *args, **kwargs):
+        if _rec is not None:
+            _safe(_row_write, self._conn, query, params)
+        return execute(self, query, params, *args, **kwargs)
+
+    cursor.execute = fc_execute
+
+
+def _patch_psycopg_connection(m):
+    conn = m.Connection
+    if getattr(conn, "_fc_patched", False):
+        return
+    conn._fc_patched = True
+    wait = conn.wait
+
+    @_wraps(wait)
+    def fc_wait(self, *args, **kwargs):
+        try:
+            return wait(self, *args, **kwargs)
+        finally:
+            if _DB_ROWS is not None:
+                _safe(_row_round_trip_ended, self)
+
+    conn.wait = fc_wait
+
+
 _PATCHES = {
     "multiprocessing.reduction": _patch_reduction,
     "multiprocessing.process": _patch_process,
@@ -1134,6 +1252,8 @@ _PATCHES = {
     "ray._private.function_manager": _patch_ray_functions,
     "ray._private.worker": _patch_ray_worker,
     "ray._private.serialization": _patch_ray_serialization,
+    "psycopg.cursor": _patch_psycopg_cursor,
+    "psycopg.connection": _patch_psycopg_connection,
 }
 
 _out = os.environ.get(_ENV)

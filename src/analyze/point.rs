@@ -117,6 +117,11 @@ pub struct PointSummary {
     /// The workers wrote to a file or service outside the pool (preload probe), in any run.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub workers_write_sinks: Option<bool>,
+    /// Seconds per run the workers' transactions held a hot row's lock: a row every
+    /// transaction writes again, the same statement with the same parameters (python probe,
+    /// psycopg), median over the runs whose workers held one; absent where none did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub worker_row_hold_s: Option<f64>,
     /// Largest PSS of a worker process, averaged over workers and runs, in bytes.
     pub pss_bytes_per_worker: Option<f64>,
     /// How the workers were laid out at this point (from the sampler).
@@ -289,6 +294,19 @@ pub fn summarize_point(
             })
             .collect();
         s.workers_write_sinks = (!written.is_empty()).then(|| written.iter().any(|&w| w));
+        // Only the workers' holds: a lock one other process holds (a single writer) is
+        // taken by one process at any count.
+        let holds: Vec<f64> = identified
+            .iter()
+            .filter_map(|(i, _, w, _)| {
+                let py = ok[*i].probes.as_ref()?.python.as_ref()?;
+                let mine = py.processes.iter().filter(|p| w.pids.contains(&p.pid));
+                let (n, secs) =
+                    mine.fold((0, 0.0), |(n, t), p| (n + p.row_holds, t + p.row_hold_s));
+                (n > 0).then_some(secs)
+            })
+            .collect();
+        s.worker_row_hold_s = median(&holds);
         let shares: Vec<(f64, f64)> = sampled
             .iter()
             .filter_map(|(d, w, _)| worker_time_shares(d, w))

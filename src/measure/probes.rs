@@ -289,6 +289,14 @@ pub struct PythonProcess {
     /// sampler sees only as a futex.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actor_waits: Vec<ActorWait>,
+    /// Database transactions (psycopg) that wrote a row an earlier transaction of this process
+    /// wrote (the same statement, the same parameters: a hot row), and the seconds from that
+    /// write to their end, while they held its lock. Every worker running the same code takes
+    /// that lock, so the span is serial across workers, even where one worker shows no wait.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub row_holds: u64,
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub row_hold_s: f64,
 }
 
 /// A Ray actor, as the process that serves it names itself.
@@ -436,4 +444,12 @@ impl From<IoRowWire> for IoRow {
             blocked_ns: w.blocked_ns,
         }
     }
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
+}
+
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
 }

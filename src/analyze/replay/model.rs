@@ -11,6 +11,7 @@
 use crate::analyze::api::PoolApi;
 use crate::analyze::point::PointSummary;
 use crate::analyze::Layout;
+use crate::measure::Service;
 
 pub use super::workload::{Assumption, Dispatch, Messages, Resource, Side, Workload, SQLITE};
 
@@ -101,6 +102,37 @@ pub fn workload(
         }
     }
     best.map(|(_, w)| w)
+}
+
+/// A hot row's lock, measured at one worker: the seconds the transactions held a row every
+/// transaction writes again (the python probe's psycopg hook), as a share of the workers'
+/// parallel work, is the database lock's hold in each task; every worker running the same
+/// code takes that lock. `low` holds it through each whole task. False where none was seen.
+fn hold_hot_row(w: &mut Workload, s: &PointSummary, parallel: f64, side: Side) -> bool {
+    let Some(hold) = s.worker_row_hold_s else {
+        return false;
+    };
+    if hold <= 0.0 || parallel <= 0.0 {
+        return false;
+    }
+    let bound = format!("sink:{}", Service::Postgresql.as_str());
+    let r = match w.resources.iter().position(|x| x.bound == bound) {
+        Some(r) => r,
+        None => {
+            w.resources.push(Resource {
+                bound,
+                demand_s: 0.0,
+                held_share: 0.0,
+            });
+            w.resources.len() - 1
+        }
+    };
+    w.resources[r].held_share = match side {
+        Side::Low => 1.0,
+        Side::Value | Side::High => (hold / parallel).min(1.0),
+    };
+    w.assumptions.push(Assumption::HotRowMeasured);
+    true
 }
 
 fn build(
@@ -256,6 +288,9 @@ fn build(
     // One worker shows a sink's service (if it waited on it at all), never its lock held while
     // computing: `low` holds it through each whole task.
     let is_sink = |x: &Resource| x.bound.starts_with("sink:");
+    if workers <= 1 && hold_hot_row(&mut w, s, parallel, side) {
+        return Some(w);
+    }
     let waited_on = w.resources.iter().any(is_sink);
     if workers <= 1 && (waited_on || s.workers_write_sinks == Some(true)) {
         w.assumptions.push(Assumption::SinkHoldUnknown);

@@ -71,6 +71,10 @@ pub enum Assumption {
     /// value and `low` replay the waves that idiom makes (a slot refilled only when the whole
     /// wave is done); `high` refills each slot at once (bash's `wait -n`).
     ShellWaves,
+    /// A row every transaction writes again (a progress counter), its lock's hold measured at
+    /// one worker (the python probe's psycopg hook): the value and `high` hold the database's
+    /// lock through that share of each task; `low` through each whole task.
+    HotRowMeasured,
     /// A SQLite sink seen at one worker: a second writer that finds its write lock taken
     /// sleeps SQLite's busy-handler back-off and tries again rather than queueing (`high`:
     /// it queues).
@@ -113,6 +117,9 @@ impl Assumption {
             }
             Assumption::SinkHoldUnknown => {
                 "whether the sink's lock is held while the workers compute is unknown at one worker (only while writing; low: through each whole task)"
+            }
+            Assumption::HotRowMeasured => {
+                "a row every transaction writes again stays locked from that write to the transaction's end, for the share of each task measured at one worker (low: through each whole task)"
             }
             Assumption::SinkConflicts => {
                 "the sink's waits past a queue at its measured service are conflicts (a lock held while working, a busy handler's back-off), replayed as its lock held through a share of each task, as the measured count shows"

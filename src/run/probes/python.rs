@@ -223,6 +223,8 @@ fn read_record(path: &Path) -> Result<Option<PythonProcess>> {
         shared_s: i64_at(&h, l.at("SHARED") + 8).max(0) as f64 / 1e9,
         stored_bytes: count("STORED"),
         stored_s: i64_at(&h, l.at("STORED") + 8).max(0) as f64 / 1e9,
+        row_holds: count("ROW_HOLDS"),
+        row_hold_s: i64_at(&h, l.at("ROW_HOLDS") + 8).max(0) as f64 / 1e9,
         tasks,
         task_s_sum: durations.iter().sum::<f64>() + ns("TAIL_NS"),
         task_s_sumsq: durations.iter().map(|d| d * d).sum::<f64>() + tail_sumsq / 1e18,

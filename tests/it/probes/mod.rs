@@ -10,6 +10,7 @@ mod behaviour;
 mod gil;
 mod pools;
 mod preload;
+mod rows;
 
 use crate::support;
 use forkcast::measure::probes::{
