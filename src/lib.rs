@@ -16,3 +16,4 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod saved;
+pub mod units;

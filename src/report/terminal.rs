@@ -6,6 +6,7 @@ use crate::analyze::waits::{OffCpuKind, SinkKind};
 use crate::analyze::Series;
 use crate::diagnose::{Answer, Diagnosis};
 use crate::measure::{Rounds, Stopped};
+use crate::units::human_bytes;
 use std::fmt::Write;
 
 pub struct Terminal;
@@ -301,14 +302,6 @@ pub(super) fn params_label(params: &std::collections::BTreeMap<String, String>) 
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn human_bytes(b: f64) -> String {
-    match b {
-        b if b >= 1048576.0 => format!("{:.1} MiB", b / 1048576.0),
-        b if b >= 1024.0 => format!("{:.1} KiB", b / 1024.0),
-        b => format!("{b:.0} B"),
-    }
 }
 
 fn fits(o: &mut String, r: &Report) -> std::fmt::Result {

@@ -3,6 +3,7 @@
 
 use super::reap::KILL_GRACE;
 use crate::measure::{Ending, Fault, FaultKind, Outcome, Run};
+use crate::units::human_bytes;
 
 /// Runs shorter than this are flagged: process start-up alone takes milliseconds and the
 /// sampler ticks every 10 ms at most, so below ~50 ms the timeline has a handful of ticks and
@@ -125,8 +126,8 @@ pub fn outcome_of(run: &Run, caps: &Caps) -> Outcome {
             format!(
                 "output flood: {name} was {} in all; the first and the last {} are saved and \
                  the middle left out (--output-cap)",
-                human_bytes(bytes),
-                human_bytes(caps.output_cap_bytes)
+                human_bytes(bytes as f64),
+                human_bytes(caps.output_cap_bytes as f64)
             ),
         );
     }
@@ -187,22 +188,6 @@ pub fn signal_name(sig: i32) -> String {
         _ => return format!("signal {sig}"),
     };
     format!("{name} ({sig})")
-}
-
-/// `8.0 MiB`, `1.7 GiB`, `512 B`.
-pub fn human_bytes(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < units.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", units[unit])
-    }
 }
 
 #[cfg(test)]
@@ -288,8 +273,6 @@ mod tests {
 
     #[test]
     fn bytes_and_signals_read_as_words() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(8 << 20), "8.0 MiB");
         assert_eq!(signal_name(libc::SIGSEGV), "SIGSEGV (11)");
         assert_eq!(signal_name(64), "signal 64");
     }

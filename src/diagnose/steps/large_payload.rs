@@ -17,6 +17,7 @@ use crate::diagnose::thresholds::{
 };
 use crate::diagnose::verdict::DataPassing;
 use crate::measure::Measurements;
+use crate::units::human_bytes;
 
 const QUESTION: &str = "Are big objects sent between processes?";
 
@@ -152,12 +153,12 @@ fn evidence(f: Option<&Figures>) -> String {
             .into();
     };
     let per_task_text = match (f.ipc_bytes_per_task, f.ipc_bytes) {
-        (Some(b), _) => format!("{:.0} KiB per task", b / 1024.0),
+        (Some(b), _) => format!("{} per task", human_bytes(b)),
         (None, Some(total)) if f.small_in_all() => format!(
-            "{:.0} KiB in all (task count unknown; under the bar even as one task)",
-            total / 1024.0
+            "{} in all (task count unknown; under the bar even as one task)",
+            human_bytes(total)
         ),
-        (None, Some(total)) => format!("{:.0} KiB in all (task count unknown)", total / 1024.0),
+        (None, Some(total)) => format!("{} in all (task count unknown)", human_bytes(total)),
         (None, None) => "an unmeasured number of bytes (the preload probe did not run)".into(),
     };
     // Pickling is only stated where the python probe saw the tree's interpreters; `+ 0.0`
