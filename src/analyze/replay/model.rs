@@ -254,9 +254,13 @@ fn build(
         w.assumptions.push(Assumption::SinkConflicts);
     }
     // One worker shows a sink's service (if it waited on it at all), never its lock held while
-    // computing: `low` holds it through each whole task.
+    // computing: `low` holds it through each whole task. Unless the preload probe timed
+    // SQLite's write lock: then each task holds it as long as measured.
     let is_sink = |x: &Resource| x.bound.starts_with("sink:");
     let waited_on = w.resources.iter().any(is_sink);
+    if workers <= 1 && measured_hold(&mut w, s, side) {
+        return Some(w);
+    }
     if workers <= 1 && (waited_on || s.workers_write_sinks == Some(true)) {
         w.assumptions.push(Assumption::SinkHoldUnknown);
         if side == Side::Low && !waited_on {
@@ -298,6 +302,45 @@ fn build(
         }
     }
     Some(w)
+}
+
+/// At one worker, SQLite's write lock held as long per task as the preload probe timed it
+/// (`sink_lock_held_s`): the SQLite sink's service (its measured waits, outside the tasks) is
+/// part of each hold, and the rest is the task's own work done holding it, its `held_share`.
+/// A writer that finds the lock taken sleeps the busy handler's back-off (`high`: it queues).
+/// False, and the workload untouched, where no hold was measured.
+fn measured_hold(w: &mut Workload, s: &PointSummary, side: Side) -> bool {
+    let Some(held) = s
+        .probes
+        .as_ref()
+        .and_then(|p| p.sink_lock_held_s)
+        .filter(|&h| h > 0.0)
+    else {
+        return false;
+    };
+    let r = match w.resources.iter().position(|x| x.bound == SQLITE) {
+        Some(r) => r,
+        None => {
+            w.resources.push(Resource {
+                bound: SQLITE.into(),
+                demand_s: 0.0,
+                held_share: 0.0,
+            });
+            w.resources.len() - 1
+        }
+    };
+    let total: f64 = w.tasks.iter().sum();
+    let service = w.resources[r].demand_s;
+    w.resources[r].held_share = if total > 0.0 {
+        ((held - service).max(0.0) / total).min(1.0)
+    } else {
+        0.0
+    };
+    if side != Side::High {
+        w.busy_handler = true;
+        w.assumptions.push(Assumption::BusyBackoff);
+    }
+    true
 }
 
 /// The seconds a sink's own calls take at a point where several workers wait on it: the workers
