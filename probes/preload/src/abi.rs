@@ -4,9 +4,9 @@
 //! The file is a [`Header`] padded to [`HEADER_SIZE`] bytes, then `nslots` [`Slot`]s, one per
 //! process image (claimed at load after exec, and again in the child after fork). A slot holds a
 //! fixed table of [`Row`]s, one per (fd kind, peer) pair, each with bytes / calls / ns per
-//! direction. Every counter is an atomic in a `MAP_SHARED` mapping, so nothing is lost when a
-//! process leaves by `_exit` or dies by a signal. Integers are native-endian (the file never
-//! leaves the machine that wrote it).
+//! direction and the holds of SQLite's write lock on its files. Every counter is an atomic in a
+//! `MAP_SHARED` mapping, so nothing is lost when a process leaves by `_exit` or dies by a
+//! signal. Integers are native-endian (the file never leaves the machine that wrote it).
 
 use core::sync::atomic::{AtomicU32, AtomicU64};
 

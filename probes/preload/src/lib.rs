@@ -1,5 +1,6 @@
 //! forkcast's LD_PRELOAD probe: bytes, calls and ns inside read/write/send/recv/... per fd kind
-//! and peer, added atomically to a shared file forkcast names in `FORKCAST_PRELOAD_OUT`.
+//! and peer, and the time SQLite's write lock is held (its `fcntl` locks), added atomically to a
+//! shared file forkcast names in `FORKCAST_PRELOAD_OUT`.
 //!
 //! Without that variable every hook is a pass-through to the next definition (one atomic load
 //! more). With it, each process image claims a slot in the file (after exec in the constructor,
