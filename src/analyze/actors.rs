@@ -159,6 +159,7 @@ mod tests {
             lifetime_s: None,
             rows_overflowed: 0,
             rows,
+            locks: Vec::new(),
         }
     }
 

@@ -69,6 +69,20 @@ pub struct ExternalIo {
     pub bytes_in_by_pid: BTreeMap<i32, u64>,
     /// Seconds inside calls per process, keyed by pid.
     pub call_s_by_pid: BTreeMap<i32, f64>,
+    /// Holds of SQLite's write lock on its files (preload probe); 0 where none was seen.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lock_holds: u64,
+    /// Seconds SQLite's write lock was held on its files, over the tree.
+    #[serde(default, skip_serializing_if = "is_zero_s")]
+    pub lock_held_s: f64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_s(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// Reads one run's probe records.
@@ -139,6 +153,22 @@ pub fn figures(data: &ProbeData, own_dir: Option<&str>) -> ProbeFigures {
                     }
                     IoDir::Sync => {}
                 }
+            }
+            // SQLite's write lock, timed by the probe on the database's files (its folder).
+            for lock in p.locks.iter().filter(|l| l.kind == FdKind::File) {
+                let peer = lock.peer.clone().unwrap_or_default();
+                if peer.is_empty() || own_dir.is_some_and(|d| peer.starts_with(d)) {
+                    continue;
+                }
+                let e = f
+                    .external_io
+                    .entry(resource_name(ResourceKind::File, &peer))
+                    .or_insert_with(|| ExternalIo {
+                        kind: ResourceKind::File,
+                        ..Default::default()
+                    });
+                e.lock_holds += lock.holds;
+                e.lock_held_s += lock.held_ns as f64 * 1e-9;
             }
         }
         f.ipc_bytes = Some(bytes as f64);
@@ -277,6 +307,14 @@ pub struct ProbeSummary {
     pub max_threads_at_fork: Option<u64>,
     /// Bytes and call time per external resource (database, service, file directory).
     pub sink_io: Vec<SinkIo>,
+    /// Seconds per run SQLite's write lock was held, all its databases together (preload
+    /// probe: each hold from the `fcntl` that takes the lock to the one that drops it); absent
+    /// where no hold was seen, and in recordings older than the probe's lock counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink_lock_held_s: Option<f64>,
+    /// Holds of SQLite's write lock per run (the same runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink_lock_holds: Option<f64>,
 }
 
 /// One external resource's I/O at a point (median run).
@@ -296,6 +334,10 @@ pub struct SinkIo {
     pub bytes_out_per_writer: f64,
     /// call_s / writers.
     pub call_s_per_writer: f64,
+    /// Seconds SQLite's write lock was held on it, over the tree (preload probe); absent for
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_held_s: Option<f64>,
 }
 
 /// Summarises the probe figures of a point's runs; `cpu_s` is the median tree CPU.
@@ -308,6 +350,14 @@ pub fn summarize(runs: &[&ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumm
         stats::median(&v)
     };
     let ipc_bytes = med(&|f| f.ipc_bytes);
+    // Per run, over its resources (each run's database may sit in a folder of its own).
+    let lock_med = |get: &dyn Fn(&ExternalIo) -> f64| {
+        med(&|f| {
+            let held = f.external_io.values().filter(|e| e.lock_holds > 0);
+            let v: Vec<f64> = held.map(get).collect();
+            (!v.is_empty()).then(|| v.iter().sum())
+        })
+    };
     let task_count = med(&|f| f.tasks);
     let pickle_s = med(&|f| f.pickle_s);
     let pooled: Vec<f64> = runs
@@ -344,6 +394,8 @@ pub fn summarize(runs: &[&ProbeFigures], cpu_s: Option<f64>) -> Option<ProbeSumm
         start_method: runs.iter().find_map(|f| f.start_method),
         max_threads_at_fork: runs.iter().filter_map(|f| f.max_threads_at_fork).max(),
         sink_io: sink_io(runs),
+        sink_lock_held_s: lock_med(&|e| e.lock_held_s),
+        sink_lock_holds: lock_med(&|e| e.lock_holds as f64),
     })
 }
 
@@ -376,6 +428,10 @@ fn sink_io(runs: &[&ProbeFigures]) -> Vec<SinkIo> {
                 writers,
                 bytes_out_per_writer: bytes_out / f64::from(writers.max(1)),
                 call_s_per_writer: call_s / f64::from(writers.max(1)),
+                lock_held_s: ios
+                    .iter()
+                    .any(|e| e.lock_holds > 0)
+                    .then(|| med(&|e| e.lock_held_s)),
             }
         })
         .collect();
@@ -422,6 +478,7 @@ mod tests {
             lifetime_s: None,
             rows_overflowed: 0,
             rows,
+            locks: Vec::new(),
         }
     }
 

@@ -93,6 +93,23 @@ pub struct PreloadProcess {
     /// Classifications that found the row table full and went to a kind's overflow row.
     pub rows_overflowed: u64,
     pub rows: Vec<IoRow>,
+    /// SQLite's write lock held by this process, per resource it was held on (empty where it
+    /// never was, and in recordings older than the counters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<LockRow>,
+}
+
+/// SQLite's write lock held by one process on files of one resource (the preload probe times
+/// each hold from the `fcntl` that takes the lock's byte to the one that releases it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LockRow {
+    pub kind: FdKind,
+    /// The resource, as in [`IoRow::peer`]: for a database, its folder.
+    pub peer: Option<String>,
+    /// Holds taken and released.
+    pub holds: u64,
+    /// Wall time from each take to its release, summed, in ns.
+    pub held_ns: u64,
 }
 
 /// How a process left, as far as the preload probe could see.

@@ -280,6 +280,7 @@ fn preload() -> impl Strategy<Value = PreloadData> {
                 lifetime_s,
                 rows_overflowed: 0,
                 rows,
+                locks: Vec::new(),
             },
         );
     vec(process, 0..6).prop_map(|processes| PreloadData {

@@ -4,16 +4,16 @@
 //! The file is a [`Header`] padded to [`HEADER_SIZE`] bytes, then `nslots` [`Slot`]s, one per
 //! process image (claimed at load after exec, and again in the child after fork). A slot holds a
 //! fixed table of [`Row`]s, one per (fd kind, peer) pair, each with bytes / calls / ns per
-//! direction. Every counter is an atomic in a `MAP_SHARED` mapping, so nothing is lost when a
-//! process leaves by `_exit` or dies by a signal. Integers are native-endian (the file never
-//! leaves the machine that wrote it).
+//! direction and the holds of SQLite's write lock on its files. Every counter is an atomic in a
+//! `MAP_SHARED` mapping, so nothing is lost when a process leaves by `_exit` or dies by a
+//! signal. Integers are native-endian (the file never leaves the machine that wrote it).
 
 use core::sync::atomic::{AtomicU32, AtomicU64};
 
 /// First 8 bytes of the file.
 pub const MAGIC: [u8; 8] = *b"FKPRELD1";
 /// Bumped on any layout change; the probe stays inert on a mismatch.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Environment variable naming the counter file. Without it the probe is inert.
 pub const ENV_OUT: &str = "FORKCAST_PRELOAD_OUT";
 /// Bytes before the first slot.
@@ -104,6 +104,19 @@ pub struct Counter {
     pub ns: AtomicU64,
 }
 
+/// SQLite's write lock held on a file of this row: holds taken and released, and the ns between.
+#[repr(C)]
+pub struct LockCounter {
+    pub holds: AtomicU64,
+    pub ns: AtomicU64,
+}
+
+/// The byte SQLite's WAL writer lock takes on the `-shm` file (os_unix.c: `UNIX_SHM_BASE`,
+/// (22 + 8) * 4, plus `WAL_WRITE_LOCK`, slot 0).
+pub const SQLITE_WAL_WRITE_BYTE: i64 = 120;
+/// The byte a rollback-journal database takes for its RESERVED lock (`PENDING_BYTE + 1`).
+pub const SQLITE_RESERVED_BYTE: i64 = 0x4000_0001;
+
 /// One (kind, peer) pair of one process.
 #[repr(C)]
 pub struct Row {
@@ -116,6 +129,9 @@ pub struct Row {
     pub reserved: u32,
     pub peer: [u8; PEER_CAP],
     pub ctr: [Counter; DIR_COUNT],
+    /// SQLite's write lock (`SQLITE_WAL_WRITE_BYTE` or `SQLITE_RESERVED_BYTE`) on a file of
+    /// this row: each hold from the successful `F_WRLCK` to the unlock that covers the byte.
+    pub lock: LockCounter,
 }
 
 /// One process image.
@@ -140,5 +156,5 @@ pub struct Slot {
 pub const SLOT_SIZE: usize = core::mem::size_of::<Slot>();
 
 const _: () = assert!(core::mem::size_of::<Header>() <= HEADER_SIZE);
-const _: () = assert!(core::mem::size_of::<Row>() == 208);
+const _: () = assert!(core::mem::size_of::<Row>() == 224);
 const _: () = assert!(SLOT_SIZE.is_multiple_of(8));

@@ -69,6 +69,20 @@ pub unsafe fn add(slot: *mut Slot, row: usize, dir: usize, bytes: u64, ns: u64) 
     }
 }
 
+/// Adds one hold of SQLite's write lock, `ns` long, to row `row` of `slot`.
+///
+/// # Safety
+/// `slot` is the active slot and `row < ROWS`.
+#[inline(always)]
+pub unsafe fn add_lock(slot: *mut Slot, row: usize, ns: u64) {
+    // SAFETY: the caller guarantees the slot and row; counters are atomics in the shared map.
+    unsafe {
+        let r = row_ptr(slot, row);
+        (*r).lock.holds.fetch_add(1, Relaxed);
+        (*r).lock.ns.fetch_add(ns, Relaxed);
+    }
+}
+
 /// The row for `fd`: from the cache, else classified now and cached.
 ///
 /// # Safety

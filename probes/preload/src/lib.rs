@@ -1,5 +1,6 @@
 //! forkcast's LD_PRELOAD probe: bytes, calls and ns inside read/write/send/recv/... per fd kind
-//! and peer, added atomically to a shared file forkcast names in `FORKCAST_PRELOAD_OUT`.
+//! and peer, and the time SQLite's write lock is held (its `fcntl` locks), added atomically to a
+//! shared file forkcast names in `FORKCAST_PRELOAD_OUT`.
 //!
 //! Without that variable every hook is a pass-through to the next definition (one atomic load
 //! more). With it, each process image claims a slot in the file (after exec in the constructor,
@@ -17,11 +18,12 @@ mod state;
 mod sys;
 
 use abi::{DIR_IN as IN, DIR_OUT as OUT, DIR_SYNC, EXIT_UNDERSCORE};
-use classify::{add, classify_and_cache, row_for_addr, row_for_fd};
+use abi::{SQLITE_RESERVED_BYTE, SQLITE_WAL_WRITE_BYTE};
+use classify::{add, add_lock, classify_and_cache, row_for_addr, row_for_fd};
 use core::ffi::{c_char, c_int, c_uint, c_void};
 use libc::{iovec, loff_t, mode_t, msghdr, off64_t, off_t, size_t, sockaddr, socklen_t, ssize_t};
 use real::Real;
-use state::{active, forget_fd, forget_range};
+use state::{active, forget_fd, forget_range, lock_released, lock_taken};
 use sys::{errno, now_ns, set_errno};
 
 /// Runs `$call`, and when the probe is active, times it and adds its result to `$fd`'s row in
@@ -127,6 +129,56 @@ fn copied(fd_in: c_int, fd_out: c_int, call: impl FnOnce() -> ssize_t) -> ssize_
     r
 }
 
+/// Whether the range of `fl` covers SQLite's write-lock byte (`l_len` 0: to the end of the file).
+fn covers_write_byte(fl: &libc::flock) -> bool {
+    if fl.l_whence != libc::SEEK_SET as libc::c_short {
+        return false;
+    }
+    let (start, len) = (fl.l_start, fl.l_len);
+    [SQLITE_WAL_WRITE_BYTE, SQLITE_RESERVED_BYTE]
+        .iter()
+        .any(|&b| start <= b && (len == 0 || b < start.saturating_add(len)))
+}
+
+/// Runs an `fcntl`, and for a successful `F_SETLK`/`F_SETLKW` on SQLite's write-lock byte, times
+/// the hold: the write lock taken (`F_WRLCK` over the byte) notes the time for (this process,
+/// `fd`); any other lock or unlock over the byte ends the hold and adds it to `fd`'s row. Every
+/// other command is a pass-through; a lock call costs one or two atomics more, the classifying
+/// of a new fd aside.
+fn locked(fd: c_int, cmd: c_int, arg: usize, call: impl FnOnce() -> c_int) -> c_int {
+    let r = call();
+    if r != 0 || (cmd != libc::F_SETLK && cmd != libc::F_SETLKW) || arg == 0 {
+        return r;
+    }
+    let Some(slot) = active() else {
+        return r;
+    };
+    // SAFETY: F_SETLK/F_SETLKW take a `struct flock *`, which the call just read successfully;
+    // read unaligned in case the caller's is not.
+    let fl = unsafe { (arg as *const libc::flock).read_unaligned() };
+    if !covers_write_byte(&fl) {
+        return r;
+    }
+    if fl.l_type == libc::F_WRLCK as libc::c_short {
+        // SQLite takes the byte alone (`l_len` 1); a whole-file write lock is someone else's.
+        if fl.l_len > 0 {
+            lock_taken(fd, now_ns());
+        }
+        return r;
+    }
+    if let Some(t0) = lock_released(fd) {
+        let saved = errno();
+        let ns = now_ns().saturating_sub(t0);
+        // SAFETY: slot is active.
+        unsafe {
+            let row = row_for_fd(slot, fd);
+            add_lock(slot, row, ns);
+        }
+        set_errno(saved);
+    }
+    r
+}
+
 /// Forgets the fds a successful creating call returned.
 fn forget_new(r: c_int) -> c_int {
     if r >= 0 {
@@ -191,6 +243,14 @@ hooks! {
         if r == 0 { forget_range(lo, hi); }
         r
     }
+    // `fcntl`'s third argument is variadic in C (an int, or a pointer such as `struct flock *`).
+    // On x86-64 and aarch64 (SysV / AAPCS64, non-Apple) the variadic caller passes it in the
+    // third integer register, as for a fixed argument, and the callee reads it from there, so a
+    // pointer-sized integer takes either kind unchanged and forwards it bit for bit (an int
+    // arrives in the low half; the upper half is whatever the caller left, and the real fcntl
+    // reads only the low half for int commands).
+    R_FCNTL: fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int => |f| { locked(fd, cmd, arg, || f(fd, cmd, arg)) }
+    R_FCNTL64: fn fcntl64(fd: c_int, cmd: c_int, arg: usize) -> c_int => |f| { locked(fd, cmd, arg, || f(fd, cmd, arg)) }
     R_DUP2: fn dup2(old: c_int, new: c_int) -> c_int => |f| { forget_new(f(old, new)) }
     R_DUP3: fn dup3(old: c_int, new: c_int, fl: c_int) -> c_int => |f| { forget_new(f(old, new, fl)) }
     // `open`'s mode is variadic in C; on the x86-64 and aarch64 ABIs reading it as a third

@@ -10,7 +10,7 @@ use crate::abi::{
 };
 use crate::sys;
 use core::ptr::{addr_of, addr_of_mut, null_mut};
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 
 /// The probe's variable as a C string; a const check below keeps it equal to `abi::ENV_OUT`.
 const ENV_OUT_C: &core::ffi::CStr = c"FORKCAST_PRELOAD_OUT";
@@ -29,6 +29,9 @@ static NSLOTS: AtomicU32 = AtomicU32::new(0);
 static SLOT: AtomicPtr<Slot> = AtomicPtr::new(null_mut());
 /// fd -> row index + 1 in this process's slot (0 = not classified yet).
 static FD_ROWS: [AtomicU32; FD_CACHE] = [const { AtomicU32::new(0) }; FD_CACHE];
+/// fd -> CLOCK_MONOTONIC ns when this process took SQLite's write lock on it (0 = not held).
+/// POSIX locks belong to a process, so this is per (process, fd): a fork child clears it.
+static LOCK_T0: [AtomicU64; FD_CACHE] = [const { AtomicU64::new(0) }; FD_CACHE];
 
 const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -151,6 +154,10 @@ pub extern "C" fn on_fork_child() {
     for entry in FD_ROWS.iter() {
         entry.store(0, Relaxed);
     }
+    // A fork child holds none of its parent's POSIX locks.
+    for entry in LOCK_T0.iter() {
+        entry.store(0, Relaxed);
+    }
     claim_slot(true);
 }
 
@@ -188,20 +195,44 @@ pub fn cache_row(fd: i32, row: usize) {
     }
 }
 
-/// Forgets `fd`'s classification (closed, replaced by dup2/dup3, or freshly created).
+/// Forgets `fd`'s classification (closed, replaced by dup2/dup3, or freshly created), and any
+/// lock hold begun on it (a close drops the process's locks on the file, uncounted).
 #[inline]
 pub fn forget_fd(fd: i32) {
-    if let Some(entry) = usize::try_from(fd).ok().and_then(|i| FD_ROWS.get(i)) {
-        entry.store(0, Relaxed);
+    if let Some(i) = usize::try_from(fd).ok().filter(|&i| i < FD_CACHE) {
+        FD_ROWS[i].store(0, Relaxed);
+        LOCK_T0[i].store(0, Relaxed);
     }
+}
+
+/// Notes that this process took SQLite's write lock on `fd` at `now` (kept if already held:
+/// the hold began at the first take). fds past the cache are not tracked.
+#[inline]
+pub fn lock_taken(fd: i32, now: u64) {
+    if let Some(entry) = usize::try_from(fd).ok().and_then(|i| LOCK_T0.get(i)) {
+        let _ = entry.compare_exchange(0, now.max(1), Relaxed, Relaxed);
+    }
+}
+
+/// Ends the hold on `fd`: when it began, if it was held.
+#[inline]
+pub fn lock_released(fd: i32) -> Option<u64> {
+    let entry = usize::try_from(fd).ok().and_then(|i| LOCK_T0.get(i))?;
+    // A load first, so the unlocks of bytes nobody holds cost no write.
+    if entry.load(Relaxed) == 0 {
+        return None;
+    }
+    let t0 = entry.swap(0, Relaxed);
+    (t0 != 0).then_some(t0)
 }
 
 /// Forgets fds `first..=last` (close_range).
 pub fn forget_range(first: u32, last: u32) {
     let hi = (last as usize).min(FD_CACHE - 1);
     for fd in first as usize..=hi {
-        if let Some(entry) = FD_ROWS.get(fd) {
-            entry.store(0, Relaxed);
+        if let (Some(row), Some(t0)) = (FD_ROWS.get(fd), LOCK_T0.get(fd)) {
+            row.store(0, Relaxed);
+            t0.store(0, Relaxed);
         }
     }
 }

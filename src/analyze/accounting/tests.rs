@@ -290,6 +290,7 @@ fn waits_no_tick_named_go_to_the_sink_whose_calls_the_preload_probe_timed() {
             lifetime_s: None,
             rows_overflowed: 0,
             rows: vec![row],
+            locks: Vec::new(),
         }],
         dropped_processes: 0,
     });

@@ -203,7 +203,12 @@ impl Replays {
                     .zip(mk(p, n, Side::High))
                     .map(|(mut l, h)| {
                         // A larger count shows whether a sink's lock is held while working.
-                        if points.len() > 1 {
+                        // A hold the probe timed stays as measured.
+                        let unknown = l
+                            .workload
+                            .assumptions
+                            .contains(&model::Assumption::SinkHoldUnknown);
+                        if points.len() > 1 && unknown {
                             l.workload
                                 .resources
                                 .iter_mut()

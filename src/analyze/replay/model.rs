@@ -104,35 +104,50 @@ pub fn workload(
     best.map(|(_, w)| w)
 }
 
-/// A hot row's lock, measured at one worker: the seconds the transactions held a row every
-/// transaction writes again (the python probe's psycopg hook), as a share of the workers'
-/// parallel work, is the database lock's hold in each task; every worker running the same
-/// code takes that lock. `low` holds it through each whole task. False where none was seen.
-fn hold_hot_row(w: &mut Workload, s: &PointSummary, parallel: f64, side: Side) -> bool {
-    let Some(hold) = s.worker_row_hold_s else {
+/// A hot row's lock, measured at one worker: the seconds the workers' transactions held a row
+/// every transaction writes again (the python probe's psycopg hook) are the database lock's
+/// hold, as `held_for` shares it. The same statement and parameters in one worker's
+/// transactions are the same row for every worker running the same code, unless the
+/// parameters name the worker (a row per worker), which one worker cannot show: `high` takes
+/// that side (no shared lock), `low` holds the lock through each whole task. False where no
+/// hold was seen.
+fn hold_hot_row(w: &mut Workload, s: &PointSummary, side: Side) -> bool {
+    let Some(held) = s.worker_row_hold_s.filter(|&h| h > 0.0) else {
         return false;
     };
-    if hold <= 0.0 || parallel <= 0.0 {
-        return false;
+    let r = held_for(w, &format!("sink:{}", Service::Postgresql.as_str()), held);
+    match side {
+        Side::Low => w.resources[r].held_share = 1.0,
+        Side::High => w.resources[r].held_share = 0.0,
+        Side::Value => {}
     }
-    let bound = format!("sink:{}", Service::Postgresql.as_str());
+    w.assumptions.push(Assumption::HotRowMeasured);
+    true
+}
+
+/// The sink `bound` (added where the point did not wait on it) held `held` seconds in all, as
+/// measured: its service (the waits at one worker, if any) is part of each hold, and the rest
+/// is the tasks' own work done holding it, their `held_share`. Its index.
+fn held_for(w: &mut Workload, bound: &str, held: f64) -> usize {
     let r = match w.resources.iter().position(|x| x.bound == bound) {
         Some(r) => r,
         None => {
             w.resources.push(Resource {
-                bound,
+                bound: bound.into(),
                 demand_s: 0.0,
                 held_share: 0.0,
             });
             w.resources.len() - 1
         }
     };
-    w.resources[r].held_share = match side {
-        Side::Low => 1.0,
-        Side::Value | Side::High => (hold / parallel).min(1.0),
+    let total: f64 = w.tasks.iter().sum();
+    let service = w.resources[r].demand_s;
+    w.resources[r].held_share = if total > 0.0 {
+        ((held - service).max(0.0) / total).min(1.0)
+    } else {
+        0.0
     };
-    w.assumptions.push(Assumption::HotRowMeasured);
-    true
+    r
 }
 
 fn build(
@@ -286,12 +301,16 @@ fn build(
         w.assumptions.push(Assumption::SinkConflicts);
     }
     // One worker shows a sink's service (if it waited on it at all), never its lock held while
-    // computing: `low` holds it through each whole task.
+    // computing: `low` holds it through each whole task. Unless a probe timed the lock
+    // (SQLite's write lock, a hot row): then each task holds it as long as measured.
     let is_sink = |x: &Resource| x.bound.starts_with("sink:");
-    if workers <= 1 && hold_hot_row(&mut w, s, parallel, side) {
+    if workers <= 1 && hold_hot_row(&mut w, s, side) {
         return Some(w);
     }
     let waited_on = w.resources.iter().any(is_sink);
+    if workers <= 1 && measured_hold(&mut w, s, side) {
+        return Some(w);
+    }
     if workers <= 1 && (waited_on || s.workers_write_sinks == Some(true)) {
         w.assumptions.push(Assumption::SinkHoldUnknown);
         if side == Side::Low && !waited_on {
@@ -333,6 +352,28 @@ fn build(
         }
     }
     Some(w)
+}
+
+/// At one worker, SQLite's write lock held as long per task as the preload probe timed it
+/// (`sink_lock_held_s`): the SQLite sink's service (its measured waits, outside the tasks) is
+/// part of each hold, and the rest is the task's own work done holding it, its `held_share`.
+/// A writer that finds the lock taken sleeps the busy handler's back-off (`high`: it queues).
+/// False, and the workload untouched, where no hold was measured.
+fn measured_hold(w: &mut Workload, s: &PointSummary, side: Side) -> bool {
+    let Some(held) = s
+        .probes
+        .as_ref()
+        .and_then(|p| p.sink_lock_held_s)
+        .filter(|&h| h > 0.0)
+    else {
+        return false;
+    };
+    held_for(w, SQLITE, held);
+    if side != Side::High {
+        w.busy_handler = true;
+        w.assumptions.push(Assumption::BusyBackoff);
+    }
+    true
 }
 
 /// The seconds a sink's own calls take at a point where several workers wait on it: the workers

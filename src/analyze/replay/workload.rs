@@ -72,8 +72,8 @@ pub enum Assumption {
     /// wave is done); `high` refills each slot at once (bash's `wait -n`).
     ShellWaves,
     /// A row every transaction writes again (a progress counter), its lock's hold measured at
-    /// one worker (the python probe's psycopg hook): the value and `high` hold the database's
-    /// lock through that share of each task; `low` through each whole task.
+    /// one worker (the python probe's psycopg hook): the value holds the database's lock that
+    /// long in each task; `low` through each whole task; `high` not at all (a row per worker).
     HotRowMeasured,
     /// A SQLite sink seen at one worker: a second writer that finds its write lock taken
     /// sleeps SQLite's busy-handler back-off and tries again rather than queueing (`high`:
@@ -119,7 +119,7 @@ impl Assumption {
                 "whether the sink's lock is held while the workers compute is unknown at one worker (only while writing; low: through each whole task)"
             }
             Assumption::HotRowMeasured => {
-                "a row every transaction writes again stays locked from that write to the transaction's end, for the share of each task measured at one worker (low: through each whole task)"
+                "a row every transaction writes again stays locked from that write to the transaction's end, as long as measured at one worker, for every worker (low: through each whole task; high: a row per worker, no shared lock)"
             }
             Assumption::SinkConflicts => {
                 "the sink's waits past a queue at its measured service are conflicts (a lock held while working, a busy handler's back-off), replayed as its lock held through a share of each task, as the measured count shows"

@@ -4,7 +4,9 @@
 //! The layout is the probe's own `abi.rs`, compiled in here too, so the two cannot drift.
 
 use super::{c_text, u32_at, u64_at};
-use crate::measure::probes::{ExitPath, FdKind, IoDir, IoRow, PreloadData, PreloadProcess};
+use crate::measure::probes::{
+    ExitPath, FdKind, IoDir, IoRow, LockRow, PreloadData, PreloadProcess,
+};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::mem::{offset_of, size_of};
@@ -125,8 +127,21 @@ fn parse_slot(s: &[u8]) -> Option<PreloadProcess> {
         None
     };
     let mut rows: Vec<IoRow> = Vec::new();
+    let mut locks: Vec<LockRow> = Vec::new();
     for r in 0..ROWS {
         let at = offset_of!(Slot, rows) + r * size_of::<Row>();
+        if let Some(lock) = parse_lock(&s[at..at + size_of::<Row>()]) {
+            match locks
+                .iter_mut()
+                .find(|x| (x.kind, &x.peer) == (lock.kind, &lock.peer))
+            {
+                Some(x) => {
+                    x.holds += lock.holds;
+                    x.held_ns += lock.held_ns;
+                }
+                None => locks.push(lock),
+            }
+        }
         for row in parse_row(&s[at..at + size_of::<Row>()]) {
             match rows.iter_mut().find(|x| same_key(x, &row)) {
                 // Two threads classifying one peer at once may have claimed two rows.
@@ -149,7 +164,40 @@ fn parse_slot(s: &[u8]) -> Option<PreloadProcess> {
         lifetime_s: (exit.is_some() && end >= start).then(|| (end - start) as f64 / 1e9),
         rows_overflowed: u64_at(s, offset_of!(Slot, rows_overflowed)),
         rows,
+        locks,
     })
+}
+
+/// A ready row's SQLite write-lock holds, if it had any.
+fn parse_lock(r: &[u8]) -> Option<LockRow> {
+    if u32_at(r, offset_of!(Row, state)) != abi::ROW_READY {
+        return None;
+    }
+    let at = offset_of!(Row, lock);
+    let holds = u64_at(r, at + offset_of!(abi::LockCounter, holds));
+    if holds == 0 {
+        return None;
+    }
+    let tag = u32_at(r, offset_of!(Row, peer_tag));
+    let flags = u32_at(r, offset_of!(Row, flags));
+    let len = (u32_at(r, offset_of!(Row, peer_len)) as usize).min(abi::PEER_CAP);
+    Some(LockRow {
+        kind: fd_kind(u32_at(r, offset_of!(Row, kind))),
+        peer: peer_text(tag, flags, &r[offset_of!(Row, peer)..][..len]),
+        holds,
+        held_ns: u64_at(r, at + offset_of!(abi::LockCounter, ns)),
+    })
+}
+
+fn fd_kind(k: u32) -> FdKind {
+    match k {
+        abi::KIND_PIPE => FdKind::Pipe,
+        abi::KIND_UNIX => FdKind::Unix,
+        abi::KIND_TCP => FdKind::Tcp,
+        abi::KIND_UDP => FdKind::Udp,
+        abi::KIND_FILE => FdKind::File,
+        _ => FdKind::Other,
+    }
 }
 
 fn same_key(a: &IoRow, b: &IoRow) -> bool {
@@ -162,14 +210,7 @@ fn parse_row(r: &[u8]) -> Vec<IoRow> {
     if u32_at(r, offset_of!(Row, state)) != abi::ROW_READY {
         return Vec::new();
     }
-    let kind = match u32_at(r, offset_of!(Row, kind)) {
-        abi::KIND_PIPE => FdKind::Pipe,
-        abi::KIND_UNIX => FdKind::Unix,
-        abi::KIND_TCP => FdKind::Tcp,
-        abi::KIND_UDP => FdKind::Udp,
-        abi::KIND_FILE => FdKind::File,
-        _ => FdKind::Other,
-    };
+    let kind = fd_kind(u32_at(r, offset_of!(Row, kind)));
     let tag = u32_at(r, offset_of!(Row, peer_tag));
     let flags = u32_at(r, offset_of!(Row, flags));
     let len = (u32_at(r, offset_of!(Row, peer_len)) as usize).min(abi::PEER_CAP);
