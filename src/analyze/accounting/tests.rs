@@ -498,7 +498,7 @@ fn a_wait_on_the_pools_pipe_is_transfer_only_while_the_driver_works_to_feed_it()
 fn a_fresh_pools_workers_start_up_is_startup_not_the_tasks_work() {
     // Lab 03 with spawn: a fresh pool of 2 workers per batch, two batches. Each worker is on a
     // CPU from its birth: 0.1..0.3 s importing (0.2 s), then its tasks from 0.3 s (the probe's
-    // first task) to 0.5 s; the second pool's from 0.5 s, its tasks from 0.7 s to 0.9 s. The
+    // first task) to 0.5 s; the second pool's from 0.6 s, its tasks from 0.8 s to 1 s. The
     // pool workers live and die like task processes, and their imports are each worker's
     // start-up, paid per worker per pool: at 2 workers twice the CPU of 1, which read as
     // the tasks' work looks like work that grows with the count.
@@ -509,10 +509,10 @@ fn a_fresh_pools_workers_start_up_is_startup_not_the_tasks_work() {
             driver,
             task(2, 1, 5),
             task(3, 1, 5),
-            task(4, 5, 9),
-            task(5, 5, 9),
+            task(4, 6, 10),
+            task(5, 6, 10),
         ],
-        [(2, 0.3), (3, 0.3), (4, 0.7), (5, 0.7)]
+        [(2, 0.3), (3, 0.3), (4, 0.8), (5, 0.8)]
             .into_iter()
             .map(|(pid, first)| PythonProcess {
                 pid,
