@@ -377,12 +377,19 @@ fn drop_transfer(w: &mut Workload) {
 }
 
 fn start_up(w: &mut Workload, target: f64) {
-    let Some(measured) = w.startup_per_process_s else {
+    let Some(measured) = w.startup_per_process_s.filter(|&m| m > 0.0) else {
         return;
     };
     let saved = (measured - target).max(0.0);
-    // Starts past the workers' own happen in the driver's serial part.
-    let extra = (w.process_starts - f64::from(w.measured_workers)).max(0.0);
-    w.startup_s = (w.startup_s - saved).max(0.0);
+    // Each slot started its share of the run's processes (a fresh pool per batch: one per
+    // worker per pool), each `saved` shorter now. Those the accounting gave the slot's
+    // start-up (a worker's start to its first task: as many as its start-up holds measured
+    // ones, at least its own) come out of it; the starts past them happened while the driver
+    // worked alone, and come out of its serial part.
+    let slots = f64::from(w.measured_workers.max(1));
+    let per_slot = (w.process_starts / slots).max(1.0);
+    let covered = (w.startup_s / measured).clamp(1.0, per_slot);
+    let extra = (w.process_starts - covered * slots).max(0.0);
+    w.startup_s = (w.startup_s - saved * covered).max(0.0);
     w.serial_s = (w.serial_s - saved * extra).max(0.0);
 }

@@ -528,3 +528,48 @@ fn a_write_lock_timed_at_one_worker_sets_the_held_share() {
     assert!(error(value, measured) < 0.25, "{value} against {measured}");
     assert!(low <= value && value <= high, "{low} {value} {high}");
 }
+
+#[test]
+fn a_fresh_pools_worker_start_up_is_paid_per_worker_per_pool_not_read_as_task_work() {
+    // Lab 03 with spawn: a fresh pool per batch, every worker re-importing numpy. Read as the
+    // tasks' work, the imports gave `startup` nothing, the work seemed to grow 1.55x at 2
+    // workers (computation scaling 0.64), and predicting 1 worker from 2 carried both
+    // workers' imports into one worker's work (1.25x predicted against 0.97x measured).
+    let dir = repo_root().join("fixtures/recordings/variants/03_spawn");
+    let (m, a) = load(&dir);
+    let s = a.primary.expect("a primary series");
+    let pts = series_points(&m, &a, s);
+    let at = |n: u32| pts.iter().find(|(k, _)| *k == n).map(|&(_, i)| i).unwrap();
+    let (one, two) = (at(1), at(2));
+    for i in [one, two] {
+        let acc = a.points[i].accounting.as_ref().unwrap();
+        assert!(acc.lost("startup") > 0.2, "{acc:?}");
+    }
+    let cs = a.points[two]
+        .accounting
+        .as_ref()
+        .unwrap()
+        .computation_scaling;
+    assert!(cs.is_some_and(|c| c.value > 0.85), "{cs:?}");
+    let cores = parallel_cores(&m.host);
+    let measured = a.points[one].wall_s.unwrap() / a.points[two].wall_s.unwrap();
+    for i in [one, two] {
+        let r = alone(&m, &a, s, i).unwrap();
+        // The workers' lives are the tasks, one per slot, not the pool's map chunks.
+        assert!(
+            !matches!(
+                r.primary().workload.dispatch,
+                forkcast::analyze::replay::model::Dispatch::Chunks(_)
+            ),
+            "{:?}",
+            r.primary().workload.dispatch
+        );
+        let p = r.predict(2, cores, &|x| x.clone());
+        assert!(
+            error(p.speedup, measured) < 0.1,
+            "from {} workers: {:.2} predicted, {measured:.2} measured",
+            m.points[i].workers,
+            p.speedup
+        );
+    }
+}

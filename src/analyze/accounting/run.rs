@@ -10,7 +10,9 @@
 //! pool's span, `imbalance` inside it.
 //!
 //! Process-per-task tools (make -j, xargs -P) have no long-lived workers: each task process
-//! fills a slot for its life, and slot time between tasks while others run is `imbalance`.
+//! fills a slot for its life, and slot time between tasks while others run is `imbalance`. A
+//! pool worker that lives like one (a fresh pool per batch) spends its life's start, to its first
+//! task, in `startup`.
 
 use super::{AccountingSource, Cause};
 use crate::analyze::actors::{self, ActorWaits};
@@ -75,7 +77,7 @@ pub fn account_run(run: &Run, n: u32, own_dir: Option<&str>) -> Option<RunAccoun
     });
     if w.layout == Layout::Tasks {
         acc.sources.insert(AccountingSource::TaskProcesses);
-        tasks(&mut acc, data, &w, &ctx, n)?;
+        tasks(&mut acc, data, &w, &clues, &ctx, n)?;
     } else {
         let probed = !clues.first_task_s.is_empty();
         acc.sources.insert(if probed {
@@ -357,6 +359,7 @@ fn tasks(
     acc: &mut RunAccount,
     data: &SamplerData,
     w: &Workers,
+    clues: &PoolClues,
     ctx: &Context,
     n: u32,
 ) -> Option<()> {
@@ -387,7 +390,18 @@ fn tasks(
     acc.add(Cause::Imbalance, capacity - lived * fit);
     let mut parts = RunAccount::default();
     for &(pid, t, a, b) in &lives {
-        working(&mut parts, ctx, pid, t, (b - a, 1.0), 0.0, 1.0);
+        // A pool's worker in a process of its own (a fresh pool per batch lives and dies like
+        // a task process) starts up before its first task: an interpreter's start and, for
+        // spawn, the main module's imports, paid once per worker per pool. That stretch is
+        // `startup`, as in a long-lived pool, not the task's work.
+        match clues.first_task(pid).filter(|&f| f > a && f <= b) {
+            Some(f) => {
+                parts.add(Cause::Startup, f - a);
+                let share = busy_share_between(data, t, f, b);
+                working(&mut parts, ctx, pid, t, (b - f, share), 0.0, 1.0);
+            }
+            None => working(&mut parts, ctx, pid, t, (b - a, 1.0), 0.0, 1.0),
+        }
     }
     acc.sources.extend(parts.sources);
     for (cause, s) in parts.seconds {

@@ -494,3 +494,48 @@ fn a_wait_on_the_pools_pipe_is_transfer_only_while_the_driver_works_to_feed_it()
         assert!(close(acc.get(&Cause::Useful), 0.8 + 0.5), "{acc:?}");
     }
 }
+
+#[test]
+fn a_fresh_pools_workers_start_up_is_startup_not_the_tasks_work() {
+    // Lab 03 with spawn: a fresh pool of 2 workers per batch, two batches. Each worker is on a
+    // CPU from its birth: 0.1..0.3 s importing (0.2 s), then its tasks from 0.3 s (the probe's
+    // first task) to 0.5 s; the second pool's from 0.6 s, its tasks from 0.8 s to 1 s. The
+    // pool workers live and die like task processes, and their imports are each worker's
+    // start-up, paid per worker per pool: at 2 workers twice the CPU of 1, which read as
+    // the tasks' work looks like work that grows with the count.
+    let driver = process(1, 0, vec![thread(1, 0.0, &[(1, 0.01)], vec![])]);
+    let mut r = run(
+        1.0,
+        vec![
+            driver,
+            task(2, 1, 5),
+            task(3, 1, 5),
+            task(4, 6, 10),
+            task(5, 6, 10),
+        ],
+        [(2, 0.3), (3, 0.3), (4, 0.8), (5, 0.8)]
+            .into_iter()
+            .map(|(pid, first)| PythonProcess {
+                pid,
+                ppid: 1,
+                role: "pool_worker".into(),
+                tasks: 10,
+                first_task_at_ns: Some((first * 1e9) as u64),
+                ..Default::default()
+            })
+            .collect(),
+    );
+    if let Some(s) = r.sampled.as_mut() {
+        s.t0_monotonic_ns = Some(0);
+    }
+    let acc = account_run(&r, 2, None).expect("accounted");
+    assert!(
+        acc.sources.contains(&AccountingSource::TaskProcesses),
+        "{acc:?}"
+    );
+    let total: f64 = acc.seconds.values().sum();
+    assert!(close(total, 2.0), "{acc:?}");
+    // Four workers, each 0.2 s of start-up and 0.2 s of tasks.
+    assert!(close(acc.get(&Cause::Startup), 4.0 * 0.2), "{acc:?}");
+    assert!(close(acc.get(&Cause::Useful), 4.0 * 0.2), "{acc:?}");
+}

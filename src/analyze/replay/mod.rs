@@ -79,6 +79,21 @@ impl Replay {
         at(workers) / at(self.workload.measured_workers)
     }
 
+    /// Each worker's start-up at `workers` on `cores`: the measured one, as long as the cores
+    /// it had allow. A pool starts its workers together, and a starting worker wants a CPU (an
+    /// interpreter's start, spawn's imports, fork's page tables), beside the cores busy next to
+    /// the workers; so n starting at once on c cores each get c / (n + background) of one, at
+    /// most a whole one, and the measured start-up is stretched or shrunk by the ratio of
+    /// that share at the measured count (on this host's cores) to the share at `workers`.
+    pub fn startup_at(&self, workers: u32, cores: u32) -> f64 {
+        let w = &self.workload;
+        let share = |n: u32, c: u32| {
+            let starting = f64::from(n.max(1)).min(w.tasks.len().max(1) as f64);
+            (f64::from(c.max(1)) / (starting + w.background_cores)).min(1.0)
+        };
+        w.startup_s * share(w.measured_workers, self.host_cores) / share(workers, cores)
+    }
+
     /// Replays `workers` on `cores`, each resource's demand scaled by `demand_scale`.
     pub fn run(&self, workers: u32, cores: u32, demand_scale: &[f64]) -> Outcome {
         let w = &self.workload;
@@ -86,7 +101,8 @@ impl Replay {
         let mut r = sim::replay(w, workers, cores, scale, demand_scale);
         let writer_s = self.writer.as_ref().map_or(0.0, |(s, _)| s * scale);
         r.makespan_s = r.makespan_s.max(writer_s);
-        let wall = w.serial_s + w.startup_s + r.makespan_s;
+        let startup_s = self.startup_at(workers, cores);
+        let wall = w.serial_s + startup_s + r.makespan_s;
         let total: f64 = w.tasks.iter().sum::<f64>() * scale;
         let longest = w.tasks.iter().copied().fold(0.0, f64::max) * scale;
         // A lock held while working is busy for as long as that work takes on the CPU it gets.
@@ -127,7 +143,7 @@ impl Replay {
             "memory".to_string()
         } else if max_demand >= SATURATED * r.makespan_s {
             max_name.to_string()
-        } else if w.serial_s + w.startup_s >= r.makespan_s {
+        } else if w.serial_s + startup_s >= r.makespan_s {
             "driver".to_string()
         } else if r.makespan_s > IMBALANCED * floor {
             "imbalance".to_string()

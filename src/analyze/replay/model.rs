@@ -525,8 +525,12 @@ fn tasks_of(
     assumptions: &mut Vec<Assumption>,
 ) -> (Vec<f64>, Dispatch) {
     let probe = s.probes.as_ref();
+    // Where the workers were task processes, the recorded tasks are their lives (a fresh
+    // pool per batch: each worker's life in one pool), one per slot as it frees; a probe's
+    // chunksize is the pool's, inside each life.
+    let lives = s.worker_layout == Some(Layout::Tasks) && !s.task_order_s.is_empty();
     let dispatch = match probe.and_then(|p| p.chunksize) {
-        Some(k) if k > 1 => Dispatch::Chunks(k as usize),
+        Some(k) if k > 1 && !lives => Dispatch::Chunks(k as usize),
         _ => Dispatch::OnDemand,
     };
     let recorded = &s.task_order_s;

@@ -180,3 +180,30 @@ fn a_driver_handling_each_message_beside_the_workers_takes_a_core_and_can_bound_
     r.workload.driver_per_task_s = 0.0015;
     assert_eq!(r.run(4, 8, &[]).bound, "driver");
 }
+
+#[test]
+fn each_worker_pays_its_start_up_per_pool_and_workers_starting_together_share_the_cores() {
+    // Measured at 2 workers on 2 cores with a core's worth busy beside them: four fresh pools,
+    // each worker starting 0.15 s per pool (0.1 s of CPU at a whole core, stretched by the
+    // three wanting the two cores), then 0.8 s of tasks.
+    let mut r = even(80, 0.01, vec![]);
+    r.host_cores = 2;
+    r.workload.measured_workers = 2;
+    r.workload.background_cores = 1.0;
+    r.workload.startup_s = 4.0 * 0.15;
+    // At the measured count, the start-up as measured: each slot's, once (the workers start
+    // side by side), not the workers' start-ups added up.
+    let two = r.run(2, 2, &[]).wall_s;
+    let one = r.run(1, 2, &[]).wall_s;
+    assert!((r.startup_at(2, 2) - 0.6).abs() < 1e-9);
+    // One worker alone beside the busy core has a core to itself: 0.1 s per pool, and the
+    // 0.8 s of tasks in turn. Its start-up is one worker's, not both workers' carried into it.
+    assert!(
+        (r.startup_at(1, 2) - 0.4).abs() < 1e-9,
+        "{}",
+        r.startup_at(1, 2)
+    );
+    assert!((one - (0.4 + 0.8)).abs() < 1e-6, "{one}");
+    // Two workers: the start-up as measured, and the tasks on two thirds of a core each.
+    assert!((two - (0.6 + 0.4 / (2.0 / 3.0))).abs() < 1e-6, "{two}");
+}

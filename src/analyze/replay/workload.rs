@@ -82,7 +82,8 @@ pub enum Assumption {
     /// A thread pool with one worker at this point: the GIL's held share is unknown (value
     /// half the CPU, `low` all of it, `high` none).
     GilShareUnknown,
-    /// Each worker's start-up is the one measured, at any count.
+    /// Each worker's start-up is the one measured, per pool, at any count, stretched or shrunk
+    /// by the cores the workers starting together get there (`Replay::startup_at`).
     StartupPerWorkerFixed,
     /// The cores busy beside the workers (the driver's CPU while they work, the host's other
     /// load) stay as measured at the point, at any count.
@@ -124,7 +125,9 @@ impl Assumption {
             Assumption::SinkConflicts => {
                 "the sink's waits past a queue at its measured service are conflicts (a lock held while working, a busy handler's back-off), replayed as its lock held through a share of each task, as the measured count shows"
             }
-            Assumption::StartupPerWorkerFixed => "each worker's start-up as measured, at any count",
+            Assumption::StartupPerWorkerFixed => {
+                "each worker's start-up as measured, per pool, at any count, stretched by the cores the workers starting together share"
+            }
             Assumption::BackgroundAsMeasured => {
                 "the driver's CPU and the host's other load beside the workers as measured"
             }
