@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["diagnose"],
     &["analyze"],
     &["measure", "output"],
-    &["error", "redact"],
+    &["error", "redact", "units"],
 ];
 
 /// A module path (`["run", "sampler", "tree"]`) for each library file under src/.
