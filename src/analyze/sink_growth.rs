@@ -13,7 +13,7 @@
 
 use super::accounting::Accounting;
 use super::point::PointSummary;
-use super::stats::ratio_of_means;
+use super::stats::ratio_of_nonnegative_means;
 use super::waits::Sink;
 
 /// One sink's cost at the smallest and the largest count.
@@ -66,7 +66,7 @@ pub fn sink_growth(
         _ => None,
     };
     let growth_interval = growth
-        .and_then(|_| ratio_of_means(&runs_hi, &runs_lo))
+        .and_then(|_| ratio_of_nonnegative_means(&runs_hi, &runs_lo))
         .map(|r| (r.low, r.high));
     // What the growth cost: the seconds added per useful CPU second since the smallest count,
     // on the largest count's useful cores, are cores the same work would not have lost; their
@@ -186,7 +186,8 @@ mod tests {
         // The ratio of the means of 0.5, 0.55, 0.45 (both counts): 1, with Fieller's interval
         // from ratio_of_means around it (the stats tests check its arithmetic).
         assert!((g.growth.unwrap() - 1.0).abs() < 1e-9, "{g:?}");
-        let r = ratio_of_means(&[0.5, 0.55, 0.45], &[0.5, 0.55, 0.45]).unwrap();
+        let r =
+            crate::analyze::stats::ratio_of_means(&[0.5, 0.55, 0.45], &[0.5, 0.55, 0.45]).unwrap();
         let (low, high) = g.growth_interval.unwrap();
         assert!(
             (low - r.low).abs() < 1e-12 && (high - r.high).abs() < 1e-12,

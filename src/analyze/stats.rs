@@ -198,6 +198,57 @@ pub fn ratio_of_means(num: &[f64], den: &[f64]) -> Option<Ratio> {
     })
 }
 
+/// `ratio_of_means` for figures that cannot be negative (seconds, bytes). Where the
+/// denominator's interval reaches zero (Fieller's g >= 1), the unconstrained set is the whole
+/// line or two rays, one of them negative; a ratio of non-negative figures cannot be negative,
+/// so the set keeps its non-negative part: from the upper root of Fieller's quadratic (or 0)
+/// to infinity. A wait of nothing at one worker against a clear one at two is then a growth
+/// with a lower bound, not an interval from minus to plus infinity that no more runs settle.
+pub fn ratio_of_nonnegative_means(num: &[f64], den: &[f64]) -> Option<Ratio> {
+    let r = ratio_of_means(num, den)?;
+    if r.low.is_finite() {
+        return Some(r);
+    }
+    let (y, x) = (summarize(num)?, summarize(den)?);
+    let (sy, sx) = (y.stddev?, x.stddev?);
+    let (vy, vx) = (sy * sy / y.n as f64, sx * sx / x.n as f64);
+    let (a, b) = (vy, r.value * r.value * vx);
+    let df = (a + b).powi(2) / (a * a / (y.n - 1) as f64 + b * b / (x.n - 1) as f64);
+    let t = t_quantile_95((df.floor() as usize).max(1));
+    // R in the set where (ȳ − R·x̄)² <= t²·(vy + R²·vx): qa·R² + qb·R + qc <= 0, qa <= 0 here.
+    let (qa, qb, qc) = (
+        x.mean * x.mean - t * t * vx,
+        -2.0 * x.mean * y.mean,
+        y.mean * y.mean - t * t * vy,
+    );
+    let low = if qa == 0.0 {
+        if qb < 0.0 {
+            (-qc / qb).max(0.0)
+        } else {
+            0.0
+        }
+    } else {
+        let d = qb * qb - 4.0 * qa * qc;
+        if d < 0.0 {
+            0.0
+        } else {
+            // qa < 0: the set is R <= the smaller root or R >= the larger one.
+            let (r1, r2) = ((-qb + d.sqrt()) / (2.0 * qa), (-qb - d.sqrt()) / (2.0 * qa));
+            let (small, large) = (r1.min(r2), r1.max(r2));
+            if small < 0.0 {
+                large.max(0.0)
+            } else {
+                0.0
+            }
+        }
+    };
+    Some(Ratio {
+        value: r.value,
+        low,
+        high: f64::INFINITY,
+    })
+}
+
 /// `x` to `places` decimals, as report.json gives a figure.
 pub fn round(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
@@ -211,6 +262,36 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn a_ratio_over_a_wait_of_nothing_keeps_a_lower_bound() {
+        // Waits of about a millisecond per CPU second at one worker (the interval of their mean
+        // reaches zero), against about a second at two: Fieller alone gives every ratio.
+        let at_one = [0.0, 0.003, 0.0, 0.001, 0.0];
+        let at_two = [0.92, 0.96, 1.01, 0.95, 0.98];
+        let open = ratio_of_means(&at_two, &at_one).unwrap();
+        assert_eq!((open.low, open.high), (f64::NEG_INFINITY, f64::INFINITY));
+        let r = ratio_of_nonnegative_means(&at_two, &at_one).unwrap();
+        assert!(r.low > 100.0 && r.high == f64::INFINITY, "{r:?}");
+        // The bound solves the quadratic: at it, ȳ − R·x̄ is t standard errors from zero.
+        let (y, x) = (summarize(&at_two).unwrap(), summarize(&at_one).unwrap());
+        let (vy, vx) = (
+            y.stddev.unwrap().powi(2) / 5.0,
+            x.stddev.unwrap().powi(2) / 5.0,
+        );
+        let lhs = (y.mean - r.low * x.mean).powi(2);
+        let t2 = lhs / (vy + r.low * r.low * vx);
+        assert!(t2 > 1.0 && t2 < 100.0, "{t2}");
+        // A decided ratio is left as Fieller gives it.
+        let same = ratio_of_nonnegative_means(&[0.5, 0.55, 0.45], &[0.5, 0.55, 0.45]).unwrap();
+        assert_eq!(
+            same,
+            ratio_of_means(&[0.5, 0.55, 0.45], &[0.5, 0.55, 0.45]).unwrap()
+        );
+        // Nothing clear on either side: from nothing to anything.
+        let both = ratio_of_nonnegative_means(&[0.0, 0.002, 0.0], &[0.0, 0.003, 0.0]).unwrap();
+        assert_eq!((both.low, both.high), (0.0, f64::INFINITY));
     }
 
     #[test]
