@@ -304,11 +304,8 @@ fn build(
     // computing: `low` holds it through each whole task. Unless a probe timed the lock
     // (SQLite's write lock, a hot row): then each task holds it as long as measured.
     let is_sink = |x: &Resource| x.bound.starts_with("sink:");
-    if workers <= 1 && hold_hot_row(&mut w, s, side) {
-        return Some(w);
-    }
     let waited_on = w.resources.iter().any(is_sink);
-    if workers <= 1 && measured_hold(&mut w, s, side) {
+    if workers <= 1 && (hold_hot_row(&mut w, s, side) || hold_sqlite_lock(&mut w, s, side)) {
         return Some(w);
     }
     if workers <= 1 && (waited_on || s.workers_write_sinks == Some(true)) {
@@ -359,7 +356,7 @@ fn build(
 /// part of each hold, and the rest is the task's own work done holding it, its `held_share`.
 /// A writer that finds the lock taken sleeps the busy handler's back-off (`high`: it queues).
 /// False, and the workload untouched, where no hold was measured.
-fn measured_hold(w: &mut Workload, s: &PointSummary, side: Side) -> bool {
+fn hold_sqlite_lock(w: &mut Workload, s: &PointSummary, side: Side) -> bool {
     let Some(held) = s
         .probes
         .as_ref()

@@ -5,6 +5,8 @@ use super::*;
 
 const GIL_WORK: &str = r#"
 import hashlib, json, multiprocessing as mp, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.pool import ThreadPool
 
 BUF = bytes(4 << 20)
 
@@ -26,10 +28,14 @@ if __name__ == "__main__":
     fn = pure if work == "pure" else hashed
     # Work for a set time, not a set count: the knocker knocks 25 times a second, so the
     # knocks a run gives follow its task time, whatever the host's speed.
+    # The pool: one fork worker process, or one thread of this process (the GIL is its own).
+    kind = sys.argv[4] if len(sys.argv) > 4 else "process"
+    pool = {"process": lambda: mp.get_context("fork").Pool(1),
+            "executor": lambda: ThreadPoolExecutor(1), "threadpool": lambda: ThreadPool(1)}[kind]()
     t, tasks = time.perf_counter(), 0
-    with mp.get_context("fork").Pool(1) as pool:
+    with pool:
         while time.perf_counter() - t < float(sys.argv[3]):
-            pool.map(fn, range(10), chunksize=1)
+            list(pool.map(fn, range(10), chunksize=1))
             tasks += 10
     print(json.dumps({"wall_s": time.perf_counter() - t, "tasks": tasks}))
 "#;
@@ -130,49 +136,19 @@ fn the_workers_record_a_free_threaded_builds_gil_as_found_after_their_imports() 
     }
 }
 
-/// The same work on one pool thread, in the target's own process: ThreadPoolExecutor or
-/// multiprocessing's ThreadPool.
-const THREAD_POOL_WORK: &str = r#"
-import hashlib, json, sys, time
-from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.pool import ThreadPool
-
-BUF = bytes(4 << 20)
-
-def pure(_):
-    x = 1
-    for i in range(40_000):
-        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-    return x
-
-def hashed(_):
-    h = hashlib.blake2b()
-    h.update(BUF)
-    return h.digest()[0]
-
-if __name__ == "__main__":
-    fn = pure if sys.argv[1] == "pure" else hashed
-    pool = ThreadPoolExecutor(1) if sys.argv[2] == "executor" else ThreadPool(1)
-    t, tasks = time.perf_counter(), 0
-    with pool:
-        while time.perf_counter() - t < float(sys.argv[3]):
-            list(pool.map(fn, range(10)))
-            tasks += 10
-    print(json.dumps({"wall_s": time.perf_counter() - t, "tasks": tasks}))
-"#;
-
 /// A thread pool's threads share its process's GIL, so the knocker runs there too: at one
 /// thread nothing waits on the GIL yet, and its held share is the only figure of it (the
 /// replay's 1 -> 2 prediction of a thread pool rests on it).
 #[test]
 fn the_knocker_measures_a_thread_pools_gil_in_the_targets_process() {
     let scratch = Scratch::new("probe-gil-threads");
-    let script = scratch.write("gil_threads.py", THREAD_POOL_WORK);
+    let script = scratch.write("gil.py", GIL_WORK);
     let python = &[ProbeKind::Python];
     for pool in ["executor", "threadpool"] {
         let mut held = Vec::new();
         for work in ["pure", "hashlib"] {
-            let (ran, data) = run_probed(&scratch, python, &script, &[work, pool, "0.8"], &[]);
+            let args = [work, "none", "0.8", pool];
+            let (ran, data) = run_probed(&scratch, python, &script, &args, &[]);
             let k = python_of(&data, ran.pid)
                 .gil_knocks
                 .as_ref()
