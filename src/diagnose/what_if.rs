@@ -129,6 +129,13 @@ fn today(r: &Replays) -> Today {
 /// Tasks more than this many times the median are split by the small-tasks fix.
 const SPLIT_ABOVE_MEDIAN: f64 = 2.0;
 
+/// Finer than any task time the probes or the sampler resolve.
+const TASK_RESOLUTION_S: f64 = 1e-6;
+
+/// No task is split into more pieces: that many already balance any worker count predicted,
+/// and the replay's task list stays small.
+const MAX_PIECES: f64 = 1000.0;
+
 fn name<T: Serialize>(v: T) -> String {
     serde_json::to_value(v)
         .ok()
@@ -245,7 +252,9 @@ fn small_tasks(w: &mut Workload, split: bool) {
     let mut sorted = w.tasks.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-    if median <= 0.0 {
+    // A median below any clock's resolution is rounding left over from subtracting times
+    // (8e-22 s was seen): tasks of nothing have no size to split to.
+    if median < TASK_RESOLUTION_S {
         return;
     }
     w.tasks = w
@@ -253,7 +262,7 @@ fn small_tasks(w: &mut Workload, split: bool) {
         .iter()
         .flat_map(|&t| {
             let pieces = if t > SPLIT_ABOVE_MEDIAN * median {
-                (t / median).round().max(1.0) as usize
+                (t / median).round().clamp(1.0, MAX_PIECES) as usize
             } else {
                 1
             };
@@ -392,4 +401,26 @@ fn start_up(w: &mut Workload, target: f64) {
     let extra = (w.process_starts - covered * slots).max(0.0);
     w.startup_s = (w.startup_s - saved * covered).max(0.0);
     w.serial_s = (w.serial_s - saved * extra).max(0.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_small_tasks_fix_splits_big_tasks_to_the_median_and_leaves_tasks_of_nothing_whole() {
+        let mut w = Workload::of_tasks(vec![0.01, 0.01, 0.01, 0.05]);
+        small_tasks(&mut w, true);
+        assert_eq!(w.tasks, vec![0.01; 8]);
+        // Task processes that did no work leave rounding (8e-22 s) where times were
+        // subtracted; splitting the one real task by that once asked for 10^19 pieces.
+        let mut nothing = Workload::of_tasks(vec![8.47e-22, 8.47e-22, 8.47e-22, 0.004]);
+        small_tasks(&mut nothing, true);
+        assert_eq!(nothing.tasks.len(), 4);
+        // However far a task sits above a real median, it becomes at most MAX_PIECES.
+        let mut huge = Workload::of_tasks(vec![1e-5, 1e-5, 1e-5, 1e3]);
+        small_tasks(&mut huge, true);
+        assert_eq!(huge.tasks.len(), 3 + MAX_PIECES as usize);
+        assert!((huge.tasks.iter().sum::<f64>() - (1e3 + 3e-5)).abs() < 1e-9);
+    }
 }

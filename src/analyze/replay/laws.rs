@@ -45,29 +45,12 @@ mod tests {
         // 4 workers, each task 10 ms of CPU then 5 ms on a sink, 400 tasks, 8 cores.
         let w = Workload {
             measured_workers: 4,
-            measured_wall_s: 0.0,
-            serial_s: 0.0,
-            startup_s: 0.0,
-            tasks: vec![0.01; 400],
-            dispatch: Dispatch::OnDemand,
             resources: vec![Resource {
                 bound: "sink:x".into(),
                 demand_s: 2.0,
                 held_share: 0.0,
             }],
-            transfer_s: 0.0,
-            background_cores: 0.0,
-            messages: None,
-            driver_per_task_s: 0.0,
-            memory_per_worker: None,
-            useful_s: 4.0,
-            layout: None,
-            start_method: None,
-            gil_held_share: None,
-            startup_per_process_s: None,
-            process_starts: 0.0,
-            busy_handler: false,
-            assumptions: vec![],
+            ..Workload::of_tasks(vec![0.01; 400])
         };
         for n in [1, 2, 3, 4] {
             let replayed = crate::analyze::replay::sim::replay(&w, n, 8, 1.0, &[]).makespan_s;

@@ -4,26 +4,8 @@ use super::*;
 fn even(tasks: usize, each: f64, resources: Vec<Resource>) -> Replay {
     Replay {
         workload: Workload {
-            measured_workers: 1,
-            measured_wall_s: 0.0,
-            serial_s: 0.0,
-            startup_s: 0.0,
-            tasks: vec![each; tasks],
-            dispatch: Dispatch::OnDemand,
             resources,
-            transfer_s: 0.0,
-            background_cores: 0.0,
-            messages: None,
-            driver_per_task_s: 0.0,
-            memory_per_worker: None,
-            useful_s: each * tasks as f64,
-            layout: None,
-            start_method: None,
-            gil_held_share: None,
-            startup_per_process_s: None,
-            process_starts: 0.0,
-            busy_handler: false,
-            assumptions: vec![],
+            ..Workload::of_tasks(vec![each; tasks])
         },
         inflation: 0.0,
         host_cores: 4,

@@ -190,3 +190,32 @@ pub struct Workload {
     pub busy_handler: bool,
     pub assumptions: Vec<Assumption>,
 }
+
+#[cfg(test)]
+impl Workload {
+    /// Tasks of pure CPU handed out on demand, measured at one worker, with nothing else.
+    pub fn of_tasks(tasks: Vec<f64>) -> Workload {
+        Workload {
+            measured_workers: 1,
+            measured_wall_s: 0.0,
+            serial_s: 0.0,
+            startup_s: 0.0,
+            useful_s: tasks.iter().sum(),
+            tasks,
+            dispatch: Dispatch::OnDemand,
+            resources: vec![],
+            transfer_s: 0.0,
+            background_cores: 0.0,
+            messages: None,
+            driver_per_task_s: 0.0,
+            memory_per_worker: None,
+            layout: None,
+            start_method: None,
+            gil_held_share: None,
+            startup_per_process_s: None,
+            process_starts: 0.0,
+            busy_handler: false,
+            assumptions: vec![],
+        }
+    }
+}
