@@ -33,7 +33,7 @@ pub fn makespan_floor(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::replay::model::{Dispatch, Resource, Workload};
+    use crate::analyze::replay::model::{Resource, Workload};
 
     #[test]
     fn one_worker_never_queues() {
