@@ -21,23 +21,37 @@ def hashed(_):
     h.update(BUF)
     return h.digest()[0]
 
+def half(_):
+    # 10 ms holding the GIL, then 10 ms not: a task that repeats, as real ones do.
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.010:
+        pass
+    t1 = time.perf_counter()
+    time.sleep(0.010)
+    return t1 - t0, time.perf_counter() - t0
+
 if __name__ == "__main__":
     work, extra_thread = sys.argv[1], sys.argv[2] == "thread"
     if extra_thread:  # a thread alive in the parent when it starts its workers
         threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
-    fn = pure if work == "pure" else hashed
+    fn = {"pure": pure, "hashlib": hashed, "half": half}[work]
     # Work for a set time, not a set count: the knocker knocks 25 times a second, so the
     # knocks a run gives follow its task time, whatever the host's speed.
     # The pool: one fork worker process, or one thread of this process (the GIL is its own).
     kind = sys.argv[4] if len(sys.argv) > 4 else "process"
     pool = {"process": lambda: mp.get_context("fork").Pool(1),
             "executor": lambda: ThreadPoolExecutor(1), "threadpool": lambda: ThreadPool(1)}[kind]()
-    t, tasks = time.perf_counter(), 0
+    t, tasks, held, busy = time.perf_counter(), 0, 0.0, 0.0
     with pool:
         while time.perf_counter() - t < float(sys.argv[3]):
-            list(pool.map(fn, range(10), chunksize=1))
+            for r in pool.map(fn, range(10), chunksize=1):
+                if work == "half":
+                    held, busy = held + r[0], busy + r[1]
             tasks += 10
-    print(json.dumps({"wall_s": time.perf_counter() - t, "tasks": tasks}))
+    out = {"wall_s": time.perf_counter() - t, "tasks": tasks}
+    if busy:
+        out["held_share"] = held / busy  # the truth, timed inside the tasks
+    print(json.dumps(out))
 "#;
 
 /// (knocks, held share) of the one pool worker, and the parent.
@@ -92,6 +106,34 @@ fn the_knocker_finds_the_gil_held_by_pure_python_and_free_under_hashlib() {
     );
     assert_eq!(parent.max_python_threads_at_start, Some(2), "{parent:#?}");
     assert!(parent.max_os_threads_at_start >= Some(2));
+}
+
+/// Knocks a fixed sleep apart, counted from the moment the knocker got the GIL back (a holder's
+/// letting go), locked onto a repeating task's phase: this half-held task read 0.93 to 0.96 held
+/// (and lab 02's transform 0.21 to 0.46 against its 0.5). Poisson knocks read the time average.
+#[test]
+fn the_knocker_reads_a_task_held_half_the_time_as_half_however_the_task_repeats() {
+    let scratch = Scratch::new("probe-gil-half");
+    let script = scratch.write("gil.py", GIL_WORK);
+    let (ran, data) = run_probed(
+        &scratch,
+        &[ProbeKind::Python],
+        &script,
+        &["half", "none", "4"],
+        &[],
+    );
+    let (knocks, held, _) = knocked(&data, ran.pid);
+    let out: serde_json::Value = serde_json::from_str(ran.stdout.trim()).unwrap();
+    let truth = out["held_share"]
+        .as_f64()
+        .expect("the task timed its held share");
+    // ~100 knocks: the binomial spread is 0.05, so 0.2 is four of it; the locked reading was
+    // 0.43 off.
+    assert!(knocks >= 60, "{knocks} knocks in {}", ran.stdout);
+    assert!(
+        (held - truth).abs() <= 0.2,
+        "knocked {held:.3} over {knocks} knocks, timed {truth:.3}"
+    );
 }
 
 /// A free-threaded build, made at the edge: no such interpreter installs on this host (Debian
