@@ -33,6 +33,11 @@ pub struct PooledKnocks {
     pub held_raw: u64,
     /// Knocks that found it held, counted over the time the workers wanted a CPU.
     pub held: f64,
+    /// How much more the runs' held shares spread than knocks drawn at random would (at least
+    /// 1): Pearson's chi-square over the runs, over its degrees of freedom. A run's knocks are
+    /// not independent of each other (one run's host, one run's phases), and the interval must
+    /// cover the next run, not only more knocks of this one.
+    pub dispersion: f64,
 }
 
 impl PooledKnocks {
@@ -45,6 +50,11 @@ impl PooledKnocks {
     pub fn held_share_of_task_time(&self) -> Option<f64> {
         (self.knocks > 0).then(|| self.held_raw as f64 / self.knocks as f64)
     }
+
+    /// The knocks worth as many independent ones: the count the share's interval rests on.
+    pub fn effective_knocks(&self) -> f64 {
+        self.knocks as f64 / self.dispersion
+    }
 }
 
 /// Process workers do not share a GIL, so the share is the work's at every count: pool the
@@ -54,24 +64,46 @@ impl PooledKnocks {
 /// runnable) can hold the GIL, so each point's held share is judged over the time its workers
 /// wanted a CPU: held knocks / (knocks x that share), at most all of them.
 pub fn pooled_knocks(pts: &[(u32, &PointSummary)]) -> PooledKnocks {
-    pts.iter()
-        .filter_map(|(_, s)| {
-            let p = s.pools.as_ref()?;
-            let (k, h) = p.gil_knocks.zip(p.gil_knocks_held)?;
-            Some((k, h, (h as f64 / wanted_cpu_share(s)).min(k as f64)))
-        })
-        .fold(
-            PooledKnocks {
-                knocks: 0,
-                held_raw: 0,
-                held: 0.0,
-            },
-            |acc, (k, r, h)| PooledKnocks {
-                knocks: acc.knocks + k,
-                held_raw: acc.held_raw + r,
-                held: acc.held + h,
-            },
-        )
+    let mut pooled = PooledKnocks {
+        knocks: 0,
+        held_raw: 0,
+        held: 0.0,
+        dispersion: 1.0,
+    };
+    // (knocks, held over the wanted time) of each run, for the dispersion.
+    let mut runs: Vec<(f64, f64)> = Vec::new();
+    for (_, s) in pts {
+        let Some(p) = s.pools.as_ref() else { continue };
+        let Some((k, h)) = p.gil_knocks.zip(p.gil_knocks_held) else {
+            continue;
+        };
+        let wanted = wanted_cpu_share(s);
+        pooled.knocks += k;
+        pooled.held_raw += h;
+        pooled.held += (h as f64 / wanted).min(k as f64);
+        runs.extend(p.gil_knocks_by_run.iter().map(|r| {
+            let k = r.knocks as f64;
+            (k, (r.held as f64 / wanted).min(k))
+        }));
+    }
+    pooled.dispersion = dispersion(&runs);
+    pooled
+}
+
+/// Pearson's chi-square of (knocks, held) runs about their pooled share, over its degrees of
+/// freedom, at least 1; 1 with fewer than two runs or a share of 0 or 1 (no spread to compare).
+fn dispersion(runs: &[(f64, f64)]) -> f64 {
+    let (k, h) = runs.iter().fold((0.0, 0.0), |(k, h), r| (k + r.0, h + r.1));
+    let p = if k > 0.0 { h / k } else { 0.0 };
+    if runs.len() < 2 || p <= 0.0 || p >= 1.0 {
+        return 1.0;
+    }
+    let chi2: f64 = runs
+        .iter()
+        .filter(|(k, _)| *k > 0.0)
+        .map(|(k, h)| (h - k * p).powi(2) / (k * p * (1.0 - p)))
+        .sum();
+    (chi2 / (runs.len() - 1) as f64).max(1.0)
 }
 
 /// Amdahl with the GIL-held share serial: S_threads(n) = 1 / (h + (1 - h) / n).
@@ -154,6 +186,34 @@ mod tests {
         // Amdahl: all serial gives 1 at any n, none serial gives n.
         assert_eq!(thread_speedup(1.0, 4), 1.0);
         assert_eq!(thread_speedup(0.0, 4), 4.0);
+        assert_eq!(
+            k.dispersion, 1.0,
+            "no runs recorded: the knocks' own spread"
+        );
+    }
+
+    #[test]
+    fn runs_that_spread_more_than_their_knocks_count_as_fewer_knocks() {
+        let runs = |pairs: &[(u64, u64)]| {
+            let mut s = knocked(1.0, 0, 0);
+            let p = s.pools.as_mut().unwrap();
+            p.gil_knocks_by_run = pairs
+                .iter()
+                .map(|&(knocks, held)| crate::analyze::pools::RunKnocks { knocks, held })
+                .collect();
+            p.gil_knocks = Some(pairs.iter().map(|r| r.0).sum());
+            p.gil_knocks_held = Some(pairs.iter().map(|r| r.1).sum());
+            s
+        };
+        // Three runs of 20 knocks at 0.1, 0.9 and 0.5: each (8^2 / 5) off a pooled 0.5, twice
+        // over 2 degrees of freedom.
+        let spread = runs(&[(20, 2), (20, 18), (20, 10)]);
+        let k = pooled_knocks(&[(1, &spread)]);
+        assert!((k.dispersion - 12.8).abs() < 1e-9, "{k:?}");
+        assert!((k.effective_knocks() - 60.0 / 12.8).abs() < 1e-9);
+        // Runs that agree as closely as their knocks allow keep every knock.
+        let steady = runs(&[(40, 20), (40, 21), (40, 19)]);
+        assert_eq!(pooled_knocks(&[(1, &steady)]).dispersion, 1.0);
     }
 
     #[test]

@@ -31,11 +31,22 @@ pub struct PoolSummary {
     /// Knocks behind `gil_held_share` (all runs), and how many found the GIL held.
     pub gil_knocks: Option<u64>,
     pub gil_knocks_held: Option<u64>,
+    /// The same, run by run (the runs that knocked): their spread beside the binomial one is
+    /// what the held share's interval widens by.
+    #[serde(default)]
+    pub gil_knocks_by_run: Vec<RunKnocks>,
     /// The knocker threads' own CPU time over the knocked workers' task time (median over
     /// runs): the measurement's cost.
     pub gil_knocker_cost: Option<f64>,
     /// false when the interpreters ran free-threaded with the GIL off; None when unrecorded.
     pub gil_enabled: Option<bool>,
+}
+
+/// One run's GIL knocks, and how many found the GIL held.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct RunKnocks {
+    pub knocks: u64,
+    pub held: u64,
 }
 
 /// Start-up times of workers, seconds.
@@ -164,6 +175,14 @@ pub fn summarize(runs: &[&Run], workers: u32) -> Option<PoolSummary> {
         gil_held_share: (knocks > 0).then(|| held as f64 / knocks as f64),
         gil_knocks: (knocks > 0).then_some(knocks),
         gil_knocks_held: (knocks > 0).then_some(held),
+        gil_knocks_by_run: per_run
+            .iter()
+            .filter(|(_, p)| p.knocks > 0)
+            .map(|(_, p)| RunKnocks {
+                knocks: p.knocks,
+                held: p.held,
+            })
+            .collect(),
         gil_enabled: per_run
             .iter()
             .filter_map(|(_, p)| p.gil_enabled)
@@ -259,6 +278,8 @@ mod tests {
         );
         assert_eq!(p.max_threads_at_start, Some(3));
         assert_eq!((p.gil_knocks, p.gil_knocks_held), (Some(100), Some(4)));
+        let by_run = |knocks, held| RunKnocks { knocks, held };
+        assert_eq!(p.gil_knocks_by_run, vec![by_run(60, 3), by_run(40, 1)]);
         assert!((p.gil_held_share.unwrap() - 0.04).abs() < 1e-12);
         assert!((p.gil_knocker_cost.unwrap() - 0.003).abs() < 1e-9);
         // Run 1: 0.4 + 0.5 s of start-up over 2 s x 2 workers.

@@ -97,11 +97,10 @@ pub fn outliers_mad(xs: &[f64]) -> Vec<usize> {
 /// The Wilson score interval of a binomial share `p` seen in `n` trials, at `z` standard
 /// errors: (low, high), within 0..=1, honest at small n and at p near 0 or 1 (where p ± z·SE is
 /// not).
-pub fn wilson_interval(p: f64, n: u64, z: f64) -> (f64, f64) {
-    if n == 0 {
+pub fn wilson_interval(p: f64, n: f64, z: f64) -> (f64, f64) {
+    if n <= 0.0 {
         return (0.0, 1.0);
     }
-    let n = n as f64;
     let z2 = z * z;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).max(0.0).sqrt();
@@ -417,14 +416,14 @@ mod tests {
     #[test]
     fn the_wilson_interval_matches_its_formula_at_the_edges_and_the_middle() {
         // 0 of 12: [0, z^2 / (n + z^2)] = [0, 0.2426]; 5 of 10 is symmetric about a half.
-        let (lo, hi) = wilson_interval(0.0, 12, 1.96);
+        let (lo, hi) = wilson_interval(0.0, 12.0, 1.96);
         assert_eq!(lo, 0.0);
         assert!((hi - 0.2425).abs() < 1e-3, "{hi}");
-        let (lo, hi) = wilson_interval(0.5, 10, 1.96);
+        let (lo, hi) = wilson_interval(0.5, 10.0, 1.96);
         assert!(
             (lo + hi - 1.0).abs() < 1e-12 && (lo - 0.2366).abs() < 1e-3,
             "{lo} {hi}"
         );
-        assert_eq!(wilson_interval(0.3, 0, 1.96), (0.0, 1.0));
+        assert_eq!(wilson_interval(0.3, 0.0, 1.96), (0.0, 1.0));
     }
 }

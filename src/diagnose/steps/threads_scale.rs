@@ -179,7 +179,9 @@ fn decide_gil(g: &Gil) -> Option<GilDecision> {
     let bar = threads_scale_efficiency(f64::from(n));
     let efficiency_at = |h: f64| thread_speedup(h, n) / f64::from(n);
     let (lo, hi) = match g.knocks.held_share() {
-        Some(h) if !g.free_threaded => wilson_interval(h, g.knocks.knocks, GIL_SHARE_Z.value),
+        Some(h) if !g.free_threaded => {
+            wilson_interval(h, g.knocks.effective_knocks(), GIL_SHARE_Z.value)
+        }
         _ => (held, held),
     };
     let answer = if efficiency_at(hi) >= bar {
@@ -247,7 +249,8 @@ pub fn decide(f: &Figures) -> Decision {
 
 impl Figures {
     /// The figure the answer rests on: the threads' serialised share, or the efficiency the
-    /// GIL-held share predicts, with the Wilson interval of the pooled knocks as its own.
+    /// GIL-held share predicts, with the Wilson interval of the pooled knocks as its own (over
+    /// the knocks the runs' spread leaves: `PooledKnocks::effective_knocks`).
     pub fn deciding(&self, d: &Decision) -> Option<Deciding> {
         let gil = |g: &Gil| {
             let gd = d.gil?;
@@ -310,6 +313,7 @@ fn measured_gil(g: &Gil, d: Option<GilDecision>, out: &mut Measured) {
     out.put("gil_held_share_low", round(lo, 2));
     out.put("gil_held_share_high", round(hi, 2));
     out.put("gil_knocks", g.knocks.knocks);
+    out.put("gil_knocks_dispersion", round(g.knocks.dispersion, 2));
     out.put_some(
         "gil_held_share_of_task_time",
         g.knocks.held_share_of_task_time().map(|h| round(h, 2)),

@@ -31,6 +31,7 @@ fn pool(method: &str, threads: u64, startup_s: f64, knocks: u64, held: u64) -> P
             gil_knocks: (knocks > 0).then_some(knocks),
             gil_knocks_held: (knocks > 0).then_some(held),
             gil_knocker_cost: (knocks > 0).then_some(0.004),
+            gil_knocks_by_run: vec![],
             gil_enabled: Some(true),
         }),
         pss_bytes_per_worker: Some(60e6),
