@@ -324,7 +324,7 @@ fn one_message_per_task(w: &mut Workload) {
         .iter_mut()
         .for_each(|t| *t = *t * keep + worker_extra);
     w.transfer_s += worker_extra * replayed - driver_in_tasks;
-    w.driver_per_task_s = driver_s * per_replayed;
+    w.driver_per_task_s += driver_s * per_replayed;
 }
 
 /// The sinks' total demand in a workload; None without a sink.

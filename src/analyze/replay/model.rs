@@ -178,7 +178,28 @@ fn build(
     let driver_cpu = s.cpu_s.map_or(0.0, |cpu| {
         (cpu - useful - pickling - ws("serial") / n - ws("startup")).max(0.0)
     });
-    let background = driver_cpu / part + s.host_other_cpu_cores.unwrap_or(0.0);
+    let process_starts = s
+        .pools
+        .as_ref()
+        .map_or(0.0, |p| p.started_by_method.values().sum());
+    // A pool's driver that only hands out tasks and takes back results spends its CPU per task
+    // (lab 05 at chunksize 1: 0.29 cores beside one worker, 0.47 beside two), so it is
+    // replayed per task, one task at a time beside the workers. A driver that also starts
+    // pools again and again (lab 03: a fresh pool per batch) spends it on the starts as well,
+    // which one point cannot tell apart: there, and beside task processes, it stays as
+    // measured, as does the host's other load.
+    let per_task = s
+        .probes
+        .as_ref()
+        .and_then(|p| p.messages)
+        .is_some_and(|m| m > 0.0)
+        && process_starts <= n;
+    let (background, driver_cpu_per_run) = if per_task {
+        (0.0, driver_cpu)
+    } else {
+        (driver_cpu / part, 0.0)
+    };
+    let background = background + s.host_other_cpu_cores.unwrap_or(0.0);
     // A pool's messages and what each cost: the workers' pickling and the rest of the tree's.
     let messages = s.probes.as_ref().and_then(|p| {
         let worker_pickle_s = p.worker_pickle_s.unwrap_or(0.0);
@@ -192,7 +213,11 @@ fn build(
     });
     let mut assumptions = vec![
         Assumption::StartupPerWorkerFixed,
-        Assumption::BackgroundAsMeasured,
+        if per_task {
+            Assumption::DriverCpuPerTask
+        } else {
+            Assumption::BackgroundAsMeasured
+        },
     ];
     let mut resources = Vec::new();
     let threads = layout == Some(Layout::Threads);
@@ -240,6 +265,7 @@ fn build(
         dispatch = Dispatch::Waves;
         assumptions.push(Assumption::Waves);
     }
+    let driver_per_task_s = driver_cpu_per_run / tasks.len().max(1) as f64;
     let mut w = Workload {
         measured_workers: workers,
         measured_wall_s: wall,
@@ -251,7 +277,7 @@ fn build(
         transfer_s: pickling,
         background_cores: background,
         messages,
-        driver_per_task_s: 0.0,
+        driver_per_task_s,
         memory_per_worker: s.pss_bytes_per_worker,
         useful_s: useful,
         layout,
@@ -262,10 +288,7 @@ fn build(
             .as_ref()
             .and_then(|p| p.worker_startup.as_ref())
             .map(|st| st.median_s),
-        process_starts: s
-            .pools
-            .as_ref()
-            .map_or(0.0, |p| p.started_by_method.values().sum()),
+        process_starts,
         busy_handler: false,
         assumptions,
     };

@@ -88,6 +88,10 @@ pub enum Assumption {
     /// The cores busy beside the workers (the driver's CPU while they work, the host's other
     /// load) stay as measured at the point, at any count.
     BackgroundAsMeasured,
+    /// A pool's driver that only hands out tasks and takes back results: its CPU beside the
+    /// workers is so much per task, replayed one task at a time beside them; the host's other
+    /// load stays as measured.
+    DriverCpuPerTask,
     /// The work grows with the count as the measured counts' computation scaling shows; one
     /// count cannot show it, and then it does not grow.
     WorkInflation,
@@ -130,6 +134,9 @@ impl Assumption {
             }
             Assumption::BackgroundAsMeasured => {
                 "the driver's CPU and the host's other load beside the workers as measured"
+            }
+            Assumption::DriverCpuPerTask => {
+                "the driver's CPU beside the workers as measured per task, one task at a time (it grows with the rate the workers finish them); the host's other load as measured"
             }
             Assumption::WorkInflation => "work grows with the count as the measured counts show",
         }
