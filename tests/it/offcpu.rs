@@ -155,10 +155,12 @@ fn direct_writers_share_the_postgres_sink_and_a_single_writer_does_not() {
 
 #[test]
 fn skewed_documents_in_big_chunks_leave_a_straggler_tail() {
+    // The median of three runs: which worker draws the big chunks, and when, moves with the
+    // host, and one run in about 25 CI runs left no tail (0.025).
     let tail = |sizes: &str| {
         let (_d, r) = sweep(
             &format!("strag-{sizes}"),
-            &words("-w 2 --runs 1 --warmup 0"),
+            &words("-w 2 --runs 3 --warmup 0"),
             &lab_command(
                 "05_process_pool_chunking_nlp.py",
                 &format!("--sizes {sizes} --chunksize 50 --workers {{workers}} --size short"),
