@@ -5,6 +5,7 @@
 //! task the worker does while holding the sink's lock (`Resource::held_share`), on a CPU.
 
 use super::workload::{Dispatch, Workload};
+use std::collections::VecDeque;
 
 /// A task's remaining step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,6 +43,18 @@ fn finds_it_taken(held_while_asleep: f64, draw: f64) -> bool {
     draw < held_while_asleep.clamp(0.0, 1.0)
 }
 
+/// The share of the time since `since` (when, the lock's held seconds then) the lock was
+/// held. A writer that goes for it at once (a transaction around its whole task) meets it as
+/// it is at that instant: held while anyone is at its queue.
+fn held_since(since: (f64, f64), held_now: f64, now: f64, queue: &VecDeque<usize>) -> f64 {
+    let (t0, held0) = since;
+    if now - t0 > DONE {
+        (held_now - held0) / (now - t0)
+    } else {
+        f64::from(u8::from(!queue.is_empty()))
+    }
+}
+
 /// The k-th number of the golden-ratio sequence in 0..1: evenly spread draws, and the same
 /// ones in every replay of a workload.
 fn draw(k: u64) -> f64 {
@@ -55,10 +68,9 @@ struct Worker {
     phase: Phase,
     /// Tries so far for the lock it sleeps on.
     tries: usize,
-    /// The lock's held seconds (`busy_s`) when this sleep began.
-    held_at_sleep: f64,
-    /// When its task began, and the lock's held seconds then.
-    began: (f64, f64),
+    /// When its task or its latest sleep began, and the lock's held seconds (`busy_s`) then:
+    /// the window its next try at the lock is judged over.
+    since: (f64, f64),
 }
 
 /// A remainder this small is done (rounding in the steps' subtractions).
@@ -137,8 +149,7 @@ pub fn replay(
             task: None,
             phase: Phase::Done,
             tries: 0,
-            held_at_sleep: 0.0,
-            began: (0.0, 0.0),
+            since: (0.0, 0.0),
         })
         .collect();
     let mut fifo: Vec<std::collections::VecDeque<usize>> = vec![Default::default(); demand.len()];
@@ -211,7 +222,7 @@ pub fn replay(
                 for wk in ws.iter_mut() {
                     wk.task = None;
                     start(wk, &mut next);
-                    wk.began = (now, sleeping_lock.map_or(0.0, |r| busy_s[r]));
+                    wk.since = (now, sleeping_lock.map_or(0.0, |r| busy_s[r]));
                 }
                 continue;
             }
@@ -306,23 +317,18 @@ pub fn replay(
             let share = w.tasks[t] / total;
             let next_r = (from..demand.len()).find(|&r| demand[r] * share > 0.0 || held[r] > 0.0);
             match next_r {
+                // Its arrival, like its tries, is out of step with the other writers.
                 Some(r)
                     if sleeps[r] && {
-                        // Its arrival, like its tries, is out of step with the other writers.
-                        // A writer that goes for the lock as its task begins (a transaction
-                        // around all of it) meets it as it is at that instant.
-                        let (t0, held0) = ws[i].began;
                         tries += 1;
-                        let held = if now - t0 > DONE {
-                            (busy_s[r] - held0) / (now - t0)
-                        } else {
-                            f64::from(u8::from(!fifo[r].is_empty()))
-                        };
-                        finds_it_taken(held, draw(tries))
+                        finds_it_taken(
+                            held_since(ws[i].since, busy_s[r], now, &fifo[r]),
+                            draw(tries),
+                        )
                     } =>
                 {
                     ws[i].tries = 0;
-                    ws[i].held_at_sleep = busy_s[r];
+                    ws[i].since = (now, busy_s[r]);
                     ws[i].phase = Phase::Backoff(r, busy_delay_s(0));
                 }
                 Some(r) => {
@@ -332,18 +338,20 @@ pub fn replay(
                 None => {
                     driver_left += w.driver_per_task_s;
                     start(&mut ws[i], &mut next);
-                    ws[i].began = (now, sleeping_lock.map_or(0.0, |r| busy_s[r]));
+                    ws[i].since = (now, sleeping_lock.map_or(0.0, |r| busy_s[r]));
                 }
             }
         }
         // A sleeper tries again: taken, it sleeps the next delay; free, it takes the lock, or
         // where the replay has it held this instant, the holder's release.
         for (i, r) in woken {
-            let slept = busy_delay_s(ws[i].tries);
             tries += 1;
-            if finds_it_taken((busy_s[r] - ws[i].held_at_sleep) / slept, draw(tries)) {
+            if finds_it_taken(
+                held_since(ws[i].since, busy_s[r], now, &fifo[r]),
+                draw(tries),
+            ) {
                 ws[i].tries += 1;
-                ws[i].held_at_sleep = busy_s[r];
+                ws[i].since = (now, busy_s[r]);
                 ws[i].phase = Phase::Backoff(r, busy_delay_s(ws[i].tries));
             } else {
                 ws[i].phase = enter(i, r, &ws);
